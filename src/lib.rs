@@ -1,0 +1,15 @@
+//! flowdeck: a terminal debugging studio for event-based workflows, with the engine and the
+//! SQLite store that run them.
+//!
+//! The layers point one way: [`model`] (definitions, validation, records) ← [`expr`]
+//! (`{{ }}` templates over jq) ← [`store`] (SQLite: definitions, versions, events, runs, step
+//! records; the project's data database) ← [`engine`] (dispatcher, interpreter, worker pool)
+//! ← the front ends: [`cli`] today, the studio and the server next. Nothing below the engine
+//! knows about a terminal or a socket.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod engine;
+pub mod expr;
+pub mod model;
+pub mod store;

@@ -1,0 +1,22 @@
+//! Definitions (workflows, endpoints, steps), loading them with validation, and the records
+//! (events, runs, steps, skips) the engine writes. This layer depends on nothing else in the crate.
+
+pub mod definition;
+pub mod diagnostic;
+pub mod names;
+pub mod parse;
+pub mod project;
+pub mod record;
+pub mod source_map;
+pub mod step;
+pub mod template;
+
+pub use definition::{Definition, Endpoint, Kind, Workflow, endpoint_key};
+pub use diagnostic::Diagnostic;
+pub use parse::{Parsed, parse_definition};
+pub use project::{LoadedFile, LoadedProject, ProjectConfig, ProjectError};
+pub use record::{
+    EventRecord, RunMode, RunRecord, RunStatus, SkipRecord, StepRecord, StepStatus, Target,
+    Timestamp,
+};
+pub use step::{Action, Retry, Step};

@@ -1,0 +1,640 @@
+//! Reading one definition file: JSON text → [`Definition`] plus every fault found.
+//!
+//! Faults name the file, the line, the step id and the field. Template *syntax*
+//! (balanced `{{ }}`) is checked here; the jq inside is compiled by `expr`.
+
+use super::definition::{Definition, Endpoint, Kind, Workflow};
+use super::diagnostic::{Diagnostic, suggest};
+use super::names;
+use super::step::*;
+use super::template;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The result of reading one file: the definition when it is usable, and every fault.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// The definition, when the file has no faults.
+    pub definition: Option<Definition>,
+    /// Every fault found, in file order as far as known.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkflowHead {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    on: String,
+    #[serde(default = "yes")]
+    active: bool,
+    #[serde(default)]
+    allow_self_trigger: bool,
+    #[serde(default)]
+    retry: Option<Retry>,
+    #[serde(default)]
+    concurrency: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndpointHead {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    method: String,
+    path: String,
+    #[serde(default)]
+    retry: Option<Retry>,
+}
+
+const WORKFLOW_FIELDS: [&str; 8] = [
+    "name",
+    "description",
+    "on",
+    "active",
+    "allow_self_trigger",
+    "retry",
+    "concurrency",
+    "steps",
+];
+const ENDPOINT_FIELDS: [&str; 6] = ["name", "description", "method", "path", "retry", "steps"];
+
+fn yes() -> bool {
+    true
+}
+
+/// HTTP methods an endpoint or `http` step may use.
+pub const HTTP_METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+/// Parse one definition. `expected` is the kind implied by the folder the file is in
+/// (`workflows/`, `endpoints/`); without it the kind is told from the fields.
+pub fn parse_definition(text: &str, file: &Path, expected: Option<Kind>) -> Parsed {
+    let mut cx = Cx {
+        file: file.to_path_buf(),
+        text,
+        diagnostics: Vec::new(),
+        ids: HashMap::new(),
+    };
+    let definition = cx.definition(expected);
+    let definition = if cx.diagnostics.is_empty() {
+        definition
+    } else {
+        None
+    };
+    Parsed {
+        definition,
+        diagnostics: cx.diagnostics,
+    }
+}
+
+struct Cx<'t> {
+    file: PathBuf,
+    text: &'t str,
+    diagnostics: Vec<Diagnostic>,
+    /// step id → JSON path of its first use
+    ids: HashMap<String, String>,
+}
+
+impl Cx<'_> {
+    fn diag(&self, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(self.file.clone(), message)
+    }
+
+    fn push(&mut self, d: Diagnostic) {
+        self.diagnostics.push(d);
+    }
+
+    fn definition(&mut self, expected: Option<Kind>) -> Option<Definition> {
+        let value: Value = match serde_json::from_str(self.text) {
+            Ok(v) => v,
+            Err(e) => {
+                let d = self
+                    .diag(format!("invalid JSON: {}", strip_position(&e.to_string())))
+                    .at(e.line(), e.column())
+                    .hint("fix the JSON syntax; the file was not imported");
+                self.push(d);
+                return None;
+            }
+        };
+        let Value::Object(mut obj) = value else {
+            let d = self
+                .diag("a definition must be a JSON object")
+                .at(1, 1)
+                .hint("start the file with `{` and give `name`, `on` and `steps`");
+            self.push(d);
+            return None;
+        };
+        obj.remove("$schema");
+        let kind = match expected {
+            Some(k) => k,
+            None if obj.contains_key("on") => Kind::Workflow,
+            None if obj.contains_key("method") || obj.contains_key("path") => Kind::Endpoint,
+            None => {
+                let d = self
+                    .diag("cannot tell whether this is a workflow or an endpoint")
+                    .at(1, 1)
+                    .hint("a workflow has `on` (the event it listens to); an endpoint has `method` and `path`");
+                self.push(d);
+                return None;
+            }
+        };
+        let steps_value = obj.remove("steps");
+        let definition = match kind {
+            Kind::Workflow => self.workflow_head(obj).map(|h| {
+                Definition::Workflow(Workflow {
+                    name: h.name,
+                    description: h.description,
+                    on: h.on,
+                    active: h.active,
+                    allow_self_trigger: h.allow_self_trigger,
+                    retry: h.retry,
+                    concurrency: h.concurrency,
+                    steps: Vec::new(),
+                })
+            }),
+            Kind::Endpoint => self.endpoint_head(obj).map(|h| {
+                Definition::Endpoint(Endpoint {
+                    name: h.name,
+                    description: h.description,
+                    method: h.method.to_ascii_uppercase(),
+                    path: h.path,
+                    retry: h.retry,
+                    steps: Vec::new(),
+                })
+            }),
+        };
+        let steps = match steps_value {
+            Some(v) => self.steps(&v, "steps", kind, false),
+            None => {
+                let d = self
+                    .diag("missing field `steps`")
+                    .at(1, 1)
+                    .field("steps")
+                    .hint("give the steps as an array, even an empty one");
+                self.push(d);
+                Vec::new()
+            }
+        };
+        let mut definition = definition?;
+        match &mut definition {
+            Definition::Workflow(w) => w.steps = steps,
+            Definition::Endpoint(e) => e.steps = steps,
+        }
+        Some(definition)
+    }
+
+    fn workflow_head(&mut self, obj: Map<String, Value>) -> Option<WorkflowHead> {
+        let head: WorkflowHead = self.fields(obj, None, &WORKFLOW_FIELDS)?;
+        if !names::is_name(&head.name) {
+            let d = self
+                .diag(format!("invalid workflow name {:?}", head.name))
+                .at_opt(self.locate_key("name"))
+                .field("name")
+                .hint(names::NAME_RULE);
+            self.push(d);
+        }
+        if !names::is_event_name(&head.on) {
+            let d = self
+                .diag(format!("invalid event name {:?}", head.on))
+                .at_opt(self.locate_key("on"))
+                .field("on")
+                .hint(names::EVENT_RULE);
+            self.push(d);
+        }
+        if head.concurrency == Some(0) {
+            let d = self
+                .diag("`concurrency` must be at least 1")
+                .at_opt(self.locate_key("concurrency"))
+                .field("concurrency");
+            self.push(d);
+        }
+        self.check_retry(head.retry.as_ref(), None);
+        Some(head)
+    }
+
+    fn endpoint_head(&mut self, obj: Map<String, Value>) -> Option<EndpointHead> {
+        let head: EndpointHead = self.fields(obj, None, &ENDPOINT_FIELDS)?;
+        if !HTTP_METHODS.contains(&head.method.to_ascii_uppercase().as_str()) {
+            let d = self
+                .diag(format!("unknown HTTP method {:?}", head.method))
+                .at_opt(self.locate_key("method"))
+                .field("method")
+                .hint(format!("use one of {}", HTTP_METHODS.join(", ")));
+            self.push(d);
+        }
+        if let Err(message) = names::check_route(&head.path) {
+            let d = self
+                .diag(message)
+                .at_opt(self.locate_key("path"))
+                .field("path")
+                .hint("write a path like /orders/{id}");
+            self.push(d);
+        }
+        self.check_retry(head.retry.as_ref(), None);
+        Some(head)
+    }
+
+    /// Deserialize the remaining fields of an object, reporting serde's fault with a place.
+    fn fields<T: DeserializeOwned>(
+        &mut self,
+        obj: Map<String, Value>,
+        step: Option<&str>,
+        known: &[&str],
+    ) -> Option<T> {
+        match serde_path_to_error::deserialize::<_, T>(Value::Object(obj)) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let message = e.inner().to_string();
+                let path = e.path().to_string();
+                let field = quoted_field(&message).or_else(|| (path != ".").then_some(path));
+                let position = match (step, &field) {
+                    (Some(id), _) => self.locate_step(id),
+                    (None, Some(f)) => self.locate_key(f.split('.').next().unwrap_or(f)),
+                    (None, None) => None,
+                };
+                let mut d = self.diag(tidy_serde_message(&message)).at_opt(position);
+                if let Some(id) = step {
+                    d = d.step(id);
+                }
+                if let Some(f) = &field {
+                    d = d.field(f.clone());
+                    if message.starts_with("unknown field")
+                        && let Some(s) = suggest(f, known.iter().copied())
+                    {
+                        d = d.hint(format!("did you mean `{s}`?"));
+                    }
+                }
+                self.push(d);
+                None
+            }
+        }
+    }
+
+    fn steps(&mut self, value: &Value, path: &str, kind: Kind, in_catch: bool) -> Vec<Step> {
+        let Value::Array(items) = value else {
+            let d = self
+                .diag(format!("`{}` must be an array of steps", last_segment(path)))
+                .at_opt(self.locate_key(last_segment(path)))
+                .field(path);
+            self.push(d);
+            return Vec::new();
+        };
+        items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| self.step(v, &format!("{path}[{i}]"), kind, in_catch))
+            .collect()
+    }
+
+    fn step(&mut self, value: &Value, path: &str, kind: Kind, in_catch: bool) -> Option<Step> {
+        let Value::Object(obj) = value else {
+            let d = self
+                .diag(format!("{path} must be an object with `id` and `action`"))
+                .field(path);
+            self.push(d);
+            return None;
+        };
+        let mut obj = obj.clone();
+        let id = match obj.remove("id") {
+            Some(Value::String(id)) if names::is_step_id(&id) => id,
+            Some(Value::String(id)) => {
+                let d = self
+                    .diag(format!("invalid step id {id:?}"))
+                    .at_opt(self.locate_step(&id))
+                    .step(id)
+                    .hint(names::STEP_ID_RULE);
+                self.push(d);
+                return None;
+            }
+            Some(_) => {
+                let d = self.diag("a step id must be a string").field(path);
+                self.push(d);
+                return None;
+            }
+            None => {
+                let d = self
+                    .diag(format!("{path} has no `id`"))
+                    .field(path)
+                    .hint("give every step a unique `id`: breakpoints and traces name steps by it");
+                self.push(d);
+                return None;
+            }
+        };
+        if let Some(first) = self.ids.get(&id) {
+            let d = self
+                .diag(format!("duplicate step id (first used at {first})"))
+                .at_opt(self.locate_step_nth(&id, 1))
+                .step(&id)
+                .hint("step ids must be unique within a file");
+            self.push(d);
+        } else {
+            self.ids.insert(id.clone(), path.to_string());
+        }
+        let action_name = match obj.remove("action") {
+            Some(Value::String(a)) => a,
+            Some(_) => {
+                let d = self
+                    .diag("`action` must be a string")
+                    .at_opt(self.locate_step(&id))
+                    .step(&id)
+                    .field("action");
+                self.push(d);
+                return None;
+            }
+            None => {
+                let d = self
+                    .diag("missing field `action`")
+                    .at_opt(self.locate_step(&id))
+                    .step(&id)
+                    .field("action")
+                    .hint(format!("use one of {}", ACTION_NAMES.join(", ")));
+                self.push(d);
+                return None;
+            }
+        };
+        let description = match obj.remove("description") {
+            None => None,
+            Some(Value::String(s)) => Some(s),
+            Some(_) => {
+                let d = self
+                    .diag("`description` must be a string")
+                    .at_opt(self.locate_step(&id))
+                    .step(&id)
+                    .field("description");
+                self.push(d);
+                None
+            }
+        };
+        let retry = match obj.remove("retry") {
+            None => None,
+            Some(v) => match serde_json::from_value::<Retry>(v) {
+                Ok(r) => {
+                    self.check_retry(Some(&r), Some(&id));
+                    Some(r)
+                }
+                Err(e) => {
+                    let d = self
+                        .diag(format!("invalid `retry`: {}", tidy_serde_message(&e.to_string())))
+                        .at_opt(self.locate_step(&id))
+                        .step(&id)
+                        .field("retry")
+                        .hint("write \"retry\": {\"max_attempts\": 3, \"backoff_ms\": 200}");
+                    self.push(d);
+                    None
+                }
+            },
+        };
+        let action = self.action(&action_name, obj, &id, path, kind, in_catch)?;
+        let step = Step {
+            id,
+            description,
+            retry,
+            action,
+        };
+        self.check_step(&step, kind);
+        Some(step)
+    }
+
+    fn action(
+        &mut self,
+        name: &str,
+        mut obj: Map<String, Value>,
+        id: &str,
+        path: &str,
+        kind: Kind,
+        in_catch: bool,
+    ) -> Option<Action> {
+        let known = |fields: &[&'static str]| -> Vec<&'static str> {
+            let mut v = fields.to_vec();
+            v.extend(["id", "action", "description", "retry"]);
+            v
+        };
+        let mut take_steps = |cx: &mut Self, field: &str, required: bool, catch: bool| {
+            match obj.remove(field) {
+                Some(v) => cx.steps(&v, &format!("{path}.{field}"), kind, catch),
+                None => {
+                    if required {
+                        let d = cx
+                            .diag(format!("missing field `{field}`"))
+                            .at_opt(cx.locate_step(id))
+                            .step(id)
+                            .field(field)
+                            .hint("give the nested steps as an array");
+                        cx.push(d);
+                    }
+                    Vec::new()
+                }
+            }
+        };
+        let action = match name {
+            "set" => Action::Set(self.fields(obj, Some(id), &known(&["var", "value"]))?),
+            "if" => {
+                let then = take_steps(self, "then", true, in_catch);
+                let otherwise = take_steps(self, "else", false, in_catch);
+                let mut s: IfStep = self.fields(obj, Some(id), &known(&["cond", "then", "else"]))?;
+                s.then = then;
+                s.otherwise = otherwise;
+                Action::If(s)
+            }
+            "foreach" => {
+                let steps = take_steps(self, "steps", true, in_catch);
+                let mut s: ForeachStep =
+                    self.fields(obj, Some(id), &known(&["in", "as", "steps"]))?;
+                s.steps = steps;
+                Action::Foreach(s)
+            }
+            "try" => {
+                let steps = take_steps(self, "steps", true, in_catch);
+                let catch = take_steps(self, "catch", true, true);
+                let mut s: TryStep = self.fields(obj, Some(id), &known(&["steps", "catch"]))?;
+                s.steps = steps;
+                s.catch = catch;
+                Action::Try(s)
+            }
+            "emit" => Action::Emit(self.fields(obj, Some(id), &known(&["event", "params", "as"]))?),
+            "db.query" => Action::DbQuery(self.fields(obj, Some(id), &known(&["sql", "args", "as"]))?),
+            "db.exec" => Action::DbExec(self.fields(obj, Some(id), &known(&["sql", "args", "as"]))?),
+            "http" => Action::Http(self.fields(
+                obj,
+                Some(id),
+                &known(&["method", "url", "headers", "body", "timeout_ms", "as"]),
+            )?),
+            "log" => Action::Log(self.fields(obj, Some(id), &known(&["message"]))?),
+            "sleep" => Action::Sleep(self.fields(obj, Some(id), &known(&["ms"]))?),
+            "fail" => Action::Fail(self.fields(obj, Some(id), &known(&["message"]))?),
+            "return" => Action::Return(self.fields(obj, Some(id), &known(&["value", "status"]))?),
+            other => {
+                let mut d = self
+                    .diag(format!("unknown action {other:?}"))
+                    .at_opt(self.locate_step(id))
+                    .step(id)
+                    .field("action");
+                d = match suggest(other, ACTION_NAMES) {
+                    Some(s) => d.hint(format!("did you mean `{s}`?")),
+                    None => d.hint(format!("use one of {}", ACTION_NAMES.join(", "))),
+                };
+                self.push(d);
+                return None;
+            }
+        };
+        Some(action)
+    }
+
+    /// Checks that need the whole step: names, SQL text, template syntax.
+    fn check_step(&mut self, step: &Step, kind: Kind) {
+        let id = step.id.as_str();
+        let at = self.locate_step(id);
+        let mut faults: Vec<Diagnostic> = Vec::new();
+        let mut fault = |field: &str, message: String, hint: &str| {
+            let mut d = Diagnostic::new(self.file.clone(), message)
+                .at_opt(at)
+                .step(id)
+                .field(field);
+            if !hint.is_empty() {
+                d = d.hint(hint);
+            }
+            faults.push(d);
+        };
+        if let Some(var) = step.action.result_var()
+            && !names::is_identifier(var)
+        {
+            let field = if matches!(step.action, Action::Set(_)) { "var" } else { "as" };
+            fault(field, format!("invalid variable name {var:?}"), names::IDENT_RULE);
+        }
+        match &step.action {
+            Action::Foreach(f) if !names::is_identifier(&f.item) => {
+                fault("as", format!("invalid variable name {:?}", f.item), names::IDENT_RULE);
+            }
+            Action::DbQuery(s) | Action::DbExec(s) => {
+                if template::has_template(&s.sql) {
+                    fault(
+                        "sql",
+                        "`{{` inside SQL text".into(),
+                        "SQL is literal: write `?` in the SQL and pass the value in `args`, e.g. \"args\": [\"{{$param.sku}}\"]",
+                    );
+                }
+                if s.sql.trim().is_empty() {
+                    fault("sql", "empty SQL".into(), "");
+                }
+            }
+            Action::Emit(e) => {
+                if !names::is_event_name(&e.event) {
+                    fault("event", format!("invalid event name {:?}", e.event), names::EVENT_RULE);
+                }
+                let whole_template = e
+                    .params
+                    .as_str()
+                    .is_some_and(|s| matches!(template::split(s).as_deref(), Ok([template::Segment::Expr(_)])));
+                if !e.params.is_object() && !whole_template {
+                    fault(
+                        "params",
+                        "`params` must be an object (or one `{{ }}` template that yields an object)".into(),
+                        "write \"params\": {\"sku\": \"{{$param.sku}}\"}",
+                    );
+                }
+            }
+            Action::Http(h) if !HTTP_METHODS.contains(&h.method.to_ascii_uppercase().as_str()) => {
+                fault(
+                    "method",
+                    format!("unknown HTTP method {:?}", h.method),
+                    "use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS",
+                );
+            }
+            Action::Return(r) if r.status.is_some() && kind == Kind::Workflow => {
+                fault(
+                    "status",
+                    "`status` is only for endpoints".into(),
+                    "a workflow's return gives its output only",
+                );
+            }
+            _ => {}
+        }
+        step.action.for_each_template(|field, value| {
+            check_template_syntax(value, &field, &mut |field, message| {
+                fault(field, message, "close every `{{` with `}}`");
+            });
+        });
+        self.diagnostics.extend(faults);
+    }
+
+    fn check_retry(&mut self, retry: Option<&Retry>, step: Option<&str>) {
+        if let Some(r) = retry
+            && r.max_attempts == 0
+        {
+            let mut d = self
+                .diag("`retry.max_attempts` must be at least 1 (it counts the first attempt)")
+                .field("retry");
+            if let Some(id) = step {
+                d = d.step(id).at_opt(self.locate_step(id));
+            }
+            self.push(d);
+        }
+    }
+
+    fn locate_step(&self, id: &str) -> Option<(usize, usize)> {
+        self.locate_step_nth(id, 0)
+    }
+
+    fn locate_step_nth(&self, id: &str, nth: usize) -> Option<(usize, usize)> {
+        super::source_map::find_step(self.text, id, nth)
+    }
+
+    fn locate_key(&self, key: &str) -> Option<(usize, usize)> {
+        super::source_map::find_key(self.text, key)
+    }
+}
+
+/// Walk a template-bearing value and report `{{ }}` syntax faults with the field path.
+fn check_template_syntax(value: &Value, field: &str, report: &mut impl FnMut(&str, String)) {
+    match value {
+        Value::String(s) if template::has_template(s) => {
+            if let Err(e) = template::split(s) {
+                report(field, format!("bad template {s:?}: {e}"));
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                check_template_syntax(v, &format!("{field}[{i}]"), report);
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                check_template_syntax(v, &format!("{field}.{k}"), report);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn last_segment(path: &str) -> &str {
+    let tail = path.rsplit('.').next().unwrap_or(path);
+    tail.split('[').next().unwrap_or(tail)
+}
+
+/// serde_json appends " at line L column C" to messages; the diagnostic carries those itself.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+fn tidy_serde_message(message: &str) -> String {
+    strip_position(message)
+}
+
+/// The first `quoted` word in a serde message (`unknown field `x``, `missing field `y``).
+fn quoted_field(message: &str) -> Option<String> {
+    if !(message.starts_with("unknown field") || message.starts_with("missing field")) {
+        return None;
+    }
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(message[start..start + len].to_string())
+}

@@ -1,0 +1,272 @@
+//! A project folder: `flowdeck.toml`, `schema.sql`, `workflows/*.json`, `endpoints/*.json`.
+
+use super::definition::{Definition, Kind};
+use super::diagnostic::Diagnostic;
+use super::parse::parse_definition;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// The settings of `flowdeck.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectConfig {
+    /// Project name.
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// Names of environment variables whose values are secret: masked in traces and the studio.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// `$env` defaults; a process environment variable of the same name overrides each.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Engine limits.
+    #[serde(default)]
+    pub engine: EngineSettings,
+}
+
+/// Engine limits a project may set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineSettings {
+    /// Cascades are cut at this depth (skip reason "max depth").
+    pub max_depth: u32,
+    /// Time limit of one template evaluation, in milliseconds.
+    pub expr_timeout_ms: u64,
+    /// Default timeout of `http` steps, in milliseconds.
+    pub http_timeout_ms: u64,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            max_depth: 16,
+            expr_timeout_ms: 1000,
+            http_timeout_ms: 30_000,
+        }
+    }
+}
+
+fn default_name() -> String {
+    "project".to_string()
+}
+
+impl Default for ProjectConfig {
+    fn default() -> Self {
+        Self {
+            name: default_name(),
+            secrets: Vec::new(),
+            env: BTreeMap::new(),
+            engine: EngineSettings::default(),
+        }
+    }
+}
+
+/// One definition file as read: its text, the definition when usable, and its faults.
+#[derive(Debug, Clone)]
+pub struct LoadedFile {
+    /// Path relative to the project folder (or as given, for a single file).
+    pub path: PathBuf,
+    /// The file's text, kept so that export writes back exactly what was imported.
+    pub text: String,
+    /// The definition, when the file has no faults.
+    pub definition: Option<Definition>,
+    /// Faults of this file.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// What loading a folder or a file found.
+#[derive(Debug, Clone)]
+pub struct LoadedProject {
+    /// The folder (None when a single file was loaded).
+    pub root: Option<PathBuf>,
+    /// `flowdeck.toml`, when loading a folder (defaults when it is absent).
+    pub config: Option<ProjectConfig>,
+    /// The text of `flowdeck.toml`, when present.
+    pub config_text: Option<String>,
+    /// The text of `schema.sql`, when present.
+    pub schema: Option<String>,
+    /// Every definition file, good or bad.
+    pub files: Vec<LoadedFile>,
+    /// Faults that belong to no single definition (flowdeck.toml, duplicate names).
+    pub project_diagnostics: Vec<Diagnostic>,
+}
+
+impl LoadedProject {
+    /// Every fault found, project-wide ones first.
+    pub fn diagnostics(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.project_diagnostics
+            .iter()
+            .chain(self.files.iter().flat_map(|f| f.diagnostics.iter()))
+    }
+
+    /// The usable definitions with their files.
+    pub fn definitions(&self) -> impl Iterator<Item = (&LoadedFile, &Definition)> {
+        self.files
+            .iter()
+            .filter_map(|f| f.definition.as_ref().map(|d| (f, d)))
+    }
+}
+
+/// A folder or file that could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    /// The path does not exist.
+    #[error("{0} does not exist")]
+    Missing(PathBuf),
+    /// Reading failed.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// What was being read.
+        path: PathBuf,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// A folder with none of the files of a project.
+    #[error(
+        "{0} is not a flowdeck project: it has no flowdeck.toml, workflows/ or endpoints/ (run `flowdeck init DIR` to start one)"
+    )]
+    NotAProject(PathBuf),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ProjectError + '_ {
+    move |source| ProjectError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Load a project folder or one definition file.
+pub fn load(path: &Path) -> Result<LoadedProject, ProjectError> {
+    if !path.exists() {
+        return Err(ProjectError::Missing(path.to_path_buf()));
+    }
+    if path.is_dir() {
+        load_dir(path)
+    } else {
+        load_file(path)
+    }
+}
+
+/// Load one definition file (its kind told from its fields or its folder name).
+pub fn load_file(path: &Path) -> Result<LoadedProject, ProjectError> {
+    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    let expected = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .and_then(|n| kind_of_folder(&n.to_string_lossy()));
+    let parsed = parse_definition(&text, path, expected);
+    let mut project = LoadedProject {
+        root: None,
+        config: None,
+        config_text: None,
+        schema: None,
+        files: vec![LoadedFile {
+            path: path.to_path_buf(),
+            text,
+            definition: parsed.definition,
+            diagnostics: parsed.diagnostics,
+        }],
+        project_diagnostics: Vec::new(),
+    };
+    check_unique_keys(&mut project);
+    Ok(project)
+}
+
+fn kind_of_folder(name: &str) -> Option<Kind> {
+    match name {
+        "workflows" => Some(Kind::Workflow),
+        "endpoints" => Some(Kind::Endpoint),
+        _ => None,
+    }
+}
+
+/// Load a project folder.
+pub fn load_dir(dir: &Path) -> Result<LoadedProject, ProjectError> {
+    let config_path = dir.join("flowdeck.toml");
+    let has_any = config_path.exists() || dir.join("workflows").is_dir() || dir.join("endpoints").is_dir();
+    if !has_any {
+        return Err(ProjectError::NotAProject(dir.to_path_buf()));
+    }
+    let mut project_diagnostics = Vec::new();
+    let (config, config_text) = if config_path.exists() {
+        let text = std::fs::read_to_string(&config_path).map_err(io(&config_path))?;
+        match toml::from_str::<ProjectConfig>(&text) {
+            Ok(c) => (Some(c), Some(text)),
+            Err(e) => {
+                let mut d = Diagnostic::new("flowdeck.toml", e.message().to_string())
+                    .hint("fix flowdeck.toml; the project's settings were not changed");
+                if let Some(span) = e.span() {
+                    let (l, c) = super::source_map::line_col(&text, span.start);
+                    d = d.at(l, c);
+                }
+                project_diagnostics.push(d);
+                (None, Some(text))
+            }
+        }
+    } else {
+        (Some(ProjectConfig::default()), None)
+    };
+    let schema_path = dir.join("schema.sql");
+    let schema = if schema_path.exists() {
+        Some(std::fs::read_to_string(&schema_path).map_err(io(&schema_path))?)
+    } else {
+        None
+    };
+    let mut files = Vec::new();
+    for (folder, kind) in [("workflows", Kind::Workflow), ("endpoints", Kind::Endpoint)] {
+        let folder_path = dir.join(folder);
+        if !folder_path.is_dir() {
+            continue;
+        }
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&folder_path)
+            .map_err(io(&folder_path))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        entries.sort();
+        for path in entries {
+            let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+            let relative = path.strip_prefix(dir).unwrap_or(&path).to_path_buf();
+            let parsed = parse_definition(&text, &relative, Some(kind));
+            files.push(LoadedFile {
+                path: relative,
+                text,
+                definition: parsed.definition,
+                diagnostics: parsed.diagnostics,
+            });
+        }
+    }
+    let mut project = LoadedProject {
+        root: Some(dir.to_path_buf()),
+        config,
+        config_text,
+        schema,
+        files,
+        project_diagnostics,
+    };
+    check_unique_keys(&mut project);
+    Ok(project)
+}
+
+/// Two files defining the same workflow name or endpoint route: the second is refused.
+fn check_unique_keys(project: &mut LoadedProject) {
+    let mut seen: HashMap<(Kind, String), PathBuf> = HashMap::new();
+    for file in &mut project.files {
+        let Some(def) = &file.definition else { continue };
+        let key = (def.kind(), def.key());
+        if let Some(first) = seen.get(&key) {
+            file.diagnostics.push(
+                Diagnostic::new(
+                    file.path.clone(),
+                    format!("{} {:?} is also defined in {}", def.kind(), key.1, first.display()),
+                )
+                .hint("give each workflow its own name and each endpoint its own method and path"),
+            );
+            file.definition = None;
+        } else {
+            seen.insert(key, file.path.clone());
+        }
+    }
+}

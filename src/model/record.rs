@@ -1,0 +1,280 @@
+//! What the engine records: events, runs, step records and listener skips (DESIGN §2, §6).
+
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::Value;
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A moment, in microseconds since the Unix epoch; printed as RFC 3339.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// Now, by the system clock.
+    pub fn now() -> Self {
+        let micros = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+        Timestamp(micros)
+    }
+
+    /// Microseconds since the epoch.
+    pub fn micros(self) -> i64 {
+        self.0
+    }
+
+    /// The time as a [`SystemTime`].
+    pub fn system_time(self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_micros(u64::try_from(self.0).unwrap_or(0))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_rfc3339_millis(self.system_time()))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_rfc3339_micros(self.system_time()))
+    }
+}
+
+/// The state of a run: `queued → running → (paused ↔ running) → succeeded | failed | cancelled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Waiting for a worker.
+    Queued,
+    /// Executing.
+    Running,
+    /// Stopped at a breakpoint (debug runs).
+    Paused,
+    /// Ended well.
+    Succeeded,
+    /// Ended with an error.
+    Failed,
+    /// Stopped by a user.
+    Cancelled,
+}
+
+impl RunStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [RunStatus; 6] = [
+        RunStatus::Queued,
+        RunStatus::Running,
+        RunStatus::Paused,
+        RunStatus::Succeeded,
+        RunStatus::Failed,
+        RunStatus::Cancelled,
+    ];
+
+    /// The stored and printed form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Paused => "paused",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parse the stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Whether the run has ended.
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled
+        )
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a run exists: live traffic, a debug session, or a replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunMode {
+    /// The deployed version, on an event or request.
+    Live,
+    /// A draft (or a version on request), run by a developer.
+    Debug,
+    /// A rerun of recorded history.
+    Replay,
+}
+
+impl RunMode {
+    /// The stored and printed form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunMode::Live => "live",
+            RunMode::Debug => "debug",
+            RunMode::Replay => "replay",
+        }
+    }
+
+    /// Parse the stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "live" => Some(RunMode::Live),
+            "debug" => Some(RunMode::Debug),
+            "replay" => Some(RunMode::Replay),
+            _ => None,
+        }
+    }
+}
+
+/// A recorded event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventRecord {
+    /// Store id.
+    pub id: i64,
+    /// Event name.
+    pub name: String,
+    /// Parameters (a JSON object).
+    pub params: Value,
+    /// Who emitted it: `cli`, `studio`, `http`, `workflow:<name>`, `endpoint:<METHOD /path>`.
+    pub source: String,
+    /// The run whose `emit` step created it.
+    pub parent_run: Option<i64>,
+    /// 0 for an event from outside, parent's depth + 1 for an event emitted by a run.
+    pub depth: u32,
+    /// When it was recorded.
+    pub emitted_at: Timestamp,
+}
+
+/// What a run executes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// A workflow, by name.
+    Workflow(String),
+    /// An endpoint, by `METHOD /path`.
+    Endpoint(String),
+}
+
+impl Target {
+    /// The workflow name or endpoint key.
+    pub fn name(&self) -> &str {
+        match self {
+            Target::Workflow(n) | Target::Endpoint(n) => n,
+        }
+    }
+}
+
+/// A recorded run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunRecord {
+    /// Store id.
+    pub id: i64,
+    /// The workflow or endpoint.
+    #[serde(flatten)]
+    pub target: Target,
+    /// Deployed version run; `None` for a draft.
+    pub version: Option<i64>,
+    /// The event that triggered it (workflows).
+    pub event_id: Option<i64>,
+    /// Live, debug or replay.
+    pub mode: RunMode,
+    /// Where it is in its life.
+    pub status: RunStatus,
+    /// `$param` (workflows) or the request (endpoints).
+    pub params: Value,
+    /// The `return` value.
+    pub output: Option<Value>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// When it was queued.
+    pub queued_at: Timestamp,
+    /// When it started.
+    pub started_at: Option<Timestamp>,
+    /// When it ended.
+    pub finished_at: Option<Timestamp>,
+    /// Executions of the whole run (more than 1 after a process died mid-run).
+    pub attempt: u32,
+    /// Step records, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<StepRecord>>,
+}
+
+impl RunRecord {
+    /// Time from start to end, when both are known.
+    pub fn duration(&self) -> Option<Duration> {
+        let (s, f) = (self.started_at?, self.finished_at?);
+        Some(Duration::from_micros(u64::try_from(f.0 - s.0).unwrap_or(0)))
+    }
+}
+
+/// The state of one step record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    /// The step did its work.
+    Succeeded,
+    /// The step failed (this attempt).
+    Failed,
+}
+
+impl StepStatus {
+    /// The stored and printed form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Succeeded => "succeeded",
+            StepStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One executed step of a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepRecord {
+    /// Order of starting within the run, from 1.
+    pub seq: u32,
+    /// The step id.
+    pub step: String,
+    /// JSON pointer of the step in its definition (`/steps/1/then/0`).
+    pub path: String,
+    /// The action name.
+    pub action: String,
+    /// Succeeded or failed.
+    pub status: StepStatus,
+    /// The step's evaluated fields.
+    pub input: Value,
+    /// What the step produced.
+    pub output: Value,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// `$var` after the step; `None` when unchanged since the previous record.
+    pub vars: Option<Value>,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// How long it took, in microseconds (compound steps include their bodies).
+    pub duration_us: u64,
+    /// Which attempt this is, from 1.
+    pub attempt: u32,
+    /// For steps inside `foreach`: the item index of each enclosing loop, outermost first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iteration: Vec<usize>,
+}
+
+/// A listener of an event that did not run, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkipRecord {
+    /// The event.
+    pub event_id: i64,
+    /// The workflow that did not run.
+    pub workflow: String,
+    /// Why, in words: `inactive`, `not deployed`, `loop: a → b → a`, `max depth`.
+    pub reason: String,
+}
