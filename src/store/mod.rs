@@ -1,1 +1,207 @@
-//! The SQLite store.
+//! The SQLite store (rusqlite, bundled SQLite): definitions with drafts and deployed versions,
+//! events, runs, step records and listener skips, plus the project's separate data database.
+//!
+//! Durability: WAL with `synchronous=NORMAL`: a committed transaction survives a crash of the
+//! process; a power loss may lose the last transactions but never corrupts the file.
+
+pub mod cascade;
+pub mod data;
+pub mod definitions;
+pub mod error;
+pub mod events;
+pub mod migrations;
+pub mod project;
+pub mod runs;
+pub mod skips;
+pub mod steps;
+pub mod writer;
+
+pub use data::DataDb;
+pub use error::{Result, StoreError};
+pub use writer::Writer;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a statement waits for another process's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One connection to a flowdeck store.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Open (creating when missing) and migrate the store at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(folder) = path.parent()
+            && !folder.as_os_str().is_empty()
+            && !folder.exists()
+        {
+            return Err(StoreError::FolderMissing {
+                path: path.to_path_buf(),
+                folder: folder.to_path_buf(),
+            });
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let mut conn = Connection::open_with_flags(path, flags)?;
+        configure(&conn).map_err(|e| not_a_database(e, path))?;
+        migrations::migrate(&mut conn, path).map_err(|e| match e {
+            StoreError::Sqlite(e) => not_a_database(e, path),
+            other => other,
+        })?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The path of the project's data database beside this store.
+    pub fn data_path(&self) -> PathBuf {
+        data_path_for(&self.path)
+    }
+
+    /// The underlying connection (for the modules of this layer).
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// SQLite's `data_version`: changes when another connection commits (a cheap way to
+    /// notice other processes' writes).
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+
+    /// Run `f` in one transaction (committed when it returns `Ok`).
+    pub fn transaction<T>(&mut self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        match f(self) {
+            Ok(v) => {
+                self.conn.execute_batch("COMMIT")?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+}
+
+/// `flowdeck.db` → `flowdeck.data.db`; any other name gets `.data.db` appended.
+pub fn data_path_for(store: &Path) -> PathBuf {
+    let name = store
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "flowdeck.db".into());
+    let data_name = match name.strip_suffix(".db") {
+        Some(stem) => format!("{stem}.data.db"),
+        None => format!("{name}.data.db"),
+    };
+    store.with_file_name(data_name)
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(mode, "the store is not in WAL mode");
+    }
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;",
+    )?;
+    conn.set_prepared_statement_cache_capacity(128);
+    Ok(())
+}
+
+fn not_a_database(e: rusqlite::Error, path: &Path) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => StoreError::NotADatabase {
+            path: path.to_path_buf(),
+        },
+        _ => StoreError::Sqlite(e),
+    }
+}
+
+/// Parse a stored JSON column.
+pub(crate) fn json_column(text: &str, what: &'static str) -> Result<serde_json::Value> {
+    serde_json::from_str(text).map_err(|source| StoreError::Corrupt { what, source })
+}
+
+/// Parse an optional stored JSON column.
+pub(crate) fn json_column_opt(
+    text: Option<String>,
+    what: &'static str,
+) -> Result<Option<serde_json::Value>> {
+    text.map(|t| json_column(&t, what)).transpose()
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// A store in a fresh temporary folder (kept alive by the returned guard).
+    pub fn temp_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("flowdeck.db")).expect("open store");
+        (dir, store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_path_sits_beside_the_store() {
+        assert_eq!(
+            data_path_for(Path::new("/x/flowdeck.db")),
+            PathBuf::from("/x/flowdeck.data.db")
+        );
+        assert_eq!(
+            data_path_for(Path::new("store")),
+            PathBuf::from("store.data.db")
+        );
+    }
+
+    #[test]
+    fn refuses_missing_folders_and_files_that_are_not_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Store::open(&dir.path().join("nope/flowdeck.db")).unwrap_err();
+        assert!(matches!(e, StoreError::FolderMissing { .. }), "{e}");
+        let junk = dir.path().join("junk.db");
+        std::fs::write(&junk, "this is not a database, just some text that is long enough").unwrap();
+        let e = Store::open(&junk).unwrap_err();
+        assert!(matches!(e, StoreError::NotADatabase { .. }), "{e}");
+        assert!(e.to_string().contains("not a SQLite database"));
+    }
+
+    #[test]
+    fn refuses_foreign_sqlite_databases_and_reopens_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = dir.path().join("other.db");
+        Connection::open(&other)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x)")
+            .unwrap();
+        assert!(matches!(Store::open(&other), Err(StoreError::Foreign { .. })));
+        let own = dir.path().join("flowdeck.db");
+        drop(Store::open(&own).unwrap());
+        Store::open(&own).unwrap();
+    }
+}

@@ -1,0 +1,262 @@
+//! The project's data database (`flowdeck.data.db`): the only database `db.*` steps reach.
+//!
+//! SQL is literal and values enter only as bound parameters. `ATTACH` is refused, so steps
+//! can never reach the studio's own tables; `db.query` must be read-only.
+
+use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use rusqlite::{Connection, OpenFlags};
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// A `db.*` step that failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DataError {
+    /// SQLite refused the SQL or its execution.
+    #[error("{0}")]
+    Sql(String),
+    /// A write in `db.query`.
+    #[error("db.query runs read-only SQL; use db.exec to change data")]
+    NotReadOnly,
+    /// The number of `args` does not match the `?` parameters.
+    #[error("the SQL has {expected} parameter(s) but args gives {given}")]
+    ArgCount {
+        /// `?` in the SQL.
+        expected: usize,
+        /// Values in `args`.
+        given: usize,
+    },
+}
+
+impl From<rusqlite::Error> for DataError {
+    fn from(e: rusqlite::Error) -> Self {
+        let text = match &e {
+            rusqlite::Error::SqliteFailure(_, Some(msg)) => msg.clone(),
+            other => other.to_string(),
+        };
+        if text.contains("not authorized") {
+            return DataError::Sql(
+                "not authorized: steps cannot ATTACH other databases (the data database is the only one they reach)"
+                    .into(),
+            );
+        }
+        DataError::Sql(text)
+    }
+}
+
+/// The result of `db.exec`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExecResult {
+    /// Rows changed.
+    pub changes: u64,
+    /// Rowid of the last insert on this connection.
+    pub last_id: i64,
+}
+
+/// A small pool of connections to the data database.
+#[derive(Debug)]
+pub struct DataDb {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+const POOL_SIZE: usize = 8;
+/// SQLite's authorizer action codes for ATTACH and DETACH.
+const SQLITE_ATTACH: i32 = 24;
+const SQLITE_DETACH: i32 = 25;
+
+impl DataDb {
+    /// Open (creating when missing) the data database at `path`.
+    pub fn open(path: &Path) -> Result<DataDb, DataError> {
+        let db = DataDb {
+            path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+        };
+        let conn = db.connect()?;
+        db.give_back(conn);
+        Ok(db)
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn connect(&self) -> Result<Connection, DataError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(&self.path, flags)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))?;
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+        conn.set_prepared_statement_cache_capacity(64);
+        conn.authorizer(Some(|ctx: AuthContext<'_>| match ctx.action {
+            AuthAction::Attach { .. } | AuthAction::Detach { .. } => Authorization::Deny,
+            // ATTACH with a bound file name arrives without its argument
+            AuthAction::Unknown { code, .. } if code == SQLITE_ATTACH || code == SQLITE_DETACH => {
+                Authorization::Deny
+            }
+            _ => Authorization::Allow,
+        }))?;
+        Ok(conn)
+    }
+
+    fn take(&self) -> Result<Connection, DataError> {
+        let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
+        match idle {
+            Some(c) => Ok(c),
+            None => self.connect(),
+        }
+    }
+
+    fn give_back(&self, conn: Connection) {
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < POOL_SIZE
+        {
+            idle.push(conn);
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T, DataError>) -> Result<T, DataError> {
+        let conn = self.take()?;
+        let out = f(&conn);
+        if conn.is_autocommit() {
+            self.give_back(conn);
+        }
+        out
+    }
+
+    /// Run a read-only statement; rows come back as objects keyed by column name.
+    pub fn query(&self, sql: &str, args: &[Value]) -> Result<Vec<Value>, DataError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(sql)?;
+            if !stmt.readonly() {
+                return Err(DataError::NotReadOnly);
+            }
+            check_args(stmt.parameter_count(), args.len())?;
+            let names: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+            let params = args.iter().map(to_sql).collect::<Vec<_>>();
+            let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let mut obj = Map::with_capacity(names.len());
+                for (i, name) in names.iter().enumerate() {
+                    obj.insert(name.clone(), from_sql(row.get_ref(i)?));
+                }
+                out.push(Value::Object(obj));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Run a statement that changes data.
+    pub fn exec(&self, sql: &str, args: &[Value]) -> Result<ExecResult, DataError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(sql)?;
+            check_args(stmt.parameter_count(), args.len())?;
+            let params = args.iter().map(to_sql).collect::<Vec<_>>();
+            let changes = stmt.execute(rusqlite::params_from_iter(params))?;
+            Ok(ExecResult {
+                changes: changes as u64,
+                last_id: conn.last_insert_rowid(),
+            })
+        })
+    }
+
+    /// Run a script of statements (the project's `schema.sql`), all or nothing.
+    pub fn run_script(&self, sql: &str) -> Result<(), DataError> {
+        self.with(|conn| {
+            conn.execute_batch("BEGIN")?;
+            match conn.execute_batch(sql) {
+                Ok(()) => Ok(conn.execute_batch("COMMIT")?),
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    Err(e.into())
+                }
+            }
+        })
+    }
+}
+
+fn check_args(expected: usize, given: usize) -> Result<(), DataError> {
+    if expected == given {
+        Ok(())
+    } else {
+        Err(DataError::ArgCount { expected, given })
+    }
+}
+
+/// A JSON value as an SQL parameter: objects and arrays as JSON text, booleans as 0/1.
+fn to_sql(v: &Value) -> SqlValue {
+    match v {
+        Value::Null => SqlValue::Null,
+        Value::Bool(b) => SqlValue::Integer(i64::from(*b)),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => SqlValue::Integer(i),
+            None => SqlValue::Real(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => SqlValue::Text(s.clone()),
+        other => SqlValue::Text(other.to_string()),
+    }
+}
+
+/// An SQL value as JSON: blobs as lower-case hex text.
+fn from_sql(v: ValueRef<'_>) -> Value {
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::from(i),
+        ValueRef::Real(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+        ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::String(b.iter().map(|x| format!("{x:02x}")).collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn db() -> (tempfile::TempDir, DataDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = DataDb::open(&dir.path().join("flowdeck.data.db")).unwrap();
+        db.run_script("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, n REAL, meta TEXT);")
+            .unwrap();
+        (dir, db)
+    }
+
+    #[test]
+    fn values_are_bound_never_spliced() {
+        let (_d, db) = db();
+        let evil = "x'); DROP TABLE t; --";
+        let r = db
+            .exec("INSERT INTO t (name, n, meta) VALUES (?, ?, ?)", &[json!(evil), json!(1.5), json!({"a": [1]})])
+            .unwrap();
+        assert_eq!(r, ExecResult { changes: 1, last_id: 1 });
+        let rows = db.query("SELECT name, n, meta FROM t WHERE id = ?", &[json!(1)]).unwrap();
+        assert_eq!(rows, vec![json!({"name": evil, "n": 1.5, "meta": "{\"a\":[1]}"})]);
+    }
+
+    #[test]
+    fn query_is_read_only_and_args_must_match() {
+        let (_d, db) = db();
+        assert_eq!(db.query("DELETE FROM t", &[]), Err(DataError::NotReadOnly));
+        assert_eq!(
+            db.exec("INSERT INTO t (name) VALUES (?)", &[]),
+            Err(DataError::ArgCount { expected: 1, given: 0 })
+        );
+        assert!(db.query("SELECT nope FROM t", &[]).unwrap_err().to_string().contains("no such column"));
+    }
+
+    #[test]
+    fn attach_is_refused() {
+        let (d, db) = db();
+        let other = d.path().join("flowdeck.db");
+        let e = db
+            .exec("ATTACH DATABASE ? AS store", &[json!(other.to_string_lossy())])
+            .unwrap_err();
+        assert!(e.to_string().contains("cannot ATTACH"), "{e}");
+    }
+}

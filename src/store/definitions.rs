@@ -1,0 +1,428 @@
+//! Workflows and endpoints: drafts, deployed versions, the active toggle, listeners of an event.
+
+use super::{Result, Store, StoreError};
+use crate::model::{Definition, Kind, Timestamp};
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+/// A workflow or endpoint as listed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DefinitionRow {
+    /// Store id.
+    pub id: i64,
+    /// Workflow or endpoint.
+    pub kind: Kind,
+    /// Workflow name or `METHOD /path`.
+    pub name: String,
+    /// The draft's event (workflows).
+    pub on_event: Option<String>,
+    /// HTTP method (endpoints).
+    pub method: Option<String>,
+    /// Route (endpoints).
+    pub path: Option<String>,
+    /// The toggle.
+    pub active: bool,
+    /// The deployed version, if any.
+    pub live_version: Option<i64>,
+    /// Whether the draft differs from the live version (or was never deployed).
+    pub draft_changed: bool,
+    /// The file it was imported from, relative to the project.
+    pub source_file: Option<String>,
+    /// When the draft last changed.
+    pub updated_at: Timestamp,
+}
+
+/// What importing one definition did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportOutcome {
+    /// It was new.
+    Created,
+    /// Its draft changed.
+    Changed,
+    /// Nothing changed.
+    Unchanged,
+}
+
+/// A workflow that listens to an event, with what the dispatcher needs to decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    /// Store id.
+    pub id: i64,
+    /// Workflow name.
+    pub name: String,
+    /// The toggle.
+    pub active: bool,
+    /// The version that would run (`None`: the draft, or not deployed in live dispatch).
+    pub version: Option<i64>,
+    /// Whether a version listening to this event is deployed (always true for draft dispatch).
+    pub deployed: bool,
+    /// The running version's `allow_self_trigger`.
+    pub allow_self_trigger: bool,
+}
+
+const ROW_COLUMNS: &str = "d.id, d.kind, d.name, d.on_event, d.method, d.path, d.active, d.live_version,
+    (d.live_version IS NULL OR d.draft IS NOT (SELECT body FROM versions v WHERE v.definition_id = d.id AND v.version = d.live_version)),
+    d.source_file, d.updated_at";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DefinitionRow> {
+    let kind: String = r.get(1)?;
+    Ok(DefinitionRow {
+        id: r.get(0)?,
+        kind: Kind::parse(&kind).unwrap_or(Kind::Workflow),
+        name: r.get(2)?,
+        on_event: r.get(3)?,
+        method: r.get(4)?,
+        path: r.get(5)?,
+        active: r.get(6)?,
+        live_version: r.get(7)?,
+        draft_changed: r.get(8)?,
+        source_file: r.get(9)?,
+        updated_at: Timestamp(r.get(10)?),
+    })
+}
+
+fn workflow_fields(def: &Definition) -> (Option<&str>, bool, Option<bool>) {
+    match def {
+        Definition::Workflow(w) => (Some(w.on.as_str()), w.allow_self_trigger, Some(w.active)),
+        Definition::Endpoint(_) => (None, false, None),
+    }
+}
+
+impl Store {
+    /// Store `def` as the draft of its workflow or endpoint, creating it when new.
+    ///
+    /// The `active` toggle follows the file on the first import and whenever the file's
+    /// value changes; otherwise the store's toggle (set with `toggle` or in the studio) wins.
+    pub fn upsert_draft(
+        &self,
+        def: &Definition,
+        source: &str,
+        file: Option<&str>,
+    ) -> Result<(i64, ImportOutcome)> {
+        let kind = def.kind().as_str();
+        let name = def.key();
+        let canonical = def.canonical_json().to_string();
+        let (on_event, allow_self, file_active) = workflow_fields(def);
+        let (method, path) = match def {
+            Definition::Endpoint(e) => (Some(e.method.as_str()), Some(e.path.as_str())),
+            Definition::Workflow(_) => (None, None),
+        };
+        let now = Timestamp::now().0;
+        let existing: Option<(i64, String, String, Option<bool>)> = self
+            .conn()
+            .prepare_cached(
+                "SELECT id, draft, draft_source, file_active FROM definitions WHERE kind = ?1 AND name = ?2",
+            )?
+            .query_row(params![kind, name], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()?;
+        match existing {
+            None => {
+                self.conn()
+                    .prepare_cached(
+                        "INSERT INTO definitions (kind, name, on_event, method, path, allow_self_trigger, active,
+                            file_active, draft, draft_source, source_file, created_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+                    )?
+                    .execute(params![
+                        kind,
+                        name,
+                        on_event,
+                        method,
+                        path,
+                        allow_self,
+                        file_active.unwrap_or(true),
+                        file_active,
+                        canonical,
+                        source,
+                        file,
+                        now
+                    ])?;
+                Ok((self.conn().last_insert_rowid(), ImportOutcome::Created))
+            }
+            Some((id, draft, draft_source, previous_file_active)) => {
+                let active_changed_in_file =
+                    file_active.is_some() && file_active != previous_file_active;
+                if draft == canonical && draft_source == source && !active_changed_in_file {
+                    return Ok((id, ImportOutcome::Unchanged));
+                }
+                self.conn()
+                    .prepare_cached(
+                        "UPDATE definitions SET on_event = ?2, method = ?3, path = ?4, allow_self_trigger = ?5,
+                            draft = ?6, draft_source = ?7, source_file = coalesce(?8, source_file),
+                            file_active = ?9, active = CASE WHEN ?10 THEN ?9 ELSE active END,
+                            updated_at = CASE WHEN draft IS NOT ?6 THEN ?11 ELSE updated_at END
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![
+                        id,
+                        on_event,
+                        method,
+                        path,
+                        allow_self,
+                        canonical,
+                        source,
+                        file,
+                        file_active,
+                        active_changed_in_file,
+                        now
+                    ])?;
+                let outcome = if draft == canonical {
+                    ImportOutcome::Unchanged
+                } else {
+                    ImportOutcome::Changed
+                };
+                Ok((id, outcome))
+            }
+        }
+    }
+
+    /// Every workflow and endpoint, workflows first, by name.
+    pub fn list_definitions(&self) -> Result<Vec<DefinitionRow>> {
+        let sql = format!("SELECT {ROW_COLUMNS} FROM definitions d ORDER BY d.kind DESC, d.on_event, d.name");
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let rows = stmt.query_map([], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// One workflow (by name) or endpoint (by `METHOD /path`).
+    pub fn find_definition(&self, kind: Kind, name: &str) -> Result<Option<DefinitionRow>> {
+        let sql = format!("SELECT {ROW_COLUMNS} FROM definitions d WHERE d.kind = ?1 AND d.name = ?2");
+        Ok(self
+            .conn()
+            .prepare_cached(&sql)?
+            .query_row(params![kind.as_str(), name], row)
+            .optional()?)
+    }
+
+    /// One definition by id.
+    pub fn definition(&self, id: i64) -> Result<DefinitionRow> {
+        let sql = format!("SELECT {ROW_COLUMNS} FROM definitions d WHERE d.id = ?1");
+        self.conn()
+            .prepare_cached(&sql)?
+            .query_row(params![id], row)
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "definition",
+                name: id.to_string(),
+            })
+    }
+
+    /// Switch a workflow on or off; returns whether it changed.
+    pub fn set_active(&self, id: i64, active: bool) -> Result<bool> {
+        let n = self
+            .conn()
+            .prepare_cached("UPDATE definitions SET active = ?2 WHERE id = ?1 AND active IS NOT ?2")?
+            .execute(params![id, active])?;
+        Ok(n > 0)
+    }
+
+    /// Publish the draft as a new live version (nothing new when it equals the live one).
+    /// Returns the live version and whether it is new.
+    pub fn deploy(&self, id: i64) -> Result<(i64, bool)> {
+        let (draft, source, on_event, allow_self, live): (String, String, Option<String>, bool, Option<i64>) = self
+            .conn()
+            .prepare_cached(
+                "SELECT draft, draft_source, on_event, allow_self_trigger, live_version FROM definitions WHERE id = ?1",
+            )?
+            .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "definition",
+                name: id.to_string(),
+            })?;
+        if let Some(live) = live {
+            let body: String = self
+                .conn()
+                .prepare_cached("SELECT body FROM versions WHERE definition_id = ?1 AND version = ?2")?
+                .query_row(params![id, live], |r| r.get(0))?;
+            if body == draft {
+                return Ok((live, false));
+            }
+        }
+        let next: i64 = self
+            .conn()
+            .prepare_cached("SELECT coalesce(max(version), 0) + 1 FROM versions WHERE definition_id = ?1")?
+            .query_row(params![id], |r| r.get(0))?;
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO versions (definition_id, version, body, source, on_event, allow_self_trigger, deployed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![id, next, draft, source, on_event, allow_self, Timestamp::now().0])?;
+        self.conn()
+            .prepare_cached("UPDATE definitions SET live_version = ?2 WHERE id = ?1")?
+            .execute(params![id, next])?;
+        Ok((next, true))
+    }
+
+    /// Canonical JSON of a version (`None`: the draft).
+    pub fn definition_body(&self, id: i64, version: Option<i64>) -> Result<String> {
+        let found: Option<String> = match version {
+            None => self
+                .conn()
+                .prepare_cached("SELECT draft FROM definitions WHERE id = ?1")?
+                .query_row(params![id], |r| r.get(0))
+                .optional()?,
+            Some(v) => self
+                .conn()
+                .prepare_cached("SELECT body FROM versions WHERE definition_id = ?1 AND version = ?2")?
+                .query_row(params![id, v], |r| r.get(0))
+                .optional()?,
+        };
+        found.ok_or_else(|| StoreError::NotFound {
+            what: "version",
+            name: format!("{id}@{version:?}"),
+        })
+    }
+
+    /// The file text of a version (`None`: the draft), as it was imported.
+    pub fn definition_source(&self, id: i64, version: Option<i64>) -> Result<String> {
+        let found: Option<String> = match version {
+            None => self
+                .conn()
+                .prepare_cached("SELECT draft_source FROM definitions WHERE id = ?1")?
+                .query_row(params![id], |r| r.get(0))
+                .optional()?,
+            Some(v) => self
+                .conn()
+                .prepare_cached("SELECT source FROM versions WHERE definition_id = ?1 AND version = ?2")?
+                .query_row(params![id, v], |r| r.get(0))
+                .optional()?,
+        };
+        found.ok_or_else(|| StoreError::NotFound {
+            what: "version",
+            name: format!("{id}@{version:?}"),
+        })
+    }
+
+    /// Workflows that a live event named `event` concerns: those whose live version listens
+    /// to it, and those whose draft listens but which have no such version deployed.
+    pub fn live_listeners(&self, event: &str) -> Result<Vec<Listener>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT d.id, d.name, d.active, d.live_version, 1, v.allow_self_trigger
+               FROM definitions d JOIN versions v ON v.definition_id = d.id AND v.version = d.live_version
+              WHERE v.on_event = ?1
+             UNION ALL
+             SELECT d.id, d.name, d.active, NULL, 0, d.allow_self_trigger
+               FROM definitions d
+              WHERE d.kind = 'workflow' AND d.on_event = ?1
+                AND NOT EXISTS (SELECT 1 FROM versions v WHERE v.definition_id = d.id
+                                AND v.version = d.live_version AND v.on_event = ?1)
+             ORDER BY 2",
+        )?;
+        let rows = stmt
+            .query_map(params![event], |r| {
+                Ok(Listener {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    active: r.get(2)?,
+                    version: r.get(3)?,
+                    deployed: r.get(4)?,
+                    allow_self_trigger: r.get(5)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Workflows whose draft listens to `event` (for `emit --draft`).
+    pub fn draft_listeners(&self, event: &str) -> Result<Vec<Listener>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT id, name, active, allow_self_trigger FROM definitions
+              WHERE kind = 'workflow' AND on_event = ?1 ORDER BY name",
+        )?;
+        let rows = stmt
+            .query_map(params![event], |r| {
+                Ok(Listener {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    active: r.get(2)?,
+                    version: None,
+                    deployed: true,
+                    allow_self_trigger: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{Kind, parse_definition};
+    use crate::store::testing::temp_store;
+    use std::path::Path;
+
+    fn workflow(name: &str, on: &str, active: bool, extra_step: bool) -> (crate::model::Definition, String) {
+        let steps = if extra_step {
+            r#"[{"id": "a", "action": "log", "message": "x"}, {"id": "b", "action": "log", "message": "y"}]"#
+        } else {
+            r#"[{"id": "a", "action": "log", "message": "x"}]"#
+        };
+        let text = format!(r#"{{"name": "{name}", "on": "{on}", "active": {active}, "steps": {steps}}}"#);
+        let parsed = parse_definition(&text, Path::new("w.json"), Some(Kind::Workflow));
+        (parsed.definition.unwrap(), text)
+    }
+
+    #[test]
+    fn drafts_deploys_and_draft_changed() {
+        let (_dir, store) = temp_store();
+        let (def, text) = workflow("w", "e", true, false);
+        let (id, outcome) = store.upsert_draft(&def, &text, Some("workflows/w.json")).unwrap();
+        assert_eq!(outcome, super::ImportOutcome::Created);
+        let row = store.find_definition(Kind::Workflow, "w").unwrap().unwrap();
+        assert!(row.draft_changed);
+        assert_eq!(row.live_version, None);
+        assert_eq!(store.deploy(id).unwrap(), (1, true));
+        assert_eq!(store.deploy(id).unwrap(), (1, false));
+        assert!(!store.definition(id).unwrap().draft_changed);
+        let (_, outcome) = store.upsert_draft(&def, &text, None).unwrap();
+        assert_eq!(outcome, super::ImportOutcome::Unchanged);
+        let (def2, text2) = workflow("w", "e", true, true);
+        assert_eq!(store.upsert_draft(&def2, &text2, None).unwrap().1, super::ImportOutcome::Changed);
+        assert!(store.definition(id).unwrap().draft_changed);
+        assert_eq!(store.deploy(id).unwrap(), (2, true));
+        assert!(store.definition_body(id, Some(1)).unwrap().contains("\"a\""));
+        assert!(store.definition_source(id, None).unwrap().contains("\"b\""));
+    }
+
+    #[test]
+    fn toggle_survives_reimport_unless_the_file_changes_it() {
+        let (_dir, store) = temp_store();
+        let (def, text) = workflow("w", "e", true, false);
+        let (id, _) = store.upsert_draft(&def, &text, None).unwrap();
+        assert!(store.set_active(id, false).unwrap());
+        store.upsert_draft(&def, &text, None).unwrap();
+        assert!(!store.definition(id).unwrap().active, "re-import keeps the toggle");
+        let (off, off_text) = workflow("w", "e", false, false);
+        store.upsert_draft(&off, &off_text, None).unwrap();
+        let (on, on_text) = workflow("w", "e", true, false);
+        store.upsert_draft(&on, &on_text, None).unwrap();
+        assert!(store.definition(id).unwrap().active, "the file switched it on");
+    }
+
+    #[test]
+    fn listeners_follow_the_live_version() {
+        let (_dir, store) = temp_store();
+        let (a, at) = workflow("a", "e", true, false);
+        let (b, bt) = workflow("b", "e", false, false);
+        let (a_id, _) = store.upsert_draft(&a, &at, None).unwrap();
+        store.upsert_draft(&b, &bt, None).unwrap();
+        store.deploy(a_id).unwrap();
+        let l = store.live_listeners("e").unwrap();
+        assert_eq!(l.len(), 2);
+        assert!(l[0].deployed && l[0].active && l[0].version == Some(1));
+        assert!(!l[1].deployed && !l[1].active);
+        // the draft moves to another event: the live version still listens to "e"
+        let (a2, a2t) = workflow("a", "f", true, false);
+        store.upsert_draft(&a2, &a2t, None).unwrap();
+        assert_eq!(store.live_listeners("e").unwrap().len(), 2);
+        let f = store.live_listeners("f").unwrap();
+        assert_eq!(f.len(), 1);
+        assert!(!f[0].deployed);
+        assert_eq!(store.draft_listeners("f").unwrap().len(), 1);
+    }
+}

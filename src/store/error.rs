@@ -1,0 +1,66 @@
+//! Store errors: each says what went wrong and, where it can, what to do.
+
+use std::path::PathBuf;
+
+/// A store operation that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The folder that should hold the store does not exist.
+    #[error("cannot open the store {path}: the folder {folder} does not exist (create it, or pass another --db)")]
+    FolderMissing {
+        /// The store file.
+        path: PathBuf,
+        /// Its missing folder.
+        folder: PathBuf,
+    },
+    /// The file exists but is not a SQLite database.
+    #[error("{path} is not a flowdeck store: the file is not a SQLite database (pass another --db, or move the file away)")]
+    NotADatabase {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A SQLite database that belongs to something else.
+    #[error("{path} is a SQLite database but not a flowdeck store (it has tables of its own); pass another --db")]
+    Foreign {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Written by a newer flowdeck.
+    #[error("{path} was written by a newer flowdeck (schema {found}, this one knows up to {known}); upgrade flowdeck")]
+    TooNew {
+        /// The file.
+        path: PathBuf,
+        /// Its schema version.
+        found: i64,
+        /// Ours.
+        known: i64,
+    },
+    /// No such workflow, endpoint, run or event.
+    #[error("{what} not found: {name}")]
+    NotFound {
+        /// What was looked for (`workflow`, `run`, …).
+        what: &'static str,
+        /// Its name or id.
+        name: String,
+    },
+    /// A stored JSON value that does not parse.
+    #[error("stored {what} is not valid JSON: {source}")]
+    Corrupt {
+        /// Which column.
+        what: &'static str,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// A failure of SQLite itself.
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A write that was batched with others whose commit failed.
+    #[error("the store could not commit: {0}")]
+    Commit(String),
+    /// The writer thread is gone (the engine is shutting down).
+    #[error("the store writer has stopped")]
+    WriterGone,
+}
+
+/// Result of a store operation.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

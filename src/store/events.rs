@@ -1,0 +1,161 @@
+//! Events: recorded before anything runs.
+
+use super::{Result, Store, json_column};
+use crate::model::{EventRecord, Timestamp};
+use rusqlite::{OptionalExtension, params};
+use serde_json::Value;
+
+/// An event to record.
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    /// Name.
+    pub name: &'a str,
+    /// Parameters (an object).
+    pub params: &'a Value,
+    /// Who emits it.
+    pub source: &'a str,
+    /// The emitting run.
+    pub parent_run: Option<i64>,
+    /// Depth in its cascade.
+    pub depth: u32,
+    /// Workflows that led to it, oldest first (for the loop guard).
+    pub chain: &'a [String],
+    /// Dispatch to drafts instead of live versions.
+    pub draft: bool,
+    /// Idempotency key: the same key records one event.
+    pub dedup_key: Option<&'a str>,
+}
+
+/// A recorded event with what dispatching it needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    /// The record.
+    pub record: EventRecord,
+    /// Workflows that led to it.
+    pub chain: Vec<String>,
+    /// Dispatched to drafts.
+    pub draft: bool,
+}
+
+/// Which events to list.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Only events of this name.
+    pub name: Option<String>,
+    /// At most this many (newest first).
+    pub limit: u32,
+    /// Only events with a smaller id (paging backwards).
+    pub before: Option<i64>,
+}
+
+const COLUMNS: &str = "id, name, params, source, parent_run, depth, emitted_at, chain, draft";
+
+fn stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<(EventRecord, String, String, bool)> {
+    Ok((
+        EventRecord {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            params: Value::Null,
+            source: r.get(3)?,
+            parent_run: r.get(4)?,
+            depth: r.get(5)?,
+            emitted_at: Timestamp(r.get(6)?),
+        },
+        r.get(2)?,
+        r.get(7)?,
+        r.get(8)?,
+    ))
+}
+
+fn finish(raw: (EventRecord, String, String, bool)) -> Result<StoredEvent> {
+    let (mut record, params, chain, draft) = raw;
+    record.params = json_column(&params, "event params")?;
+    let chain = serde_json::from_str(&chain).unwrap_or_default();
+    Ok(StoredEvent {
+        record,
+        chain,
+        draft,
+    })
+}
+
+impl Store {
+    /// Record an event; with a `dedup_key` already used, return the existing one instead.
+    /// The flag says whether it is new.
+    pub fn insert_event(&self, e: &NewEvent<'_>) -> Result<(StoredEvent, bool)> {
+        if let Some(key) = e.dedup_key
+            && let Some(existing) = self.event_by_key(key)?
+        {
+            return Ok((existing, false));
+        }
+        let chain = serde_json::to_string(e.chain).unwrap_or_else(|_| "[]".into());
+        let now = Timestamp::now();
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO events (name, params, source, parent_run, depth, chain, draft, dedup_key, emitted_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                e.name,
+                e.params.to_string(),
+                e.source,
+                e.parent_run,
+                e.depth,
+                chain,
+                e.draft,
+                e.dedup_key,
+                now.0
+            ])?;
+        let record = EventRecord {
+            id: self.conn().last_insert_rowid(),
+            name: e.name.to_string(),
+            params: e.params.clone(),
+            source: e.source.to_string(),
+            parent_run: e.parent_run,
+            depth: e.depth,
+            emitted_at: now,
+        };
+        Ok((
+            StoredEvent {
+                record,
+                chain: e.chain.to_vec(),
+                draft: e.draft,
+            },
+            true,
+        ))
+    }
+
+    fn event_by_key(&self, key: &str) -> Result<Option<StoredEvent>> {
+        let sql = format!("SELECT {COLUMNS} FROM events WHERE dedup_key = ?1");
+        self.conn()
+            .prepare_cached(&sql)?
+            .query_row(params![key], stored)
+            .optional()?
+            .map(finish)
+            .transpose()
+    }
+
+    /// One event by id.
+    pub fn event(&self, id: i64) -> Result<Option<StoredEvent>> {
+        let sql = format!("SELECT {COLUMNS} FROM events WHERE id = ?1");
+        self.conn()
+            .prepare_cached(&sql)?
+            .query_row(params![id], stored)
+            .optional()?
+            .map(finish)
+            .transpose()
+    }
+
+    /// Events, newest first.
+    pub fn list_events(&self, filter: &EventFilter) -> Result<Vec<EventRecord>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM events
+              WHERE (?1 IS NULL OR name = ?1) AND (?2 IS NULL OR id < ?2)
+              ORDER BY id DESC LIMIT ?3"
+        );
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let raw = stmt
+            .query_map(params![filter.name, filter.before, filter.limit], stored)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        raw.into_iter().map(|r| finish(r).map(|s| s.record)).collect()
+    }
+}

@@ -1,0 +1,204 @@
+//! Runs: queued by the dispatcher, leased by a worker, finished once.
+
+use super::{Result, Store, json_column, json_column_opt};
+use crate::model::{Kind, RunMode, RunRecord, RunStatus, Target, Timestamp};
+use rusqlite::{OptionalExtension, params};
+use serde_json::Value;
+
+/// A run to queue.
+#[derive(Debug, Clone)]
+pub struct NewRun<'a> {
+    /// The workflow or endpoint.
+    pub definition_id: i64,
+    /// Its kind.
+    pub kind: Kind,
+    /// Its name or route.
+    pub target: &'a str,
+    /// The version to run (`None`: the draft).
+    pub version: Option<i64>,
+    /// The triggering event.
+    pub event_id: Option<i64>,
+    /// Live, debug or replay.
+    pub mode: RunMode,
+    /// `$param` or the request.
+    pub params: &'a Value,
+    /// The process that will run it (`None`: any worker may take it).
+    pub lease_owner: Option<&'a str>,
+    /// Until when the owner holds it.
+    pub lease_expires: Option<Timestamp>,
+}
+
+/// Which runs to list.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// Only runs of this definition.
+    pub definition_id: Option<i64>,
+    /// Only runs in this state.
+    pub status: Option<RunStatus>,
+    /// At most this many (newest first).
+    pub limit: u32,
+    /// Only runs with a smaller id (paging backwards).
+    pub before: Option<i64>,
+}
+
+pub(crate) const RUN_COLUMNS: &str = "r.id, r.kind, r.target, r.version, r.event_id, r.mode, r.status, r.params, r.output, r.error,
+    r.queued_at, r.started_at, r.finished_at, r.attempt";
+
+type RawRun = (RunRecord, String, Option<String>);
+
+pub(crate) fn raw_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRun> {
+    let kind: String = r.get(1)?;
+    let target: String = r.get(2)?;
+    let mode: String = r.get(5)?;
+    let status: String = r.get(6)?;
+    Ok((
+        RunRecord {
+            id: r.get(0)?,
+            target: match Kind::parse(&kind) {
+                Some(Kind::Endpoint) => Target::Endpoint(target),
+                _ => Target::Workflow(target),
+            },
+            version: r.get(3)?,
+            event_id: r.get(4)?,
+            mode: RunMode::parse(&mode).unwrap_or(RunMode::Live),
+            status: RunStatus::parse(&status).unwrap_or(RunStatus::Failed),
+            params: Value::Null,
+            output: None,
+            error: r.get(9)?,
+            queued_at: Timestamp(r.get(10)?),
+            started_at: r.get::<_, Option<i64>>(11)?.map(Timestamp),
+            finished_at: r.get::<_, Option<i64>>(12)?.map(Timestamp),
+            attempt: r.get(13)?,
+            steps: None,
+        },
+        r.get(7)?,
+        r.get(8)?,
+    ))
+}
+
+pub(crate) fn finish_raw(raw: RawRun) -> Result<RunRecord> {
+    let (mut run, params, output) = raw;
+    run.params = json_column(&params, "run params")?;
+    run.output = json_column_opt(output, "run output")?;
+    Ok(run)
+}
+
+impl Store {
+    /// Queue a run. A live run of the same event and workflow that already exists is
+    /// returned instead (exactly once in the record); the flag says whether it is new.
+    pub fn insert_run(&self, r: &NewRun<'_>) -> Result<(i64, bool)> {
+        let inserted = self
+            .conn()
+            .prepare_cached(
+                "INSERT INTO runs (definition_id, kind, target, version, event_id, mode, status, params,
+                    lease_owner, lease_expires, queued_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?10)
+                 ON CONFLICT (event_id, definition_id) WHERE event_id IS NOT NULL DO NOTHING",
+            )?
+            .execute(params![
+                r.definition_id,
+                r.kind.as_str(),
+                r.target,
+                r.version,
+                r.event_id,
+                r.mode.as_str(),
+                r.params.to_string(),
+                r.lease_owner,
+                r.lease_expires.map(|t| t.0),
+                Timestamp::now().0
+            ])?;
+        if inserted > 0 {
+            return Ok((self.conn().last_insert_rowid(), true));
+        }
+        let id = self
+            .conn()
+            .prepare_cached("SELECT id FROM runs WHERE event_id = ?1 AND definition_id = ?2")?
+            .query_row(params![r.event_id, r.definition_id], |row| row.get(0))?;
+        Ok((id, false))
+    }
+
+    /// Mark a run as running under `owner`'s lease.
+    pub fn start_run(&self, id: i64, owner: &str, lease_expires: Timestamp) -> Result<()> {
+        self.conn()
+            .prepare_cached(
+                "UPDATE runs SET status = 'running', started_at = coalesce(started_at, ?2),
+                    lease_owner = ?3, lease_expires = ?4 WHERE id = ?1",
+            )?
+            .execute(params![id, Timestamp::now().0, owner, lease_expires.0])?;
+        Ok(())
+    }
+
+    /// Set a run's status (for pause and resume).
+    pub fn set_run_status(&self, id: i64, status: RunStatus) -> Result<()> {
+        self.conn()
+            .prepare_cached("UPDATE runs SET status = ?2 WHERE id = ?1")?
+            .execute(params![id, status.as_str()])?;
+        Ok(())
+    }
+
+    /// Record the end of a run.
+    pub fn finish_run(
+        &self,
+        id: i64,
+        status: RunStatus,
+        output: Option<&Value>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.conn()
+            .prepare_cached(
+                "UPDATE runs SET status = ?2, output = ?3, error = ?4, finished_at = ?5,
+                    lease_owner = NULL, lease_expires = NULL WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                status.as_str(),
+                output.map(Value::to_string),
+                error,
+                Timestamp::now().0
+            ])?;
+        Ok(())
+    }
+
+    /// One run, without its steps.
+    pub fn run(&self, id: i64) -> Result<Option<RunRecord>> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.id = ?1");
+        self.conn()
+            .prepare_cached(&sql)?
+            .query_row(params![id], raw_run)
+            .optional()?
+            .map(finish_raw)
+            .transpose()
+    }
+
+    /// One run with every step record.
+    pub fn run_with_steps(&self, id: i64) -> Result<Option<RunRecord>> {
+        let Some(mut run) = self.run(id)? else {
+            return Ok(None);
+        };
+        run.steps = Some(self.steps_of(id)?);
+        Ok(Some(run))
+    }
+
+    /// Runs, newest first.
+    pub fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs r
+              WHERE (?1 IS NULL OR r.definition_id = ?1) AND (?2 IS NULL OR r.status = ?2)
+                AND (?3 IS NULL OR r.id < ?3)
+              ORDER BY r.id DESC LIMIT ?4"
+        );
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let raw = stmt
+            .query_map(
+                params![
+                    filter.definition_id,
+                    filter.status.map(RunStatus::as_str),
+                    filter.before,
+                    filter.limit
+                ],
+                raw_run,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        raw.into_iter().map(finish_raw).collect()
+    }
+}

@@ -1,0 +1,34 @@
+//! Listener skips: every listener of an event that did not run, with the reason.
+
+use super::{Result, Store};
+use crate::model::SkipRecord;
+use rusqlite::params;
+
+impl Store {
+    /// Record that workflow `definition_id` did not run on an event.
+    pub fn insert_skip(&self, definition_id: i64, skip: &SkipRecord) -> Result<()> {
+        self.conn()
+            .prepare_cached(
+                "INSERT OR IGNORE INTO skips (event_id, definition_id, workflow, reason) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![skip.event_id, definition_id, skip.workflow, skip.reason])?;
+        Ok(())
+    }
+
+    /// The skips of one event.
+    pub fn skips_of_event(&self, event_id: i64) -> Result<Vec<SkipRecord>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT event_id, workflow, reason FROM skips WHERE event_id = ?1 ORDER BY workflow",
+        )?;
+        let rows = stmt
+            .query_map(params![event_id], |r| {
+                Ok(SkipRecord {
+                    event_id: r.get(0)?,
+                    workflow: r.get(1)?,
+                    reason: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+}
