@@ -1,1 +1,211 @@
-//! The command line.
+//! The command line (clap): every command of DESIGN §6 that exists so far.
+//!
+//! Exit codes: 0 ok, 1 the thing failed (validation, a failed run), 2 usage.
+
+mod args;
+mod definitions;
+mod example;
+mod history;
+mod logging;
+mod project;
+mod render;
+mod runs;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// flowdeck: a terminal debugging studio for event-based workflows.
+#[derive(Debug, Parser)]
+#[command(name = "flowdeck", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// The store (created if missing) [default: ./flowdeck.db]
+    #[arg(long, global = true, env = "FLOWDECK_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Print one JSON document on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do (no command: open the studio)
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// On or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    /// Active: runs on its event.
+    On,
+    /// Inactive: skipped.
+    Off,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the bundled example project, seeded and deployed
+    Demo,
+    /// Write the example project as files, to start from
+    Init {
+        /// Folder to create (must not exist or be empty)
+        dir: PathBuf,
+    },
+    /// Load definitions as drafts (and run schema.sql)
+    Import {
+        /// A project folder or one definition file
+        path: PathBuf,
+    },
+    /// Write the store's definitions back as files
+    Export {
+        /// Folder to write into
+        dir: PathBuf,
+    },
+    /// List workflows and endpoints
+    List,
+    /// Switch a workflow on or off
+    Toggle {
+        /// Workflow name
+        name: String,
+        /// on or off
+        state: Switch,
+    },
+    /// Publish drafts as the live versions
+    Deploy {
+        /// Workflow name, or endpoint as "METHOD /path"
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        name: Option<String>,
+        /// Deploy every changed draft
+        #[arg(long)]
+        all: bool,
+    },
+    /// Create an event and run its listeners (and the cascade) to the end
+    Emit {
+        /// Event name
+        event: String,
+        /// Params as JSON, or @FILE
+        #[arg(long, value_name = "JSON|@FILE")]
+        params: Option<String>,
+        /// Run listeners' drafts (active ones, deployed or not)
+        #[arg(long)]
+        draft: bool,
+        /// Only record and queue; a running server or studio takes the runs up
+        #[arg(long)]
+        queue: bool,
+    },
+    /// Run an endpoint's live version once, as a request would
+    Call {
+        /// HTTP method
+        method: String,
+        /// Path, with an optional ?query
+        path: String,
+        /// Body as JSON, or @FILE
+        #[arg(long, value_name = "JSON|@FILE")]
+        body: Option<String>,
+    },
+    /// Run one workflow's draft once and print its trace
+    Debug {
+        /// Workflow name
+        name: String,
+        /// Params as JSON, or @FILE
+        #[arg(long, value_name = "JSON|@FILE")]
+        params: Option<String>,
+    },
+    /// List runs, newest first
+    Runs {
+        /// Only runs of this workflow (or endpoint "METHOD /path")
+        #[arg(long)]
+        workflow: Option<String>,
+        /// Only runs in this state
+        #[arg(long, value_parser = ["queued", "running", "paused", "succeeded", "failed", "cancelled"])]
+        status: Option<String>,
+        /// At most this many
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// One run with every step record
+    Show {
+        /// Run id
+        run_id: i64,
+    },
+    /// List events, newest first
+    Events {
+        /// Only events of this name
+        #[arg(long)]
+        name: Option<String>,
+        /// At most this many
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+}
+
+/// What a command produced: its exit code.
+pub type Outcome = anyhow::Result<ExitCode>;
+
+/// Parse the process arguments and run; errors are printed, never panicked.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The store path, with the default.
+fn store_path(cli: &Cli) -> PathBuf {
+    cli.db.clone().unwrap_or_else(|| PathBuf::from("flowdeck.db"))
+}
+
+/// Run one parsed command line.
+pub fn run(cli: Cli) -> Outcome {
+    let json = cli.json;
+    let db = store_path(&cli);
+    match cli.command {
+        None => {
+            eprintln!(
+                "The studio arrives with the next release. Try `flowdeck demo`, `flowdeck list` or `flowdeck --help`."
+            );
+            Ok(ExitCode::from(2))
+        }
+        Some(Command::Demo) => project::demo(cli.db.as_deref(), json),
+        Some(Command::Init { dir }) => project::init(&dir, json),
+        Some(Command::Import { path }) => project::import(&db, &path, json),
+        Some(Command::Export { dir }) => project::export(&db, &dir, json),
+        Some(Command::List) => definitions::list(&db, json),
+        Some(Command::Toggle { name, state }) => definitions::toggle(&db, &name, state == Switch::On, json),
+        Some(Command::Deploy { name, all }) => definitions::deploy(&db, name.as_deref(), all, json),
+        Some(Command::Emit {
+            event,
+            params,
+            draft,
+            queue,
+        }) => runs::emit(&db, &event, params.as_deref(), draft, queue, json),
+        Some(Command::Call { method, path, body }) => runs::call(&db, &method, &path, body.as_deref(), json),
+        Some(Command::Debug { name, params }) => runs::debug(&db, &name, params.as_deref(), json),
+        Some(Command::Runs {
+            workflow,
+            status,
+            limit,
+        }) => history::runs(&db, workflow.as_deref(), status.as_deref(), limit, json),
+        Some(Command::Show { run_id }) => history::show(&db, run_id, json),
+        Some(Command::Events { name, limit }) => history::events(&db, name.as_deref(), limit, json),
+    }
+}
+
+/// A tokio runtime for the commands that run workflows (big stacks: jq recursion is
+/// bounded per evaluation, not per thread).
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(8 * 1024 * 1024)
+        .thread_name("flowdeck-worker")
+        .build()?)
+}
+
+/// Print a value as pretty JSON on stdout.
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}

@@ -1,1 +1,327 @@
-//! The engine.
+//! The engine: the dispatcher (record an event, then queue or skip every listener), the
+//! interpreter (a stack machine that can stop before any step), one file per action, and a
+//! worker pool on tokio that runs the cascades that runs emit.
+
+pub mod actions;
+pub mod context;
+pub mod core;
+pub mod dispatch;
+pub mod error;
+pub mod import;
+pub mod interpreter;
+pub mod program;
+pub mod routes;
+pub mod secrets;
+pub mod tracker;
+
+pub use self::core::{Core, RunEnd, RunJob};
+pub use dispatch::{Dispatched, EmitRequest};
+pub use error::EngineError;
+pub use tracker::Tracker;
+
+use self::context::{EventContext, Inputs};
+use crate::model::diagnostic::suggest;
+use crate::model::{EventRecord, Kind, RunMode, RunRecord, Timestamp};
+use crate::store::Store;
+use crate::store::cascade::Cascade;
+use crate::store::runs::NewRun;
+use serde_json::{Map, Value, json};
+use std::path::Path;
+use std::sync::{Arc, MutexGuard};
+
+/// Runs executed at once by one process, by default.
+pub const DEFAULT_WORKERS: usize = 64;
+
+/// A running engine on one store. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    core: Arc<Core>,
+}
+
+/// An HTTP request for an endpoint.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Request {
+    /// Method.
+    pub method: String,
+    /// Path (a query string after `?` is parsed into `query`).
+    pub path: String,
+    /// Query parameters.
+    pub query: Map<String, Value>,
+    /// Headers, lower-case names.
+    pub headers: Map<String, Value>,
+    /// Body (JSON).
+    pub body: Value,
+}
+
+/// What an emit did, once its cascade finished.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmitReport {
+    /// The event.
+    pub event: EventRecord,
+    /// Everything its cascade recorded.
+    pub cascade: Cascade,
+}
+
+/// What an endpoint call did, once its cascade finished.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallReport {
+    /// HTTP status of the response.
+    pub status: u16,
+    /// Response body.
+    pub body: Value,
+    /// The endpoint's run.
+    pub run: RunRecord,
+    /// The cascade of the events it emitted.
+    pub cascade: Cascade,
+}
+
+impl Engine {
+    /// Open the store at `path` (created when missing) with `workers` runs at once.
+    pub fn open(path: &Path, workers: usize) -> Result<Engine, EngineError> {
+        Ok(Engine {
+            core: Core::open(path, workers)?,
+        })
+    }
+
+    /// The services shared by runs.
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    /// A read connection to the store.
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        self.core.reader()
+    }
+
+    /// Record and dispatch an event; runs start at once and join `tracker`.
+    pub async fn emit(&self, request: EmitRequest, tracker: Option<Tracker>) -> Result<Dispatched, EngineError> {
+        self.core.emit(request, tracker).await
+    }
+
+    /// Emit and wait for the whole cascade (unless the request only queues).
+    pub async fn emit_and_wait(&self, request: EmitRequest) -> Result<EmitReport, EngineError> {
+        let tracker = Tracker::new();
+        let dispatched = self.core.emit(request, Some(tracker.clone())).await?;
+        tracker.wait().await;
+        let cascade = self.store().cascade_of_event(dispatched.event.record.id)?;
+        Ok(EmitReport {
+            event: dispatched.event.record,
+            cascade,
+        })
+    }
+
+    /// Run an endpoint's live version once, as a request would, and wait for its cascade.
+    pub async fn call(&self, request: Request) -> Result<CallReport, EngineError> {
+        let method = request.method.to_ascii_uppercase();
+        let (path, query_string) = match request.path.split_once('?') {
+            Some((p, q)) => (p.to_string(), Some(q.to_string())),
+            None => (request.path.clone(), None),
+        };
+        let mut query = request.query.clone();
+        if let Some(q) = query_string {
+            for pair in q.split('&').filter(|p| !p.is_empty()) {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                query.insert(k.to_string(), Value::String(v.to_string()));
+            }
+        }
+        let (row, bound) = self.route(&method, &path)?;
+        let version = row.live_version;
+        let inputs = Inputs {
+            body: request.body.clone(),
+            query: Value::Object(query),
+            headers: Value::Object(request.headers.clone()),
+            path: Value::Object(bound),
+            ..Inputs::default()
+        };
+        let params = inputs.recorded(Kind::Endpoint);
+        let (definition_id, target) = (row.id, row.name.clone());
+        let owner = self.core.owner().to_string();
+        let run_id = self
+            .core
+            .writer()
+            .call(move |s| {
+                s.insert_run(&NewRun {
+                    definition_id,
+                    kind: Kind::Endpoint,
+                    target: &target,
+                    version,
+                    event_id: None,
+                    mode: RunMode::Live,
+                    params: &params,
+                    lease_owner: Some(&owner),
+                    lease_expires: None,
+                })
+                .map(|(id, _)| id)
+            })
+            .await?;
+        let tracker = Tracker::new();
+        let end = self
+            .core
+            .execute(RunJob {
+                run_id,
+                definition_id: row.id,
+                kind: Kind::Endpoint,
+                name: row.name.clone(),
+                version,
+                mode: RunMode::Live,
+                inputs,
+                event: None,
+                tracker: Some(tracker.clone()),
+            })
+            .await;
+        tracker.wait().await;
+        let (status, body) = match end.status {
+            crate::model::RunStatus::Succeeded => (end.http_status.unwrap_or(200), end.output.unwrap_or(Value::Null)),
+            _ => (
+                500,
+                json!({ "error": end.error.unwrap_or_default(), "run_id": run_id }),
+            ),
+        };
+        let store = self.store();
+        let run = store
+            .run_with_steps(run_id)?
+            .ok_or_else(|| EngineError::Setup(format!("run {run_id} vanished")))?;
+        let cascade = store.cascade_of_run(run_id)?;
+        Ok(CallReport {
+            status,
+            body,
+            run,
+            cascade,
+        })
+    }
+
+    /// Find the live endpoint that answers `method` and `path`.
+    fn route(&self, method: &str, path: &str) -> Result<(crate::store::definitions::DefinitionRow, Map<String, Value>), EngineError> {
+        let rows = self.store().list_definitions()?;
+        let endpoints: Vec<_> = rows.into_iter().filter(|r| r.kind == Kind::Endpoint).collect();
+        let mut matches: Vec<_> = endpoints
+            .iter()
+            .filter(|r| r.method.as_deref() == Some(method))
+            .filter_map(|r| {
+                let route = r.path.as_deref()?;
+                routes::match_route(route, path).map(|b| (r, b, routes::specificity(route)))
+            })
+            .collect();
+        matches.sort_by_key(|(_, _, s)| std::cmp::Reverse(*s));
+        match matches.into_iter().next() {
+            Some((row, bound, _)) if row.live_version.is_some() => Ok((row.clone(), bound)),
+            Some((row, _, _)) => Err(EngineError::UnknownRoute {
+                method: method.to_string(),
+                path: path.to_string(),
+                hint: format!(
+                    ": {} is imported but was never deployed (run `flowdeck deploy \"{}\"`)",
+                    row.name, row.name
+                ),
+            }),
+            None => {
+                let known: Vec<String> = endpoints.iter().map(|r| r.name.clone()).collect();
+                let hint = if known.is_empty() {
+                    " (the store has no endpoints; import a project first)".to_string()
+                } else {
+                    format!(" (endpoints: {})", known.join(", "))
+                };
+                Err(EngineError::UnknownRoute {
+                    method: method.to_string(),
+                    path: path.to_string(),
+                    hint,
+                })
+            }
+        }
+    }
+
+    /// Find a workflow by name, with a suggestion when there is none.
+    pub fn workflow(&self, name: &str) -> Result<crate::store::definitions::DefinitionRow, EngineError> {
+        let store = self.store();
+        if let Some(row) = store.find_definition(Kind::Workflow, name)? {
+            return Ok(row);
+        }
+        let names: Vec<String> = store
+            .list_definitions()?
+            .into_iter()
+            .filter(|r| r.kind == Kind::Workflow)
+            .map(|r| r.name)
+            .collect();
+        Err(EngineError::UnknownWorkflow {
+            name: name.to_string(),
+            hint: unknown_hint(name, &names),
+        })
+    }
+
+    /// Run one workflow's draft once with `params` and wait for it and its cascade
+    /// (events it emits run their listeners' drafts). Returns the run with its steps.
+    pub async fn debug(&self, workflow: &str, params: Value) -> Result<RunRecord, EngineError> {
+        if !params.is_object() {
+            return Err(EngineError::BadInput(format!(
+                "params must be a JSON object, got {params}"
+            )));
+        }
+        let row = self.workflow(workflow)?;
+        // compile first: a draft that does not compile is an error, not a failed run
+        self.core.program(row.id, None)?;
+        let (definition_id, target, p) = (row.id, row.name.clone(), params.clone());
+        let run_id = self
+            .core
+            .writer()
+            .call(move |s| {
+                s.insert_run(&NewRun {
+                    definition_id,
+                    kind: Kind::Workflow,
+                    target: &target,
+                    version: None,
+                    event_id: None,
+                    mode: RunMode::Debug,
+                    params: &p,
+                    lease_owner: None,
+                    lease_expires: None,
+                })
+                .map(|(id, _)| id)
+            })
+            .await?;
+        let event = json!({
+            "id": null,
+            "name": row.on_event,
+            "source": "debug",
+            "depth": 0,
+            "emitted_at": Timestamp::now(),
+        });
+        let tracker = Tracker::new();
+        self.core
+            .execute(RunJob {
+                run_id,
+                definition_id: row.id,
+                kind: Kind::Workflow,
+                name: row.name.clone(),
+                version: None,
+                mode: RunMode::Debug,
+                inputs: Inputs::workflow(params, event),
+                event: Some(EventContext {
+                    id: None,
+                    chain: Vec::new(),
+                    depth: 0,
+                    draft: true,
+                }),
+                tracker: Some(tracker.clone()),
+            })
+            .await;
+        tracker.wait().await;
+        self.store()
+            .run_with_steps(run_id)?
+            .ok_or_else(|| EngineError::Setup(format!("run {run_id} vanished")))
+    }
+
+    /// Wait until every write sent so far is committed.
+    pub async fn flush(&self) -> Result<(), EngineError> {
+        Ok(self.core.writer().flush().await?)
+    }
+}
+
+/// ` (did you mean "x"?)`, or the list of names.
+pub fn unknown_hint(name: &str, names: &[String]) -> String {
+    if let Some(s) = suggest(name, names.iter().map(String::as_str)) {
+        format!(" (did you mean {s:?}?)")
+    } else if names.is_empty() {
+        " (the store has no workflows; import a project first)".to_string()
+    } else {
+        format!(" (workflows: {})", names.join(", "))
+    }
+}

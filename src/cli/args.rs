@@ -1,0 +1,61 @@
+//! Reading JSON arguments (`--params`, `--body`): inline or `@FILE`, with errors that say
+//! where the JSON is wrong.
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+/// Parse a JSON argument; `@path` reads a file. `None` gives `default`.
+pub fn json_arg(flag: &str, arg: Option<&str>, default: Value) -> anyhow::Result<Value> {
+    let Some(arg) = arg else { return Ok(default) };
+    let (text, from) = match arg.strip_prefix('@') {
+        Some(path) => (
+            std::fs::read_to_string(path).with_context(|| format!("{flag}: cannot read {path}"))?,
+            format!(" in {path}"),
+        ),
+        None => (arg.to_string(), String::new()),
+    };
+    match serde_json::from_str::<Value>(&text) {
+        Ok(v) => Ok(v),
+        Err(e) => bail!(
+            "{flag}: invalid JSON{from} at line {} column {}: {} (write it like '{{\"sku\": 1}}', quoted for the shell)",
+            e.line(),
+            e.column(),
+            strip_position(&e.to_string())
+        ),
+    }
+}
+
+/// Parse a JSON argument that must be an object.
+pub fn json_object_arg(flag: &str, arg: Option<&str>) -> anyhow::Result<Value> {
+    let v = json_arg(flag, arg, Value::Object(Default::default()))?;
+    if !v.is_object() {
+        bail!("{flag}: must be a JSON object like '{{\"sku\": 1}}', got {v}");
+    }
+    Ok(v)
+}
+
+fn strip_position(message: &str) -> &str {
+    message.rfind(" at line ").map_or(message, |i| &message[..i])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn inline_file_and_errors() {
+        assert_eq!(json_object_arg("--params", Some(r#"{"a":1}"#)).unwrap(), json!({"a": 1}));
+        assert_eq!(json_object_arg("--params", None).unwrap(), json!({}));
+        let e = json_object_arg("--params", Some("{a:1}")).unwrap_err().to_string();
+        assert!(e.starts_with("--params: invalid JSON at line 1 column 2"), "{e}");
+        let e = json_object_arg("--params", Some("[1]")).unwrap_err().to_string();
+        assert!(e.contains("must be a JSON object"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("p.json");
+        std::fs::write(&f, r#"{"sku": 2}"#).unwrap();
+        let arg = format!("@{}", f.display());
+        assert_eq!(json_object_arg("--params", Some(&arg)).unwrap(), json!({"sku": 2}));
+        assert!(json_object_arg("--params", Some("@/nope/x.json")).is_err());
+    }
+}

@@ -1,0 +1,228 @@
+//! `init`, `import`, `export` and `demo`.
+
+use super::{Outcome, example, print_json};
+use crate::engine::import::{ImportReport, import_project};
+use crate::model::project;
+use crate::model::{Kind, LoadedProject};
+use crate::store::Store;
+use anyhow::Context;
+use serde_json::json;
+use std::path::{Component, Path, PathBuf};
+use std::process::ExitCode;
+
+/// `flowdeck init DIR`
+pub fn init(dir: &Path, json: bool) -> Outcome {
+    example::write(dir)?;
+    if json {
+        print_json(&json!({ "dir": dir, "files": example::FILES.iter().map(|(p, _)| p).collect::<Vec<_>>() }))?;
+    } else {
+        println!("Wrote the example project to {}:", dir.display());
+        for (path, _) in example::FILES {
+            println!("  {path}");
+        }
+        println!();
+        println!("Next: flowdeck import {0} && flowdeck deploy --all && flowdeck list", dir.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `flowdeck import DIR|FILE`
+pub fn import(db: &Path, path: &Path, json: bool) -> Outcome {
+    let loaded = project::load(path)?;
+    let mut store = Store::open(db)?;
+    let report = import_project(&mut store, &loaded)?;
+    if json {
+        print_json(&report)?;
+    } else {
+        print_import(&report, path, &store);
+    }
+    Ok(if report.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_import(report: &ImportReport, path: &Path, store: &Store) {
+    let total = report.created.len() + report.changed.len() + report.unchanged.len();
+    println!(
+        "Imported {total} definition(s) from {} as drafts: {} new, {} changed, {} unchanged.",
+        path.display(),
+        report.created.len(),
+        report.changed.len(),
+        report.unchanged.len()
+    );
+    for (label, names) in [("new", &report.created), ("changed", &report.changed)] {
+        for n in names {
+            println!("  {label:<8}{n}");
+        }
+    }
+    if report.schema_applied {
+        println!("Ran schema.sql on {}.", store.data_path().display());
+    }
+    if !report.diagnostics.is_empty() {
+        eprintln!();
+        eprintln!(
+            "{} fault(s) found; the files below were not imported (the rest were):",
+            report.diagnostics.len()
+        );
+        for d in &report.diagnostics {
+            eprintln!("  {d}");
+        }
+    } else if !report.created.is_empty() || !report.changed.is_empty() {
+        println!("Deploy to make them live: flowdeck deploy --all");
+    }
+}
+
+/// A definition's file name when it has none of its own.
+fn default_file(kind: Kind, name: &str) -> PathBuf {
+    let stem: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .collect::<String>()
+        .trim_matches('_')
+        .to_lowercase();
+    let folder = match kind {
+        Kind::Workflow => "workflows",
+        Kind::Endpoint => "endpoints",
+    };
+    PathBuf::from(folder).join(format!("{stem}.json"))
+}
+
+/// A stored source path, when it is a safe relative path inside the project's folders.
+fn safe_relative(source: Option<&str>, kind: Kind) -> Option<PathBuf> {
+    let p = PathBuf::from(source?);
+    let folder = match kind {
+        Kind::Workflow => "workflows",
+        Kind::Endpoint => "endpoints",
+    };
+    let ok = p.starts_with(folder) && p.components().all(|c| matches!(c, Component::Normal(_)));
+    ok.then_some(p)
+}
+
+/// `flowdeck export DIR`
+pub fn export(db: &Path, dir: &Path, json: bool) -> Outcome {
+    let store = Store::open(db)?;
+    let project = store.project()?;
+    let mut written = Vec::new();
+    let mut write = |rel: PathBuf, text: &str| -> anyhow::Result<()> {
+        let target = dir.join(&rel);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&target, text).with_context(|| format!("cannot write {}", target.display()))?;
+        written.push(rel);
+        Ok(())
+    };
+    let config_text = match &project.config_text {
+        Some(t) => t.clone(),
+        None => toml::to_string(&project.config)?,
+    };
+    write(PathBuf::from("flowdeck.toml"), &config_text)?;
+    if let Some(schema) = &project.schema {
+        write(PathBuf::from("schema.sql"), schema)?;
+    }
+    for row in store.list_definitions()? {
+        let text = store.definition_source(row.id, None)?;
+        let rel = safe_relative(row.source_file.as_deref(), row.kind)
+            .unwrap_or_else(|| default_file(row.kind, &row.name));
+        write(rel, &text)?;
+    }
+    if json {
+        print_json(&json!({ "dir": dir, "files": written }))?;
+    } else {
+        println!("Wrote {} file(s) to {}:", written.len(), dir.display());
+        for w in &written {
+            println!("  {}", w.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where `demo` keeps its store when no `--db` is given.
+fn demo_home() -> anyhow::Result<PathBuf> {
+    let base = dirs::data_local_dir()
+        .or_else(dirs::home_dir)
+        .context("cannot find a data folder for the demo; pass --db")?;
+    Ok(base.join("flowdeck").join("demo"))
+}
+
+/// Seed `db` with the example project: import it and deploy every definition.
+pub fn seed_demo(db: &Path) -> anyhow::Result<LoadedProject> {
+    let folder = db
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+        .join("demo-project");
+    example::overwrite(&folder)?;
+    let loaded = project::load(&folder)?;
+    let mut store = Store::open(db)?;
+    let report = import_project(&mut store, &loaded)?;
+    if !report.is_clean() {
+        anyhow::bail!(
+            "the bundled example does not import: {}",
+            report.diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+        );
+    }
+    for row in store.list_definitions()? {
+        store.deploy(row.id)?;
+    }
+    Ok(loaded)
+}
+
+/// `flowdeck demo`
+pub fn demo(db: Option<&Path>, json: bool) -> Outcome {
+    let db = match db {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let home = demo_home()?;
+            std::fs::create_dir_all(&home).with_context(|| format!("cannot create {}", home.display()))?;
+            home.join("flowdeck.db")
+        }
+    };
+    seed_demo(&db)?;
+    let store = Store::open(&db)?;
+    let rows = store.list_definitions()?;
+    if json {
+        print_json(&json!({ "db": db, "definitions": rows }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("The example shop is seeded and deployed in {}.", db.display());
+    println!();
+    print!("{}", super::definitions::listing(&rows));
+    println!();
+    let db_arg = format!("--db {}", shell_quote(&db.to_string_lossy()));
+    println!("Try it:");
+    println!("  flowdeck {db_arg} call POST /orders --body '{{\"sku\":{{\"id\":1}},\"quantity\":60}}'");
+    println!("  flowdeck {db_arg} emit sku_reorder --params '{{\"sku\":3}}'");
+    println!("  flowdeck {db_arg} runs");
+    println!("  flowdeck {db_arg} show <RUN_ID>");
+    println!();
+    println!("(The studio opens here in the next release; this listing stands in for it.)");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Quote a path for a POSIX shell when it needs it.
+fn shell_quote(s: &str) -> String {
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-~".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn export_paths_stay_inside_the_project() {
+        assert_eq!(
+            safe_relative(Some("workflows/a.json"), Kind::Workflow),
+            Some(PathBuf::from("workflows/a.json"))
+        );
+        assert_eq!(safe_relative(Some("/etc/a.json"), Kind::Workflow), None);
+        assert_eq!(safe_relative(Some("workflows/../../a.json"), Kind::Workflow), None);
+        assert_eq!(default_file(Kind::Endpoint, "GET /skus/{id}"), PathBuf::from("endpoints/get__skus__id.json"));
+    }
+}

@@ -1,0 +1,19 @@
+//! `log`: a message in the trace (and the studio's log).
+
+use super::{Done, Effect, Failure, LeafCx};
+use crate::expr::Template;
+use serde_json::{Value, json};
+
+pub(super) fn run(cx: &LeafCx<'_>, message: &Template) -> Result<Done, Failure> {
+    let m = cx.eval("message", message).map_err(Failure::new)?;
+    let text = match &m {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    tracing::info!(run = cx.run.run_id, step = %cx.step.id, "{text}");
+    Ok(Done {
+        input: json!({ "message": m }),
+        output: Value::String(text),
+        effect: Effect::None,
+    })
+}

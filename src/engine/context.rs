@@ -1,0 +1,83 @@
+//! What a run knows about itself and its inputs.
+
+use super::tracker::Tracker;
+use crate::model::{Kind, RunMode};
+use serde_json::Value;
+
+/// The event a workflow run handles, as far as dispatching its own emits needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventContext {
+    /// The event (`None` for a debug run started by hand).
+    pub id: Option<i64>,
+    /// Workflows that led to the event.
+    pub chain: Vec<String>,
+    /// Its depth.
+    pub depth: u32,
+    /// Whether its cascade runs drafts.
+    pub draft: bool,
+}
+
+/// A run being executed.
+#[derive(Debug, Clone)]
+pub struct RunContext {
+    /// Store id.
+    pub run_id: i64,
+    /// Workflow or endpoint.
+    pub kind: Kind,
+    /// Workflow name or `METHOD /path`.
+    pub name: String,
+    /// Live, debug or replay.
+    pub mode: RunMode,
+    /// The event (workflows).
+    pub event: Option<EventContext>,
+    /// The cascade this run belongs to, for waiting on it.
+    pub tracker: Option<super::tracker::Tracker>,
+}
+
+impl RunContext {
+    /// The tracker, if any.
+    pub fn tracker(&self) -> Option<&Tracker> {
+        self.tracker.as_ref()
+    }
+}
+
+/// The values a run starts from (`$param`, `$body`, …, `$event`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Inputs {
+    /// `$param`.
+    pub param: Value,
+    /// `$body`.
+    pub body: Value,
+    /// `$query`.
+    pub query: Value,
+    /// `$headers`.
+    pub headers: Value,
+    /// `$path`.
+    pub path: Value,
+    /// `$event`.
+    pub event: Value,
+}
+
+impl Inputs {
+    /// Inputs of a workflow run.
+    pub fn workflow(param: Value, event: Value) -> Self {
+        Self {
+            param,
+            event,
+            ..Self::default()
+        }
+    }
+
+    /// What is recorded as the run's `params`: `$param` for workflows, the request for endpoints.
+    pub fn recorded(&self, kind: Kind) -> Value {
+        match kind {
+            Kind::Workflow => self.param.clone(),
+            Kind::Endpoint => serde_json::json!({
+                "body": self.body,
+                "query": self.query,
+                "headers": self.headers,
+                "path": self.path,
+            }),
+        }
+    }
+}

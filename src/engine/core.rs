@@ -1,0 +1,414 @@
+//! The engine's shared services and the life of a run: load its program, execute it step by
+//! step, record every step as it completes, finish it once.
+
+use super::context::{EventContext, Inputs, RunContext};
+use super::dispatch::{self, Dispatched, EmitRequest};
+use super::error::EngineError;
+use super::interpreter::{Interpreter, Outcome};
+use super::program::{self, Origin, Program};
+use super::secrets::Secrets;
+use super::tracker::{Membership, Tracker};
+use crate::model::{Kind, RunMode, RunStatus, Timestamp, names, parse_definition};
+use crate::model::project::EngineSettings;
+use crate::store::{DataDb, Store, Writer};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// The project's settings as the engine uses them.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Limits.
+    pub engine: EngineSettings,
+    /// `$env`.
+    pub env: Arc<Value>,
+    /// Values to mask.
+    pub secrets: Secrets,
+}
+
+impl Settings {
+    /// Build from the stored project and the process environment.
+    pub fn from_project(config: &crate::model::ProjectConfig) -> Settings {
+        let mut env = Map::new();
+        let mut secret_values = Vec::new();
+        for (name, default) in &config.env {
+            let value = std::env::var(name).unwrap_or_else(|_| default.clone());
+            env.insert(name.clone(), Value::String(value));
+        }
+        for name in &config.secrets {
+            let value = std::env::var(name)
+                .ok()
+                .or_else(|| config.env.get(name).cloned());
+            if let Some(v) = value {
+                secret_values.push(v.clone());
+                env.insert(name.clone(), Value::String(v));
+            }
+        }
+        Settings {
+            engine: config.engine,
+            env: Arc::new(Value::Object(env)),
+            secrets: Secrets::new(secret_values),
+        }
+    }
+
+    /// Default timeout of `http` steps.
+    pub fn http_timeout(&self) -> Duration {
+        Duration::from_millis(self.engine.http_timeout_ms)
+    }
+
+    /// Time limit of one expression.
+    pub fn expr_limit(&self) -> Duration {
+        Duration::from_millis(self.engine.expr_timeout_ms)
+    }
+}
+
+/// A run to execute.
+#[derive(Debug, Clone)]
+pub struct RunJob {
+    /// Store id.
+    pub run_id: i64,
+    /// The definition.
+    pub definition_id: i64,
+    /// Workflow or endpoint.
+    pub kind: Kind,
+    /// Its name.
+    pub name: String,
+    /// Version (`None`: the draft).
+    pub version: Option<i64>,
+    /// Live, debug or replay.
+    pub mode: RunMode,
+    /// Inputs.
+    pub inputs: Inputs,
+    /// The event (workflows).
+    pub event: Option<EventContext>,
+    /// The cascade.
+    pub tracker: Option<Tracker>,
+}
+
+/// How a run ended, as the caller needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunEnd {
+    /// Store id.
+    pub run_id: i64,
+    /// Final status.
+    pub status: RunStatus,
+    /// Output.
+    pub output: Option<Value>,
+    /// Error.
+    pub error: Option<String>,
+    /// HTTP status from `return` (endpoints).
+    pub http_status: Option<u16>,
+}
+
+/// The engine's services, shared by every run.
+pub struct Core {
+    me: Weak<Core>,
+    writer: Writer,
+    reader: Mutex<Store>,
+    data: DataDb,
+    http: reqwest::Client,
+    programs: Mutex<HashMap<(i64, i64), Arc<Program>>>,
+    settings: Settings,
+    owner: String,
+    lease: Duration,
+    workers: Arc<Semaphore>,
+    concurrency: Mutex<HashMap<i64, Arc<Semaphore>>>,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core").field("owner", &self.owner).finish_non_exhaustive()
+    }
+}
+
+/// How long a process holds a run before another may take it up.
+pub const LEASE: Duration = Duration::from_secs(300);
+
+impl Core {
+    /// Open the store at `path` and start the writer.
+    pub fn open(path: &Path, workers: usize) -> Result<Arc<Core>, EngineError> {
+        let reader = Store::open(path)?;
+        let project = reader.project()?;
+        let data = DataDb::open(&reader.data_path())?;
+        let writer = Writer::spawn(path)?;
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("flowdeck/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| EngineError::Setup(format!("cannot build the HTTP client: {e}")))?;
+        let owner = format!("{}-{}", std::process::id(), Timestamp::now().0);
+        Ok(Arc::new_cyclic(|me| Core {
+            me: me.clone(),
+            writer,
+            reader: Mutex::new(reader),
+            data,
+            http,
+            programs: Mutex::new(HashMap::new()),
+            settings: Settings::from_project(&project.config),
+            owner,
+            lease: LEASE,
+            workers: Arc::new(Semaphore::new(workers.max(1))),
+            concurrency: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// The write side of the store.
+    pub fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
+    /// A read connection to the store.
+    pub fn reader(&self) -> MutexGuard<'_, Store> {
+        self.reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The project's data database.
+    pub fn data(&self) -> &DataDb {
+        &self.data
+    }
+
+    /// The HTTP client of `http` steps.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The project's settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// This process's lease owner id.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// The compiled program of a version (cached) or the draft (compiled each time).
+    pub fn program(&self, definition_id: i64, version: Option<i64>) -> Result<Arc<Program>, EngineError> {
+        if let Some(v) = version
+            && let Some(p) = self.programs.lock().ok().and_then(|c| c.get(&(definition_id, v)).cloned())
+        {
+            return Ok(p);
+        }
+        let (row, body) = {
+            let reader = self.reader();
+            (reader.definition(definition_id)?, reader.definition_body(definition_id, version)?)
+        };
+        let file = format!("{} {}", row.kind, row.name);
+        let parsed = parse_definition(&body, Path::new(&file), Some(row.kind));
+        let def = parsed.definition.ok_or_else(|| EngineError::Program {
+            name: row.name.clone(),
+            message: parsed
+                .diagnostics
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        })?;
+        let origin = Origin {
+            file: Path::new(&file),
+            text: None,
+        };
+        let program = program::compile(&def, origin, definition_id, version).map_err(|d| EngineError::Program {
+            name: row.name.clone(),
+            message: d.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+        })?;
+        let program = Arc::new(program);
+        if let Some(v) = version
+            && let Ok(mut cache) = self.programs.lock()
+        {
+            cache.insert((definition_id, v), program.clone());
+        }
+        Ok(program)
+    }
+
+    /// Record an event and dispatch it: queued runs start at once (unless `queue_only`) and
+    /// join `tracker`'s cascade.
+    pub async fn emit(&self, req: EmitRequest, tracker: Option<Tracker>) -> Result<Dispatched, EngineError> {
+        if !names::is_event_name(&req.name) {
+            return Err(EngineError::BadInput(format!(
+                "invalid event name {:?}: {}",
+                req.name,
+                names::EVENT_RULE
+            )));
+        }
+        if !req.params.is_object() {
+            return Err(EngineError::BadInput(format!(
+                "event params must be a JSON object, got {}",
+                req.params
+            )));
+        }
+        let owner = (!req.queue_only).then(|| self.owner.clone());
+        let lease_expires = Timestamp(Timestamp::now().0 + self.lease.as_micros() as i64);
+        let max_depth = self.settings.engine.max_depth;
+        let queue_only = req.queue_only;
+        let dispatched = self
+            .writer
+            .call(move |s| dispatch::dispatch(s, &req, owner.as_deref(), lease_expires, max_depth))
+            .await?;
+        if !queue_only && dispatched.new {
+            let e = &dispatched.event;
+            let event_value = event_value(&e.record);
+            let chain = &e.chain;
+            for run in &dispatched.runs {
+                self.spawn(RunJob {
+                    run_id: run.run_id,
+                    definition_id: run.definition_id,
+                    kind: Kind::Workflow,
+                    name: run.name.clone(),
+                    version: run.version,
+                    mode: if e.draft { RunMode::Debug } else { RunMode::Live },
+                    inputs: Inputs::workflow(e.record.params.clone(), event_value.clone()),
+                    event: Some(EventContext {
+                        id: Some(e.record.id),
+                        chain: chain.clone(),
+                        depth: e.record.depth,
+                        draft: e.draft,
+                    }),
+                    tracker: tracker.clone(),
+                });
+            }
+        }
+        Ok(dispatched)
+    }
+
+    /// Run a job on the worker pool.
+    pub fn spawn(&self, job: RunJob) {
+        let Some(core) = self.me.upgrade() else { return };
+        let membership = Membership::join(job.tracker.clone());
+        tokio::spawn(async move {
+            let _membership = membership;
+            let _worker = core.workers.clone().acquire_owned().await;
+            let limit = core.concurrency_limit(&job);
+            let _slot = match limit {
+                Some(sem) => sem.acquire_owned().await.ok(),
+                None => None,
+            };
+            core.execute(job).await;
+        });
+    }
+
+    fn concurrency_limit(&self, job: &RunJob) -> Option<Arc<Semaphore>> {
+        let program = self.program(job.definition_id, job.version).ok()?;
+        let n = program.concurrency? as usize;
+        let mut map = self.concurrency.lock().ok()?;
+        Some(
+            map.entry(job.definition_id)
+                .or_insert_with(|| Arc::new(Semaphore::new(n)))
+                .clone(),
+        )
+    }
+
+    /// Execute a run to its end, recording every step, and finish it in the store.
+    pub async fn execute(&self, job: RunJob) -> RunEnd {
+        let run_id = job.run_id;
+        let program = match self.program(job.definition_id, job.version) {
+            Ok(p) => p,
+            Err(e) => return self.finish(run_id, RunStatus::Failed, None, Some(e.to_string()), None).await,
+        };
+        let context = RunContext {
+            run_id,
+            kind: job.kind,
+            name: job.name.clone(),
+            mode: job.mode,
+            event: job.event.clone(),
+            tracker: job.tracker.clone(),
+        };
+        let owner = self.owner.clone();
+        let lease_expires = Timestamp(Timestamp::now().0 + self.lease.as_micros() as i64);
+        self.writer
+            .submit("start run", move |s| s.start_run(run_id, &owner, lease_expires))
+            .await;
+        let mut interpreter = Interpreter::new(
+            program,
+            job.inputs,
+            self.settings.env.clone(),
+            self.settings.expr_limit(),
+        );
+        while !interpreter.is_finished() {
+            let records = interpreter.step(self, &context).await;
+            self.record_steps(run_id, records).await;
+        }
+        match interpreter.outcome() {
+            Some(Outcome::Succeeded { output, status }) => {
+                let mut output = output.clone();
+                self.settings.secrets.mask(&mut output);
+                self.finish(run_id, RunStatus::Succeeded, Some(output), None, *status).await
+            }
+            Some(Outcome::Failed { error, step }) => {
+                let message = match step {
+                    Some(s) => format!("step {s}: {error}"),
+                    None => error.clone(),
+                };
+                let message = self.settings.secrets.mask_text(&message);
+                self.finish(run_id, RunStatus::Failed, None, Some(message), None).await
+            }
+            None => self.finish(run_id, RunStatus::Failed, None, Some("the run stopped without an outcome".into()), None).await,
+        }
+    }
+
+    /// Queue step records for writing (secrets masked).
+    pub async fn record_steps(&self, run_id: i64, mut records: Vec<crate::model::StepRecord>) {
+        if records.is_empty() {
+            return;
+        }
+        let secrets = &self.settings.secrets;
+        if !secrets.is_empty() {
+            for r in &mut records {
+                secrets.mask(&mut r.input);
+                secrets.mask(&mut r.output);
+                if let Some(v) = &mut r.vars {
+                    secrets.mask(v);
+                }
+                if let Some(e) = &mut r.error {
+                    *e = secrets.mask_text(e);
+                }
+            }
+        }
+        self.writer
+            .submit("step records", move |s| {
+                for r in &records {
+                    s.insert_step(run_id, r)?;
+                }
+                Ok(())
+            })
+            .await;
+    }
+
+    async fn finish(
+        &self,
+        run_id: i64,
+        status: RunStatus,
+        output: Option<Value>,
+        error: Option<String>,
+        http_status: Option<u16>,
+    ) -> RunEnd {
+        let (o, e) = (output.clone(), error.clone());
+        if let Err(err) = self
+            .writer
+            .call(move |s| s.finish_run(run_id, status, o.as_ref(), e.as_deref()))
+            .await
+        {
+            tracing::error!(run_id, error = %err, "cannot record the end of a run");
+        }
+        RunEnd {
+            run_id,
+            status,
+            output,
+            error,
+            http_status,
+        }
+    }
+}
+
+/// `$event` for a recorded event.
+pub fn event_value(e: &crate::model::EventRecord) -> Value {
+    serde_json::json!({
+        "id": e.id,
+        "name": e.name,
+        "source": e.source,
+        "depth": e.depth,
+        "emitted_at": e.emitted_at,
+    })
+}

@@ -1,0 +1,564 @@
+//! The interpreter: an explicit stack machine that executes one step per call.
+//!
+//! Because the position of a run is data (a stack of frames, each a step list and a program
+//! counter), a caller can look at the next step before it runs, stop there, inspect or change
+//! variables, and go on: live runs call [`Interpreter::step`] in a loop, the debugger calls it
+//! when the user says so. Compound steps (`if`, `foreach`, `try`) push a frame; their record
+//! is written when their frame ends. Errors unwind frames to the nearest `try` (or to a
+//! compound step with retries left); retries re-run the same step with the next attempt.
+
+use super::actions::{self, Effect, LeafCx};
+use super::context::{Inputs, RunContext};
+use super::core::Core;
+use super::program::{CStep, Op, Program, Steps};
+use crate::expr::{Bindings, Global};
+use crate::model::{Retry, StepRecord, StepStatus, Timestamp};
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// It ended well.
+    Succeeded {
+        /// The `return` value (`null` without one).
+        output: Value,
+        /// HTTP status from `return` (endpoints).
+        status: Option<u16>,
+    },
+    /// A step failed and nothing caught it.
+    Failed {
+        /// Why.
+        error: String,
+        /// The step that failed.
+        step: Option<String>,
+    },
+}
+
+/// The step that will run next, for debuggers and traces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NextStep {
+    /// Step id.
+    pub id: String,
+    /// JSON pointer in the definition.
+    pub path: String,
+    /// Action name.
+    pub action: &'static str,
+    /// Frames below it (0 at the top level).
+    pub depth: usize,
+    /// Attempt it will make.
+    pub attempt: u32,
+}
+
+#[derive(Debug)]
+enum OwnerKind {
+    If { branch: &'static str },
+    Foreach { items: Vec<Value>, index: usize },
+    TrySteps,
+    TryCatch { error: Value },
+}
+
+/// The compound step that owns a frame, with what its record needs.
+#[derive(Debug)]
+struct Owner {
+    seq: u32,
+    started: Instant,
+    started_at: Timestamp,
+    attempt: u32,
+    input: Value,
+    kind: OwnerKind,
+}
+
+#[derive(Debug)]
+struct Frame {
+    steps: Steps,
+    pc: usize,
+    owner: Option<Owner>,
+}
+
+/// One run's execution state.
+#[derive(Debug)]
+pub struct Interpreter {
+    program: Arc<Program>,
+    frames: Vec<Frame>,
+    vars: Value,
+    inputs: Inputs,
+    env: Arc<Value>,
+    limit: Duration,
+    seq: u32,
+    vars_version: u64,
+    recorded_vars_version: u64,
+    next_attempt: Option<u32>,
+    backoff: Option<Duration>,
+    outcome: Option<Outcome>,
+}
+
+/// Pause before attempt `attempt + 1`: `backoff_ms`, doubling each time.
+fn backoff(retry: Option<Retry>, attempt: u32) -> Duration {
+    let base = retry.map_or(0, |r| r.backoff_ms);
+    let factor = 1u64 << attempt.saturating_sub(1).min(16);
+    Duration::from_millis(base.saturating_mul(factor))
+}
+
+fn max_attempts(step: &CStep) -> u32 {
+    step.retry.map_or(1, |r| r.max_attempts.max(1))
+}
+
+/// jq truthiness: everything but `false` and `null`.
+fn truthy(v: &Value) -> bool {
+    !matches!(v, Value::Null | Value::Bool(false))
+}
+
+impl Interpreter {
+    /// Start a run of `program` from `inputs`.
+    pub fn new(program: Arc<Program>, inputs: Inputs, env: Arc<Value>, limit: Duration) -> Self {
+        let root = Frame {
+            steps: program.steps.clone(),
+            pc: 0,
+            owner: None,
+        };
+        let mut me = Self {
+            program,
+            frames: vec![root],
+            vars: Value::Object(Map::new()),
+            inputs,
+            env,
+            limit,
+            seq: 0,
+            vars_version: 0,
+            recorded_vars_version: 0,
+            next_attempt: None,
+            backoff: None,
+            outcome: None,
+        };
+        let mut records = Vec::new();
+        me.settle(&mut records);
+        me
+    }
+
+    /// The program being run.
+    pub fn program(&self) -> &Arc<Program> {
+        &self.program
+    }
+
+    /// How the run ended, once it has.
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.outcome.as_ref()
+    }
+
+    /// Whether the run has ended.
+    pub fn is_finished(&self) -> bool {
+        self.outcome.is_some()
+    }
+
+    /// `$var` now.
+    pub fn vars(&self) -> &Value {
+        &self.vars
+    }
+
+    /// The inputs of the run.
+    pub fn inputs(&self) -> &Inputs {
+        &self.inputs
+    }
+
+    /// Step records written so far (the last `seq` used).
+    pub fn last_seq(&self) -> u32 {
+        self.seq
+    }
+
+    /// The step that runs next, if the run has not ended.
+    pub fn next_step(&self) -> Option<NextStep> {
+        if self.outcome.is_some() {
+            return None;
+        }
+        let frame = self.frames.last()?;
+        let step = frame.steps.get(frame.pc)?;
+        Some(NextStep {
+            id: step.id.clone(),
+            path: step.path.clone(),
+            action: step.op.name(),
+            depth: self.frames.len() - 1,
+            attempt: self.next_attempt.unwrap_or(1),
+        })
+    }
+
+    /// The `$` variables at this point of the run.
+    pub fn bindings(&self) -> Bindings<'_> {
+        let mut b = Bindings::new()
+            .with(Global::Param, &self.inputs.param)
+            .with(Global::Body, &self.inputs.body)
+            .with(Global::Query, &self.inputs.query)
+            .with(Global::Headers, &self.inputs.headers)
+            .with(Global::Path, &self.inputs.path)
+            .with(Global::Var, &self.vars)
+            .with(Global::Env, &self.env)
+            .with(Global::Event, &self.inputs.event);
+        if let Some(error) = self.frames.iter().rev().find_map(|f| match &f.owner {
+            Some(Owner {
+                kind: OwnerKind::TryCatch { error },
+                ..
+            }) => Some(error),
+            _ => None,
+        }) {
+            b.set(Global::Error, error);
+        }
+        b
+    }
+
+    /// Set `$var.<name>` (the debugger's edit, or a step's result).
+    pub fn set_var(&mut self, name: &str, value: Value) {
+        if let Value::Object(map) = &mut self.vars {
+            map.insert(name.to_string(), value);
+            self.vars_version += 1;
+        }
+    }
+
+    /// Indexes of the enclosing `foreach` loops, outermost first.
+    fn iteration(&self) -> Vec<usize> {
+        self.frames
+            .iter()
+            .filter_map(|f| match &f.owner {
+                Some(Owner {
+                    kind: OwnerKind::Foreach { index, .. },
+                    ..
+                }) => Some(*index),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn vars_if_changed(&mut self) -> Option<Value> {
+        if self.vars_version == self.recorded_vars_version {
+            return None;
+        }
+        self.recorded_vars_version = self.vars_version;
+        Some(self.vars.clone())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        step: &CStep,
+        seq: u32,
+        attempt: u32,
+        started: (Instant, Timestamp),
+        status: StepStatus,
+        input: Value,
+        output: Value,
+        error: Option<String>,
+    ) -> StepRecord {
+        let iteration = self.iteration();
+        StepRecord {
+            seq,
+            step: step.id.clone(),
+            path: step.path.clone(),
+            action: step.op.name().to_string(),
+            status,
+            input,
+            output,
+            error,
+            vars: self.vars_if_changed(),
+            started_at: started.1,
+            duration_us: u64::try_from(started.0.elapsed().as_micros()).unwrap_or(u64::MAX),
+            attempt,
+            iteration,
+        }
+    }
+
+    /// End the run as failed from outside (abort, cancelled, lost its program).
+    pub fn abort(&mut self, error: impl Into<String>) {
+        self.frames.clear();
+        self.outcome = Some(Outcome::Failed {
+            error: error.into(),
+            step: None,
+        });
+    }
+
+    /// Execute the next step. Returns the records completed by it, in completion order:
+    /// the step's own (for leaves and failed entries), and those of compound steps whose
+    /// bodies it finished.
+    pub async fn step(&mut self, core: &Core, run: &RunContext) -> Vec<StepRecord> {
+        let mut records = Vec::new();
+        let Some(frame) = self.frames.last() else {
+            return records;
+        };
+        let steps = frame.steps.clone();
+        let pc = frame.pc;
+        let Some(step) = steps.get(pc) else {
+            self.settle(&mut records);
+            return records;
+        };
+        if let Some(pause) = self.backoff.take() {
+            tokio::time::sleep(pause).await;
+        }
+        let attempt = self.next_attempt.take().unwrap_or(1);
+        self.seq += 1;
+        let seq = self.seq;
+        let started = (Instant::now(), Timestamp::now());
+        match &step.op {
+            Op::If {
+                cond,
+                then,
+                otherwise,
+            } => match cond.eval(&self.bindings(), self.limit) {
+                Ok(v) => {
+                    let (branch, body) = if truthy(&v) {
+                        ("then", then.clone())
+                    } else {
+                        ("else", otherwise.clone())
+                    };
+                    self.push(body, seq, started, attempt, json!({ "cond": v }), OwnerKind::If { branch });
+                }
+                Err(e) => {
+                    self.step_failed(step, seq, attempt, started, Value::Null, format!("cond: {e}"), &mut records)
+                }
+            },
+            Op::Foreach { items, item, steps: body } => {
+                match items.eval(&self.bindings(), self.limit) {
+                    Ok(Value::Array(list)) => {
+                        let input = json!({ "count": list.len() });
+                        if list.is_empty() {
+                            let r = self.record(step, seq, attempt, started, StepStatus::Succeeded, input, json!({ "count": 0 }), None);
+                            records.push(r);
+                            self.advance();
+                        } else {
+                            self.bind_item(item, &list[0], 0);
+                            self.push(body.clone(), seq, started, attempt, input, OwnerKind::Foreach { items: list, index: 0 });
+                        }
+                    }
+                    Ok(other) => {
+                        let kind = type_name(&other);
+                        self.step_failed(step, seq, attempt, started, json!({ "in": other }), format!("in: must yield an array, got {kind}"), &mut records);
+                    }
+                    Err(e) => self.step_failed(step, seq, attempt, started, Value::Null, format!("in: {e}"), &mut records),
+                }
+            }
+            Op::Try { steps: body, .. } => {
+                self.push(body.clone(), seq, started, attempt, Value::Null, OwnerKind::TrySteps);
+            }
+            _ => {
+                let iteration = self.iteration();
+                let result = {
+                    let cx = LeafCx {
+                        bindings: self.bindings(),
+                        limit: self.limit,
+                        core,
+                        run,
+                        step,
+                        iteration: &iteration,
+                    };
+                    actions::run(&cx).await
+                };
+                match result {
+                    Ok(done) => {
+                        let ret = match done.effect {
+                            Effect::None => None,
+                            Effect::Set(name, value) => {
+                                self.set_var(&name, value);
+                                None
+                            }
+                            Effect::Return { value, status } => Some((value, status)),
+                        };
+                        let r = self.record(step, seq, attempt, started, StepStatus::Succeeded, done.input, done.output, None);
+                        records.push(r);
+                        match ret {
+                            Some((output, status)) => self.finish_with_return(output, status, &mut records),
+                            None => self.advance(),
+                        }
+                    }
+                    Err(f) => self.step_failed(step, seq, attempt, started, f.input, f.message, &mut records),
+                }
+            }
+        }
+        self.settle(&mut records);
+        records
+    }
+
+    fn push(&mut self, steps: Steps, seq: u32, started: (Instant, Timestamp), attempt: u32, input: Value, kind: OwnerKind) {
+        self.frames.push(Frame {
+            steps,
+            pc: 0,
+            owner: Some(Owner {
+                seq,
+                started: started.0,
+                started_at: started.1,
+                attempt,
+                input,
+                kind,
+            }),
+        });
+    }
+
+    fn bind_item(&mut self, item: &str, value: &Value, index: usize) {
+        self.set_var(item, value.clone());
+        self.set_var(&format!("{item}_index"), Value::from(index));
+    }
+
+    fn advance(&mut self) {
+        if let Some(f) = self.frames.last_mut() {
+            f.pc += 1;
+        }
+    }
+
+    /// The step at the top frame's pc failed (attempt `attempt`): record it, then retry it
+    /// or unwind.
+    #[allow(clippy::too_many_arguments)]
+    fn step_failed(
+        &mut self,
+        step: &CStep,
+        seq: u32,
+        attempt: u32,
+        started: (Instant, Timestamp),
+        input: Value,
+        message: String,
+        records: &mut Vec<StepRecord>,
+    ) {
+        let r = self.record(step, seq, attempt, started, StepStatus::Failed, input, Value::Null, Some(message.clone()));
+        records.push(r);
+        if attempt < max_attempts(step) {
+            self.next_attempt = Some(attempt + 1);
+            self.backoff = Some(backoff(step.retry, attempt));
+            return;
+        }
+        self.unwind(message, step.id.clone(), records);
+    }
+
+    /// An error leaves the top frame: find a `try` to catch it or a compound step to retry;
+    /// otherwise the run fails.
+    fn unwind(&mut self, message: String, failed_step: String, records: &mut Vec<StepRecord>) {
+        loop {
+            let Some(frame) = self.frames.pop() else {
+                break;
+            };
+            let Some(owner) = frame.owner else {
+                // the top-level list failed: so does the run
+                self.frames.clear();
+                self.outcome = Some(Outcome::Failed {
+                    error: message,
+                    step: Some(failed_step),
+                });
+                return;
+            };
+            let Some(parent) = self.frames.last() else { break };
+            let steps = parent.steps.clone();
+            let step = &steps[parent.pc];
+            if let (OwnerKind::TrySteps, Op::Try { catch, .. }) = (&owner.kind, &step.op) {
+                let error = json!({ "message": message, "step": failed_step });
+                self.frames.push(Frame {
+                    steps: catch.clone(),
+                    pc: 0,
+                    owner: Some(Owner {
+                        kind: OwnerKind::TryCatch { error },
+                        ..owner
+                    }),
+                });
+                return;
+            }
+            let r = self.record(
+                step,
+                owner.seq,
+                owner.attempt,
+                (owner.started, owner.started_at),
+                StepStatus::Failed,
+                owner.input,
+                Value::Null,
+                Some(message.clone()),
+            );
+            records.push(r);
+            if owner.attempt < max_attempts(step) {
+                self.next_attempt = Some(owner.attempt + 1);
+                self.backoff = Some(backoff(step.retry, owner.attempt));
+                return;
+            }
+        }
+        self.outcome = Some(Outcome::Failed {
+            error: message,
+            step: Some(failed_step),
+        });
+    }
+
+    /// `return`: close every open compound step (succeeded) and end the run.
+    fn finish_with_return(&mut self, output: Value, status: Option<u16>, records: &mut Vec<StepRecord>) {
+        while let Some(frame) = self.frames.pop() {
+            if let Some(owner) = frame.owner
+                && let Some(parent) = self.frames.last()
+            {
+                let steps = parent.steps.clone();
+                let step = &steps[parent.pc];
+                let out = owner_output(&owner.kind);
+                let r = self.record(step, owner.seq, owner.attempt, (owner.started, owner.started_at), StepStatus::Succeeded, owner.input, out, None);
+                records.push(r);
+            }
+        }
+        self.outcome = Some(Outcome::Succeeded { output, status });
+    }
+
+    /// Close frames whose steps are done (writing their owners' records), start the next
+    /// `foreach` iteration, and end the run when the top level is done.
+    fn settle(&mut self, records: &mut Vec<StepRecord>) {
+        loop {
+            if self.outcome.is_some() {
+                return;
+            }
+            let Some(top) = self.frames.last() else {
+                self.outcome = Some(Outcome::Succeeded {
+                    output: Value::Null,
+                    status: None,
+                });
+                return;
+            };
+            if top.pc < top.steps.len() {
+                return;
+            }
+            let Some(frame) = self.frames.pop() else { return };
+            let Some(mut owner) = frame.owner else {
+                self.outcome = Some(Outcome::Succeeded {
+                    output: Value::Null,
+                    status: None,
+                });
+                return;
+            };
+            let Some(parent) = self.frames.last() else { return };
+            let steps = parent.steps.clone();
+            let step = &steps[parent.pc];
+            if let (OwnerKind::Foreach { items, index }, Op::Foreach { item, steps: body, .. }) = (&mut owner.kind, &step.op)
+                && *index + 1 < items.len()
+            {
+                *index += 1;
+                let (i, value) = (*index, items[*index].clone());
+                self.bind_item(item, &value, i);
+                self.frames.push(Frame {
+                    steps: body.clone(),
+                    pc: 0,
+                    owner: Some(owner),
+                });
+                continue;
+            }
+            let out = owner_output(&owner.kind);
+            let r = self.record(step, owner.seq, owner.attempt, (owner.started, owner.started_at), StepStatus::Succeeded, owner.input, out, None);
+            records.push(r);
+            self.advance();
+        }
+    }
+}
+
+fn owner_output(kind: &OwnerKind) -> Value {
+    match kind {
+        OwnerKind::If { branch } => json!({ "branch": branch }),
+        OwnerKind::Foreach { items, .. } => json!({ "count": items.len() }),
+        OwnerKind::TrySteps => json!({ "caught": null }),
+        OwnerKind::TryCatch { error } => json!({ "caught": error }),
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

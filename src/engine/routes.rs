@@ -1,0 +1,71 @@
+//! Matching a request's method and path to an endpoint route (`/orders/{id}`).
+
+use serde_json::{Map, Value};
+
+/// Match `path` against `route`; on a match, the `{name}` segments bound.
+pub fn match_route(route: &str, path: &str) -> Option<Map<String, Value>> {
+    let path = path.split('?').next().unwrap_or(path);
+    let route_parts: Vec<&str> = route.trim_end_matches('/').split('/').collect();
+    let path_parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    if route_parts.len() != path_parts.len() {
+        return None;
+    }
+    let mut bound = Map::new();
+    for (r, p) in route_parts.iter().zip(&path_parts) {
+        if let Some(name) = r.strip_prefix('{').and_then(|n| n.strip_suffix('}')) {
+            if p.is_empty() {
+                return None;
+            }
+            bound.insert(name.to_string(), Value::String(percent_decode(p)));
+        } else if r != p {
+            return None;
+        }
+    }
+    Some(bound)
+}
+
+/// How specific a route is: literal segments count more than parameters.
+pub fn specificity(route: &str) -> usize {
+    route
+        .split('/')
+        .filter(|s| !s.is_empty() && !s.starts_with('{'))
+        .count()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn matches_literal_and_parameter_segments() {
+        assert_eq!(match_route("/orders", "/orders"), Some(Map::new()));
+        assert_eq!(match_route("/orders", "/orders/"), Some(Map::new()));
+        let m = match_route("/skus/{id}", "/skus/a%20b").unwrap();
+        assert_eq!(Value::Object(m), json!({"id": "a b"}));
+        assert_eq!(match_route("/skus/{id}", "/skus"), None);
+        assert_eq!(match_route("/skus/{id}", "/orders/1"), None);
+        assert!(specificity("/skus/new") > specificity("/skus/{id}"));
+    }
+}
