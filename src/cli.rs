@@ -155,7 +155,9 @@ pub fn main() -> ExitCode {
 
 /// The store path, with the default.
 fn store_path(cli: &Cli) -> PathBuf {
-    cli.db.clone().unwrap_or_else(|| PathBuf::from("flowdeck.db"))
+    cli.db
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("flowdeck.db"))
 }
 
 /// Run one parsed command line.
@@ -174,7 +176,9 @@ pub fn run(cli: Cli) -> Outcome {
         Some(Command::Import { path }) => project::import(&db, &path, json),
         Some(Command::Export { dir }) => project::export(&db, &dir, json),
         Some(Command::List) => definitions::list(&db, json),
-        Some(Command::Toggle { name, state }) => definitions::toggle(&db, &name, state == Switch::On, json),
+        Some(Command::Toggle { name, state }) => {
+            definitions::toggle(&db, &name, state == Switch::On, json)
+        }
         Some(Command::Deploy { name, all }) => definitions::deploy(&db, name.as_deref(), all, json),
         Some(Command::Emit {
             event,
@@ -182,7 +186,9 @@ pub fn run(cli: Cli) -> Outcome {
             draft,
             queue,
         }) => runs::emit(&db, &event, params.as_deref(), draft, queue, json),
-        Some(Command::Call { method, path, body }) => runs::call(&db, &method, &path, body.as_deref(), json),
+        Some(Command::Call { method, path, body }) => {
+            runs::call(&db, &method, &path, body.as_deref(), json)
+        }
         Some(Command::Debug { name, params }) => runs::debug(&db, &name, params.as_deref(), json),
         Some(Command::Runs {
             workflow,

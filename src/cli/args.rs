@@ -35,7 +35,9 @@ pub fn json_object_arg(flag: &str, arg: Option<&str>) -> anyhow::Result<Value> {
 }
 
 fn strip_position(message: &str) -> &str {
-    message.rfind(" at line ").map_or(message, |i| &message[..i])
+    message
+        .rfind(" at line ")
+        .map_or(message, |i| &message[..i])
 }
 
 #[cfg(test)]
@@ -45,17 +47,30 @@ mod tests {
 
     #[test]
     fn inline_file_and_errors() {
-        assert_eq!(json_object_arg("--params", Some(r#"{"a":1}"#)).unwrap(), json!({"a": 1}));
+        assert_eq!(
+            json_object_arg("--params", Some(r#"{"a":1}"#)).unwrap(),
+            json!({"a": 1})
+        );
         assert_eq!(json_object_arg("--params", None).unwrap(), json!({}));
-        let e = json_object_arg("--params", Some("{a:1}")).unwrap_err().to_string();
-        assert!(e.starts_with("--params: invalid JSON at line 1 column 2"), "{e}");
-        let e = json_object_arg("--params", Some("[1]")).unwrap_err().to_string();
+        let e = json_object_arg("--params", Some("{a:1}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("--params: invalid JSON at line 1 column 2"),
+            "{e}"
+        );
+        let e = json_object_arg("--params", Some("[1]"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("must be a JSON object"), "{e}");
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("p.json");
         std::fs::write(&f, r#"{"sku": 2}"#).unwrap();
         let arg = format!("@{}", f.display());
-        assert_eq!(json_object_arg("--params", Some(&arg)).unwrap(), json!({"sku": 2}));
+        assert_eq!(
+            json_object_arg("--params", Some(&arg)).unwrap(),
+            json!({"sku": 2})
+        );
         assert!(json_object_arg("--params", Some("@/nope/x.json")).is_err());
     }
 }

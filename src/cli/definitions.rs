@@ -45,7 +45,11 @@ pub fn listing(rows: &[DefinitionRow]) -> String {
         return "The store has no workflows or endpoints yet: `flowdeck init shop && flowdeck import shop`.\n".into();
     }
     out.push_str("Workflows\n");
-    out.push_str(&render::table(&["EVENT", "WORKFLOW", "ACTIVE", "LIVE", "DRAFT"], &workflows, 2));
+    out.push_str(&render::table(
+        &["EVENT", "WORKFLOW", "ACTIVE", "LIVE", "DRAFT"],
+        &workflows,
+        2,
+    ));
     out.push_str("Endpoints\n");
     out.push_str(&render::table(&["ROUTE", "LIVE", "DRAFT"], &endpoints, 2));
     out
@@ -91,12 +95,20 @@ pub fn find(store: &Store, name: &str) -> anyhow::Result<DefinitionRow> {
         return Ok(row);
     }
     if let Some((method, path)) = name.trim().split_once(' ')
-        && let Some(row) = store.find_definition(Kind::Endpoint, &endpoint_key(method, path.trim()))?
+        && let Some(row) =
+            store.find_definition(Kind::Endpoint, &endpoint_key(method, path.trim()))?
     {
         return Ok(row);
     }
-    let names: Vec<String> = store.list_definitions()?.into_iter().map(|r| r.name).collect();
-    bail!("no workflow or endpoint named {name:?}{}", unknown_hint(name, &names))
+    let names: Vec<String> = store
+        .list_definitions()?
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    bail!(
+        "no workflow or endpoint named {name:?}{}",
+        unknown_hint(name, &names)
+    )
 }
 
 /// `flowdeck toggle NAME on|off`
@@ -104,7 +116,10 @@ pub fn toggle(db: &Path, name: &str, on: bool, json: bool) -> Outcome {
     let store = Store::open(db)?;
     let row = find(&store, name)?;
     if row.kind != Kind::Workflow {
-        bail!("{} is an endpoint; only workflows have an active toggle", row.name);
+        bail!(
+            "{} is an endpoint; only workflows have an active toggle",
+            row.name
+        );
     }
     let changed = store.set_active(row.id, on)?;
     let state = if on { "on" } else { "off" };

@@ -6,19 +6,48 @@ use std::path::Path;
 
 /// Every file of the example, by path relative to the project folder.
 pub const FILES: &[(&str, &str)] = &[
-    ("flowdeck.toml", include_str!("../../assets/example/flowdeck.toml")),
-    ("schema.sql", include_str!("../../assets/example/schema.sql")),
-    ("endpoints/create_order.json", include_str!("../../assets/example/endpoints/create_order.json")),
-    ("endpoints/get_sku.json", include_str!("../../assets/example/endpoints/get_sku.json")),
-    ("workflows/reorder_supply.json", include_str!("../../assets/example/workflows/reorder_supply.json")),
-    ("workflows/notify_buyer.json", include_str!("../../assets/example/workflows/notify_buyer.json")),
-    ("workflows/receive_stock.json", include_str!("../../assets/example/workflows/receive_stock.json")),
-    ("workflows/slack_alert.json", include_str!("../../assets/example/workflows/slack_alert.json")),
+    (
+        "flowdeck.toml",
+        include_str!("../../assets/example/flowdeck.toml"),
+    ),
+    (
+        "schema.sql",
+        include_str!("../../assets/example/schema.sql"),
+    ),
+    (
+        "endpoints/create_order.json",
+        include_str!("../../assets/example/endpoints/create_order.json"),
+    ),
+    (
+        "endpoints/get_sku.json",
+        include_str!("../../assets/example/endpoints/get_sku.json"),
+    ),
+    (
+        "workflows/reorder_supply.json",
+        include_str!("../../assets/example/workflows/reorder_supply.json"),
+    ),
+    (
+        "workflows/notify_buyer.json",
+        include_str!("../../assets/example/workflows/notify_buyer.json"),
+    ),
+    (
+        "workflows/receive_stock.json",
+        include_str!("../../assets/example/workflows/receive_stock.json"),
+    ),
+    (
+        "workflows/slack_alert.json",
+        include_str!("../../assets/example/workflows/slack_alert.json"),
+    ),
 ];
 
 /// Write the example into `dir`, which must not exist or be empty.
 pub fn write(dir: &Path) -> anyhow::Result<()> {
-    if dir.exists() && dir.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true) {
+    if dir.exists()
+        && dir
+            .read_dir()
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
         bail!(
             "{} already exists and is not empty; choose a new folder (nothing was written)",
             dir.display()
@@ -35,7 +64,8 @@ pub fn overwrite(dir: &Path) -> anyhow::Result<()> {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        std::fs::write(&target, text).with_context(|| format!("cannot write {}", target.display()))?;
+        std::fs::write(&target, text)
+            .with_context(|| format!("cannot write {}", target.display()))?;
     }
     Ok(())
 }

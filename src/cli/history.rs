@@ -12,7 +12,13 @@ use std::path::Path;
 use std::process::ExitCode;
 
 /// `flowdeck runs`
-pub fn runs(db: &Path, workflow: Option<&str>, status: Option<&str>, limit: u32, json: bool) -> Outcome {
+pub fn runs(
+    db: &Path,
+    workflow: Option<&str>,
+    status: Option<&str>,
+    limit: u32,
+    json: bool,
+) -> Outcome {
     let store = Store::open(db)?;
     let definition_id = match workflow {
         Some(name) => Some(find(&store, name)?.id),
@@ -50,7 +56,13 @@ pub fn runs(db: &Path, workflow: Option<&str>, status: Option<&str>, limit: u32,
         .collect();
     print!(
         "{}",
-        render::table(&["RUN", "STATUS", "TARGET", "VERSION", "MODE", "EVENT", "STARTED", "TIME", "ERROR"], &rows, 0)
+        render::table(
+            &[
+                "RUN", "STATUS", "TARGET", "VERSION", "MODE", "EVENT", "STARTED", "TIME", "ERROR"
+            ],
+            &rows,
+            0
+        )
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -59,9 +71,15 @@ pub fn runs(db: &Path, workflow: Option<&str>, status: Option<&str>, limit: u32,
 pub fn show(db: &Path, run_id: i64, json: bool) -> Outcome {
     let store = Store::open(db)?;
     let Some(run) = store.run_with_steps(run_id)? else {
-        let newest = store.list_runs(&RunFilter { limit: 1, ..RunFilter::default() })?;
+        let newest = store.list_runs(&RunFilter {
+            limit: 1,
+            ..RunFilter::default()
+        })?;
         match newest.first() {
-            Some(r) => bail!("no run #{run_id} (the newest is #{}; see `flowdeck runs`)", r.id),
+            Some(r) => bail!(
+                "no run #{run_id} (the newest is #{}; see `flowdeck runs`)",
+                r.id
+            ),
             None => bail!("no run #{run_id}: the store has no runs yet"),
         }
     };
@@ -104,7 +122,11 @@ pub fn events(db: &Path, name: Option<&str>, limit: u32, json: bool) -> Outcome 
         .collect();
     print!(
         "{}",
-        render::table(&["EVENT", "NAME", "EMITTED", "SOURCE", "DEPTH", "PARAMS"], &rows, 0)
+        render::table(
+            &["EVENT", "NAME", "EMITTED", "SOURCE", "DEPTH", "PARAMS"],
+            &rows,
+            0
+        )
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -14,14 +14,19 @@ use std::process::ExitCode;
 pub fn init(dir: &Path, json: bool) -> Outcome {
     example::write(dir)?;
     if json {
-        print_json(&json!({ "dir": dir, "files": example::FILES.iter().map(|(p, _)| p).collect::<Vec<_>>() }))?;
+        print_json(
+            &json!({ "dir": dir, "files": example::FILES.iter().map(|(p, _)| p).collect::<Vec<_>>() }),
+        )?;
     } else {
         println!("Wrote the example project to {}:", dir.display());
         for (path, _) in example::FILES {
             println!("  {path}");
         }
         println!();
-        println!("Next: flowdeck import {0} && flowdeck deploy --all && flowdeck list", dir.display());
+        println!(
+            "Next: flowdeck import {0} && flowdeck deploy --all && flowdeck list",
+            dir.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -78,7 +83,13 @@ fn print_import(report: &ImportReport, path: &Path, store: &Store) {
 fn default_file(kind: Kind, name: &str) -> PathBuf {
     let stem: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect::<String>()
         .trim_matches('_')
         .to_lowercase();
@@ -108,9 +119,11 @@ pub fn export(db: &Path, dir: &Path, json: bool) -> Outcome {
     let mut write = |rel: PathBuf, text: &str| -> anyhow::Result<()> {
         let target = dir.join(&rel);
         if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        std::fs::write(&target, text).with_context(|| format!("cannot write {}", target.display()))?;
+        std::fs::write(&target, text)
+            .with_context(|| format!("cannot write {}", target.display()))?;
         written.push(rel);
         Ok(())
     };
@@ -161,7 +174,12 @@ pub fn seed_demo(db: &Path) -> anyhow::Result<LoadedProject> {
     if !report.is_clean() {
         anyhow::bail!(
             "the bundled example does not import: {}",
-            report.diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+            report
+                .diagnostics
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
         );
     }
     for row in store.list_definitions()? {
@@ -176,7 +194,8 @@ pub fn demo(db: Option<&Path>, json: bool) -> Outcome {
         Some(p) => p.to_path_buf(),
         None => {
             let home = demo_home()?;
-            std::fs::create_dir_all(&home).with_context(|| format!("cannot create {}", home.display()))?;
+            std::fs::create_dir_all(&home)
+                .with_context(|| format!("cannot create {}", home.display()))?;
             home.join("flowdeck.db")
         }
     };
@@ -187,13 +206,18 @@ pub fn demo(db: Option<&Path>, json: bool) -> Outcome {
         print_json(&json!({ "db": db, "definitions": rows }))?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("The example shop is seeded and deployed in {}.", db.display());
+    println!(
+        "The example shop is seeded and deployed in {}.",
+        db.display()
+    );
     println!();
     print!("{}", super::definitions::listing(&rows));
     println!();
     let db_arg = format!("--db {}", shell_quote(&db.to_string_lossy()));
     println!("Try it:");
-    println!("  flowdeck {db_arg} call POST /orders --body '{{\"sku\":{{\"id\":1}},\"quantity\":60}}'");
+    println!(
+        "  flowdeck {db_arg} call POST /orders --body '{{\"sku\":{{\"id\":1}},\"quantity\":60}}'"
+    );
     println!("  flowdeck {db_arg} emit sku_reorder --params '{{\"sku\":3}}'");
     println!("  flowdeck {db_arg} runs");
     println!("  flowdeck {db_arg} show <RUN_ID>");
@@ -204,7 +228,9 @@ pub fn demo(db: Option<&Path>, json: bool) -> Outcome {
 
 /// Quote a path for a POSIX shell when it needs it.
 fn shell_quote(s: &str) -> String {
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-~".contains(c)) {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-~".contains(c))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -222,7 +248,13 @@ mod tests {
             Some(PathBuf::from("workflows/a.json"))
         );
         assert_eq!(safe_relative(Some("/etc/a.json"), Kind::Workflow), None);
-        assert_eq!(safe_relative(Some("workflows/../../a.json"), Kind::Workflow), None);
-        assert_eq!(default_file(Kind::Endpoint, "GET /skus/{id}"), PathBuf::from("endpoints/get__skus__id.json"));
+        assert_eq!(
+            safe_relative(Some("workflows/../../a.json"), Kind::Workflow),
+            None
+        );
+        assert_eq!(
+            default_file(Kind::Endpoint, "GET /skus/{id}"),
+            PathBuf::from("endpoints/get__skus__id.json")
+        );
     }
 }

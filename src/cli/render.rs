@@ -113,8 +113,16 @@ fn event_tree(c: &Cascade, event_id: i64, depth: usize, out: &mut String) {
     };
     let pad = "  ".repeat(depth);
     let _ = writeln!(out, "{pad}{}", event_line(e));
-    let runs: Vec<&RunRecord> = c.runs.iter().filter(|r| r.event_id == Some(event_id)).collect();
-    let skips: Vec<&SkipRecord> = c.skipped.iter().filter(|s| s.event_id == event_id).collect();
+    let runs: Vec<&RunRecord> = c
+        .runs
+        .iter()
+        .filter(|r| r.event_id == Some(event_id))
+        .collect();
+    let skips: Vec<&SkipRecord> = c
+        .skipped
+        .iter()
+        .filter(|s| s.event_id == event_id)
+        .collect();
     if runs.is_empty() && skips.is_empty() {
         let _ = writeln!(out, "{pad}  (no workflow listens to {})", e.name);
     }
@@ -143,14 +151,20 @@ pub fn trace(run: &RunRecord) -> String {
         "  mode {}  params {}{}",
         run.mode.as_str(),
         short(&run.params, 100),
-        run.event_id.map(|e| format!("  event #{e}")).unwrap_or_default()
+        run.event_id
+            .map(|e| format!("  event #{e}"))
+            .unwrap_or_default()
     );
     let steps = run.steps.as_deref().unwrap_or_default();
     if steps.is_empty() {
         let _ = writeln!(out, "  (no steps recorded)");
     } else {
         let rows: Vec<Vec<String>> = steps.iter().map(step_row).collect();
-        out.push_str(&table(&["SEQ", "STEP", "ACTION", "TIME", "RESULT"], &rows, 2));
+        out.push_str(&table(
+            &["SEQ", "STEP", "ACTION", "TIME", "RESULT"],
+            &rows,
+            2,
+        ));
     }
     if let Some(o) = &run.output {
         let _ = writeln!(out, "output: {}", short(o, 400));

@@ -51,7 +51,14 @@ fn check_listened(store: &Store, event: &str) -> anyhow::Result<()> {
 }
 
 /// `flowdeck emit EVENT`
-pub fn emit(db: &Path, event: &str, params: Option<&str>, draft: bool, queue: bool, json: bool) -> Outcome {
+pub fn emit(
+    db: &Path,
+    event: &str,
+    params: Option<&str>,
+    draft: bool,
+    queue: bool,
+    json: bool,
+) -> Outcome {
     let params = json_object_arg("--params", params)?;
     let engine = Engine::open(db, DEFAULT_WORKERS)?;
     check_listened(&engine.store(), event)?;
@@ -103,7 +110,9 @@ pub fn emit(db: &Path, event: &str, params: Option<&str>, draft: bool, queue: bo
 pub fn call(db: &Path, method: &str, path: &str, body: Option<&str>, json: bool) -> Outcome {
     let body = json_arg("--body", body, Value::Null)?;
     if !crate::model::parse::HTTP_METHODS.contains(&method.to_ascii_uppercase().as_str()) {
-        bail!("unknown HTTP method {method:?} (use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS)");
+        bail!(
+            "unknown HTTP method {method:?} (use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS)"
+        );
     }
     if !path.starts_with('/') {
         bail!("the path must start with `/`, like /orders");

@@ -8,8 +8,8 @@ use super::interpreter::{Interpreter, Outcome};
 use super::program::{self, Origin, Program};
 use super::secrets::Secrets;
 use super::tracker::{Membership, Tracker};
-use crate::model::{Kind, RunMode, RunStatus, Timestamp, names, parse_definition};
 use crate::model::project::EngineSettings;
+use crate::model::{Kind, RunMode, RunStatus, Timestamp, names, parse_definition};
 use crate::store::{DataDb, Store, Writer};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -120,7 +120,9 @@ pub struct Core {
 
 impl std::fmt::Debug for Core {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Core").field("owner", &self.owner).finish_non_exhaustive()
+        f.debug_struct("Core")
+            .field("owner", &self.owner)
+            .finish_non_exhaustive()
     }
 }
 
@@ -161,7 +163,9 @@ impl Core {
 
     /// A read connection to the store.
     pub fn reader(&self) -> MutexGuard<'_, Store> {
-        self.reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.reader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The project's data database.
@@ -185,15 +189,26 @@ impl Core {
     }
 
     /// The compiled program of a version (cached) or the draft (compiled each time).
-    pub fn program(&self, definition_id: i64, version: Option<i64>) -> Result<Arc<Program>, EngineError> {
+    pub fn program(
+        &self,
+        definition_id: i64,
+        version: Option<i64>,
+    ) -> Result<Arc<Program>, EngineError> {
         if let Some(v) = version
-            && let Some(p) = self.programs.lock().ok().and_then(|c| c.get(&(definition_id, v)).cloned())
+            && let Some(p) = self
+                .programs
+                .lock()
+                .ok()
+                .and_then(|c| c.get(&(definition_id, v)).cloned())
         {
             return Ok(p);
         }
         let (row, body) = {
             let reader = self.reader();
-            (reader.definition(definition_id)?, reader.definition_body(definition_id, version)?)
+            (
+                reader.definition(definition_id)?,
+                reader.definition_body(definition_id, version)?,
+            )
         };
         let file = format!("{} {}", row.kind, row.name);
         let parsed = parse_definition(&body, Path::new(&file), Some(row.kind));
@@ -210,9 +225,15 @@ impl Core {
             file: Path::new(&file),
             text: None,
         };
-        let program = program::compile(&def, origin, definition_id, version).map_err(|d| EngineError::Program {
-            name: row.name.clone(),
-            message: d.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+        let program = program::compile(&def, origin, definition_id, version).map_err(|d| {
+            EngineError::Program {
+                name: row.name.clone(),
+                message: d
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            }
         })?;
         let program = Arc::new(program);
         if let Some(v) = version
@@ -225,7 +246,11 @@ impl Core {
 
     /// Record an event and dispatch it: queued runs start at once (unless `queue_only`) and
     /// join `tracker`'s cascade.
-    pub async fn emit(&self, req: EmitRequest, tracker: Option<Tracker>) -> Result<Dispatched, EngineError> {
+    pub async fn emit(
+        &self,
+        req: EmitRequest,
+        tracker: Option<Tracker>,
+    ) -> Result<Dispatched, EngineError> {
         if !names::is_event_name(&req.name) {
             return Err(EngineError::BadInput(format!(
                 "invalid event name {:?}: {}",
@@ -258,7 +283,11 @@ impl Core {
                     kind: Kind::Workflow,
                     name: run.name.clone(),
                     version: run.version,
-                    mode: if e.draft { RunMode::Debug } else { RunMode::Live },
+                    mode: if e.draft {
+                        RunMode::Debug
+                    } else {
+                        RunMode::Live
+                    },
                     inputs: Inputs::workflow(e.record.params.clone(), event_value.clone()),
                     event: Some(EventContext {
                         id: Some(e.record.id),
@@ -275,7 +304,9 @@ impl Core {
 
     /// Run a job on the worker pool.
     pub fn spawn(&self, job: RunJob) {
-        let Some(core) = self.me.upgrade() else { return };
+        let Some(core) = self.me.upgrade() else {
+            return;
+        };
         let membership = Membership::join(job.tracker.clone());
         tokio::spawn(async move {
             let _membership = membership;
@@ -305,7 +336,11 @@ impl Core {
         let run_id = job.run_id;
         let program = match self.program(job.definition_id, job.version) {
             Ok(p) => p,
-            Err(e) => return self.finish(run_id, RunStatus::Failed, None, Some(e.to_string()), None).await,
+            Err(e) => {
+                return self
+                    .finish(run_id, RunStatus::Failed, None, Some(e.to_string()), None)
+                    .await;
+            }
         };
         let context = RunContext {
             run_id,
@@ -318,7 +353,9 @@ impl Core {
         let owner = self.owner.clone();
         let lease_expires = Timestamp(Timestamp::now().0 + self.lease.as_micros() as i64);
         self.writer
-            .submit("start run", move |s| s.start_run(run_id, &owner, lease_expires))
+            .submit("start run", move |s| {
+                s.start_run(run_id, &owner, lease_expires)
+            })
             .await;
         let mut interpreter = Interpreter::new(
             program,
@@ -334,7 +371,8 @@ impl Core {
             Some(Outcome::Succeeded { output, status }) => {
                 let mut output = output.clone();
                 self.settings.secrets.mask(&mut output);
-                self.finish(run_id, RunStatus::Succeeded, Some(output), None, *status).await
+                self.finish(run_id, RunStatus::Succeeded, Some(output), None, *status)
+                    .await
             }
             Some(Outcome::Failed { error, step }) => {
                 let message = match step {
@@ -342,9 +380,19 @@ impl Core {
                     None => error.clone(),
                 };
                 let message = self.settings.secrets.mask_text(&message);
-                self.finish(run_id, RunStatus::Failed, None, Some(message), None).await
+                self.finish(run_id, RunStatus::Failed, None, Some(message), None)
+                    .await
             }
-            None => self.finish(run_id, RunStatus::Failed, None, Some("the run stopped without an outcome".into()), None).await,
+            None => {
+                self.finish(
+                    run_id,
+                    RunStatus::Failed,
+                    None,
+                    Some("the run stopped without an outcome".into()),
+                    None,
+                )
+                .await
+            }
         }
     }
 

@@ -155,7 +155,11 @@ pub(crate) fn dispatch(
                     target: &l.name,
                     version: l.version,
                     event_id: Some(event_id),
-                    mode: if req.draft { RunMode::Debug } else { RunMode::Live },
+                    mode: if req.draft {
+                        RunMode::Debug
+                    } else {
+                        RunMode::Live
+                    },
                     params: &req.params,
                     lease_owner: owner,
                     lease_expires: owner.map(|_| lease_expires),

@@ -33,7 +33,10 @@ impl ImportReport {
 
 /// Check every definition of `project` and store the good ones as drafts; run `schema.sql`
 /// on the data database.
-pub fn import_project(store: &mut Store, project: &LoadedProject) -> Result<ImportReport, EngineError> {
+pub fn import_project(
+    store: &mut Store,
+    project: &LoadedProject,
+) -> Result<ImportReport, EngineError> {
     let mut report = ImportReport {
         diagnostics: project.diagnostics().cloned().collect(),
         ..ImportReport::default()
@@ -62,7 +65,8 @@ pub fn import_project(store: &mut Store, project: &LoadedProject) -> Result<Impo
         good.iter()
             .map(|(file, def)| {
                 let path = file.path.to_string_lossy();
-                s.upsert_draft(def, &file.text, Some(&path)).map(|(_, o)| (def.key(), o))
+                s.upsert_draft(def, &file.text, Some(&path))
+                    .map(|(_, o)| (def.key(), o))
             })
             .collect::<crate::store::Result<Vec<_>>>()
     })?;

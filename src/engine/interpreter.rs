@@ -308,34 +308,91 @@ impl Interpreter {
                     } else {
                         ("else", otherwise.clone())
                     };
-                    self.push(body, seq, started, attempt, json!({ "cond": v }), OwnerKind::If { branch });
+                    self.push(
+                        body,
+                        seq,
+                        started,
+                        attempt,
+                        json!({ "cond": v }),
+                        OwnerKind::If { branch },
+                    );
                 }
-                Err(e) => {
-                    self.step_failed(step, seq, attempt, started, Value::Null, format!("cond: {e}"), &mut records)
-                }
+                Err(e) => self.step_failed(
+                    step,
+                    seq,
+                    attempt,
+                    started,
+                    Value::Null,
+                    format!("cond: {e}"),
+                    &mut records,
+                ),
             },
-            Op::Foreach { items, item, steps: body } => {
-                match items.eval(&self.bindings(), self.limit) {
-                    Ok(Value::Array(list)) => {
-                        let input = json!({ "count": list.len() });
-                        if list.is_empty() {
-                            let r = self.record(step, seq, attempt, started, StepStatus::Succeeded, input, json!({ "count": 0 }), None);
-                            records.push(r);
-                            self.advance();
-                        } else {
-                            self.bind_item(item, &list[0], 0);
-                            self.push(body.clone(), seq, started, attempt, input, OwnerKind::Foreach { items: list, index: 0 });
-                        }
+            Op::Foreach {
+                items,
+                item,
+                steps: body,
+            } => match items.eval(&self.bindings(), self.limit) {
+                Ok(Value::Array(list)) => {
+                    let input = json!({ "count": list.len() });
+                    if list.is_empty() {
+                        let r = self.record(
+                            step,
+                            seq,
+                            attempt,
+                            started,
+                            StepStatus::Succeeded,
+                            input,
+                            json!({ "count": 0 }),
+                            None,
+                        );
+                        records.push(r);
+                        self.advance();
+                    } else {
+                        self.bind_item(item, &list[0], 0);
+                        self.push(
+                            body.clone(),
+                            seq,
+                            started,
+                            attempt,
+                            input,
+                            OwnerKind::Foreach {
+                                items: list,
+                                index: 0,
+                            },
+                        );
                     }
-                    Ok(other) => {
-                        let kind = type_name(&other);
-                        self.step_failed(step, seq, attempt, started, json!({ "in": other }), format!("in: must yield an array, got {kind}"), &mut records);
-                    }
-                    Err(e) => self.step_failed(step, seq, attempt, started, Value::Null, format!("in: {e}"), &mut records),
                 }
-            }
+                Ok(other) => {
+                    let kind = type_name(&other);
+                    self.step_failed(
+                        step,
+                        seq,
+                        attempt,
+                        started,
+                        json!({ "in": other }),
+                        format!("in: must yield an array, got {kind}"),
+                        &mut records,
+                    );
+                }
+                Err(e) => self.step_failed(
+                    step,
+                    seq,
+                    attempt,
+                    started,
+                    Value::Null,
+                    format!("in: {e}"),
+                    &mut records,
+                ),
+            },
             Op::Try { steps: body, .. } => {
-                self.push(body.clone(), seq, started, attempt, Value::Null, OwnerKind::TrySteps);
+                self.push(
+                    body.clone(),
+                    seq,
+                    started,
+                    attempt,
+                    Value::Null,
+                    OwnerKind::TrySteps,
+                );
             }
             _ => {
                 let iteration = self.iteration();
@@ -360,14 +417,33 @@ impl Interpreter {
                             }
                             Effect::Return { value, status } => Some((value, status)),
                         };
-                        let r = self.record(step, seq, attempt, started, StepStatus::Succeeded, done.input, done.output, None);
+                        let r = self.record(
+                            step,
+                            seq,
+                            attempt,
+                            started,
+                            StepStatus::Succeeded,
+                            done.input,
+                            done.output,
+                            None,
+                        );
                         records.push(r);
                         match ret {
-                            Some((output, status)) => self.finish_with_return(output, status, &mut records),
+                            Some((output, status)) => {
+                                self.finish_with_return(output, status, &mut records)
+                            }
                             None => self.advance(),
                         }
                     }
-                    Err(f) => self.step_failed(step, seq, attempt, started, f.input, f.message, &mut records),
+                    Err(f) => self.step_failed(
+                        step,
+                        seq,
+                        attempt,
+                        started,
+                        f.input,
+                        f.message,
+                        &mut records,
+                    ),
                 }
             }
         }
@@ -375,7 +451,15 @@ impl Interpreter {
         records
     }
 
-    fn push(&mut self, steps: Steps, seq: u32, started: (Instant, Timestamp), attempt: u32, input: Value, kind: OwnerKind) {
+    fn push(
+        &mut self,
+        steps: Steps,
+        seq: u32,
+        started: (Instant, Timestamp),
+        attempt: u32,
+        input: Value,
+        kind: OwnerKind,
+    ) {
         self.frames.push(Frame {
             steps,
             pc: 0,
@@ -414,7 +498,16 @@ impl Interpreter {
         message: String,
         records: &mut Vec<StepRecord>,
     ) {
-        let r = self.record(step, seq, attempt, started, StepStatus::Failed, input, Value::Null, Some(message.clone()));
+        let r = self.record(
+            step,
+            seq,
+            attempt,
+            started,
+            StepStatus::Failed,
+            input,
+            Value::Null,
+            Some(message.clone()),
+        );
         records.push(r);
         if attempt < max_attempts(step) {
             self.next_attempt = Some(attempt + 1);
@@ -440,7 +533,9 @@ impl Interpreter {
                 });
                 return;
             };
-            let Some(parent) = self.frames.last() else { break };
+            let Some(parent) = self.frames.last() else {
+                break;
+            };
             let steps = parent.steps.clone();
             let step = &steps[parent.pc];
             if let (OwnerKind::TrySteps, Op::Try { catch, .. }) = (&owner.kind, &step.op) {
@@ -479,7 +574,12 @@ impl Interpreter {
     }
 
     /// `return`: close every open compound step (succeeded) and end the run.
-    fn finish_with_return(&mut self, output: Value, status: Option<u16>, records: &mut Vec<StepRecord>) {
+    fn finish_with_return(
+        &mut self,
+        output: Value,
+        status: Option<u16>,
+        records: &mut Vec<StepRecord>,
+    ) {
         while let Some(frame) = self.frames.pop() {
             if let Some(owner) = frame.owner
                 && let Some(parent) = self.frames.last()
@@ -487,7 +587,16 @@ impl Interpreter {
                 let steps = parent.steps.clone();
                 let step = &steps[parent.pc];
                 let out = owner_output(&owner.kind);
-                let r = self.record(step, owner.seq, owner.attempt, (owner.started, owner.started_at), StepStatus::Succeeded, owner.input, out, None);
+                let r = self.record(
+                    step,
+                    owner.seq,
+                    owner.attempt,
+                    (owner.started, owner.started_at),
+                    StepStatus::Succeeded,
+                    owner.input,
+                    out,
+                    None,
+                );
                 records.push(r);
             }
         }
@@ -511,7 +620,9 @@ impl Interpreter {
             if top.pc < top.steps.len() {
                 return;
             }
-            let Some(frame) = self.frames.pop() else { return };
+            let Some(frame) = self.frames.pop() else {
+                return;
+            };
             let Some(mut owner) = frame.owner else {
                 self.outcome = Some(Outcome::Succeeded {
                     output: Value::Null,
@@ -519,10 +630,17 @@ impl Interpreter {
                 });
                 return;
             };
-            let Some(parent) = self.frames.last() else { return };
+            let Some(parent) = self.frames.last() else {
+                return;
+            };
             let steps = parent.steps.clone();
             let step = &steps[parent.pc];
-            if let (OwnerKind::Foreach { items, index }, Op::Foreach { item, steps: body, .. }) = (&mut owner.kind, &step.op)
+            if let (
+                OwnerKind::Foreach { items, index },
+                Op::Foreach {
+                    item, steps: body, ..
+                },
+            ) = (&mut owner.kind, &step.op)
                 && *index + 1 < items.len()
             {
                 *index += 1;
@@ -536,7 +654,16 @@ impl Interpreter {
                 continue;
             }
             let out = owner_output(&owner.kind);
-            let r = self.record(step, owner.seq, owner.attempt, (owner.started, owner.started_at), StepStatus::Succeeded, owner.input, out, None);
+            let r = self.record(
+                step,
+                owner.seq,
+                owner.attempt,
+                (owner.started, owner.started_at),
+                StepStatus::Succeeded,
+                owner.input,
+                out,
+                None,
+            );
             records.push(r);
             self.advance();
         }

@@ -94,7 +94,11 @@ impl Engine {
     }
 
     /// Record and dispatch an event; runs start at once and join `tracker`.
-    pub async fn emit(&self, request: EmitRequest, tracker: Option<Tracker>) -> Result<Dispatched, EngineError> {
+    pub async fn emit(
+        &self,
+        request: EmitRequest,
+        tracker: Option<Tracker>,
+    ) -> Result<Dispatched, EngineError> {
         self.core.emit(request, tracker).await
     }
 
@@ -171,7 +175,10 @@ impl Engine {
             .await;
         tracker.wait().await;
         let (status, body) = match end.status {
-            crate::model::RunStatus::Succeeded => (end.http_status.unwrap_or(200), end.output.unwrap_or(Value::Null)),
+            crate::model::RunStatus::Succeeded => (
+                end.http_status.unwrap_or(200),
+                end.output.unwrap_or(Value::Null),
+            ),
             _ => (
                 500,
                 json!({ "error": end.error.unwrap_or_default(), "run_id": run_id }),
@@ -191,9 +198,16 @@ impl Engine {
     }
 
     /// Find the live endpoint that answers `method` and `path`.
-    fn route(&self, method: &str, path: &str) -> Result<(crate::store::definitions::DefinitionRow, Map<String, Value>), EngineError> {
+    fn route(
+        &self,
+        method: &str,
+        path: &str,
+    ) -> Result<(crate::store::definitions::DefinitionRow, Map<String, Value>), EngineError> {
         let rows = self.store().list_definitions()?;
-        let endpoints: Vec<_> = rows.into_iter().filter(|r| r.kind == Kind::Endpoint).collect();
+        let endpoints: Vec<_> = rows
+            .into_iter()
+            .filter(|r| r.kind == Kind::Endpoint)
+            .collect();
         let mut matches: Vec<_> = endpoints
             .iter()
             .filter(|r| r.method.as_deref() == Some(method))
@@ -230,7 +244,10 @@ impl Engine {
     }
 
     /// Find a workflow by name, with a suggestion when there is none.
-    pub fn workflow(&self, name: &str) -> Result<crate::store::definitions::DefinitionRow, EngineError> {
+    pub fn workflow(
+        &self,
+        name: &str,
+    ) -> Result<crate::store::definitions::DefinitionRow, EngineError> {
         let store = self.store();
         if let Some(row) = store.find_definition(Kind::Workflow, name)? {
             return Ok(row);

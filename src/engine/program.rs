@@ -176,7 +176,9 @@ impl Program {
                     return Some(s);
                 }
                 match &s.op {
-                    Op::If { then, otherwise, .. } => find_in(then, id).or_else(|| find_in(otherwise, id)),
+                    Op::If {
+                        then, otherwise, ..
+                    } => find_in(then, id).or_else(|| find_in(otherwise, id)),
                     Op::Foreach { steps, .. } => find_in(steps, id),
                     Op::Try { steps, catch } => find_in(steps, id).or_else(|| find_in(catch, id)),
                     _ => None,
@@ -312,9 +314,17 @@ impl Cx<'_> {
                 headers: s
                     .headers
                     .iter()
-                    .map(|(k, v)| (k.clone(), self.template(step, &format!("headers.{k}"), v, scope)))
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            self.template(step, &format!("headers.{k}"), v, scope),
+                        )
+                    })
                     .collect(),
-                body: s.body.as_ref().map(|b| self.template(step, "body", b, scope)),
+                body: s
+                    .body
+                    .as_ref()
+                    .map(|b| self.template(step, "body", b, scope)),
                 timeout_ms: s
                     .timeout_ms
                     .as_ref()
@@ -336,7 +346,10 @@ impl Cx<'_> {
             },
             Action::Return(s) => Op::Return {
                 value: self.template(step, "value", &s.value, scope),
-                status: s.status.as_ref().map(|t| self.template(step, "status", t, scope)),
+                status: s
+                    .status
+                    .as_ref()
+                    .map(|t| self.template(step, "status", t, scope)),
             },
         };
         let inherits = matches!(

@@ -15,7 +15,10 @@ impl Secrets {
     /// Secrets with these values (values shorter than 4 characters are not masked: they
     /// would hide too much ordinary text).
     pub fn new(values: impl IntoIterator<Item = String>) -> Self {
-        let mut values: Vec<String> = values.into_iter().filter(|v| v.chars().count() >= 4).collect();
+        let mut values: Vec<String> = values
+            .into_iter()
+            .filter(|v| v.chars().count() >= 4)
+            .collect();
         // longest first, so a secret that contains another is masked whole
         values.sort_by_key(|v| std::cmp::Reverse(v.len()));
         Self { values }
@@ -43,10 +46,8 @@ impl Secrets {
             return;
         }
         match value {
-            Value::String(s) => {
-                if self.values.iter().any(|v| s.contains(v.as_str())) {
-                    *s = self.mask_text(s);
-                }
+            Value::String(s) if self.values.iter().any(|v| s.contains(v.as_str())) => {
+                *s = self.mask_text(s);
             }
             Value::Array(items) => items.iter_mut().for_each(|v| self.mask(v)),
             Value::Object(map) => map.values_mut().for_each(|v| self.mask(v)),
@@ -65,6 +66,9 @@ mod tests {
         let s = Secrets::new(["tok-123456".to_string(), "ab".to_string()]);
         let mut v = json!({"h": {"authorization": "Bearer tok-123456"}, "l": ["tok-123456", "ab"]});
         s.mask(&mut v);
-        assert_eq!(v, json!({"h": {"authorization": format!("Bearer {MASK}")}, "l": [MASK, "ab"]}));
+        assert_eq!(
+            v,
+            json!({"h": {"authorization": format!("Bearer {MASK}")}, "l": [MASK, "ab"]})
+        );
     }
 }

@@ -218,9 +218,7 @@ fn out_of_scope(g: Global, scope: Scope) -> String {
 fn explain(message: String, scope: Scope) -> String {
     if let Some(name) = message.strip_prefix("unknown variable ") {
         return match Global::from_name(name) {
-            Some(g) if g == Global::Error => {
-                "$error is only available inside a `catch`".to_string()
-            }
+            Some(Global::Error) => "$error is only available inside a `catch`".to_string(),
             Some(g) => out_of_scope(g, scope),
             None => format!("unknown variable {name}; use {}", scope.describe()),
         };
@@ -291,7 +289,10 @@ mod tests {
         let e = Expr::compile("empty", Scope::WORKFLOW).unwrap();
         assert!(matches!(e.eval(&b, LIMIT), Err(EvalError::Empty { .. })));
         let e = Expr::compile("1, 2", Scope::WORKFLOW).unwrap();
-        assert!(matches!(e.eval(&b, LIMIT), Err(EvalError::Many { count: 2, .. })));
+        assert!(matches!(
+            e.eval(&b, LIMIT),
+            Err(EvalError::Many { count: 2, .. })
+        ));
         let e = Expr::compile("last(range(1e12))", Scope::WORKFLOW).unwrap();
         let err = e.eval(&b, Duration::from_millis(50)).unwrap_err();
         assert_eq!(

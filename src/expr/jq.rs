@@ -80,7 +80,7 @@ impl Budget {
         }
         let t = self.ticks.get().wrapping_add(1);
         self.ticks.set(t);
-        if t % CLOCK_EVERY == 0 && Instant::now() > self.deadline {
+        if t.is_multiple_of(CLOCK_EVERY) && Instant::now() > self.deadline {
             std::panic::resume_unwind(Box::new(Stop::TimedOut));
         }
     }
@@ -208,7 +208,11 @@ impl JqProgram {
 
     /// Run on `input`, with `globals` given in the order of [`JqProgram::globals`].
     pub fn run(&self, input: &Value, globals: &[&Value], limit: Duration) -> Outcome {
-        self.run_val(to_val(input), globals.iter().map(|v| to_val(v)).collect(), limit)
+        self.run_val(
+            to_val(input),
+            globals.iter().map(|v| to_val(v)).collect(),
+            limit,
+        )
     }
 
     /// Run on jq values.
@@ -259,11 +263,7 @@ fn describe_load_errors(errs: &jaq_core::load::Errors<&str, ()>) -> String {
         match err {
             Error::Io(items) => parts.extend(items.iter().map(|(p, e)| format!("{p}: {e}"))),
             Error::Lex(items) => parts.extend(items.iter().map(|(expect, found)| {
-                format!(
-                    "expected {} at {}",
-                    lex_expect(expect),
-                    place(found)
-                )
+                format!("expected {} at {}", lex_expect(expect), place(found))
             })),
             Error::Parse(items) => parts.extend(items.iter().map(|(expect, found)| {
                 format!("expected {} at {}", expect.as_str(), place(found))
@@ -358,7 +358,10 @@ mod tests {
             Outcome::Error("boom".into())
         );
         assert!(matches!(run("1 + \"a\"", Value::Null), Outcome::Error(_)));
-        assert!(matches!(run("halt_error(1)", Value::Null), Outcome::Error(_)));
+        assert!(matches!(
+            run("halt_error(1)", Value::Null),
+            Outcome::Error(_)
+        ));
         assert_eq!(run("env", Value::Null), Outcome::Values(vec![json!({})]));
     }
 

@@ -88,7 +88,10 @@ impl PathExpr {
                     }
                 }
                 (other, Segment::Key(k)) => {
-                    return Err(format!("cannot index {other} with {}", Value::from(k.as_str())));
+                    return Err(format!(
+                        "cannot index {other} with {}",
+                        Value::from(k.as_str())
+                    ));
                 }
                 (other, Segment::Index(i)) => {
                     return Err(format!("cannot index {other} with {i}"));
@@ -121,7 +124,15 @@ mod tests {
             vec![Segment::Key("x-id".into())]
         );
         assert!(PathExpr::parse("$param").unwrap().segments.is_empty());
-        for code in ["$param.a + 1", "$nope.a", "$var.a[]", "$var.a?", ".a", "$var.0", "$var[\"a\\\"\"]"] {
+        for code in [
+            "$param.a + 1",
+            "$nope.a",
+            "$var.a[]",
+            "$var.a?",
+            ".a",
+            "$var.0",
+            "$var[\"a\\\"\"]",
+        ] {
             assert!(PathExpr::parse(code).is_none(), "{code}");
         }
     }

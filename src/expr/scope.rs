@@ -81,7 +81,8 @@ pub struct Scope(u16);
 
 impl Scope {
     /// Templates of a workflow.
-    pub const WORKFLOW: Scope = Scope::of(&[Global::Param, Global::Var, Global::Env, Global::Event]);
+    pub const WORKFLOW: Scope =
+        Scope::of(&[Global::Param, Global::Var, Global::Env, Global::Event]);
     /// Templates of an endpoint.
     pub const ENDPOINT: Scope = Scope::of(&[
         Global::Body,
@@ -122,7 +123,10 @@ impl Scope {
 
     /// The variables of this scope as a sentence: `$param, $var, $env, $event`.
     pub fn describe(self) -> String {
-        self.globals().map(Global::name).collect::<Vec<_>>().join(", ")
+        self.globals()
+            .map(Global::name)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 

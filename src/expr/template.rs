@@ -168,15 +168,23 @@ mod tests {
 
     fn eval(t: Value, param: Value) -> Result<Value, EvalError> {
         let b = Bindings::new().with(Global::Param, &param);
-        Template::compile(&t, Scope::WORKFLOW).unwrap().eval(&b, LIMIT)
+        Template::compile(&t, Scope::WORKFLOW)
+            .unwrap()
+            .eval(&b, LIMIT)
     }
 
     #[test]
     fn whole_string_templates_are_typed() {
         let p = json!({"sku": 12, "o": {"a": [1]}, "s": "x"});
         assert_eq!(eval(json!("{{$param.sku}}"), p.clone()), Ok(json!(12)));
-        assert_eq!(eval(json!("{{ $param.o }}"), p.clone()), Ok(json!({"a": [1]})));
-        assert_eq!(eval(json!("{{ $param.sku * 2 }}"), p.clone()), Ok(json!(24)));
+        assert_eq!(
+            eval(json!("{{ $param.o }}"), p.clone()),
+            Ok(json!({"a": [1]}))
+        );
+        assert_eq!(
+            eval(json!("{{ $param.sku * 2 }}"), p.clone()),
+            Ok(json!(24))
+        );
         assert_eq!(eval(json!("{{ $param.sku < 50 }}"), p), Ok(json!(true)));
     }
 
@@ -193,7 +201,10 @@ mod tests {
     fn objects_and_arrays_are_walked() {
         let p = json!({"sku": 3});
         assert_eq!(
-            eval(json!({"sku": "{{$param.sku}}", "qty": 100, "tags": ["a", "{{$param.sku}}"]}), p),
+            eval(
+                json!({"sku": "{{$param.sku}}", "qty": 100, "tags": ["a", "{{$param.sku}}"]}),
+                p
+            ),
             Ok(json!({"sku": 3, "qty": 100, "tags": ["a", 3]}))
         );
     }

@@ -1,7 +1,8 @@
 //! What names, ids, variables and routes may look like.
 
 /// Rule for workflow names, as told to users.
-pub const NAME_RULE: &str = "use letters, digits, `_`, `-` and `.`, starting with a letter or digit";
+pub const NAME_RULE: &str =
+    "use letters, digits, `_`, `-` and `.`, starting with a letter or digit";
 /// Rule for event names, as told to users.
 pub const EVENT_RULE: &str =
     "use letters, digits, `_`, `-`, `.`, `:` and `/`, starting with a letter or digit";
@@ -67,7 +68,9 @@ pub fn check_route(path: &str) -> Result<(), String> {
             }
             seen.push(name);
         } else if segment.contains(['{', '}', '?', '#', ' ']) {
-            return Err(format!("path segment {segment:?} has a character paths cannot hold"));
+            return Err(format!(
+                "path segment {segment:?} has a character paths cannot hold"
+            ));
         }
     }
     Ok(())

@@ -279,7 +279,10 @@ impl Cx<'_> {
     fn steps(&mut self, value: &Value, path: &str, kind: Kind, in_catch: bool) -> Vec<Step> {
         let Value::Array(items) = value else {
             let d = self
-                .diag(format!("`{}` must be an array of steps", last_segment(path)))
+                .diag(format!(
+                    "`{}` must be an array of steps",
+                    last_segment(path)
+                ))
                 .at_opt(self.locate_key(last_segment(path)))
                 .field(path);
             self.push(d);
@@ -380,7 +383,10 @@ impl Cx<'_> {
                 }
                 Err(e) => {
                     let d = self
-                        .diag(format!("invalid `retry`: {}", tidy_serde_message(&e.to_string())))
+                        .diag(format!(
+                            "invalid `retry`: {}",
+                            tidy_serde_message(&e.to_string())
+                        ))
                         .at_opt(self.locate_step(&id))
                         .step(&id)
                         .field("retry")
@@ -415,8 +421,8 @@ impl Cx<'_> {
             v.extend(["id", "action", "description", "retry"]);
             v
         };
-        let mut take_steps = |cx: &mut Self, field: &str, required: bool, catch: bool| {
-            match obj.remove(field) {
+        let mut take_steps =
+            |cx: &mut Self, field: &str, required: bool, catch: bool| match obj.remove(field) {
                 Some(v) => cx.steps(&v, &format!("{path}.{field}"), kind, catch),
                 None => {
                     if required {
@@ -430,14 +436,14 @@ impl Cx<'_> {
                     }
                     Vec::new()
                 }
-            }
-        };
+            };
         let action = match name {
             "set" => Action::Set(self.fields(obj, Some(id), &known(&["var", "value"]))?),
             "if" => {
                 let then = take_steps(self, "then", true, in_catch);
                 let otherwise = take_steps(self, "else", false, in_catch);
-                let mut s: IfStep = self.fields(obj, Some(id), &known(&["cond", "then", "else"]))?;
+                let mut s: IfStep =
+                    self.fields(obj, Some(id), &known(&["cond", "then", "else"]))?;
                 s.then = then;
                 s.otherwise = otherwise;
                 Action::If(s)
@@ -457,9 +463,15 @@ impl Cx<'_> {
                 s.catch = catch;
                 Action::Try(s)
             }
-            "emit" => Action::Emit(self.fields(obj, Some(id), &known(&["event", "params", "as"]))?),
-            "db.query" => Action::DbQuery(self.fields(obj, Some(id), &known(&["sql", "args", "as"]))?),
-            "db.exec" => Action::DbExec(self.fields(obj, Some(id), &known(&["sql", "args", "as"]))?),
+            "emit" => {
+                Action::Emit(self.fields(obj, Some(id), &known(&["event", "params", "as"]))?)
+            }
+            "db.query" => {
+                Action::DbQuery(self.fields(obj, Some(id), &known(&["sql", "args", "as"]))?)
+            }
+            "db.exec" => {
+                Action::DbExec(self.fields(obj, Some(id), &known(&["sql", "args", "as"]))?)
+            }
             "http" => Action::Http(self.fields(
                 obj,
                 Some(id),
@@ -504,12 +516,24 @@ impl Cx<'_> {
         if let Some(var) = step.action.result_var()
             && !names::is_identifier(var)
         {
-            let field = if matches!(step.action, Action::Set(_)) { "var" } else { "as" };
-            fault(field, format!("invalid variable name {var:?}"), names::IDENT_RULE);
+            let field = if matches!(step.action, Action::Set(_)) {
+                "var"
+            } else {
+                "as"
+            };
+            fault(
+                field,
+                format!("invalid variable name {var:?}"),
+                names::IDENT_RULE,
+            );
         }
         match &step.action {
             Action::Foreach(f) if !names::is_identifier(&f.item) => {
-                fault("as", format!("invalid variable name {:?}", f.item), names::IDENT_RULE);
+                fault(
+                    "as",
+                    format!("invalid variable name {:?}", f.item),
+                    names::IDENT_RULE,
+                );
             }
             Action::DbQuery(s) | Action::DbExec(s) => {
                 if template::has_template(&s.sql) {
@@ -525,12 +549,18 @@ impl Cx<'_> {
             }
             Action::Emit(e) => {
                 if !names::is_event_name(&e.event) {
-                    fault("event", format!("invalid event name {:?}", e.event), names::EVENT_RULE);
+                    fault(
+                        "event",
+                        format!("invalid event name {:?}", e.event),
+                        names::EVENT_RULE,
+                    );
                 }
-                let whole_template = e
-                    .params
-                    .as_str()
-                    .is_some_and(|s| matches!(template::split(s).as_deref(), Ok([template::Segment::Expr(_)])));
+                let whole_template = e.params.as_str().is_some_and(|s| {
+                    matches!(
+                        template::split(s).as_deref(),
+                        Ok([template::Segment::Expr(_)])
+                    )
+                });
                 if !e.params.is_object() && !whole_template {
                     fault(
                         "params",

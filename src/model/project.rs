@@ -184,7 +184,8 @@ fn kind_of_folder(name: &str) -> Option<Kind> {
 /// Load a project folder.
 pub fn load_dir(dir: &Path) -> Result<LoadedProject, ProjectError> {
     let config_path = dir.join("flowdeck.toml");
-    let has_any = config_path.exists() || dir.join("workflows").is_dir() || dir.join("endpoints").is_dir();
+    let has_any =
+        config_path.exists() || dir.join("workflows").is_dir() || dir.join("endpoints").is_dir();
     if !has_any {
         return Err(ProjectError::NotAProject(dir.to_path_buf()));
     }
@@ -254,13 +255,20 @@ pub fn load_dir(dir: &Path) -> Result<LoadedProject, ProjectError> {
 fn check_unique_keys(project: &mut LoadedProject) {
     let mut seen: HashMap<(Kind, String), PathBuf> = HashMap::new();
     for file in &mut project.files {
-        let Some(def) = &file.definition else { continue };
+        let Some(def) = &file.definition else {
+            continue;
+        };
         let key = (def.kind(), def.key());
         if let Some(first) = seen.get(&key) {
             file.diagnostics.push(
                 Diagnostic::new(
                     file.path.clone(),
-                    format!("{} {:?} is also defined in {}", def.kind(), key.1, first.display()),
+                    format!(
+                        "{} {:?} is also defined in {}",
+                        def.kind(),
+                        key.1,
+                        first.display()
+                    ),
                 )
                 .hint("give each workflow its own name and each endpoint its own method and path"),
             );

@@ -67,7 +67,10 @@ impl Store {
             .prepare_cached(&runs_sql)?
             .query_map(params![id], raw_run)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let runs = raw.into_iter().map(finish_raw).collect::<Result<Vec<_>>>()?;
+        let runs = raw
+            .into_iter()
+            .map(finish_raw)
+            .collect::<Result<Vec<_>>>()?;
         Ok(Cascade {
             events,
             runs,

@@ -137,7 +137,7 @@ impl DataDb {
                 return Err(DataError::NotReadOnly);
             }
             check_args(stmt.parameter_count(), args.len())?;
-            let names: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+            let names: Vec<String> = stmt.column_names().map(String::from).collect();
             let params = args.iter().map(to_sql).collect::<Vec<_>>();
             let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
             let mut out = Vec::new();
@@ -232,11 +232,25 @@ mod tests {
         let (_d, db) = db();
         let evil = "x'); DROP TABLE t; --";
         let r = db
-            .exec("INSERT INTO t (name, n, meta) VALUES (?, ?, ?)", &[json!(evil), json!(1.5), json!({"a": [1]})])
+            .exec(
+                "INSERT INTO t (name, n, meta) VALUES (?, ?, ?)",
+                &[json!(evil), json!(1.5), json!({"a": [1]})],
+            )
             .unwrap();
-        assert_eq!(r, ExecResult { changes: 1, last_id: 1 });
-        let rows = db.query("SELECT name, n, meta FROM t WHERE id = ?", &[json!(1)]).unwrap();
-        assert_eq!(rows, vec![json!({"name": evil, "n": 1.5, "meta": "{\"a\":[1]}"})]);
+        assert_eq!(
+            r,
+            ExecResult {
+                changes: 1,
+                last_id: 1
+            }
+        );
+        let rows = db
+            .query("SELECT name, n, meta FROM t WHERE id = ?", &[json!(1)])
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![json!({"name": evil, "n": 1.5, "meta": "{\"a\":[1]}"})]
+        );
     }
 
     #[test]
@@ -245,9 +259,17 @@ mod tests {
         assert_eq!(db.query("DELETE FROM t", &[]), Err(DataError::NotReadOnly));
         assert_eq!(
             db.exec("INSERT INTO t (name) VALUES (?)", &[]),
-            Err(DataError::ArgCount { expected: 1, given: 0 })
+            Err(DataError::ArgCount {
+                expected: 1,
+                given: 0
+            })
         );
-        assert!(db.query("SELECT nope FROM t", &[]).unwrap_err().to_string().contains("no such column"));
+        assert!(
+            db.query("SELECT nope FROM t", &[])
+                .unwrap_err()
+                .to_string()
+                .contains("no such column")
+        );
     }
 
     #[test]
@@ -255,7 +277,10 @@ mod tests {
         let (d, db) = db();
         let other = d.path().join("flowdeck.db");
         let e = db
-            .exec("ATTACH DATABASE ? AS store", &[json!(other.to_string_lossy())])
+            .exec(
+                "ATTACH DATABASE ? AS store",
+                &[json!(other.to_string_lossy())],
+            )
             .unwrap_err();
         assert!(e.to_string().contains("cannot ATTACH"), "{e}");
     }

@@ -181,15 +181,20 @@ impl Store {
 
     /// Every workflow and endpoint, workflows first, by name.
     pub fn list_definitions(&self) -> Result<Vec<DefinitionRow>> {
-        let sql = format!("SELECT {ROW_COLUMNS} FROM definitions d ORDER BY d.kind DESC, d.on_event, d.name");
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM definitions d ORDER BY d.kind DESC, d.on_event, d.name"
+        );
         let mut stmt = self.conn().prepare_cached(&sql)?;
-        let rows = stmt.query_map([], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = stmt
+            .query_map([], row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
     /// One workflow (by name) or endpoint (by `METHOD /path`).
     pub fn find_definition(&self, kind: Kind, name: &str) -> Result<Option<DefinitionRow>> {
-        let sql = format!("SELECT {ROW_COLUMNS} FROM definitions d WHERE d.kind = ?1 AND d.name = ?2");
+        let sql =
+            format!("SELECT {ROW_COLUMNS} FROM definitions d WHERE d.kind = ?1 AND d.name = ?2");
         Ok(self
             .conn()
             .prepare_cached(&sql)?
@@ -214,7 +219,9 @@ impl Store {
     pub fn set_active(&self, id: i64, active: bool) -> Result<bool> {
         let n = self
             .conn()
-            .prepare_cached("UPDATE definitions SET active = ?2 WHERE id = ?1 AND active IS NOT ?2")?
+            .prepare_cached(
+                "UPDATE definitions SET active = ?2 WHERE id = ?1 AND active IS NOT ?2",
+            )?
             .execute(params![id, active])?;
         Ok(n > 0)
     }
@@ -236,7 +243,9 @@ impl Store {
         if let Some(live) = live {
             let body: String = self
                 .conn()
-                .prepare_cached("SELECT body FROM versions WHERE definition_id = ?1 AND version = ?2")?
+                .prepare_cached(
+                    "SELECT body FROM versions WHERE definition_id = ?1 AND version = ?2",
+                )?
                 .query_row(params![id, live], |r| r.get(0))?;
             if body == draft {
                 return Ok((live, false));
@@ -244,7 +253,9 @@ impl Store {
         }
         let next: i64 = self
             .conn()
-            .prepare_cached("SELECT coalesce(max(version), 0) + 1 FROM versions WHERE definition_id = ?1")?
+            .prepare_cached(
+                "SELECT coalesce(max(version), 0) + 1 FROM versions WHERE definition_id = ?1",
+            )?
             .query_row(params![id], |r| r.get(0))?;
         self.conn()
             .prepare_cached(
@@ -268,7 +279,9 @@ impl Store {
                 .optional()?,
             Some(v) => self
                 .conn()
-                .prepare_cached("SELECT body FROM versions WHERE definition_id = ?1 AND version = ?2")?
+                .prepare_cached(
+                    "SELECT body FROM versions WHERE definition_id = ?1 AND version = ?2",
+                )?
                 .query_row(params![id, v], |r| r.get(0))
                 .optional()?,
         };
@@ -288,7 +301,9 @@ impl Store {
                 .optional()?,
             Some(v) => self
                 .conn()
-                .prepare_cached("SELECT source FROM versions WHERE definition_id = ?1 AND version = ?2")?
+                .prepare_cached(
+                    "SELECT source FROM versions WHERE definition_id = ?1 AND version = ?2",
+                )?
                 .query_row(params![id, v], |r| r.get(0))
                 .optional()?,
         };
@@ -356,13 +371,19 @@ mod tests {
     use crate::store::testing::temp_store;
     use std::path::Path;
 
-    fn workflow(name: &str, on: &str, active: bool, extra_step: bool) -> (crate::model::Definition, String) {
+    fn workflow(
+        name: &str,
+        on: &str,
+        active: bool,
+        extra_step: bool,
+    ) -> (crate::model::Definition, String) {
         let steps = if extra_step {
             r#"[{"id": "a", "action": "log", "message": "x"}, {"id": "b", "action": "log", "message": "y"}]"#
         } else {
             r#"[{"id": "a", "action": "log", "message": "x"}]"#
         };
-        let text = format!(r#"{{"name": "{name}", "on": "{on}", "active": {active}, "steps": {steps}}}"#);
+        let text =
+            format!(r#"{{"name": "{name}", "on": "{on}", "active": {active}, "steps": {steps}}}"#);
         let parsed = parse_definition(&text, Path::new("w.json"), Some(Kind::Workflow));
         (parsed.definition.unwrap(), text)
     }
@@ -371,7 +392,9 @@ mod tests {
     fn drafts_deploys_and_draft_changed() {
         let (_dir, store) = temp_store();
         let (def, text) = workflow("w", "e", true, false);
-        let (id, outcome) = store.upsert_draft(&def, &text, Some("workflows/w.json")).unwrap();
+        let (id, outcome) = store
+            .upsert_draft(&def, &text, Some("workflows/w.json"))
+            .unwrap();
         assert_eq!(outcome, super::ImportOutcome::Created);
         let row = store.find_definition(Kind::Workflow, "w").unwrap().unwrap();
         assert!(row.draft_changed);
@@ -382,10 +405,18 @@ mod tests {
         let (_, outcome) = store.upsert_draft(&def, &text, None).unwrap();
         assert_eq!(outcome, super::ImportOutcome::Unchanged);
         let (def2, text2) = workflow("w", "e", true, true);
-        assert_eq!(store.upsert_draft(&def2, &text2, None).unwrap().1, super::ImportOutcome::Changed);
+        assert_eq!(
+            store.upsert_draft(&def2, &text2, None).unwrap().1,
+            super::ImportOutcome::Changed
+        );
         assert!(store.definition(id).unwrap().draft_changed);
         assert_eq!(store.deploy(id).unwrap(), (2, true));
-        assert!(store.definition_body(id, Some(1)).unwrap().contains("\"a\""));
+        assert!(
+            store
+                .definition_body(id, Some(1))
+                .unwrap()
+                .contains("\"a\"")
+        );
         assert!(store.definition_source(id, None).unwrap().contains("\"b\""));
     }
 
@@ -396,12 +427,18 @@ mod tests {
         let (id, _) = store.upsert_draft(&def, &text, None).unwrap();
         assert!(store.set_active(id, false).unwrap());
         store.upsert_draft(&def, &text, None).unwrap();
-        assert!(!store.definition(id).unwrap().active, "re-import keeps the toggle");
+        assert!(
+            !store.definition(id).unwrap().active,
+            "re-import keeps the toggle"
+        );
         let (off, off_text) = workflow("w", "e", false, false);
         store.upsert_draft(&off, &off_text, None).unwrap();
         let (on, on_text) = workflow("w", "e", true, false);
         store.upsert_draft(&on, &on_text, None).unwrap();
-        assert!(store.definition(id).unwrap().active, "the file switched it on");
+        assert!(
+            store.definition(id).unwrap().active,
+            "the file switched it on"
+        );
     }
 
     #[test]

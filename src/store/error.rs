@@ -6,7 +6,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The folder that should hold the store does not exist.
-    #[error("cannot open the store {path}: the folder {folder} does not exist (create it, or pass another --db)")]
+    #[error(
+        "cannot open the store {path}: the folder {folder} does not exist (create it, or pass another --db)"
+    )]
     FolderMissing {
         /// The store file.
         path: PathBuf,
@@ -14,19 +16,25 @@ pub enum StoreError {
         folder: PathBuf,
     },
     /// The file exists but is not a SQLite database.
-    #[error("{path} is not a flowdeck store: the file is not a SQLite database (pass another --db, or move the file away)")]
+    #[error(
+        "{path} is not a flowdeck store: the file is not a SQLite database (pass another --db, or move the file away)"
+    )]
     NotADatabase {
         /// The file.
         path: PathBuf,
     },
     /// A SQLite database that belongs to something else.
-    #[error("{path} is a SQLite database but not a flowdeck store (it has tables of its own); pass another --db")]
+    #[error(
+        "{path} is a SQLite database but not a flowdeck store (it has tables of its own); pass another --db"
+    )]
     Foreign {
         /// The file.
         path: PathBuf,
     },
     /// Written by a newer flowdeck.
-    #[error("{path} was written by a newer flowdeck (schema {found}, this one knows up to {known}); upgrade flowdeck")]
+    #[error(
+        "{path} was written by a newer flowdeck (schema {found}, this one knows up to {known}); upgrade flowdeck"
+    )]
     TooNew {
         /// The file.
         path: PathBuf,

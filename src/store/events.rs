@@ -156,6 +156,8 @@ impl Store {
         let raw = stmt
             .query_map(params![filter.name, filter.before, filter.limit], stored)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        raw.into_iter().map(|r| finish(r).map(|s| s.record)).collect()
+        raw.into_iter()
+            .map(|r| finish(r).map(|s| s.record))
+            .collect()
     }
 }

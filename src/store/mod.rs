@@ -185,7 +185,11 @@ mod tests {
         let e = Store::open(&dir.path().join("nope/flowdeck.db")).unwrap_err();
         assert!(matches!(e, StoreError::FolderMissing { .. }), "{e}");
         let junk = dir.path().join("junk.db");
-        std::fs::write(&junk, "this is not a database, just some text that is long enough").unwrap();
+        std::fs::write(
+            &junk,
+            "this is not a database, just some text that is long enough",
+        )
+        .unwrap();
         let e = Store::open(&junk).unwrap_err();
         assert!(matches!(e, StoreError::NotADatabase { .. }), "{e}");
         assert!(e.to_string().contains("not a SQLite database"));
@@ -199,7 +203,10 @@ mod tests {
             .unwrap()
             .execute_batch("CREATE TABLE t (x)")
             .unwrap();
-        assert!(matches!(Store::open(&other), Err(StoreError::Foreign { .. })));
+        assert!(matches!(
+            Store::open(&other),
+            Err(StoreError::Foreign { .. })
+        ));
         let own = dir.path().join("flowdeck.db");
         drop(Store::open(&own).unwrap());
         Store::open(&own).unwrap();

@@ -41,9 +41,12 @@ impl Store {
 
     /// The project's settings (defaults when nothing was imported yet).
     pub fn project(&self) -> Result<StoredProject> {
-        let row: Option<(String, Option<String>, Option<String>, Option<String>)> = self
+        type Row = (String, Option<String>, Option<String>, Option<String>);
+        let row: Option<Row> = self
             .conn()
-            .prepare_cached("SELECT config, config_text, schema_sql, root FROM project WHERE id = 1")?
+            .prepare_cached(
+                "SELECT config, config_text, schema_sql, root FROM project WHERE id = 1",
+            )?
             .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .optional()?;
         Ok(match row {

@@ -41,7 +41,8 @@ pub struct RunFilter {
     pub before: Option<i64>,
 }
 
-pub(crate) const RUN_COLUMNS: &str = "r.id, r.kind, r.target, r.version, r.event_id, r.mode, r.status, r.params, r.output, r.error,
+pub(crate) const RUN_COLUMNS: &str =
+    "r.id, r.kind, r.target, r.version, r.event_id, r.mode, r.status, r.params, r.output, r.error,
     r.queued_at, r.started_at, r.finished_at, r.attempt";
 
 type RawRun = (RunRecord, String, Option<String>);

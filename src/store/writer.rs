@@ -88,7 +88,10 @@ impl Writer {
         f: impl FnOnce(&Store) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let (job, rx) = Self::job(f);
-        self.tx.send(job).await.map_err(|_| StoreError::WriterGone)?;
+        self.tx
+            .send(job)
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
         rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
@@ -105,7 +108,11 @@ impl Writer {
     }
 
     /// Queue `f` without waiting for its commit; a failure is logged.
-    pub async fn submit(&self, what: &'static str, f: impl FnOnce(&Store) -> Result<()> + Send + 'static) {
+    pub async fn submit(
+        &self,
+        what: &'static str,
+        f: impl FnOnce(&Store) -> Result<()> + Send + 'static,
+    ) {
         let job: Job = Box::new(move |store: &Store| {
             let result = f(store);
             let ok = result.is_ok();
@@ -219,8 +226,10 @@ mod tests {
         let path = dir.path().join("flowdeck.db");
         let writer = Writer::spawn(&path).unwrap();
         let bad = writer.call(|s| {
-            s.conn()
-                .execute("INSERT INTO project (id, name, config, updated_at) VALUES (1, 'p', '{}', 0)", [])?;
+            s.conn().execute(
+                "INSERT INTO project (id, name, config, updated_at) VALUES (1, 'p', '{}', 0)",
+                [],
+            )?;
             // a run for a definition that does not exist: foreign key failure
             s.insert_run(&NewRun {
                 definition_id: 999,
@@ -237,7 +246,10 @@ mod tests {
         });
         assert!(bad.await.is_err());
         let count = writer
-            .call(|s| Ok(s.conn().query_row("SELECT count(*) FROM project", [], |r| r.get::<_, i64>(0))?))
+            .call(|s| {
+                Ok(s.conn()
+                    .query_row("SELECT count(*) FROM project", [], |r| r.get::<_, i64>(0))?)
+            })
             .await
             .unwrap();
         assert_eq!(count, 0, "the failed job's first insert was rolled back");

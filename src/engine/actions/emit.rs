@@ -21,7 +21,11 @@ pub(super) async fn run(
         ));
     }
     let run = cx.run;
-    let mut chain = run.event.as_ref().map(|e| e.chain.clone()).unwrap_or_default();
+    let mut chain = run
+        .event
+        .as_ref()
+        .map(|e| e.chain.clone())
+        .unwrap_or_default();
     if run.kind == crate::model::Kind::Workflow {
         chain.push(run.name.clone());
     }
@@ -50,6 +54,9 @@ pub(super) async fn run(
                 output,
             })
         }
-        Err(e) => Err(Failure::with_input(input, format!("cannot emit {event}: {e}"))),
+        Err(e) => Err(Failure::with_input(
+            input,
+            format!("cannot emit {event}: {e}"),
+        )),
     }
 }

@@ -32,7 +32,13 @@ pub(super) async fn run(
     let parsed = match reqwest::Url::parse(url_text) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => u,
         Ok(u) => {
-            return Err(fail(&input, format!("url: only http and https are supported, got {}:", u.scheme())));
+            return Err(fail(
+                &input,
+                format!(
+                    "url: only http and https are supported, got {}:",
+                    u.scheme()
+                ),
+            ));
         }
         Err(e) => {
             let hint = if url_text.starts_with('/') {
@@ -40,7 +46,10 @@ pub(super) async fn run(
             } else {
                 ""
             };
-            return Err(fail(&input, format!("url: {url_text:?} is not a URL: {e}{hint}")));
+            return Err(fail(
+                &input,
+                format!("url: {url_text:?} is not a URL: {e}{hint}"),
+            ));
         }
     };
     let mut headers = Map::new();
@@ -70,7 +79,12 @@ pub(super) async fn run(
             let v = cx.eval("timeout_ms", t).map_err(|m| fail(&input, m))?;
             match v.as_f64().filter(|n| *n > 0.0 && n.is_finite()) {
                 Some(ms) => Duration::from_secs_f64(ms / 1000.0),
-                None => return Err(fail(&input, format!("timeout_ms: must be a positive number, got {v}"))),
+                None => {
+                    return Err(fail(
+                        &input,
+                        format!("timeout_ms: must be a positive number, got {v}"),
+                    ));
+                }
             }
         }
         None => cx.core.settings().http_timeout(),
@@ -131,7 +145,10 @@ async fn read_body(mut response: reqwest::Response, limit: usize) -> Result<Vec<
         .map_err(|e| format!("reading the response failed: {e}"))?
     {
         if out.len() + chunk.len() > limit {
-            return Err(format!("the response is larger than {} MiB", limit / (1024 * 1024)));
+            return Err(format!(
+                "the response is larger than {} MiB",
+                limit / (1024 * 1024)
+            ));
         }
         out.extend_from_slice(&chunk);
     }

@@ -13,8 +13,14 @@ pub(super) fn run(
     let status = match status {
         None => None,
         Some(t) => {
-            let s = cx.eval("status", t).map_err(|m| Failure::with_input(json!({ "value": v }), m))?;
-            match s.as_u64().and_then(|n| u16::try_from(n).ok()).filter(|n| (100..=599).contains(n)) {
+            let s = cx
+                .eval("status", t)
+                .map_err(|m| Failure::with_input(json!({ "value": v }), m))?;
+            match s
+                .as_u64()
+                .and_then(|n| u16::try_from(n).ok())
+                .filter(|n| (100..=599).contains(n))
+            {
                 Some(n) => Some(n),
                 None => {
                     return Err(Failure::with_input(
