@@ -200,12 +200,13 @@ pub fn run(cli: Cli) -> Outcome {
     }
 }
 
-/// A tokio runtime for the commands that run workflows (big stacks: jq recursion is
-/// bounded per evaluation, not per thread).
+/// A tokio runtime for the commands that run workflows. Worker threads get large stacks
+/// (reserved, not used, until needed): jq's own filters walk deeply nested values
+/// recursively.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .thread_stack_size(8 * 1024 * 1024)
+        .thread_stack_size(crate::engine::STACK_SIZE)
         .thread_name("flowdeck-worker")
         .build()?)
 }

@@ -29,6 +29,11 @@ use serde_json::{Map, Value, json};
 use std::path::Path;
 use std::sync::{Arc, MutexGuard};
 
+/// Stack size for threads that run workflows (reserved address space; pages are used only
+/// when touched). Template evaluation bounds its own recursion at 1 MiB; the rest is for
+/// jq's native filters on deeply nested values.
+pub const STACK_SIZE: usize = 64 * 1024 * 1024;
+
 /// Runs executed at once by one process, by default.
 pub const DEFAULT_WORKERS: usize = 64;
 

@@ -207,6 +207,9 @@ impl Expr {
 }
 
 fn out_of_scope(g: Global, scope: Scope) -> String {
+    if g == Global::Error {
+        return "$error is only available inside a `catch`".to_string();
+    }
     format!(
         "{} is not available here; use {}",
         g.name(),

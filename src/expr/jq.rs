@@ -86,6 +86,31 @@ impl Budget {
     }
 }
 
+thread_local! {
+    static EVALUATING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread is inside a jq evaluation. A panic there is caught and becomes a
+/// failed evaluation, so panic hooks (the studio's terminal restore) should ignore it.
+pub fn evaluating() -> bool {
+    EVALUATING.with(Cell::get)
+}
+
+struct Evaluating(bool);
+
+impl Evaluating {
+    fn enter() -> Self {
+        Evaluating(EVALUATING.with(|e| e.replace(true)))
+    }
+}
+
+impl Drop for Evaluating {
+    fn drop(&mut self) {
+        let previous = self.0;
+        EVALUATING.with(|e| e.set(previous));
+    }
+}
+
 /// Natives that replace jaq's own: a budgeted `range`, and no access to the process
 /// (environment, exit, stderr) from templates.
 fn overrides() -> Vec<Fun<Guarded>> {
@@ -166,8 +191,23 @@ impl std::fmt::Debug for JqProgram {
     }
 }
 
+/// Whether `code` starts with module directives (`module`, `import`, `include`), which
+/// templates cannot use: there are no module files, and data imports would need values.
+fn uses_modules(code: &str) -> bool {
+    use jaq_core::load::lex::{Lexer, Tok};
+    match Lexer::new(code).lex() {
+        Ok(tokens) => tokens
+            .iter()
+            .any(|t| matches!(t.1, Tok::Word) && matches!(t.0, "import" | "include" | "module")),
+        Err(_) => false,
+    }
+}
+
 /// Compile `code` with the given global variables (names with `$`).
 pub fn compile(code: &str, globals: &[&str]) -> Result<JqProgram, String> {
+    if uses_modules(code) {
+        return Err("templates cannot use jq modules (import, include, module)".into());
+    }
     let funs = overrides()
         .into_iter()
         .chain(jaq_core::funs())
@@ -217,7 +257,15 @@ impl JqProgram {
 
     /// Run on jq values.
     pub fn run_val(&self, input: Val, globals: Vec<Val>, limit: Duration) -> Outcome {
+        if globals.len() != self.globals.len() {
+            return Outcome::Error(format!(
+                "internal: {} global values for {} variables",
+                globals.len(),
+                self.globals.len()
+            ));
+        }
         let budget = Budget::new(limit);
+        let _evaluating = Evaluating::enter();
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let data = GuardedData {
                 lut: &self.filter.lut,
@@ -242,7 +290,15 @@ impl JqProgram {
             Ok(outcome) => outcome,
             Err(payload) => match payload.downcast::<Stop>() {
                 Ok(stop) => Outcome::Stopped(*stop),
-                Err(other) => std::panic::resume_unwind(other),
+                Err(other) => {
+                    let text = other
+                        .downcast_ref::<&str>()
+                        .map(ToString::to_string)
+                        .or_else(|| other.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    tracing::error!(panic = %text, "the jq engine panicked; the evaluation failed");
+                    Outcome::Error(format!("internal error in the jq engine ({text})"))
+                }
             },
         }
     }
@@ -393,5 +449,7 @@ mod tests {
         assert_eq!(e, "unknown variable $nope");
         let e = compile("nosuch(1)", &[]).unwrap_err();
         assert_eq!(e, "unknown function nosuch/1");
+        let e = compile("import \"data\" as $a; $a", &[]).unwrap_err();
+        assert!(e.contains("modules"), "{e}");
     }
 }

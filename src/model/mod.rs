@@ -9,6 +9,7 @@ pub mod project;
 pub mod record;
 pub mod source_map;
 pub mod step;
+pub mod strict_json;
 pub mod template;
 
 pub use definition::{Definition, Endpoint, Kind, Workflow, endpoint_key};

@@ -80,6 +80,8 @@ pub fn parse_definition(text: &str, file: &Path, expected: Option<Kind>) -> Pars
         text,
         diagnostics: Vec::new(),
         ids: HashMap::new(),
+        occurrences: HashMap::new(),
+        open: Vec::new(),
     };
     let definition = cx.definition(expected);
     let definition = if cx.diagnostics.is_empty() {
@@ -99,6 +101,10 @@ struct Cx<'t> {
     diagnostics: Vec<Diagnostic>,
     /// step id → JSON path of its first use
     ids: HashMap<String, String>,
+    /// step id → how many steps with it were met so far
+    occurrences: HashMap<String, usize>,
+    /// the steps being read, innermost last, with where each is in the text
+    open: Vec<(String, Option<(usize, usize)>)>,
 }
 
 impl Cx<'_> {
@@ -111,13 +117,26 @@ impl Cx<'_> {
     }
 
     fn definition(&mut self, expected: Option<Kind>) -> Option<Definition> {
-        let value: Value = match serde_json::from_str(self.text) {
+        let value: Value = match super::strict_json::parse(self.text) {
             Ok(v) => v,
             Err(e) => {
-                let d = self
-                    .diag(format!("invalid JSON: {}", strip_position(&e.to_string())))
-                    .at(e.line(), e.column())
+                let column = super::source_map::char_column(self.text, e.line(), e.column());
+                let message = strip_position(&e.to_string());
+                let mut d = self
+                    .diag(format!("invalid JSON: {message}"))
+                    .at(e.line().max(1), column)
                     .hint("fix the JSON syntax; the file was not imported");
+                if let Some(key) = message
+                    .strip_prefix("duplicate key `")
+                    .and_then(|k| k.split('`').next())
+                {
+                    let at = super::source_map::offset(self.text, e.line(), e.column());
+                    d = d.field(key);
+                    if let Some(id) = super::source_map::enclosing_id(self.text, at) {
+                        d = d.step(id);
+                    }
+                    d.hint = Some("write each field once".into());
+                }
                 self.push(d);
                 return None;
             }
@@ -170,7 +189,7 @@ impl Cx<'_> {
             }),
         };
         let steps = match steps_value {
-            Some(v) => self.steps(&v, "steps", kind, false),
+            Some(v) => self.steps(&v, "steps", kind, false, None),
             None => {
                 let d = self
                     .diag("missing field `steps`")
@@ -276,15 +295,21 @@ impl Cx<'_> {
         }
     }
 
-    fn steps(&mut self, value: &Value, path: &str, kind: Kind, in_catch: bool) -> Vec<Step> {
+    fn steps(
+        &mut self,
+        value: &Value,
+        path: &str,
+        kind: Kind,
+        in_catch: bool,
+        owner: Option<&str>,
+    ) -> Vec<Step> {
         let Value::Array(items) = value else {
-            let d = self
-                .diag(format!(
-                    "`{}` must be an array of steps",
-                    last_segment(path)
-                ))
-                .at_opt(self.locate_key(last_segment(path)))
-                .field(path);
+            let field = last_segment(path);
+            let mut d = self.diag(format!("`{field}` must be an array of steps"));
+            d = match owner {
+                Some(id) => d.at_opt(self.locate_step(id)).step(id).field(field),
+                None => d.at_opt(self.locate_key(field)).field(field),
+            };
             self.push(d);
             return Vec::new();
         };
@@ -296,6 +321,19 @@ impl Cx<'_> {
     }
 
     fn step(&mut self, value: &Value, path: &str, kind: Kind, in_catch: bool) -> Option<Step> {
+        let depth = self.open.len();
+        let step = self.step_inner(value, path, kind, in_catch);
+        self.open.truncate(depth);
+        step
+    }
+
+    fn step_inner(
+        &mut self,
+        value: &Value,
+        path: &str,
+        kind: Kind,
+        in_catch: bool,
+    ) -> Option<Step> {
         let Value::Object(obj) = value else {
             let d = self
                 .diag(format!("{path} must be an object with `id` and `action`"))
@@ -329,10 +367,17 @@ impl Cx<'_> {
                 return None;
             }
         };
+        let nth = {
+            let n = self.occurrences.entry(id.clone()).or_default();
+            *n += 1;
+            *n - 1
+        };
+        let here = self.locate_step_nth(&id, nth);
+        self.open.push((id.clone(), here));
         if let Some(first) = self.ids.get(&id) {
             let d = self
                 .diag(format!("duplicate step id (first used at {first})"))
-                .at_opt(self.locate_step_nth(&id, 1))
+                .at_opt(here)
                 .step(&id)
                 .hint("step ids must be unique within a file");
             self.push(d);
@@ -423,7 +468,7 @@ impl Cx<'_> {
         };
         let mut take_steps =
             |cx: &mut Self, field: &str, required: bool, catch: bool| match obj.remove(field) {
-                Some(v) => cx.steps(&v, &format!("{path}.{field}"), kind, catch),
+                Some(v) => cx.steps(&v, &format!("{path}.{field}"), kind, catch, Some(id)),
                 None => {
                     if required {
                         let d = cx
@@ -607,8 +652,12 @@ impl Cx<'_> {
         }
     }
 
+    /// Where the step `id` being read is (the innermost open step with that id).
     fn locate_step(&self, id: &str) -> Option<(usize, usize)> {
-        self.locate_step_nth(id, 0)
+        match self.open.iter().rev().find(|(open, _)| open == id) {
+            Some((_, at)) => *at,
+            None => self.locate_step_nth(id, 0),
+        }
     }
 
     fn locate_step_nth(&self, id: &str, nth: usize) -> Option<(usize, usize)> {

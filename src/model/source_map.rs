@@ -33,6 +33,60 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// 1-based character column of a 1-based byte column on a 1-based line (serde_json counts
+/// bytes); at least 1.
+pub fn char_column(text: &str, line: usize, byte_column: usize) -> usize {
+    let Some(l) = text.split('\n').nth(line.saturating_sub(1)) else {
+        return byte_column.max(1);
+    };
+    let mut end = byte_column.min(l.len());
+    while end > 0 && !l.is_char_boundary(end) {
+        end -= 1;
+    }
+    l[..end].chars().count().max(1)
+}
+
+/// Byte offset of a 1-based line and byte column.
+pub fn offset(text: &str, line: usize, byte_column: usize) -> usize {
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    (start + byte_column.saturating_sub(1)).min(text.len())
+}
+
+/// The `"id"` of the JSON object that encloses `offset`, if it has one before `offset`
+/// (finds the step a fault inside it belongs to).
+pub fn enclosing_id(text: &str, offset: usize) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = offset.min(bytes.len());
+    // walk back to the `{` that opens the object holding `offset` (strings are rare enough
+    // in keys and values around here that braces inside them are not worth tracking)
+    let start = loop {
+        if i == 0 {
+            return None;
+        }
+        i -= 1;
+        match bytes[i] {
+            b'}' => depth += 1,
+            b'{' if depth == 0 => break i,
+            b'{' => depth -= 1,
+            _ => {}
+        }
+    };
+    let object = &text[start..offset.min(text.len())];
+    let key_at = object.find("\"id\"")?;
+    let rest = object[key_at + 4..]
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start();
+    let value = rest.strip_prefix('"')?;
+    let end = value.find('"')?;
+    Some(value[..end].to_string())
+}
+
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
@@ -49,5 +103,9 @@ mod tests {
         assert_eq!(find_step(text, "a", 1), Some((5, 20)));
         assert_eq!(find_key(text, "steps"), Some((3, 3)));
         assert_eq!(find_step(text, "zz", 0), None);
+        let at = text.find("\"b\"").unwrap();
+        assert_eq!(enclosing_id(text, at + 3).as_deref(), Some("b"));
+        assert_eq!(enclosing_id(text, 3), None);
+        assert_eq!(offset(text, 2, 3), 4);
     }
 }

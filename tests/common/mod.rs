@@ -1,0 +1,124 @@
+//! Shared set-up for the integration tests: temporary stores and projects, the real binary,
+//! an engine on a real SQLite file.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use flowdeck::engine::Engine;
+use flowdeck::engine::import::import_project;
+use flowdeck::model::project;
+use flowdeck::store::Store;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temporary folder with a store path inside; dropped at the end of the test.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// `<dir>/flowdeck.db`
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("flowdeck.db")
+    }
+
+    /// `<dir>/<rel>`
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Write a file under the sandbox, creating folders.
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// Run the real `flowdeck` binary with `--db <sandbox db>` and the given arguments, in
+    /// the sandbox folder, with logs kept out of the user's folders.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_flowdeck"))
+            .arg("--db")
+            .arg(self.db())
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("FLOWDECK_LOG_FILE", self.path("flowdeck.log"))
+            .env_remove("FLOWDECK_DB")
+            .env_remove("SUPPLIER_URL")
+            .output()
+            .expect("run flowdeck")
+    }
+
+    /// [`Sandbox::cli`] with `--json`, parsed; panics with stderr when the output is not JSON.
+    pub fn cli_json(&self, args: &[&str]) -> (i32, Value) {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.cli(&all);
+        let code = out.status.code().unwrap_or(-1);
+        let value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}); stdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (code, value)
+    }
+
+    /// Write a project: `flowdeck.toml` (given text or a default), `schema.sql` (optional)
+    /// and definition files `(relative path, JSON text)`.
+    pub fn project(&self, name: &str, schema: Option<&str>, files: &[(&str, &str)]) -> PathBuf {
+        let root = self.path(name);
+        std::fs::create_dir_all(root.join("workflows")).unwrap();
+        std::fs::create_dir_all(root.join("endpoints")).unwrap();
+        std::fs::write(root.join("flowdeck.toml"), format!("name = \"{name}\"\n")).unwrap();
+        if let Some(s) = schema {
+            std::fs::write(root.join("schema.sql"), s).unwrap();
+        }
+        for (rel, text) in files {
+            std::fs::write(root.join(rel), text).unwrap();
+        }
+        root
+    }
+
+    /// Import a project folder into the sandbox store and deploy everything; panics on faults.
+    pub fn import_and_deploy(&self, root: &Path) {
+        let loaded = project::load(root).unwrap();
+        let mut store = Store::open(&self.db()).unwrap();
+        let report = import_project(&mut store, &loaded).unwrap();
+        assert!(
+            report.is_clean(),
+            "import faults: {:#?}",
+            report.diagnostics
+        );
+        for row in store.list_definitions().unwrap() {
+            store.deploy(row.id).unwrap();
+        }
+    }
+
+    /// An engine on the sandbox store.
+    pub fn engine(&self) -> Engine {
+        Engine::open(&self.db(), 16).unwrap()
+    }
+}
+
+/// The bundled example project's folder in the repository.
+pub fn example_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/example")
+}
+
+/// Stdout and stderr of a command as text, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
