@@ -69,9 +69,9 @@ pub enum Command {
         state: Switch,
     },
     /// Publish drafts as the live versions
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["name", "all"])))]
     Deploy {
         /// Workflow name, or endpoint as "METHOD /path"
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
         name: Option<String>,
         /// Deploy every changed draft
         #[arg(long)]
