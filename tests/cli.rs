@@ -9,7 +9,11 @@ use serde_json::{Value, json};
 /// `init shop && import shop && deploy --all` in a fresh sandbox.
 fn shop() -> Sandbox {
     let s = Sandbox::new();
-    for args in [&["init", "shop"][..], &["import", "shop"], &["deploy", "--all"]] {
+    for args in [
+        &["init", "shop"][..],
+        &["import", "shop"],
+        &["deploy", "--all"],
+    ] {
         let out = s.cli(args);
         assert!(out.status.success(), "{args:?}: {}", text(&out));
     }
@@ -32,7 +36,13 @@ fn names(runs: &Value) -> Vec<(String, String)> {
 #[test]
 fn the_order_to_reorder_example_runs_end_to_end() {
     let s = shop();
-    let (code, out) = s.cli_json(&["call", "POST", "/orders", "--body", r#"{"sku":{"id":1},"quantity":60}"#]);
+    let (code, out) = s.cli_json(&[
+        "call",
+        "POST",
+        "/orders",
+        "--body",
+        r#"{"sku":{"id":1},"quantity":60}"#,
+    ]);
     assert_eq!(code, 0, "{out:#}");
     // the invoice and the response
     assert_eq!(out["status"], 201);
@@ -40,10 +50,23 @@ fn the_order_to_reorder_example_runs_end_to_end() {
     assert_eq!(out["body"]["stock"], 40);
     assert_eq!(out["run"]["endpoint"], "POST /orders");
     assert_eq!(out["run"]["status"], "succeeded");
-    let steps: Vec<&str> = out["run"]["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
-    assert!(steps.contains(&"invoice") && steps.contains(&"reorder"), "{steps:?}");
+    let steps: Vec<&str> = out["run"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert!(
+        steps.contains(&"invoice") && steps.contains(&"reorder"),
+        "{steps:?}"
+    );
     // the event and the cascade
-    let events: Vec<&str> = out["events"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    let events: Vec<&str> = out["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
     assert_eq!(events, vec!["sku_reorder", "po_created"]);
     assert_eq!(out["events"][0]["params"], json!({"sku": 1, "stock": 40}));
     assert_eq!(out["events"][1]["depth"], 1);
@@ -58,9 +81,18 @@ fn the_order_to_reorder_example_runs_end_to_end() {
         ]
     );
     // every run carries its step records
-    assert!(out["runs"].as_array().unwrap().iter().all(|r| !r["steps"].as_array().unwrap().is_empty()));
+    assert!(
+        out["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| !r["steps"].as_array().unwrap().is_empty())
+    );
     // the inactive workflow, skipped with its reason
-    assert_eq!(out["skipped"], json!([{"event_id": out["events"][0]["id"], "workflow": "slack_alert", "reason": "inactive"}]));
+    assert_eq!(
+        out["skipped"],
+        json!([{"event_id": out["events"][0]["id"], "workflow": "slack_alert", "reason": "inactive"}])
+    );
     // the data: stock was lowered, then restocked by the cascade
     let (_, sku) = s.cli_json(&["call", "GET", "/skus/1"]);
     assert_eq!(sku["body"]["stock"], 40 + 110);
@@ -69,23 +101,50 @@ fn the_order_to_reorder_example_runs_end_to_end() {
 #[test]
 fn text_output_shows_the_cascade_as_a_tree() {
     let s = shop();
-    let out = s.cli(&["call", "POST", "/orders", "--body", r#"{"sku":{"id":1},"quantity":60}"#]);
+    let out = s.cli(&[
+        "call",
+        "POST",
+        "/orders",
+        "--body",
+        r#"{"sku":{"id":1},"quantity":60}"#,
+    ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", text(&out));
     assert!(stdout.starts_with("HTTP 201"), "{stdout}");
     assert!(stdout.contains("event #1 sku_reorder"), "{stdout}");
-    assert!(stdout.contains("· slack_alert  skipped: inactive"), "{stdout}");
+    assert!(
+        stdout.contains("· slack_alert  skipped: inactive"),
+        "{stdout}"
+    );
     assert!(stdout.contains("    event #2 po_created"), "{stdout}");
 }
 
 #[test]
 fn responses_of_the_example_endpoint_cover_bad_requests() {
     let s = shop();
-    let (code, out) = s.cli_json(&["call", "POST", "/orders", "--body", r#"{"sku":{"id":1},"quantity":1000}"#]);
+    let (code, out) = s.cli_json(&[
+        "call",
+        "POST",
+        "/orders",
+        "--body",
+        r#"{"sku":{"id":1},"quantity":1000}"#,
+    ]);
     assert_eq!((code, out["status"].clone()), (0, json!(409)), "{out:#}");
-    let (_, out) = s.cli_json(&["call", "POST", "/orders", "--body", r#"{"sku":{"id":99},"quantity":1}"#]);
+    let (_, out) = s.cli_json(&[
+        "call",
+        "POST",
+        "/orders",
+        "--body",
+        r#"{"sku":{"id":99},"quantity":1}"#,
+    ]);
     assert_eq!(out["status"], 404);
-    let (_, out) = s.cli_json(&["call", "POST", "/orders", "--body", r#"{"quantity":"lots"}"#]);
+    let (_, out) = s.cli_json(&[
+        "call",
+        "POST",
+        "/orders",
+        "--body",
+        r#"{"quantity":"lots"}"#,
+    ]);
     assert_eq!(out["status"], 400);
     assert!(out["events"].as_array().unwrap().is_empty());
 }
@@ -95,30 +154,53 @@ fn list_toggle_and_deploy() {
     let s = shop();
     let (_, list) = s.cli_json(&["list"]);
     let wf = |list: &Value, name: &str| {
-        list["workflows"].as_array().unwrap().iter().find(|w| w["name"] == name).cloned().unwrap()
+        list["workflows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["name"] == name)
+            .cloned()
+            .unwrap()
     };
     assert_eq!(
         wf(&list, "reorder_supply"),
         json!({"name": "reorder_supply", "on": "sku_reorder", "active": true, "live_version": 1, "draft_changed": false, "file": "workflows/reorder_supply.json"})
     );
     assert_eq!(wf(&list, "slack_alert")["active"], false);
-    assert!(list["endpoints"].as_array().unwrap().iter().any(|e| e["method"] == "POST" && e["path"] == "/orders"));
+    assert!(
+        list["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["method"] == "POST" && e["path"] == "/orders")
+    );
 
     let out = s.cli(&["toggle", "notify_buyer", "off"]);
     assert!(out.status.success(), "{}", text(&out));
     let (_, emitted) = s.cli_json(&["emit", "sku_reorder", "--params", r#"{"sku": 2}"#]);
-    assert!(emitted["skipped"].as_array().unwrap().iter().any(|k| k["workflow"] == "notify_buyer" && k["reason"] == "inactive"));
+    assert!(
+        emitted["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["workflow"] == "notify_buyer" && k["reason"] == "inactive")
+    );
 
     // a changed draft shows as changed until deployed, and only the new version runs live
     let file = s.path("shop/workflows/receive_stock.json");
-    let changed = std::fs::read_to_string(&file).unwrap().replace("received {{$param.qty}}", "booked {{$param.qty}}");
+    let changed = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("received {{$param.qty}}", "booked {{$param.qty}}");
     std::fs::write(&file, changed).unwrap();
     assert!(s.cli(&["import", "shop"]).status.success());
     let (_, list) = s.cli_json(&["list"]);
     assert_eq!(wf(&list, "receive_stock")["draft_changed"], true);
     let (code, deployed) = s.cli_json(&["deploy", "receive_stock"]);
     assert_eq!(code, 0);
-    assert_eq!(deployed["deployed"], json!([{"name": "receive_stock", "live_version": 2, "new": true}]));
+    assert_eq!(
+        deployed["deployed"],
+        json!([{"name": "receive_stock", "live_version": 2, "new": true}])
+    );
     let (_, list) = s.cli_json(&["list"]);
     assert_eq!(wf(&list, "receive_stock")["draft_changed"], false);
 }
@@ -126,7 +208,13 @@ fn list_toggle_and_deploy() {
 #[test]
 fn emit_queue_only_records_and_queues() {
     let s = shop();
-    let (code, out) = s.cli_json(&["emit", "sku_reorder", "--params", r#"{"sku": 3}"#, "--queue"]);
+    let (code, out) = s.cli_json(&[
+        "emit",
+        "sku_reorder",
+        "--params",
+        r#"{"sku": 3}"#,
+        "--queue",
+    ]);
     assert_eq!(code, 0, "{out:#}");
     assert_eq!(out["queued"].as_array().unwrap().len(), 2);
     let (_, runs) = s.cli_json(&["runs", "--status", "queued"]);
@@ -136,11 +224,25 @@ fn emit_queue_only_records_and_queues() {
 #[test]
 fn emit_draft_runs_the_drafts_of_active_listeners() {
     let s = shop();
-    let (code, out) = s.cli_json(&["emit", "sku_reorder", "--params", r#"{"sku": 3}"#, "--draft"]);
+    let (code, out) = s.cli_json(&[
+        "emit",
+        "sku_reorder",
+        "--params",
+        r#"{"sku": 3}"#,
+        "--draft",
+    ]);
     assert_eq!(code, 0, "{out:#}");
     let runs = out["runs"].as_array().unwrap();
-    assert!(runs.iter().all(|r| r["mode"] == "debug" && r["version"].is_null()), "{out:#}");
-    assert_eq!(runs.len(), 3, "two listeners and the cascade's receive_stock");
+    assert!(
+        runs.iter()
+            .all(|r| r["mode"] == "debug" && r["version"].is_null()),
+        "{out:#}"
+    );
+    assert_eq!(
+        runs.len(),
+        3,
+        "two listeners and the cascade's receive_stock"
+    );
 }
 
 #[test]
@@ -149,22 +251,52 @@ fn debug_prints_a_trace_and_show_runs_events_read_the_record() {
     let out = s.cli(&["debug", "reorder_supply", "--params", r#"{"sku": 2}"#]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", text(&out));
-    for needle in ["reorder_supply", "(draft)", "load", "db.query", "supplier", "offline", "done"] {
+    for needle in [
+        "reorder_supply",
+        "(draft)",
+        "load",
+        "db.query",
+        "supplier",
+        "offline",
+        "done",
+    ] {
         assert!(stdout.contains(needle), "{needle} missing in {stdout}");
     }
     let (_, runs) = s.cli_json(&["runs", "--workflow", "reorder_supply", "--limit", "5"]);
     let run_id = runs["runs"][0]["id"].as_i64().unwrap();
-    assert!(runs["runs"][0].get("steps").is_none(), "runs lists runs without steps");
+    assert!(
+        runs["runs"][0].get("steps").is_none(),
+        "runs lists runs without steps"
+    );
     let (code, run) = s.cli_json(&["show", &run_id.to_string()]);
     assert_eq!(code, 0);
     assert_eq!(run["workflow"], "reorder_supply");
     let step = &run["steps"][0];
-    for field in ["seq", "step", "path", "action", "status", "input", "output", "error", "duration_us", "attempt"] {
+    for field in [
+        "seq",
+        "step",
+        "path",
+        "action",
+        "status",
+        "input",
+        "output",
+        "error",
+        "duration_us",
+        "attempt",
+    ] {
         assert!(step.get(field).is_some(), "step lacks {field}: {step}");
     }
     let (_, events) = s.cli_json(&["events", "--name", "po_created"]);
     let e = &events["events"][0];
-    for field in ["id", "name", "params", "source", "parent_run", "depth", "emitted_at"] {
+    for field in [
+        "id",
+        "name",
+        "params",
+        "source",
+        "parent_run",
+        "depth",
+        "emitted_at",
+    ] {
         assert!(e.get(field).is_some(), "event lacks {field}: {e}");
     }
     assert_eq!(e["source"], "workflow:reorder_supply");
@@ -197,11 +329,20 @@ fn demo_seeds_and_deploys_the_example() {
     let out = s.cli(&["demo"]);
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("reorder_supply") && stdout.contains("POST /orders"), "{stdout}");
+    assert!(
+        stdout.contains("reorder_supply") && stdout.contains("POST /orders"),
+        "{stdout}"
+    );
     // running it again changes nothing and still works
     assert!(s.cli(&["demo"]).status.success());
     let (_, list) = s.cli_json(&["list"]);
-    assert!(list["workflows"].as_array().unwrap().iter().all(|w| w["live_version"] == 1 && w["draft_changed"] == false));
+    assert!(
+        list["workflows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w["live_version"] == 1 && w["draft_changed"] == false)
+    );
 }
 
 /// A command that must fail with exit code `code` and say all of `words` on stderr.
@@ -218,20 +359,80 @@ fn refused(s: &Sandbox, args: &[&str], code: i32, words: &[&str]) {
 #[test]
 fn bad_input_is_a_clear_error_never_a_panic() {
     let s = shop();
-    refused(&s, &["emit", "sku_reorder", "--params", "{sku:1}"], 1, &["--params", "invalid JSON", "line 1 column 2"]);
-    refused(&s, &["emit", "sku_reorder", "--params", "[1]"], 1, &["must be a JSON object"]);
-    refused(&s, &["emit", "sku_reorder", "--params", "@missing.json"], 1, &["cannot read missing.json"]);
-    refused(&s, &["emit", "sku_reodrer"], 1, &["no workflow listens to", "did you mean \"sku_reorder\""]);
-    refused(&s, &["debug", "reorder_suply"], 1, &["no workflow named", "did you mean \"reorder_supply\""]);
-    refused(&s, &["toggle", "nope", "on"], 1, &["no workflow or endpoint named \"nope\""]);
-    refused(&s, &["deploy", "nope"], 1, &["no workflow or endpoint named"]);
-    refused(&s, &["call", "GET", "/nowhere"], 1, &["no endpoint answers GET /nowhere", "POST /orders"]);
-    refused(&s, &["call", "POST", "/orders", "--body", "{"], 1, &["--body", "invalid JSON"]);
+    refused(
+        &s,
+        &["emit", "sku_reorder", "--params", "{sku:1}"],
+        1,
+        &["--params", "invalid JSON", "line 1 column 2"],
+    );
+    refused(
+        &s,
+        &["emit", "sku_reorder", "--params", "[1]"],
+        1,
+        &["must be a JSON object"],
+    );
+    refused(
+        &s,
+        &["emit", "sku_reorder", "--params", "@missing.json"],
+        1,
+        &["cannot read missing.json"],
+    );
+    refused(
+        &s,
+        &["emit", "sku_reodrer"],
+        1,
+        &["no workflow listens to", "did you mean \"sku_reorder\""],
+    );
+    refused(
+        &s,
+        &["debug", "reorder_suply"],
+        1,
+        &["no workflow named", "did you mean \"reorder_supply\""],
+    );
+    refused(
+        &s,
+        &["toggle", "nope", "on"],
+        1,
+        &["no workflow or endpoint named \"nope\""],
+    );
+    refused(
+        &s,
+        &["deploy", "nope"],
+        1,
+        &["no workflow or endpoint named"],
+    );
+    refused(
+        &s,
+        &["call", "GET", "/nowhere"],
+        1,
+        &["no endpoint answers GET /nowhere", "POST /orders"],
+    );
+    refused(
+        &s,
+        &["call", "POST", "/orders", "--body", "{"],
+        1,
+        &["--body", "invalid JSON"],
+    );
     refused(&s, &["show", "999"], 1, &["no run #999"]);
-    refused(&s, &["runs", "--workflow", "nope"], 1, &["no workflow or endpoint named"]);
-    refused(&s, &["import", "does-not-exist"], 1, &["does-not-exist does not exist"]);
+    refused(
+        &s,
+        &["runs", "--workflow", "nope"],
+        1,
+        &["no workflow or endpoint named"],
+    );
+    refused(
+        &s,
+        &["import", "does-not-exist"],
+        1,
+        &["does-not-exist does not exist"],
+    );
     // usage errors exit 2
-    refused(&s, &["toggle", "notify_buyer", "maybe"], 2, &["invalid value 'maybe'"]);
+    refused(
+        &s,
+        &["toggle", "notify_buyer", "maybe"],
+        2,
+        &["invalid value 'maybe'"],
+    );
     refused(&s, &["deploy"], 2, &["--all"]);
     refused(&s, &["frobnicate"], 2, &["unrecognized subcommand"]);
 }
@@ -246,19 +447,43 @@ fn a_missing_store_folder_or_a_file_that_is_not_sqlite_is_refused() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not exist"),
+        "{}",
+        text(&out)
+    );
     assert!(!missing.parent().unwrap().exists(), "nothing was created");
 
-    std::fs::write(s.db(), "just some text, certainly not a SQLite database file at all").unwrap();
-    refused(&s, &["list"], 1, &["not a flowdeck store", "not a SQLite database"]);
+    std::fs::write(
+        s.db(),
+        "just some text, certainly not a SQLite database file at all",
+    )
+    .unwrap();
+    refused(
+        &s,
+        &["list"],
+        1,
+        &["not a flowdeck store", "not a SQLite database"],
+    );
     let kept = std::fs::read_to_string(s.db()).unwrap();
-    assert!(kept.starts_with("just some text"), "the file was left alone");
+    assert!(
+        kept.starts_with("just some text"),
+        "the file was left alone"
+    );
 }
 
 #[test]
 fn init_refuses_a_folder_that_is_not_empty() {
     let s = Sandbox::new();
     s.write("taken/keep.txt", "mine");
-    refused(&s, &["init", "taken"], 1, &["not empty", "nothing was written"]);
-    assert_eq!(std::fs::read_to_string(s.path("taken/keep.txt")).unwrap(), "mine");
+    refused(
+        &s,
+        &["init", "taken"],
+        1,
+        &["not empty", "nothing was written"],
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.path("taken/keep.txt")).unwrap(),
+        "mine"
+    );
 }

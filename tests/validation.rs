@@ -68,9 +68,10 @@ fn faults(rel: &str, text: &str) -> Vec<Diagnostic> {
         "expected faults for {rel}, got none; file:\n{text}"
     );
     for d in &report.diagnostics {
-        assert_eq!(d.file, Path::new(rel), "fault names the wrong file: {d}");
+        // faults name the file as the user can open it: the project folder joined with it
+        assert!(d.file.ends_with(rel), "fault names the wrong file: {d}");
         assert!(
-            d.to_string().starts_with(rel),
+            d.to_string().starts_with(&d.file.display().to_string()) && d.to_string().contains(rel),
             "display lacks the file: {d}"
         );
     }
@@ -159,7 +160,7 @@ fn json_syntax_error_gives_line_and_column() {
         },
     );
     assert_eq!((d.line, d.column), (Some(4), Some(3)), "{d}");
-    assert!(d.to_string().starts_with("workflows/w.json:4:3:"), "{d}");
+    assert!(d.to_string().contains("workflows/w.json:4:3:"), "{d}");
 }
 
 #[test]
@@ -1084,7 +1085,7 @@ fn check_mixed_import(bad: &str, field: &str) {
         "the bad file was not reported"
     );
     for d in &report.diagnostics {
-        assert_eq!(d.file, Path::new("workflows/b_broken.json"), "{d}");
+        assert!(d.file.ends_with("workflows/b_broken.json"), "{d}");
         check(
             d,
             &Want {
@@ -1140,7 +1141,7 @@ fn import_project_stores_good_files_when_one_is_not_json() {
     let (_sandbox, store, report) = import_files(&files);
     assert_eq!(report.diagnostics.len(), 1, "{:#?}", report.diagnostics);
     let d = &report.diagnostics[0];
-    assert_eq!(d.file, Path::new("workflows/b_broken.json"), "{d}");
+    assert!(d.file.ends_with("workflows/b_broken.json"), "{d}");
     assert_eq!(d.line, Some(2), "{d}");
     assert_eq!(stored_names(&store), good_names());
 }

@@ -230,7 +230,8 @@ pub fn load_dir(dir: &Path) -> Result<LoadedProject, ProjectError> {
         for path in entries {
             let text = std::fs::read_to_string(&path).map_err(io(&path))?;
             let relative = path.strip_prefix(dir).unwrap_or(&path).to_path_buf();
-            let parsed = parse_definition(&text, &relative, Some(kind));
+            // faults name the file as the user can open it; the store keeps the relative path
+            let parsed = parse_definition(&text, &path, Some(kind));
             files.push(LoadedFile {
                 path: relative,
                 text,
