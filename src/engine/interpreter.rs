@@ -7,7 +7,7 @@
 //! is written when their frame ends. Errors unwind frames to the nearest `try` (or to a
 //! compound step with retries left); retries re-run the same step with the next attempt.
 
-use super::actions::{self, Effect, LeafCx};
+use super::actions::{self, Effect, LeafCx, foreach, if_, try_};
 use super::context::{Inputs, RunContext};
 use super::core::Core;
 use super::program::{CStep, Op, Program, Steps};
@@ -103,11 +103,6 @@ fn backoff(retry: Option<Retry>, attempt: u32) -> Duration {
 
 fn max_attempts(step: &CStep) -> u32 {
     step.retry.map_or(1, |r| r.max_attempts.max(1))
-}
-
-/// jq truthiness: everything but `false` and `null`.
-fn truthy(v: &Value) -> bool {
-    !matches!(v, Value::Null | Value::Bool(false))
 }
 
 impl Interpreter {
@@ -301,29 +296,24 @@ impl Interpreter {
                 cond,
                 then,
                 otherwise,
-            } => match cond.eval(&self.bindings(), self.limit) {
-                Ok(v) => {
-                    let (branch, body) = if truthy(&v) {
-                        ("then", then.clone())
-                    } else {
-                        ("else", otherwise.clone())
-                    };
-                    self.push(
-                        body,
-                        seq,
-                        started,
-                        attempt,
-                        json!({ "cond": v }),
-                        OwnerKind::If { branch },
-                    );
-                }
-                Err(e) => self.step_failed(
+            } => match if_::choose(cond, then, otherwise, &self.bindings(), self.limit) {
+                Ok(branch) => self.push(
+                    branch.steps,
+                    seq,
+                    started,
+                    attempt,
+                    branch.input,
+                    OwnerKind::If {
+                        branch: branch.name,
+                    },
+                ),
+                Err(message) => self.step_failed(
                     step,
                     seq,
                     attempt,
                     started,
                     Value::Null,
-                    format!("cond: {e}"),
+                    message,
                     &mut records,
                 ),
             },
@@ -331,56 +321,43 @@ impl Interpreter {
                 items,
                 item,
                 steps: body,
-            } => match items.eval(&self.bindings(), self.limit) {
-                Ok(Value::Array(list)) => {
-                    let input = json!({ "count": list.len() });
-                    if list.is_empty() {
-                        let r = self.record(
-                            step,
-                            seq,
-                            attempt,
-                            started,
-                            StepStatus::Succeeded,
-                            input,
-                            json!({ "count": 0 }),
-                            None,
-                        );
-                        records.push(r);
-                        self.advance();
-                    } else {
-                        self.bind_item(item, &list[0], 0);
-                        self.push(
-                            body.clone(),
-                            seq,
-                            started,
-                            attempt,
-                            input,
-                            OwnerKind::Foreach {
-                                items: list,
-                                index: 0,
-                            },
-                        );
-                    }
-                }
-                Ok(other) => {
-                    let kind = type_name(&other);
-                    self.step_failed(
+            } => match foreach::items(items, &self.bindings(), self.limit) {
+                Ok(list) if list.is_empty() => {
+                    let r = self.record(
                         step,
                         seq,
                         attempt,
                         started,
-                        json!({ "in": other }),
-                        format!("in: must yield an array, got {kind}"),
-                        &mut records,
+                        StepStatus::Succeeded,
+                        json!({ "count": 0 }),
+                        json!({ "count": 0 }),
+                        None,
+                    );
+                    records.push(r);
+                    self.advance();
+                }
+                Ok(list) => {
+                    self.bind_item(item, &list[0], 0);
+                    let input = json!({ "count": list.len() });
+                    self.push(
+                        body.clone(),
+                        seq,
+                        started,
+                        attempt,
+                        input,
+                        OwnerKind::Foreach {
+                            items: list,
+                            index: 0,
+                        },
                     );
                 }
-                Err(e) => self.step_failed(
+                Err(f) => self.step_failed(
                     step,
                     seq,
                     attempt,
                     started,
-                    Value::Null,
-                    format!("in: {e}"),
+                    f.input,
+                    f.message,
                     &mut records,
                 ),
             },
@@ -476,7 +453,7 @@ impl Interpreter {
 
     fn bind_item(&mut self, item: &str, value: &Value, index: usize) {
         self.set_var(item, value.clone());
-        self.set_var(&format!("{item}_index"), Value::from(index));
+        self.set_var(&foreach::index_var(item), Value::from(index));
     }
 
     fn advance(&mut self) {
@@ -539,7 +516,7 @@ impl Interpreter {
             let steps = parent.steps.clone();
             let step = &steps[parent.pc];
             if let (OwnerKind::TrySteps, Op::Try { catch, .. }) = (&owner.kind, &step.op) {
-                let error = json!({ "message": message, "step": failed_step });
+                let error = try_::error_value(&message, &failed_step);
                 self.frames.push(Frame {
                     steps: catch.clone(),
                     pc: 0,
@@ -676,16 +653,5 @@ fn owner_output(kind: &OwnerKind) -> Value {
         OwnerKind::Foreach { items, .. } => json!({ "count": items.len() }),
         OwnerKind::TrySteps => json!({ "caught": null }),
         OwnerKind::TryCatch { error } => json!({ "caught": error }),
-    }
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }

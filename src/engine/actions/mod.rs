@@ -1,15 +1,19 @@
-//! Leaf actions, one file each. A leaf action evaluates its fields, does its work and says
-//! what it did: the evaluated input (for the record), the output, and its effect on the run.
-//! Compound actions (`if`, `foreach`, `try`) shape the interpreter's frames and live there.
+//! Actions, one file each. A leaf action evaluates its fields, does its work and says what it
+//! did: the evaluated input (for the record), the output, and its effect on the run. The
+//! compound actions (`if`, `foreach`, `try`) evaluate what they need here; the interpreter
+//! turns that into frames.
 
 mod db;
 mod emit;
 mod fail;
+pub mod foreach;
 mod http;
+pub mod if_;
 mod log;
 mod return_;
 mod set;
 mod sleep;
+pub mod try_;
 
 use super::context::RunContext;
 use super::core::Core;

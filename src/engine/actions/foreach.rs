@@ -1,0 +1,41 @@
+//! `foreach`: evaluate the array the interpreter walks, one body frame per item.
+
+use super::Failure;
+use crate::expr::{Bindings, Template};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Evaluate `items`; it must yield an array.
+pub fn items(
+    items: &Template,
+    bindings: &Bindings<'_>,
+    limit: Duration,
+) -> Result<Vec<Value>, Failure> {
+    match items.eval(bindings, limit) {
+        Ok(Value::Array(list)) => Ok(list),
+        Ok(other) => {
+            let kind = type_name(&other);
+            Err(Failure::with_input(
+                json!({ "in": other }),
+                format!("in: must yield an array, got {kind}"),
+            ))
+        }
+        Err(e) => Err(Failure::new(format!("in: {e}"))),
+    }
+}
+
+/// The item variable's name and the index variable's (`<as>_index`).
+pub fn index_var(item: &str) -> String {
+    format!("{item}_index")
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
