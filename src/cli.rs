@@ -25,6 +25,9 @@ pub struct Cli {
     /// Print one JSON document on stdout
     #[arg(long, global = true)]
     pub json: bool,
+    /// Studio: do not capture the mouse (the terminal can select text)
+    #[arg(long, global = true)]
+    pub no_mouse: bool,
     /// What to do (no command: open the studio)
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -42,8 +45,12 @@ pub enum Switch {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Open the bundled example project, seeded and deployed
-    Demo,
+    /// Open the studio on the bundled example project, seeded and deployed
+    Demo {
+        /// Seed the store and print its listing instead of opening the studio
+        #[arg(long)]
+        no_studio: bool,
+    },
     /// Write the example project as files, to start from
     Init {
         /// Folder to create (must not exist or be empty)
@@ -126,6 +133,12 @@ pub enum Command {
         /// Run id
         run_id: i64,
     },
+    /// The studio's configuration file
+    Config {
+        /// Print the default configuration (every key, colour and setting)
+        #[arg(long)]
+        print_default: bool,
+    },
     /// List events, newest first
     Events {
         /// Only events of this name
@@ -165,13 +178,25 @@ pub fn run(cli: Cli) -> Outcome {
     let json = cli.json;
     let db = store_path(&cli);
     match cli.command {
-        None => {
-            eprintln!(
-                "The studio arrives with the next release. Try `flowdeck demo`, `flowdeck list` or `flowdeck --help`."
-            );
-            Ok(ExitCode::from(2))
+        None => studio(&db, cli.no_mouse),
+        Some(Command::Demo { no_studio }) => {
+            let seeded = project::demo(cli.db.as_deref(), json || no_studio, json)?;
+            if json || no_studio {
+                return Ok(ExitCode::SUCCESS);
+            }
+            studio(&seeded, cli.no_mouse)
         }
-        Some(Command::Demo) => project::demo(cli.db.as_deref(), json),
+        Some(Command::Config { print_default }) => {
+            if print_default {
+                print!("{}", crate::tui::config::default_text());
+            } else {
+                match crate::tui::config::path() {
+                    Some(p) => println!("{}", p.display()),
+                    None => println!("(no configuration folder on this system)"),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Init { dir }) => project::init(&dir, json),
         Some(Command::Import { path }) => project::import(&db, &path, json),
         Some(Command::Export { dir }) => project::export(&db, &dir, json),
@@ -198,6 +223,19 @@ pub fn run(cli: Cli) -> Outcome {
         Some(Command::Show { run_id }) => history::show(&db, run_id, json),
         Some(Command::Events { name, limit }) => history::events(&db, name.as_deref(), limit, json),
     }
+}
+
+/// Open the studio on `db`.
+fn studio(db: &std::path::Path, no_mouse: bool) -> Outcome {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        anyhow::bail!("the studio needs a terminal; use the commands (flowdeck --help) in scripts");
+    }
+    let options = crate::tui::Options {
+        mouse: no_mouse.then_some(false),
+    };
+    crate::tui::run(db, &options)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A tokio runtime for the commands that run workflows. Worker threads get large stacks

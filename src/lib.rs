@@ -4,7 +4,7 @@
 //! The layers point one way: [`model`] (definitions, validation, records) ← [`expr`]
 //! (`{{ }}` templates over jq) ← [`store`] (SQLite: definitions, versions, events, runs, step
 //! records; the project's data database) ← [`engine`] (dispatcher, interpreter, worker pool)
-//! ← the front ends: [`cli`] today, the studio and the server next. Nothing below the engine
+//! ← the front ends: [`cli`] and the studio ([`tui`]); the server comes next. Nothing below the engine
 //! knows about a terminal or a socket.
 #![forbid(unsafe_code)]
 
@@ -13,3 +13,4 @@ pub mod engine;
 pub mod expr;
 pub mod model;
 pub mod store;
+pub mod tui;

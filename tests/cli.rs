@@ -326,7 +326,7 @@ fn export_writes_back_exactly_what_was_imported() {
 #[test]
 fn demo_seeds_and_deploys_the_example() {
     let s = Sandbox::new();
-    let out = s.cli(&["demo"]);
+    let out = s.cli(&["demo", "--no-studio"]);
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -334,7 +334,7 @@ fn demo_seeds_and_deploys_the_example() {
         "{stdout}"
     );
     // running it again changes nothing and still works
-    assert!(s.cli(&["demo"]).status.success());
+    assert!(s.cli(&["demo", "--no-studio"]).status.success());
     let (_, list) = s.cli_json(&["list"]);
     assert!(
         list["workflows"]

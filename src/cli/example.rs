@@ -40,6 +40,14 @@ pub const FILES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Params the demo starts each workflow's editor with.
+pub const DEMO_PARAMS: &[(&str, &str)] = &[
+    ("reorder_supply", "{\n  \"sku\": 1\n}"),
+    ("notify_buyer", "{\n  \"sku\": 1\n}"),
+    ("receive_stock", "{\n  \"sku\": 1,\n  \"po\": 1,\n  \"qty\": 100\n}"),
+    ("slack_alert", "{\n  \"sku\": 1,\n  \"stock\": 40\n}"),
+];
+
 /// Write the example into `dir`, which must not exist or be empty.
 pub fn write(dir: &Path) -> anyhow::Result<()> {
     if dir.exists()

@@ -185,11 +185,17 @@ pub fn seed_demo(db: &Path) -> anyhow::Result<LoadedProject> {
     for row in store.list_definitions()? {
         store.deploy(row.id)?;
     }
+    for (workflow, params) in example::DEMO_PARAMS {
+        let key = crate::tui::data::params_key(workflow);
+        if store.ui_get(&key)?.is_none() {
+            store.ui_set(&key, params)?;
+        }
+    }
     Ok(loaded)
 }
 
-/// `flowdeck demo`
-pub fn demo(db: Option<&Path>, json: bool) -> Outcome {
+/// `flowdeck demo`: seed the example (and, when `listing`, print it). Returns the store.
+pub fn demo(db: Option<&Path>, listing: bool, json: bool) -> anyhow::Result<PathBuf> {
     let db = match db {
         Some(p) => p.to_path_buf(),
         None => {
@@ -200,30 +206,26 @@ pub fn demo(db: Option<&Path>, json: bool) -> Outcome {
         }
     };
     seed_demo(&db)?;
+    if !listing {
+        return Ok(db);
+    }
     let store = Store::open(&db)?;
     let rows = store.list_definitions()?;
     if json {
         print_json(&json!({ "db": db, "definitions": rows }))?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(db);
     }
-    println!(
-        "The example shop is seeded and deployed in {}.",
-        db.display()
-    );
+    println!("The example shop is seeded and deployed in {}.", db.display());
     println!();
     print!("{}", super::definitions::listing(&rows));
     println!();
     let db_arg = format!("--db {}", shell_quote(&db.to_string_lossy()));
     println!("Try it:");
-    println!(
-        "  flowdeck {db_arg} call POST /orders --body '{{\"sku\":{{\"id\":1}},\"quantity\":60}}'"
-    );
+    println!("  flowdeck {db_arg}                 # the studio");
+    println!("  flowdeck {db_arg} call POST /orders --body '{{\"sku\":{{\"id\":1}},\"quantity\":60}}'");
     println!("  flowdeck {db_arg} emit sku_reorder --params '{{\"sku\":3}}'");
     println!("  flowdeck {db_arg} runs");
-    println!("  flowdeck {db_arg} show <RUN_ID>");
-    println!();
-    println!("(The studio opens here in the next release; this listing stands in for it.)");
-    Ok(ExitCode::SUCCESS)
+    Ok(db)
 }
 
 /// Quote a path for a POSIX shell when it needs it.

@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod context;
 pub mod core;
+pub mod diff;
 pub mod dispatch;
 pub mod error;
 pub mod import;

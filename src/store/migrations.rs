@@ -118,6 +118,14 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (event_id, definition_id)
     ) WITHOUT ROWID;
     "#,
+    // 2: the studio's remembered state (last params per workflow, …)
+    r#"
+    CREATE TABLE ui_state (
+        key        TEXT PRIMARY KEY,
+        value      TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -4,6 +4,7 @@
 //! Durability: WAL with `synchronous=NORMAL`: a committed transaction survives a crash of the
 //! process; a power loss may lose the last transactions but never corrupts the file.
 
+pub mod activity;
 pub mod cascade;
 pub mod data;
 pub mod definitions;
@@ -14,6 +15,7 @@ pub mod project;
 pub mod runs;
 pub mod skips;
 pub mod steps;
+pub mod ui_state;
 pub mod writer;
 
 pub use data::DataDb;

@@ -1,0 +1,216 @@
+//! What changed between two versions of a definition, step by step (shown before a deploy).
+
+use crate::model::step::walk_steps;
+use crate::model::{Definition, Step};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// One difference.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum Change {
+    /// A definition-level field changed (`on`, `retry`, …).
+    Field {
+        /// Field name.
+        name: String,
+        /// Before (`null`: absent).
+        old: Value,
+        /// After (`null`: absent).
+        new: Value,
+    },
+    /// A step is new.
+    Added {
+        /// Step id.
+        id: String,
+        /// Its action.
+        action: String,
+        /// Where.
+        path: String,
+    },
+    /// A step is gone.
+    Removed {
+        /// Step id.
+        id: String,
+        /// Its action.
+        action: String,
+        /// Where it was.
+        path: String,
+    },
+    /// A step's fields changed.
+    Changed {
+        /// Step id.
+        id: String,
+        /// Its action (the new one).
+        action: String,
+        /// The fields that differ.
+        fields: Vec<String>,
+    },
+    /// A step moved, unchanged.
+    Moved {
+        /// Step id.
+        id: String,
+        /// Where it was.
+        from: String,
+        /// Where it is.
+        to: String,
+    },
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Change::Field { name, old, new } => write!(f, "~ {name}: {old} → {new}"),
+            Change::Added { id, action, path } => write!(f, "+ step {id} ({action}) at {path}"),
+            Change::Removed { id, action, path } => write!(f, "- step {id} ({action}) from {path}"),
+            Change::Changed { id, action, fields } => {
+                write!(f, "~ step {id} ({action}): {}", fields.join(", "))
+            }
+            Change::Moved { id, from, to } => write!(f, "↕ step {id}: {from} → {to}"),
+        }
+    }
+}
+
+/// A step's own fields (children left out: they are steps of their own).
+fn own_fields(step: &Step) -> Map<String, Value> {
+    let mut map = match step.to_json() {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    for (name, _) in step.action.children() {
+        map.remove(name);
+    }
+    map
+}
+
+fn steps_by_id(def: &Definition) -> BTreeMap<String, (String, Map<String, Value>)> {
+    let mut out = BTreeMap::new();
+    walk_steps(def.steps(), "/steps", &mut |s, path| {
+        out.insert(s.id.clone(), (path.to_string(), own_fields(s)));
+    });
+    out
+}
+
+fn head(def: &Definition) -> Map<String, Value> {
+    match def.canonical_json() {
+        Value::Object(mut m) => {
+            m.remove("steps");
+            m
+        }
+        _ => Map::new(),
+    }
+}
+
+/// The changes from `old` (`None`: nothing deployed yet) to `new`.
+pub fn diff(old: Option<&Definition>, new: &Definition) -> Vec<Change> {
+    let Some(old) = old else {
+        let mut out = Vec::new();
+        walk_steps(new.steps(), "/steps", &mut |s, path| {
+            out.push(Change::Added {
+                id: s.id.clone(),
+                action: s.action.name().to_string(),
+                path: path.to_string(),
+            });
+        });
+        return out;
+    };
+    let mut out = Vec::new();
+    let (old_head, new_head) = (head(old), head(new));
+    let mut names: Vec<&String> = old_head.keys().chain(new_head.keys()).collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        let (a, b) = (old_head.get(name), new_head.get(name));
+        if a != b {
+            out.push(Change::Field {
+                name: name.clone(),
+                old: a.cloned().unwrap_or(Value::Null),
+                new: b.cloned().unwrap_or(Value::Null),
+            });
+        }
+    }
+    let (before, after) = (steps_by_id(old), steps_by_id(new));
+    for (id, (path, fields)) in &before {
+        if !after.contains_key(id) {
+            out.push(Change::Removed {
+                id: id.clone(),
+                action: fields.get("action").and_then(Value::as_str).unwrap_or("").to_string(),
+                path: path.clone(),
+            });
+        }
+    }
+    for (id, (path, fields)) in &after {
+        let action = fields.get("action").and_then(Value::as_str).unwrap_or("").to_string();
+        match before.get(id) {
+            None => out.push(Change::Added {
+                id: id.clone(),
+                action,
+                path: path.clone(),
+            }),
+            Some((old_path, old_fields)) => {
+                let mut keys: Vec<&String> = old_fields.keys().chain(fields.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                let changed: Vec<String> = keys
+                    .into_iter()
+                    .filter(|k| old_fields.get(*k) != fields.get(*k))
+                    .cloned()
+                    .collect();
+                if !changed.is_empty() {
+                    out.push(Change::Changed {
+                        id: id.clone(),
+                        action,
+                        fields: changed,
+                    });
+                } else if old_path != path {
+                    out.push(Change::Moved {
+                        id: id.clone(),
+                        from: old_path.clone(),
+                        to: path.clone(),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Kind, parse_definition};
+    use std::path::Path;
+
+    fn wf(text: &str) -> Definition {
+        parse_definition(text, Path::new("w.json"), Some(Kind::Workflow))
+            .definition
+            .unwrap()
+    }
+
+    #[test]
+    fn finds_added_removed_changed_and_moved_steps() {
+        let old = wf(r#"{"name": "w", "on": "e", "steps": [
+            {"id": "a", "action": "log", "message": "x"},
+            {"id": "b", "action": "set", "var": "v", "value": 1},
+            {"id": "c", "action": "if", "cond": true, "then": [{"id": "d", "action": "log", "message": "y"}]}]}"#);
+        let new = wf(r#"{"name": "w", "on": "f", "steps": [
+            {"id": "c", "action": "if", "cond": true, "then": [{"id": "d", "action": "log", "message": "y"}]},
+            {"id": "b", "action": "set", "var": "v", "value": 2},
+            {"id": "e", "action": "log", "message": "new"}]}"#);
+        let text: Vec<String> = diff(Some(&old), &new).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            vec![
+                "~ on: \"e\" → \"f\"",
+                "- step a (log) from /steps/0",
+                "~ step b (set): value",
+                "↕ step c: /steps/2 → /steps/0",
+                "↕ step d: /steps/2/then/0 → /steps/0/then/0",
+                "+ step e (log) at /steps/2",
+            ]
+        );
+        assert!(diff(Some(&new), &new).is_empty());
+        assert_eq!(diff(None, &new).len(), 4);
+    }
+}

@@ -1,0 +1,170 @@
+//! Performing effects: store queries on blocking threads, engine calls on the runtime. Each
+//! result comes back to the loop as a message.
+
+use super::data;
+use super::update::{Effect, Msg};
+use crate::engine::{EmitRequest, Engine, Tracker};
+use crate::store::Store;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc::UnboundedSender;
+
+/// What effects need: the engine (for runs) and the studio's own read connection.
+#[derive(Clone)]
+pub struct Services {
+    engine: Engine,
+    store: Arc<Mutex<Store>>,
+    tx: UnboundedSender<Msg>,
+}
+
+impl Services {
+    /// Services on `engine`, reading through `store`, answering on `tx`.
+    pub fn new(engine: Engine, store: Store, tx: UnboundedSender<Msg>) -> Services {
+        Services {
+            engine,
+            store: Arc::new(Mutex::new(store)),
+            tx,
+        }
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn send(&self, msg: Msg) {
+        let _ = self.tx.send(msg);
+    }
+
+    /// Run `f` on the store on a blocking thread and send its messages.
+    fn query(&self, f: impl FnOnce(&Store) -> Vec<Msg> + Send + 'static) {
+        let store = self.store.clone();
+        let tx = self.tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let msgs = match store.lock() {
+                Ok(s) => f(&s),
+                Err(_) => vec![Msg::Failure("the studio's store connection is broken".into())],
+            };
+            for m in msgs {
+                let _ = tx.send(m);
+            }
+        });
+    }
+
+    /// Perform one effect in the background.
+    pub fn perform(&self, effect: Effect) {
+        match effect {
+            Effect::ReloadAll => self.query(|s| {
+                let mut out = Vec::new();
+                match data::definitions(s) {
+                    Ok(d) => out.push(Msg::Definitions(d)),
+                    Err(e) => out.push(Msg::Failure(format!("cannot read the workflows: {e}"))),
+                }
+                match data::activity(s) {
+                    Ok(a) => out.push(Msg::Activity(a)),
+                    Err(e) => out.push(Msg::Failure(format!("cannot read the activity: {e}"))),
+                }
+                out
+            }),
+            Effect::LoadSteps(id) => self.query(move |s| {
+                let result = data::draft(s, id).map(|d| data::step_lines(&d));
+                vec![Msg::Steps { def_id: id, result }]
+            }),
+            Effect::LoadRun(id) => self.query(move |s| match s.run_with_steps(id) {
+                Ok(run) => vec![Msg::Run(run)],
+                Err(e) => vec![Msg::Failure(format!("cannot read run #{id}: {e}"))],
+            }),
+            Effect::LoadLastRun(def) => self.query(move |s| {
+                let run = s
+                    .last_run_of(def)
+                    .and_then(|r| r.map(|r| s.run_with_steps(r.id)).transpose().map(Option::flatten));
+                match run {
+                    Ok(run) => vec![Msg::Run(run)],
+                    Err(e) => vec![Msg::Failure(format!("cannot read the last run: {e}"))],
+                }
+            }),
+            Effect::LoadParams { workflow, event } => self.query(move |s| {
+                let text = data::params(s, &workflow, event.as_deref());
+                vec![Msg::Params { workflow, text }]
+            }),
+            Effect::SaveParams { workflow, text } => self.query(move |s| match s.ui_set(&data::params_key(&workflow), &text) {
+                Ok(()) => Vec::new(),
+                Err(e) => vec![Msg::Failure(format!("cannot remember the params: {e}"))],
+            }),
+            Effect::Toggle { def_id, name, active } => {
+                let me = self.clone();
+                self.query(move |s| match s.set_active(def_id, active) {
+                    Ok(_) => {
+                        me.perform(Effect::ReloadAll);
+                        vec![Msg::Notice(format!("{name} is now {}", if active { "on" } else { "off" }))]
+                    }
+                    Err(e) => vec![Msg::Failure(format!("cannot switch {name}: {e}"))],
+                });
+            }
+            Effect::Emit { workflow: _, event, params } => {
+                let me = self.clone();
+                tokio::spawn(async move {
+                    let tracker = Tracker::new();
+                    let request = EmitRequest::new(event.clone(), params, "studio");
+                    match me.engine.emit(request, Some(tracker.clone())).await {
+                        Ok(d) => {
+                            me.send(Msg::Notice(format!(
+                                "event #{} {event}: {} run(s), {} skipped",
+                                d.event.record.id,
+                                d.runs.len(),
+                                d.skipped.len()
+                            )));
+                            me.perform(Effect::ReloadAll);
+                            tracker.wait().await;
+                            me.send(Msg::StoreChanged);
+                        }
+                        Err(e) => me.send(Msg::Failure(format!("cannot emit {event}: {e}"))),
+                    }
+                });
+            }
+            Effect::Debug { workflow, params } => {
+                let me = self.clone();
+                tokio::spawn(async move {
+                    match me.engine.debug(&workflow, params).await {
+                        Ok(run) => {
+                            let verdict = match &run.error {
+                                Some(e) => format!("failed: {e}"),
+                                None => run.status.to_string(),
+                            };
+                            me.send(Msg::Notice(format!("debug run #{} of {workflow}: {verdict}", run.id)));
+                            me.send(Msg::Run(Some(run)));
+                            me.perform(Effect::ReloadAll);
+                        }
+                        Err(e) => me.send(Msg::Failure(format!("cannot run {workflow}: {e}"))),
+                    }
+                });
+            }
+            Effect::LoadDiff(id) => self.query(move |s| {
+                let result = data::draft(s, id).and_then(|draft| {
+                    let live = data::live(s, id)?;
+                    Ok(crate::engine::diff::diff(live.as_ref(), &draft)
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect())
+                });
+                vec![Msg::Diff { def_id: id, result }]
+            }),
+            Effect::Deploy { def_id, name } => {
+                let me = self.clone();
+                self.query(move |s| match s.deploy(def_id) {
+                    Ok((v, true)) => {
+                        me.perform(Effect::ReloadAll);
+                        vec![Msg::Notice(format!("deployed {name} v{v}: it is live"))]
+                    }
+                    Ok((v, false)) => vec![Msg::Notice(format!("{name} v{v} is already live"))],
+                    Err(e) => vec![Msg::Failure(format!("cannot deploy {name}: {e}"))],
+                });
+            }
+            Effect::OpenTrace(id) => self.query(move |s| match s.run_with_steps(id) {
+                Ok(Some(run)) => vec![Msg::Trace(Ok(run))],
+                Ok(None) => vec![Msg::Trace(Err(format!("run #{id} is not in the store")))],
+                Err(e) => vec![Msg::Trace(Err(format!("cannot read run #{id}: {e}")))],
+            }),
+            Effect::SetMouse(_) => {}
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! The studio's state: plain data that `update` changes and `view` draws.
+
+use super::data::{ActivityRow, DefinitionItem, StepLine, StepLineKind};
+use super::keymap::Keymap;
+use super::theme::Theme;
+use crate::model::{Kind, RunRecord};
+use ratatui_textarea::TextArea;
+use serde_json::Value;
+
+/// The panes, in `Tab` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    /// Workflows grouped by event.
+    Workflows,
+    /// The selected workflow's steps.
+    Steps,
+    /// The params editor.
+    Params,
+    /// Variables of the selected step of the selected run.
+    Variables,
+    /// Events and runs.
+    Activity,
+}
+
+impl Focus {
+    /// Every pane in `Tab` order.
+    pub const ALL: [Focus; 5] = [
+        Focus::Workflows,
+        Focus::Steps,
+        Focus::Params,
+        Focus::Variables,
+        Focus::Activity,
+    ];
+
+    /// The pane's title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Focus::Workflows => "Workflows",
+            Focus::Steps => "Steps",
+            Focus::Params => "Params",
+            Focus::Variables => "Variables",
+            Focus::Activity => "Activity",
+        }
+    }
+}
+
+/// What takes the keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Commands.
+    Normal,
+    /// Typing in the params editor.
+    Editing,
+    /// Typing a filter.
+    Filtering,
+}
+
+/// A message for the user at the bottom of the screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// What to say.
+    pub text: String,
+    /// Whether it is an error.
+    pub error: bool,
+}
+
+/// A run opened in the trace view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trace {
+    /// The run with its steps.
+    pub run: RunRecord,
+    /// The selected step record.
+    pub selected: usize,
+    /// Long JSON shown whole.
+    pub expanded: bool,
+    /// Lines scrolled in the detail.
+    pub scroll: u16,
+}
+
+/// The deploy confirm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirm {
+    /// The definition.
+    pub def_id: i64,
+    /// Its name.
+    pub name: String,
+    /// Its live version.
+    pub live_version: Option<i64>,
+    /// What changed, once loaded.
+    pub changes: Option<Result<Vec<String>, String>>,
+}
+
+/// An overlay over the panes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Overlay {
+    /// Every key.
+    Help {
+        /// Lines scrolled.
+        scroll: u16,
+    },
+    /// The command palette.
+    Palette {
+        /// What was typed.
+        query: String,
+        /// The selected match.
+        selected: usize,
+    },
+    /// A run's trace.
+    Trace(Box<Trace>),
+    /// The deploy confirm.
+    Confirm(Confirm),
+}
+
+/// Whether the params are valid, and if not where they are wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamsCheck {
+    /// A JSON object.
+    Valid(Value),
+    /// Not a JSON object: line, column, message.
+    Invalid {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Check params text.
+pub fn check_params(text: &str) -> ParamsCheck {
+    match serde_json::from_str::<Value>(text) {
+        Ok(v @ Value::Object(_)) => ParamsCheck::Valid(v),
+        Ok(other) => ParamsCheck::Invalid {
+            line: 1,
+            column: 1,
+            message: format!("params must be a JSON object, not {}", kind_of(&other)),
+        },
+        Err(e) => {
+            let message = e.to_string();
+            let message = message
+                .rfind(" at line ")
+                .map_or(message.clone(), |i| message[..i].to_string());
+            ParamsCheck::Invalid {
+                line: e.line().max(1),
+                column: e.column().max(1),
+                message,
+            }
+        }
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The params pane.
+#[derive(Debug, Clone)]
+pub struct Params {
+    /// The workflow whose params these are.
+    pub workflow: Option<String>,
+    /// The editor.
+    pub editor: TextArea<'static>,
+    /// Live validation.
+    pub check: ParamsCheck,
+    /// Changed since loaded or saved.
+    pub dirty: bool,
+}
+
+impl Params {
+    /// Params for `workflow`, from `text`.
+    pub fn new(workflow: Option<String>, text: &str) -> Params {
+        let lines: Vec<String> = text.lines().map(String::from).collect();
+        let mut editor = TextArea::new(if lines.is_empty() { vec![String::new()] } else { lines });
+        editor.set_tab_length(2);
+        Params {
+            workflow,
+            editor,
+            check: check_params(text),
+            dirty: false,
+        }
+    }
+
+    /// The text in the editor.
+    pub fn text(&self) -> String {
+        self.editor.lines().join("\n")
+    }
+
+    /// Re-check after an edit.
+    pub fn changed(&mut self) {
+        self.check = check_params(&self.text());
+        self.dirty = true;
+    }
+}
+
+/// The whole studio.
+#[derive(Debug, Clone)]
+pub struct State {
+    /// The focused pane.
+    pub focus: Focus,
+    /// What takes the keys.
+    pub mode: Mode,
+    /// The overlay, if any.
+    pub overlay: Option<Overlay>,
+    /// Every workflow and endpoint.
+    pub definitions: Vec<DefinitionItem>,
+    /// The selected definition (by id, stable across reloads).
+    pub selected_def: Option<i64>,
+    /// The steps tree of the selected definition.
+    pub steps: Vec<StepLine>,
+    /// Which definition `steps` belongs to.
+    pub steps_of: Option<i64>,
+    /// The selected line of the steps tree.
+    pub step_selected: usize,
+    /// Why the steps could not be shown.
+    pub steps_error: Option<String>,
+    /// The params editor.
+    pub params: Params,
+    /// The selected run with its steps (the variables pane shows it).
+    pub run: Option<RunRecord>,
+    /// Long JSON in the variables pane shown whole.
+    pub vars_expanded: bool,
+    /// The activity log.
+    pub activity: Vec<ActivityRow>,
+    /// The selected activity row.
+    pub activity_selected: usize,
+    /// The filter.
+    pub filter: String,
+    /// A message for the user.
+    pub notice: Option<Notice>,
+    /// The terminal size.
+    pub size: (u16, u16),
+    /// Mouse capture on.
+    pub mouse: bool,
+    /// Set to leave.
+    pub quit: bool,
+    /// Keys.
+    pub keymap: Keymap,
+    /// Styles.
+    pub theme: Theme,
+    /// The store, for the title bar.
+    pub store_label: String,
+}
+
+/// A row of the workflows list.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ListRow<'a> {
+    /// A group header (an event name, or "endpoints").
+    Header(&'a str),
+    /// A definition.
+    Item(&'a DefinitionItem),
+}
+
+impl State {
+    /// A fresh state.
+    pub fn new(keymap: Keymap, theme: Theme, mouse: bool, store_label: String) -> State {
+        State {
+            focus: Focus::Workflows,
+            mode: Mode::Normal,
+            overlay: None,
+            definitions: Vec::new(),
+            selected_def: None,
+            steps: Vec::new(),
+            steps_of: None,
+            step_selected: 0,
+            steps_error: None,
+            params: Params::new(None, "{}"),
+            run: None,
+            vars_expanded: false,
+            activity: Vec::new(),
+            activity_selected: 0,
+            filter: String::new(),
+            notice: None,
+            size: (120, 40),
+            mouse,
+            quit: false,
+            keymap,
+            theme,
+            store_label,
+        }
+    }
+
+    /// The definitions that pass the filter, workflows grouped by event, then endpoints.
+    pub fn visible_definitions(&self) -> Vec<&DefinitionItem> {
+        let f = self.filter.to_lowercase();
+        let mut items: Vec<&DefinitionItem> = self
+            .definitions
+            .iter()
+            .filter(|d| {
+                f.is_empty()
+                    || d.row.name.to_lowercase().contains(&f)
+                    || d.row.on_event.as_deref().is_some_and(|e| e.to_lowercase().contains(&f))
+            })
+            .collect();
+        items.sort_by(|a, b| {
+            let key = |d: &DefinitionItem| {
+                (
+                    d.row.kind == Kind::Endpoint,
+                    d.row.on_event.clone().unwrap_or_default(),
+                    d.row.name.clone(),
+                )
+            };
+            key(a).cmp(&key(b))
+        });
+        items
+    }
+
+    /// The workflows list as drawn: headers and items.
+    pub fn list_rows(&self) -> Vec<ListRow<'_>> {
+        let mut rows = Vec::new();
+        let mut group: Option<String> = None;
+        for item in self.visible_definitions() {
+            let g = match item.row.kind {
+                Kind::Workflow => item.row.on_event.clone().unwrap_or_default(),
+                Kind::Endpoint => "endpoints".to_string(),
+            };
+            if group.as_deref() != Some(g.as_str()) {
+                rows.push(ListRow::Header(match item.row.kind {
+                    Kind::Workflow => item.row.on_event.as_deref().unwrap_or(""),
+                    Kind::Endpoint => "endpoints",
+                }));
+                group = Some(g);
+            }
+            rows.push(ListRow::Item(item));
+        }
+        rows
+    }
+
+    /// The selected definition.
+    pub fn selected(&self) -> Option<&DefinitionItem> {
+        let id = self.selected_def?;
+        self.definitions.iter().find(|d| d.row.id == id)
+    }
+
+    /// The activity rows that pass the filter.
+    pub fn visible_activity(&self) -> Vec<&ActivityRow> {
+        if self.filter.is_empty() {
+            return self.activity.iter().collect();
+        }
+        self.activity.iter().filter(|r| r.matches(&self.filter)).collect()
+    }
+
+    /// The id of the selected step line, if it is a step.
+    pub fn selected_step_id(&self) -> Option<&str> {
+        match &self.steps.get(self.step_selected)?.kind {
+            StepLineKind::Step { id, .. } => Some(id),
+            StepLineKind::Label(_) => None,
+        }
+    }
+
+    /// Say something at the bottom.
+    pub fn notify(&mut self, text: impl Into<String>) {
+        self.notice = Some(Notice {
+            text: text.into(),
+            error: false,
+        });
+    }
+
+    /// Say something went wrong.
+    pub fn warn(&mut self, text: impl Into<String>) {
+        self.notice = Some(Notice {
+            text: text.into(),
+            error: true,
+        });
+    }
+
+    /// Where keys are looked up now, most specific first.
+    pub fn contexts(&self) -> Vec<super::commands::Context> {
+        use super::commands::Context as C;
+        match (&self.overlay, self.mode) {
+            (Some(Overlay::Trace(_)), _) => vec![C::Trace, C::Overlay],
+            (Some(Overlay::Confirm(_)), _) => vec![C::Confirm, C::Overlay],
+            (Some(_), _) => vec![C::Overlay],
+            (None, Mode::Editing) => vec![C::Editor],
+            (None, Mode::Filtering) => vec![C::Overlay],
+            (None, Mode::Normal) => vec![
+                match self.focus {
+                    Focus::Workflows => C::Workflows,
+                    Focus::Steps => C::Steps,
+                    Focus::Params => C::Params,
+                    Focus::Variables => C::Variables,
+                    Focus::Activity => C::Activity,
+                },
+                C::Global,
+            ],
+        }
+    }
+
+    /// Whether the narrow layout is in use (secondary panes hidden).
+    pub fn narrow(&self) -> bool {
+        self.size.0 < 110 || self.size.1 < 30
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_are_checked_with_line_and_column() {
+        assert!(matches!(check_params("{\"sku\": 1}"), ParamsCheck::Valid(_)));
+        match check_params("{\n  \"sku\": 1,\n}") {
+            ParamsCheck::Invalid { line, column, .. } => assert_eq!((line, column), (3, 1)),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(check_params("[1]"), ParamsCheck::Invalid { .. }));
+    }
+}

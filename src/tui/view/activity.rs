@@ -1,0 +1,106 @@
+//! The activity log: events with their listeners (ran, with status and time, or skipped,
+//! with why), and endpoint calls and debug runs.
+
+use super::block;
+use super::panes::status_mark;
+use crate::tui::data::ActivityRow;
+use crate::tui::layout::scroll_offset;
+use crate::tui::state::{Focus, Mode, State};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use std::time::Duration;
+
+/// `12:01:02` of a timestamp (UTC).
+pub(crate) fn clock(t: crate::model::Timestamp) -> String {
+    let text = t.to_string();
+    text.get(11..19).unwrap_or(&text).to_string()
+}
+
+/// A short duration.
+pub(crate) fn duration(d: Duration) -> String {
+    let us = d.as_micros();
+    if us < 1_000 {
+        format!("{us} µs")
+    } else if us < 1_000_000 {
+        format!("{:.1} ms", us as f64 / 1000.0)
+    } else {
+        format!("{:.2} s", d.as_secs_f64())
+    }
+}
+
+fn short(v: &serde_json::Value, max: usize) -> String {
+    let text = v.to_string();
+    if text.chars().count() <= max {
+        text
+    } else {
+        format!("{}…", text.chars().take(max.saturating_sub(1)).collect::<String>())
+    }
+}
+
+/// Draw the activity log.
+pub fn draw(frame: &mut Frame<'_>, state: &State, area: Rect) {
+    let t = &state.theme;
+    let focused = state.focus == Focus::Activity && state.mode == Mode::Normal;
+    let rows = state.visible_activity();
+    let b = block(Span::styled(" Activity ", t.accent()), focused, t);
+    if rows.is_empty() {
+        let text = if state.activity.is_empty() {
+            " Nothing yet: select a workflow and press x to emit its event"
+        } else {
+            " Nothing matches the filter"
+        };
+        frame.render_widget(Paragraph::new(Span::styled(text, t.muted())).block(b), area);
+        return;
+    }
+    let lines: Vec<Line<'_>> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let line = match row {
+                ActivityRow::Event(e) => Line::from(vec![
+                    Span::styled(format!(" {} ", clock(e.emitted_at)), t.muted()),
+                    Span::styled(format!("event #{} ", e.id), t.muted()),
+                    Span::styled(e.name.clone(), t.accent()),
+                    Span::raw(format!(" {}", short(&e.params, 60))),
+                    Span::styled(format!("  from {}", e.source), t.muted()),
+                ]),
+                ActivityRow::Run { run, nested } => {
+                    let mut spans = if *nested {
+                        vec![Span::raw("            ")]
+                    } else {
+                        vec![Span::styled(format!(" {} ", clock(run.queued_at)), t.muted())]
+                    };
+                    spans.push(status_mark(run.status, t));
+                    spans.push(Span::raw(format!(" {}", run.target.name())));
+                    let version = run.version.map_or("draft".to_string(), |v| format!("v{v}"));
+                    spans.push(Span::styled(format!("  run #{} {version}", run.id), t.muted()));
+                    spans.push(Span::raw(format!("  {}", run.status)));
+                    if let Some(d) = run.duration() {
+                        spans.push(Span::styled(format!("  {}", duration(d)), t.muted()));
+                    }
+                    if let Some(e) = &run.error {
+                        spans.push(Span::styled(format!("  {e}"), t.error()));
+                    }
+                    Line::from(spans)
+                }
+                ActivityRow::Skip(s) => Line::from(vec![
+                    Span::raw("            "),
+                    Span::styled("·", t.muted()),
+                    Span::raw(format!(" {}", s.workflow)),
+                    Span::styled(format!("  skipped: {}", s.reason), t.warn()),
+                ]),
+            };
+            if i == state.activity_selected {
+                line.style(if focused { t.selected() } else { t.selected_unfocused() })
+            } else {
+                line
+            }
+        })
+        .collect();
+    let inner = b.inner(area);
+    let offset = scroll_offset(state.activity_selected, lines.len(), inner.height as usize);
+    let visible: Vec<Line<'_>> = lines.into_iter().skip(offset).take(inner.height as usize).collect();
+    frame.render_widget(Paragraph::new(visible).block(b), area);
+}
