@@ -4,7 +4,6 @@
 
 mod args;
 mod definitions;
-mod example;
 mod history;
 mod logging;
 mod project;

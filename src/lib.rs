@@ -10,6 +10,7 @@
 
 pub mod cli;
 pub mod engine;
+pub mod example;
 pub mod expr;
 pub mod model;
 pub mod store;

@@ -1,9 +1,10 @@
 //! `init`, `import`, `export` and `demo`.
 
-use super::{Outcome, example, print_json};
+use super::{Outcome, print_json};
 use crate::engine::import::{ImportReport, import_project};
+use crate::example;
+use crate::model::Kind;
 use crate::model::project;
-use crate::model::{Kind, LoadedProject};
 use crate::store::Store;
 use anyhow::Context;
 use serde_json::json;
@@ -160,40 +161,6 @@ fn demo_home() -> anyhow::Result<PathBuf> {
     Ok(base.join("flowdeck").join("demo"))
 }
 
-/// Seed `db` with the example project: import it and deploy every definition.
-pub fn seed_demo(db: &Path) -> anyhow::Result<LoadedProject> {
-    let folder = db
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-        .join("demo-project");
-    example::overwrite(&folder)?;
-    let loaded = project::load(&folder)?;
-    let mut store = Store::open(db)?;
-    let report = import_project(&mut store, &loaded)?;
-    if !report.is_clean() {
-        anyhow::bail!(
-            "the bundled example does not import: {}",
-            report
-                .diagnostics
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
-    }
-    for row in store.list_definitions()? {
-        store.deploy(row.id)?;
-    }
-    for (workflow, params) in example::DEMO_PARAMS {
-        let key = crate::tui::data::params_key(workflow);
-        if store.ui_get(&key)?.is_none() {
-            store.ui_set(&key, params)?;
-        }
-    }
-    Ok(loaded)
-}
-
 /// `flowdeck demo`: seed the example (and, when `listing`, print it). Returns the store.
 pub fn demo(db: Option<&Path>, listing: bool, json: bool) -> anyhow::Result<PathBuf> {
     let db = match db {
@@ -205,7 +172,7 @@ pub fn demo(db: Option<&Path>, listing: bool, json: bool) -> anyhow::Result<Path
             home.join("flowdeck.db")
         }
     };
-    seed_demo(&db)?;
+    crate::example::seed(&db)?;
     if !listing {
         return Ok(db);
     }
@@ -215,14 +182,19 @@ pub fn demo(db: Option<&Path>, listing: bool, json: bool) -> anyhow::Result<Path
         print_json(&json!({ "db": db, "definitions": rows }))?;
         return Ok(db);
     }
-    println!("The example shop is seeded and deployed in {}.", db.display());
+    println!(
+        "The example shop is seeded and deployed in {}.",
+        db.display()
+    );
     println!();
     print!("{}", super::definitions::listing(&rows));
     println!();
     let db_arg = format!("--db {}", shell_quote(&db.to_string_lossy()));
     println!("Try it:");
     println!("  flowdeck {db_arg}                 # the studio");
-    println!("  flowdeck {db_arg} call POST /orders --body '{{\"sku\":{{\"id\":1}},\"quantity\":60}}'");
+    println!(
+        "  flowdeck {db_arg} call POST /orders --body '{{\"sku\":{{\"id\":1}},\"quantity\":60}}'"
+    );
     println!("  flowdeck {db_arg} emit sku_reorder --params '{{\"sku\":3}}'");
     println!("  flowdeck {db_arg} runs");
     Ok(db)

@@ -135,13 +135,21 @@ pub fn diff(old: Option<&Definition>, new: &Definition) -> Vec<Change> {
         if !after.contains_key(id) {
             out.push(Change::Removed {
                 id: id.clone(),
-                action: fields.get("action").and_then(Value::as_str).unwrap_or("").to_string(),
+                action: fields
+                    .get("action")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
                 path: path.clone(),
             });
         }
     }
     for (id, (path, fields)) in &after {
-        let action = fields.get("action").and_then(Value::as_str).unwrap_or("").to_string();
+        let action = fields
+            .get("action")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         match before.get(id) {
             None => out.push(Change::Added {
                 id: id.clone(),
@@ -198,7 +206,10 @@ mod tests {
             {"id": "c", "action": "if", "cond": true, "then": [{"id": "d", "action": "log", "message": "y"}]},
             {"id": "b", "action": "set", "var": "v", "value": 2},
             {"id": "e", "action": "log", "message": "new"}]}"#);
-        let text: Vec<String> = diff(Some(&old), &new).iter().map(ToString::to_string).collect();
+        let text: Vec<String> = diff(Some(&old), &new)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(
             text,
             vec![

@@ -37,16 +37,24 @@ impl Store {
             before: None,
         })?;
         let mut out = Activity::default();
-        let runs_sql = format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.event_id = ?1 ORDER BY r.id");
+        let runs_sql =
+            format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.event_id = ?1 ORDER BY r.id");
         for event in events {
             let raw = self
                 .conn()
                 .prepare_cached(&runs_sql)?
                 .query_map(params![event.id], raw_run)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let runs = raw.into_iter().map(finish_raw).collect::<Result<Vec<_>>>()?;
+            let runs = raw
+                .into_iter()
+                .map(finish_raw)
+                .collect::<Result<Vec<_>>>()?;
             let skipped = self.skips_of_event(event.id)?;
-            out.events.push(EventActivity { event, runs, skipped });
+            out.events.push(EventActivity {
+                event,
+                runs,
+                skipped,
+            });
         }
         let loose_sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs r WHERE r.event_id IS NULL ORDER BY r.id DESC LIMIT ?1"
@@ -56,7 +64,10 @@ impl Store {
             .prepare_cached(&loose_sql)?
             .query_map(params![limit], raw_run)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        out.loose_runs = raw.into_iter().map(finish_raw).collect::<Result<Vec<_>>>()?;
+        out.loose_runs = raw
+            .into_iter()
+            .map(finish_raw)
+            .collect::<Result<Vec<_>>>()?;
         Ok(out)
     }
 
@@ -78,6 +89,9 @@ impl Store {
         Ok(self
             .conn()
             .prepare_cached("SELECT count(*) FROM runs WHERE status IN (?1, ?2)")?
-            .query_row(params![RunStatus::Queued.as_str(), RunStatus::Running.as_str()], |r| r.get(0))?)
+            .query_row(
+                params![RunStatus::Queued.as_str(), RunStatus::Running.as_str()],
+                |r| r.get(0),
+            )?)
     }
 }

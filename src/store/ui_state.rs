@@ -36,6 +36,9 @@ mod tests {
         assert_eq!(store.ui_get("params:a").unwrap(), None);
         store.ui_set("params:a", "{\"sku\": 1}").unwrap();
         store.ui_set("params:a", "{\"sku\": 2}").unwrap();
-        assert_eq!(store.ui_get("params:a").unwrap().as_deref(), Some("{\"sku\": 2}"));
+        assert_eq!(
+            store.ui_get("params:a").unwrap().as_deref(),
+            Some("{\"sku\": 2}")
+        );
     }
 }

@@ -105,31 +105,231 @@ use Context as C;
 
 /// Every command, in the order help lists them.
 pub const COMMANDS: &[CommandInfo] = &[
-    CommandInfo { cmd: Cmd::Toggle, name: "toggle", title: "toggle", description: "Switch the selected workflow on or off (stored at once)", keys: &["space"], contexts: &[C::Workflows], hint: true },
-    CommandInfo { cmd: Cmd::EditParams, name: "edit_params", title: "edit params", description: "Edit the JSON params of the selected workflow", keys: &["e"], contexts: &[C::Global], hint: true },
-    CommandInfo { cmd: Cmd::Emit, name: "emit", title: "emit", description: "Emit the selected workflow's event with the params (every listener runs)", keys: &["x"], contexts: &[C::Global], hint: true },
-    CommandInfo { cmd: Cmd::DebugRun, name: "debug_run", title: "debug", description: "Run the selected workflow's draft once with the params", keys: &["r"], contexts: &[C::Global], hint: true },
-    CommandInfo { cmd: Cmd::Deploy, name: "deploy", title: "deploy", description: "Deploy the selected workflow's draft (shows what changed first)", keys: &["d"], contexts: &[C::Global], hint: true },
-    CommandInfo { cmd: Cmd::Open, name: "open", title: "open", description: "Open the selected run's trace (or focus the steps of a workflow)", keys: &["enter"], contexts: &[C::Workflows, C::Activity], hint: true },
-    CommandInfo { cmd: Cmd::FormatParams, name: "format_params", title: "pretty-print", description: "Pretty-print the params JSON", keys: &["ctrl-f"], contexts: &[C::Editor, C::Params], hint: true },
-    CommandInfo { cmd: Cmd::LeaveEditor, name: "leave_editor", title: "done", description: "Leave the params editor (the params are kept)", keys: &["esc"], contexts: &[C::Editor], hint: true },
-    CommandInfo { cmd: Cmd::ExpandJson, name: "expand_json", title: "expand", description: "Expand or fold long JSON", keys: &["o"], contexts: &[C::Trace, C::Variables], hint: true },
-    CommandInfo { cmd: Cmd::Confirm, name: "confirm", title: "yes", description: "Confirm", keys: &["y", "enter"], contexts: &[C::Confirm], hint: true },
-    CommandInfo { cmd: Cmd::Back, name: "back", title: "close", description: "Close the overlay, cancel, or go back", keys: &["esc", "q"], contexts: &[C::Overlay], hint: true },
-    CommandInfo { cmd: Cmd::Up, name: "up", title: "up", description: "Move up", keys: &["k", "up"], contexts: &[C::Global, C::Trace, C::Overlay], hint: false },
-    CommandInfo { cmd: Cmd::Down, name: "down", title: "down", description: "Move down", keys: &["j", "down"], contexts: &[C::Global, C::Trace, C::Overlay], hint: false },
-    CommandInfo { cmd: Cmd::PageUp, name: "page_up", title: "page up", description: "Move a page up", keys: &["pageup", "ctrl-u"], contexts: &[C::Global, C::Trace, C::Overlay], hint: false },
-    CommandInfo { cmd: Cmd::PageDown, name: "page_down", title: "page down", description: "Move a page down", keys: &["pagedown", "ctrl-d"], contexts: &[C::Global, C::Trace, C::Overlay], hint: false },
-    CommandInfo { cmd: Cmd::Top, name: "top", title: "top", description: "Go to the first item", keys: &["g", "home"], contexts: &[C::Global, C::Trace], hint: false },
-    CommandInfo { cmd: Cmd::Bottom, name: "bottom", title: "bottom", description: "Go to the last item", keys: &["G", "end"], contexts: &[C::Global, C::Trace], hint: false },
-    CommandInfo { cmd: Cmd::FocusNext, name: "focus_next", title: "next pane", description: "Focus the next pane", keys: &["tab"], contexts: &[C::Global], hint: false },
-    CommandInfo { cmd: Cmd::FocusPrev, name: "focus_prev", title: "previous pane", description: "Focus the previous pane", keys: &["shift-tab"], contexts: &[C::Global], hint: false },
-    CommandInfo { cmd: Cmd::Filter, name: "filter", title: "filter", description: "Filter workflows and activity by name", keys: &["/"], contexts: &[C::Global], hint: true },
-    CommandInfo { cmd: Cmd::Help, name: "help", title: "help", description: "Show every key", keys: &["?"], contexts: &[C::Global], hint: true },
-    CommandInfo { cmd: Cmd::Palette, name: "palette", title: "commands", description: "Open the command palette", keys: &[":", "ctrl-p"], contexts: &[C::Global], hint: true },
-    CommandInfo { cmd: Cmd::ToggleMouse, name: "toggle_mouse", title: "mouse", description: "Switch mouse capture on or off (off lets the terminal select text)", keys: &["m"], contexts: &[C::Global], hint: false },
-    CommandInfo { cmd: Cmd::Quit, name: "quit", title: "quit", description: "Quit the studio", keys: &["q"], contexts: &[C::Global], hint: true },
-    CommandInfo { cmd: Cmd::ForceQuit, name: "force_quit", title: "quit", description: "Quit from anywhere", keys: &["ctrl-c"], contexts: &[C::Global, C::Editor, C::Overlay], hint: false },
+    CommandInfo {
+        cmd: Cmd::Toggle,
+        name: "toggle",
+        title: "toggle",
+        description: "Switch the selected workflow on or off (stored at once)",
+        keys: &["space"],
+        contexts: &[C::Workflows],
+        hint: true,
+    },
+    CommandInfo {
+        cmd: Cmd::EditParams,
+        name: "edit_params",
+        title: "edit params",
+        description: "Edit the JSON params of the selected workflow",
+        keys: &["e"],
+        contexts: &[C::Global],
+        hint: true,
+    },
+    CommandInfo {
+        cmd: Cmd::Emit,
+        name: "emit",
+        title: "emit",
+        description: "Emit the selected workflow's event with the params (every listener runs)",
+        keys: &["x"],
+        contexts: &[C::Global],
+        hint: true,
+    },
+    CommandInfo {
+        cmd: Cmd::DebugRun,
+        name: "debug_run",
+        title: "debug",
+        description: "Run the selected workflow's draft once with the params",
+        keys: &["r"],
+        contexts: &[C::Global],
+        hint: true,
+    },
+    CommandInfo {
+        cmd: Cmd::Deploy,
+        name: "deploy",
+        title: "deploy",
+        description: "Deploy the selected workflow's draft (shows what changed first)",
+        keys: &["d"],
+        contexts: &[C::Global],
+        hint: true,
+    },
+    CommandInfo {
+        cmd: Cmd::Open,
+        name: "open",
+        title: "open",
+        description: "Open the selected run's trace (or focus the steps of a workflow)",
+        keys: &["enter"],
+        contexts: &[C::Workflows, C::Activity],
+        hint: true,
+    },
+    CommandInfo {
+        cmd: Cmd::FormatParams,
+        name: "format_params",
+        title: "pretty-print",
+        description: "Pretty-print the params JSON",
+        keys: &["ctrl-f"],
+        contexts: &[C::Editor, C::Params],
+        hint: true,
+    },
+    CommandInfo {
+        cmd: Cmd::LeaveEditor,
+        name: "leave_editor",
+        title: "done",
+        description: "Leave the params editor (the params are kept)",
+        keys: &["esc"],
+        contexts: &[C::Editor],
+        hint: true,
+    },
+    CommandInfo {
+        cmd: Cmd::ExpandJson,
+        name: "expand_json",
+        title: "expand",
+        description: "Expand or fold long JSON",
+        keys: &["o"],
+        contexts: &[C::Trace, C::Variables],
+        hint: true,
+    },
+    CommandInfo {
+        cmd: Cmd::Confirm,
+        name: "confirm",
+        title: "yes",
+        description: "Confirm",
+        keys: &["y", "enter"],
+        contexts: &[C::Confirm],
+        hint: true,
+    },
+    CommandInfo {
+        cmd: Cmd::Back,
+        name: "back",
+        title: "close",
+        description: "Close the overlay, cancel, or go back",
+        keys: &["esc", "q"],
+        contexts: &[C::Overlay],
+        hint: true,
+    },
+    CommandInfo {
+        cmd: Cmd::Up,
+        name: "up",
+        title: "up",
+        description: "Move up",
+        keys: &["k", "up"],
+        contexts: &[C::Global, C::Trace, C::Overlay],
+        hint: false,
+    },
+    CommandInfo {
+        cmd: Cmd::Down,
+        name: "down",
+        title: "down",
+        description: "Move down",
+        keys: &["j", "down"],
+        contexts: &[C::Global, C::Trace, C::Overlay],
+        hint: false,
+    },
+    CommandInfo {
+        cmd: Cmd::PageUp,
+        name: "page_up",
+        title: "page up",
+        description: "Move a page up",
+        keys: &["pageup", "ctrl-u"],
+        contexts: &[C::Global, C::Trace, C::Overlay],
+        hint: false,
+    },
+    CommandInfo {
+        cmd: Cmd::PageDown,
+        name: "page_down",
+        title: "page down",
+        description: "Move a page down",
+        keys: &["pagedown", "ctrl-d"],
+        contexts: &[C::Global, C::Trace, C::Overlay],
+        hint: false,
+    },
+    CommandInfo {
+        cmd: Cmd::Top,
+        name: "top",
+        title: "top",
+        description: "Go to the first item",
+        keys: &["g", "home"],
+        contexts: &[C::Global, C::Trace],
+        hint: false,
+    },
+    CommandInfo {
+        cmd: Cmd::Bottom,
+        name: "bottom",
+        title: "bottom",
+        description: "Go to the last item",
+        keys: &["G", "end"],
+        contexts: &[C::Global, C::Trace],
+        hint: false,
+    },
+    CommandInfo {
+        cmd: Cmd::FocusNext,
+        name: "focus_next",
+        title: "next pane",
+        description: "Focus the next pane",
+        keys: &["tab"],
+        contexts: &[C::Global],
+        hint: false,
+    },
+    CommandInfo {
+        cmd: Cmd::FocusPrev,
+        name: "focus_prev",
+        title: "previous pane",
+        description: "Focus the previous pane",
+        keys: &["shift-tab"],
+        contexts: &[C::Global],
+        hint: false,
+    },
+    CommandInfo {
+        cmd: Cmd::Filter,
+        name: "filter",
+        title: "filter",
+        description: "Filter workflows and activity by name",
+        keys: &["/"],
+        contexts: &[C::Global],
+        hint: true,
+    },
+    CommandInfo {
+        cmd: Cmd::Help,
+        name: "help",
+        title: "help",
+        description: "Show every key",
+        keys: &["?"],
+        contexts: &[C::Global],
+        hint: true,
+    },
+    CommandInfo {
+        cmd: Cmd::Palette,
+        name: "palette",
+        title: "commands",
+        description: "Open the command palette",
+        keys: &[":", "ctrl-p"],
+        contexts: &[C::Global],
+        hint: true,
+    },
+    CommandInfo {
+        cmd: Cmd::ToggleMouse,
+        name: "toggle_mouse",
+        title: "mouse",
+        description: "Switch mouse capture on or off (off lets the terminal select text)",
+        keys: &["m"],
+        contexts: &[C::Global],
+        hint: false,
+    },
+    CommandInfo {
+        cmd: Cmd::Quit,
+        name: "quit",
+        title: "quit",
+        description: "Quit the studio",
+        keys: &["q"],
+        contexts: &[C::Global],
+        hint: true,
+    },
+    CommandInfo {
+        cmd: Cmd::ForceQuit,
+        name: "force_quit",
+        title: "quit",
+        description: "Quit from anywhere",
+        keys: &["ctrl-c"],
+        contexts: &[C::Global, C::Editor, C::Overlay],
+        hint: false,
+    },
 ];
 
 /// The registry entry of a command.
@@ -145,6 +345,40 @@ pub fn by_name(name: &str) -> Option<&'static CommandInfo> {
     COMMANDS.iter().find(|c| c.name == name)
 }
 
+/// Commands whose name, title or description contain every character of `query` in order
+/// (a forgiving fuzzy match), best first.
+pub fn palette_matches(query: &str) -> Vec<&'static CommandInfo> {
+    let q: Vec<char> = query
+        .to_lowercase()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let mut scored: Vec<(usize, &CommandInfo)> = COMMANDS
+        .iter()
+        .filter(|c| c.cmd != Cmd::Confirm && c.cmd != Cmd::Back)
+        .filter_map(|c| {
+            let hay = format!("{} {} {}", c.name, c.title, c.description).to_lowercase();
+            if q.is_empty() {
+                return Some((0, c));
+            }
+            if hay.contains(&query.to_lowercase()) {
+                return Some((
+                    if c.name.starts_with(&query.to_lowercase()) {
+                        0
+                    } else {
+                        1
+                    },
+                    c,
+                ));
+            }
+            let mut it = hay.chars();
+            q.iter().all(|ch| it.any(|h| h == *ch)).then_some((2, c))
+        })
+        .collect();
+    scored.sort_by_key(|(score, _)| *score);
+    scored.into_iter().map(|(_, c)| c).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,27 +391,4 @@ mod tests {
         let cmds: HashSet<_> = COMMANDS.iter().map(|c| c.cmd).collect();
         assert_eq!(cmds.len(), COMMANDS.len());
     }
-}
-
-/// Commands whose name, title or description contain every character of `query` in order
-/// (a forgiving fuzzy match), best first.
-pub fn palette_matches(query: &str) -> Vec<&'static CommandInfo> {
-    let q: Vec<char> = query.to_lowercase().chars().filter(|c| !c.is_whitespace()).collect();
-    let mut scored: Vec<(usize, &CommandInfo)> = COMMANDS
-        .iter()
-        .filter(|c| c.cmd != Cmd::Confirm && c.cmd != Cmd::Back)
-        .filter_map(|c| {
-            let hay = format!("{} {} {}", c.name, c.title, c.description).to_lowercase();
-            if q.is_empty() {
-                return Some((0, c));
-            }
-            if hay.contains(&query.to_lowercase()) {
-                return Some((if c.name.starts_with(&query.to_lowercase()) { 0 } else { 1 }, c));
-            }
-            let mut it = hay.chars();
-            q.iter().all(|ch| it.any(|h| h == *ch)).then_some((2, c))
-        })
-        .collect();
-    scored.sort_by_key(|(score, _)| *score);
-    scored.into_iter().map(|(_, c)| c).collect()
 }

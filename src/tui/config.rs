@@ -86,7 +86,11 @@ pub fn load() -> (Config, Option<String>) {
         Ok(c) => (c, None),
         Err(e) => (
             Config::default(),
-            Some(format!("{}: {} (using the defaults)", path.display(), e.message())),
+            Some(format!(
+                "{}: {} (using the defaults)",
+                path.display(),
+                e.message()
+            )),
         ),
     }
 }
@@ -113,7 +117,13 @@ pub fn default_text() -> String {
     out.push_str("\n[keymap]\n# command = [keys]. Keys: a character (x, G, ?), space, enter, esc, tab, shift-tab,\n# backspace, up, down, left, right, home, end, pageup, pagedown, f1…f12, with ctrl-/alt-.\n");
     for c in COMMANDS {
         let keys: Vec<String> = c.keys.iter().map(|k| format!("\"{k}\"")).collect();
-        let _ = writeln!(out, "{} = [{}]  # {}", c.name, keys.join(", "), c.description);
+        let _ = writeln!(
+            out,
+            "{} = [{}]  # {}",
+            c.name,
+            keys.join(", "),
+            c.description
+        );
     }
     out
 }
@@ -130,7 +140,10 @@ mod tests {
         let (map, faults) = super::super::keymap::Keymap::with_overrides(&c.keymap);
         assert!(faults.is_empty(), "{faults:?}");
         for info in COMMANDS {
-            assert_eq!(map.keys(info.cmd), super::super::keymap::Keymap::defaults().keys(info.cmd));
+            assert_eq!(
+                map.keys(info.cmd),
+                super::super::keymap::Keymap::defaults().keys(info.cmd)
+            );
         }
     }
 

@@ -1,7 +1,9 @@
 //! View models and the queries that fill them. Every query is bounded (LIMIT, an index, or
 //! a small table), so the studio stays fast on stores with millions of events.
 
-use crate::model::{Action, Definition, EventRecord, Kind, RunRecord, RunStatus, SkipRecord, Step, parse_definition};
+use crate::model::{
+    Action, Definition, EventRecord, Kind, RunRecord, RunStatus, SkipRecord, Step, parse_definition,
+};
 use crate::store::Store;
 use crate::store::definitions::DefinitionRow;
 use serde_json::Value;
@@ -135,8 +137,12 @@ pub fn draft(store: &Store, id: i64) -> Result<Definition, String> {
 /// The live version of a definition, parsed (None when never deployed).
 pub fn live(store: &Store, id: i64) -> Result<Option<Definition>, String> {
     let row = store.definition(id).map_err(|e| e.to_string())?;
-    let Some(v) = row.live_version else { return Ok(None) };
-    let body = store.definition_body(id, Some(v)).map_err(|e| e.to_string())?;
+    let Some(v) = row.live_version else {
+        return Ok(None);
+    };
+    let body = store
+        .definition_body(id, Some(v))
+        .map_err(|e| e.to_string())?;
     Ok(parse_definition(&body, Path::new(&row.name), Some(row.kind)).definition)
 }
 
@@ -193,7 +199,11 @@ pub fn activity(store: &Store) -> crate::store::Result<Vec<ActivityRow>> {
         if take_event {
             if let Some(e) = events.next() {
                 rows.push(ActivityRow::Event(e.event));
-                rows.extend(e.runs.into_iter().map(|run| ActivityRow::Run { run, nested: true }));
+                rows.extend(
+                    e.runs
+                        .into_iter()
+                        .map(|run| ActivityRow::Run { run, nested: true }),
+                );
                 rows.extend(e.skipped.into_iter().map(ActivityRow::Skip));
             }
         } else if let Some(run) = loose.next() {
@@ -229,7 +239,10 @@ pub fn params_key(workflow: &str) -> String {
 
 /// `$var` as it was after the step `step_id` in `run` (the newest record of that step):
 /// records keep `vars` only when they changed, so walk back to the last one that has it.
-pub fn vars_at<'a>(run: &'a RunRecord, step_id: &str) -> Option<(Value, &'a crate::model::StepRecord)> {
+pub fn vars_at<'a>(
+    run: &'a RunRecord,
+    step_id: &str,
+) -> Option<(Value, &'a crate::model::StepRecord)> {
     let steps = run.steps.as_deref()?;
     let at = steps.iter().rposition(|s| s.step == step_id)?;
     let vars = steps[..=at]

@@ -42,7 +42,9 @@ impl Services {
         tokio::task::spawn_blocking(move || {
             let msgs = match store.lock() {
                 Ok(s) => f(&s),
-                Err(_) => vec![Msg::Failure("the studio's store connection is broken".into())],
+                Err(_) => vec![Msg::Failure(
+                    "the studio's store connection is broken".into(),
+                )],
             };
             for m in msgs {
                 let _ = tx.send(m);
@@ -74,9 +76,11 @@ impl Services {
                 Err(e) => vec![Msg::Failure(format!("cannot read run #{id}: {e}"))],
             }),
             Effect::LoadLastRun(def) => self.query(move |s| {
-                let run = s
-                    .last_run_of(def)
-                    .and_then(|r| r.map(|r| s.run_with_steps(r.id)).transpose().map(Option::flatten));
+                let run = s.last_run_of(def).and_then(|r| {
+                    r.map(|r| s.run_with_steps(r.id))
+                        .transpose()
+                        .map(Option::flatten)
+                });
                 match run {
                     Ok(run) => vec![Msg::Run(run)],
                     Err(e) => vec![Msg::Failure(format!("cannot read the last run: {e}"))],
@@ -86,21 +90,36 @@ impl Services {
                 let text = data::params(s, &workflow, event.as_deref());
                 vec![Msg::Params { workflow, text }]
             }),
-            Effect::SaveParams { workflow, text } => self.query(move |s| match s.ui_set(&data::params_key(&workflow), &text) {
-                Ok(()) => Vec::new(),
-                Err(e) => vec![Msg::Failure(format!("cannot remember the params: {e}"))],
-            }),
-            Effect::Toggle { def_id, name, active } => {
+            Effect::SaveParams { workflow, text } => {
+                self.query(
+                    move |s| match s.ui_set(&data::params_key(&workflow), &text) {
+                        Ok(()) => Vec::new(),
+                        Err(e) => vec![Msg::Failure(format!("cannot remember the params: {e}"))],
+                    },
+                )
+            }
+            Effect::Toggle {
+                def_id,
+                name,
+                active,
+            } => {
                 let me = self.clone();
                 self.query(move |s| match s.set_active(def_id, active) {
                     Ok(_) => {
                         me.perform(Effect::ReloadAll);
-                        vec![Msg::Notice(format!("{name} is now {}", if active { "on" } else { "off" }))]
+                        vec![Msg::Notice(format!(
+                            "{name} is now {}",
+                            if active { "on" } else { "off" }
+                        ))]
                     }
                     Err(e) => vec![Msg::Failure(format!("cannot switch {name}: {e}"))],
                 });
             }
-            Effect::Emit { workflow: _, event, params } => {
+            Effect::Emit {
+                workflow: _,
+                event,
+                params,
+            } => {
                 let me = self.clone();
                 tokio::spawn(async move {
                     let tracker = Tracker::new();
@@ -130,7 +149,10 @@ impl Services {
                                 Some(e) => format!("failed: {e}"),
                                 None => run.status.to_string(),
                             };
-                            me.send(Msg::Notice(format!("debug run #{} of {workflow}: {verdict}", run.id)));
+                            me.send(Msg::Notice(format!(
+                                "debug run #{} of {workflow}: {verdict}",
+                                run.id
+                            )));
                             me.send(Msg::Run(Some(run)));
                             me.perform(Effect::ReloadAll);
                         }

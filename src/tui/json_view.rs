@@ -88,9 +88,15 @@ mod tests {
     #[test]
     fn pretty_and_folded() {
         assert_eq!(lines(&json!(1), false), vec!["1"]);
-        assert_eq!(lines(&json!({"a": [1, 2]}), false), vec!["{", "  \"a\": [", "    1,", "    2", "  ]", "}"]);
+        assert_eq!(
+            lines(&json!({"a": [1, 2]}), false),
+            vec!["{", "  \"a\": [", "    1,", "    2", "  ]", "}"]
+        );
         let big = json!({"rows": (0..10).collect::<Vec<_>>()});
-        assert_eq!(lines(&big, false), vec!["{", "  \"rows\": [… 10 items]", "}"]);
+        assert_eq!(
+            lines(&big, false),
+            vec!["{", "  \"rows\": [… 10 items]", "}"]
+        );
         assert!(lines(&big, true).len() > 10);
         assert!(foldable(&big));
         let long = json!({"s": "x".repeat(200)});

@@ -18,7 +18,8 @@ pub struct Key {
 impl Key {
     /// Normalise a terminal key event for lookup.
     pub fn from_event(e: &KeyEvent) -> Key {
-        let mut mods = e.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
+        let mut mods =
+            e.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
         let code = match e.code {
             KeyCode::BackTab => {
                 mods |= KeyModifiers::SHIFT;
@@ -47,7 +48,10 @@ impl Key {
             } else if let Some(r) = lower.strip_prefix("alt-") {
                 mods |= KeyModifiers::ALT;
                 rest = &rest[rest.len() - r.len()..];
-            } else if let Some(r) = lower.strip_prefix("shift-").filter(|r| r.chars().count() > 1) {
+            } else if let Some(r) = lower
+                .strip_prefix("shift-")
+                .filter(|r| r.chars().count() > 1)
+            {
                 mods |= KeyModifiers::SHIFT;
                 rest = &rest[rest.len() - r.len()..];
             } else {
@@ -132,7 +136,12 @@ impl Keymap {
     pub fn defaults() -> Keymap {
         let keys = COMMANDS
             .iter()
-            .map(|c| (c.cmd, c.keys.iter().filter_map(|k| Key::parse(k).ok()).collect()))
+            .map(|c| {
+                (
+                    c.cmd,
+                    c.keys.iter().filter_map(|k| Key::parse(k).ok()).collect(),
+                )
+            })
             .collect();
         Keymap { keys }
     }
@@ -165,7 +174,11 @@ impl Keymap {
 
     /// The keys of a command as text (`k/↑`).
     pub fn describe(&self, cmd: Cmd) -> String {
-        self.keys(cmd).iter().map(ToString::to_string).collect::<Vec<_>>().join("/")
+        self.keys(cmd)
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("/")
     }
 
     /// The command bound to `key` in `contexts` (searched in order).
@@ -187,14 +200,36 @@ mod tests {
     use crossterm::event::KeyEventKind;
 
     fn ev(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
-        KeyEvent { code, modifiers: mods, kind: KeyEventKind::Press, state: crossterm::event::KeyEventState::NONE }
+        KeyEvent {
+            code,
+            modifiers: mods,
+            kind: KeyEventKind::Press,
+            state: crossterm::event::KeyEventState::NONE,
+        }
     }
 
     #[test]
     fn parses_and_prints_key_names() {
-        for name in ["x", "G", "?", "space", "enter", "esc", "tab", "shift-tab", "ctrl-p", "alt-x", "pageup", "f5"] {
+        for name in [
+            "x",
+            "G",
+            "?",
+            "space",
+            "enter",
+            "esc",
+            "tab",
+            "shift-tab",
+            "ctrl-p",
+            "alt-x",
+            "pageup",
+            "f5",
+        ] {
             let k = Key::parse(name).unwrap();
-            assert_eq!(Key::parse(&k.to_string().replace('↑', "up")).unwrap(), k, "{name}");
+            assert_eq!(
+                Key::parse(&k.to_string().replace('↑', "up")).unwrap(),
+                k,
+                "{name}"
+            );
         }
         assert!(Key::parse("nope").is_err());
         assert_eq!(Key::parse("ctrl-P").unwrap(), Key::parse("ctrl-p").unwrap());
@@ -208,8 +243,14 @@ mod tests {
         let back = Key::from_event(&ev(KeyCode::BackTab, KeyModifiers::SHIFT));
         assert_eq!(map.resolve(back, &[Context::Global]), Some(Cmd::FocusPrev));
         let space = Key::from_event(&ev(KeyCode::Char(' '), KeyModifiers::NONE));
-        assert_eq!(map.resolve(space, &[Context::Workflows, Context::Global]), Some(Cmd::Toggle));
-        assert_eq!(map.resolve(space, &[Context::Activity, Context::Global]), None);
+        assert_eq!(
+            map.resolve(space, &[Context::Workflows, Context::Global]),
+            Some(Cmd::Toggle)
+        );
+        assert_eq!(
+            map.resolve(space, &[Context::Activity, Context::Global]),
+            None
+        );
     }
 
     #[test]

@@ -60,7 +60,11 @@ pub fn layout(size: (u16, u16), focus: Focus, mode: Mode, narrow: bool) -> Areas
     let screen = Rect::new(0, 0, size.0, size.1);
     let rows = Layout::default()
         .direction(Direction::Vertical)
-        .constraints([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1)])
+        .constraints([
+            Constraint::Length(1),
+            Constraint::Min(3),
+            Constraint::Length(1),
+        ])
         .split(screen);
     let (title, main, hints) = (rows[0], rows[1], rows[2]);
     let activity_height = if narrow {

@@ -66,7 +66,8 @@ pub fn run(db: &Path, options: &Options) -> anyhow::Result<()> {
         let size = terminal.size()?;
         state.size = (size.width, size.height);
         let services = effects::Services::new(engine, store, tx);
-        let runtime = runtime::Runtime::new(terminal, state, services, rx, Box::new(terminal::set_mouse));
+        let runtime =
+            runtime::Runtime::new(terminal, state, services, rx, Box::new(terminal::set_mouse));
         let result = runtime.run(crossterm::event::EventStream::new()).await;
         drop(guard);
         result.map(|_| ())

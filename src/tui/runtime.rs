@@ -103,17 +103,26 @@ impl<B: Backend> Runtime<B> {
             return Ok(());
         }
         self.dirty = false;
-        let area = self.terminal.size().map_err(|e| std::io::Error::other(e.to_string()))?;
+        let area = self
+            .terminal
+            .size()
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         self.state.size = (area.width, area.height);
         let state = &self.state;
-        self.terminal.draw(|f| view::draw(f, state)).map_err(|e| std::io::Error::other(e.to_string()))?;
+        self.terminal
+            .draw(|f| view::draw(f, state))
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         self.frames += 1;
         Ok(())
     }
 
     /// Handle messages (waiting up to `timeout` for more) until `done` holds; returns whether
     /// it did. Draws as it goes.
-    pub async fn pump_until(&mut self, timeout: Duration, mut done: impl FnMut(&Self) -> bool) -> bool {
+    pub async fn pump_until(
+        &mut self,
+        timeout: Duration,
+        mut done: impl FnMut(&Self) -> bool,
+    ) -> bool {
         let end = Instant::now() + timeout;
         loop {
             self.drain();
@@ -134,7 +143,10 @@ impl<B: Backend> Runtime<B> {
     }
 
     /// Run until the user quits or the input ends.
-    pub async fn run(mut self, mut input: impl Stream<Item = std::io::Result<Event>> + Unpin) -> anyhow::Result<State> {
+    pub async fn run(
+        mut self,
+        mut input: impl Stream<Item = std::io::Result<Event>> + Unpin,
+    ) -> anyhow::Result<State> {
         loop {
             self.drain();
             if self.state.quit {

@@ -172,19 +172,29 @@ pub struct Params {
     pub check: ParamsCheck,
     /// Changed since loaded or saved.
     pub dirty: bool,
+    /// The saved params have arrived (until then the editor holds a placeholder).
+    pub loaded: bool,
+    /// A command (emit, debug) waiting for the params to arrive.
+    pub pending: Option<super::commands::Cmd>,
 }
 
 impl Params {
     /// Params for `workflow`, from `text`.
     pub fn new(workflow: Option<String>, text: &str) -> Params {
         let lines: Vec<String> = text.lines().map(String::from).collect();
-        let mut editor = TextArea::new(if lines.is_empty() { vec![String::new()] } else { lines });
+        let mut editor = TextArea::new(if lines.is_empty() {
+            vec![String::new()]
+        } else {
+            lines
+        });
         editor.set_tab_length(2);
         Params {
             workflow,
             editor,
             check: check_params(text),
             dirty: false,
+            loaded: true,
+            pending: None,
         }
     }
 
@@ -296,7 +306,10 @@ impl State {
             .filter(|d| {
                 f.is_empty()
                     || d.row.name.to_lowercase().contains(&f)
-                    || d.row.on_event.as_deref().is_some_and(|e| e.to_lowercase().contains(&f))
+                    || d.row
+                        .on_event
+                        .as_deref()
+                        .is_some_and(|e| e.to_lowercase().contains(&f))
             })
             .collect();
         items.sort_by(|a, b| {
@@ -344,7 +357,10 @@ impl State {
         if self.filter.is_empty() {
             return self.activity.iter().collect();
         }
-        self.activity.iter().filter(|r| r.matches(&self.filter)).collect()
+        self.activity
+            .iter()
+            .filter(|r| r.matches(&self.filter))
+            .collect()
     }
 
     /// The id of the selected step line, if it is a step.
@@ -405,11 +421,30 @@ mod tests {
 
     #[test]
     fn params_are_checked_with_line_and_column() {
-        assert!(matches!(check_params("{\"sku\": 1}"), ParamsCheck::Valid(_)));
+        assert!(matches!(
+            check_params("{\"sku\": 1}"),
+            ParamsCheck::Valid(_)
+        ));
         match check_params("{\n  \"sku\": 1,\n}") {
             ParamsCheck::Invalid { line, column, .. } => assert_eq!((line, column), (3, 1)),
             other => panic!("{other:?}"),
         }
         assert!(matches!(check_params("[1]"), ParamsCheck::Invalid { .. }));
+    }
+}
+
+#[cfg(test)]
+mod editor_tests {
+    use super::*;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    #[test]
+    fn arrows_move_in_the_editor() {
+        let mut p = Params::new(Some("w".into()), "{\n  \"sku\": 1\n}");
+        p.editor
+            .input(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE));
+        p.editor
+            .input(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE));
+        assert_eq!(p.editor.cursor().0, 2, "{:?}", p.editor.cursor());
     }
 }

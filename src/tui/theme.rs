@@ -67,7 +67,11 @@ impl Theme {
     /// Bad news (bold without colour).
     pub fn error(&self) -> Style {
         let s = self.fg(self.error);
-        if self.color { s } else { s.add_modifier(Modifier::BOLD) }
+        if self.color {
+            s
+        } else {
+            s.add_modifier(Modifier::BOLD)
+        }
     }
 
     /// In progress, changed.
@@ -87,7 +91,9 @@ impl Theme {
     /// The selected row of the focused pane.
     pub fn selected(&self) -> Style {
         if self.color {
-            Style::default().bg(self.selection).add_modifier(Modifier::BOLD)
+            Style::default()
+                .bg(self.selection)
+                .add_modifier(Modifier::BOLD)
         } else {
             Style::default().add_modifier(Modifier::REVERSED)
         }
@@ -105,6 +111,10 @@ impl Theme {
 
     /// Other borders.
     pub fn border(&self) -> Style {
-        if self.color { self.fg(self.muted) } else { Style::default() }
+        if self.color {
+            self.fg(self.muted)
+        } else {
+            Style::default()
+        }
     }
 }

@@ -9,7 +9,9 @@ use super::keymap::Key;
 use super::layout::{self, scroll_offset};
 use super::state::{Confirm, Focus, ListRow, Mode, Overlay, Params, ParamsCheck, State, Trace};
 use crate::model::{Kind, RunRecord};
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use crossterm::event::{
+    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
 use serde_json::Value;
 
 /// Something that happened.
@@ -138,7 +140,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 fx.push(Effect::LoadRun(run.id));
             } else if let Some(def) = state.selected_def {
                 // a run of the selected workflow may have started or ended
-                if state.run.as_ref().is_none_or(|r| Some(r.id) != last_known_run(state, def)) {
+                if state
+                    .run
+                    .as_ref()
+                    .is_none_or(|r| Some(r.id) != last_known_run(state, def))
+                {
                     fx.push(Effect::LoadLastRun(def));
                 }
             }
@@ -151,7 +157,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::Definitions(items) => on_definitions(state, items),
         Msg::Activity(rows) => {
-            let key = state.visible_activity().get(state.activity_selected).map(|r| row_key(r));
+            let key = state
+                .visible_activity()
+                .get(state.activity_selected)
+                .map(|r| row_key(r));
             state.activity = rows;
             let visible = state.visible_activity();
             state.activity_selected = key
@@ -175,7 +184,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 }
                 state.steps_of = Some(def_id);
                 state.step_selected = keep
-                    .and_then(|id| state.steps.iter().position(|l| matches!(&l.kind, StepLineKind::Step { id: i, .. } if *i == id)))
+                    .and_then(|id| {
+                        state.steps.iter().position(
+                            |l| matches!(&l.kind, StepLineKind::Step { id: i, .. } if *i == id),
+                        )
+                    })
                     .unwrap_or(0);
             }
             Vec::new()
@@ -203,7 +216,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::Params { workflow, text } => {
             if state.params.workflow.as_deref() == Some(workflow.as_str()) && !state.params.dirty {
+                let pending = state.params.pending.take();
                 state.params = Params::new(Some(workflow), &text);
+                if let Some(cmd) = pending {
+                    return run(state, cmd);
+                }
             }
             Vec::new()
         }
@@ -223,7 +240,13 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
 }
 
 fn last_known_run(state: &State, def: i64) -> Option<i64> {
-    let name = state.definitions.iter().find(|d| d.row.id == def)?.row.name.clone();
+    let name = state
+        .definitions
+        .iter()
+        .find(|d| d.row.id == def)?
+        .row
+        .name
+        .clone();
     state
         .activity
         .iter()
@@ -278,11 +301,14 @@ fn select(state: &mut State, id: i64) -> Vec<Effect> {
     }
     state.selected_def = Some(id);
     state.step_selected = 0;
-    let Some(item) = state.selected().cloned() else { return fx };
+    let Some(item) = state.selected().cloned() else {
+        return fx;
+    };
     fx.push(Effect::LoadSteps(id));
     fx.push(Effect::LoadLastRun(id));
     if item.row.kind == Kind::Workflow {
         state.params = Params::new(Some(item.row.name.clone()), "{}");
+        state.params.loaded = false;
         fx.push(Effect::LoadParams {
             workflow: item.row.name.clone(),
             event: item.row.on_event.clone(),
@@ -322,7 +348,9 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
         match key.code {
             KeyCode::Esc => state.overlay = None,
             KeyCode::Up => *selected = selected.saturating_sub(1),
-            KeyCode::Down => *selected = (*selected + 1).min(palette_matches(query).len().saturating_sub(1)),
+            KeyCode::Down => {
+                *selected = (*selected + 1).min(palette_matches(query).len().saturating_sub(1))
+            }
             KeyCode::Backspace => {
                 query.pop();
                 *selected = 0;
@@ -356,8 +384,14 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
 }
 
 fn after_filter(state: &mut State) -> Vec<Effect> {
-    state.activity_selected = state.activity_selected.min(state.visible_activity().len().saturating_sub(1));
-    let visible: Vec<i64> = state.visible_definitions().iter().map(|d| d.row.id).collect();
+    state.activity_selected = state
+        .activity_selected
+        .min(state.visible_activity().len().saturating_sub(1));
+    let visible: Vec<i64> = state
+        .visible_definitions()
+        .iter()
+        .map(|d| d.row.id)
+        .collect();
     match (state.selected_def, visible.first()) {
         (Some(id), _) if visible.contains(&id) => Vec::new(),
         (_, Some(first)) => select(state, *first),
@@ -404,9 +438,16 @@ pub fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
             fx
         }
         Cmd::FocusNext | Cmd::FocusPrev => {
-            let i = Focus::ALL.iter().position(|f| *f == state.focus).unwrap_or(0);
+            let i = Focus::ALL
+                .iter()
+                .position(|f| *f == state.focus)
+                .unwrap_or(0);
             let n = Focus::ALL.len();
-            let next = if cmd == Cmd::FocusNext { (i + 1) % n } else { (i + n - 1) % n };
+            let next = if cmd == Cmd::FocusNext {
+                (i + 1) % n
+            } else {
+                (i + n - 1) % n
+            };
             state.focus = Focus::ALL[next];
             Vec::new()
         }
@@ -424,7 +465,9 @@ pub fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
             }],
             Some(item) => {
                 let name = item.row.name.clone();
-                state.warn(format!("{name} is an endpoint: only workflows have an active toggle"));
+                state.warn(format!(
+                    "{name} is an endpoint: only workflows have an active toggle"
+                ));
                 Vec::new()
             }
             None => Vec::new(),
@@ -432,6 +475,8 @@ pub fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
         Cmd::EditParams => {
             if state.params.workflow.is_none() {
                 state.warn("select a workflow to edit its params");
+            } else if !state.params.loaded {
+                state.params.pending = Some(cmd);
             } else {
                 state.mode = Mode::Editing;
                 state.focus = Focus::Params;
@@ -450,7 +495,11 @@ pub fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
                     state.params = Params::new(workflow, &text);
                     state.params.dirty = true;
                 }
-                ParamsCheck::Invalid { line, column, message } => {
+                ParamsCheck::Invalid {
+                    line,
+                    column,
+                    message,
+                } => {
                     let text = format!("cannot pretty-print: {line}:{column} {message}");
                     state.warn(text);
                 }
@@ -463,13 +512,27 @@ pub fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
                 return Vec::new();
             };
             if item.row.kind != Kind::Workflow {
-                state.warn(format!("{} is an endpoint: call it with `flowdeck call` or `serve`", item.row.name));
+                state.warn(format!(
+                    "{} is an endpoint: call it with `flowdeck call` or `serve`",
+                    item.row.name
+                ));
+                return Vec::new();
+            }
+            if !state.params.loaded {
+                // the params are on their way: run when they arrive
+                state.params.pending = Some(cmd);
                 return Vec::new();
             }
             let params = match &state.params.check {
                 ParamsCheck::Valid(v) => v.clone(),
-                ParamsCheck::Invalid { line, column, message } => {
-                    let text = format!("the params are not valid JSON ({line}:{column} {message}); press e to fix them");
+                ParamsCheck::Invalid {
+                    line,
+                    column,
+                    message,
+                } => {
+                    let text = format!(
+                        "the params are not valid JSON ({line}:{column} {message}); press e to fix them"
+                    );
                     state.warn(text);
                     return Vec::new();
                 }
@@ -563,7 +626,11 @@ pub fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
         }
         Cmd::ToggleMouse => {
             state.mouse = !state.mouse;
-            state.notify(if state.mouse { "mouse on" } else { "mouse off: the terminal can select text" });
+            state.notify(if state.mouse {
+                "mouse on"
+            } else {
+                "mouse off: the terminal can select text"
+            });
             vec![Effect::SetMouse(state.mouse)]
         }
         Cmd::ExpandJson => {
@@ -624,8 +691,15 @@ fn step(state: &mut State, delta: isize) -> Vec<Effect> {
     }
     match state.focus {
         Focus::Workflows => {
-            let ids: Vec<i64> = state.visible_definitions().iter().map(|d| d.row.id).collect();
-            let at = state.selected_def.and_then(|id| ids.iter().position(|i| *i == id)).unwrap_or(0);
+            let ids: Vec<i64> = state
+                .visible_definitions()
+                .iter()
+                .map(|d| d.row.id)
+                .collect();
+            let at = state
+                .selected_def
+                .and_then(|id| ids.iter().position(|i| *i == id))
+                .unwrap_or(0);
             match ids.get(moved(at, ids.len())) {
                 Some(id) => select(state, *id),
                 None => Vec::new(),
@@ -639,7 +713,10 @@ fn step(state: &mut State, delta: isize) -> Vec<Effect> {
                 .filter(|(_, l)| matches!(l.kind, StepLineKind::Step { .. }))
                 .map(|(i, _)| i)
                 .collect();
-            let at = steps.iter().position(|i| *i == state.step_selected).unwrap_or(0);
+            let at = steps
+                .iter()
+                .position(|i| *i == state.step_selected)
+                .unwrap_or(0);
             if let Some(i) = steps.get(moved(at, steps.len())) {
                 state.step_selected = *i;
             }
@@ -678,14 +755,23 @@ fn on_mouse(state: &mut State, m: MouseEvent) -> Vec<Effect> {
                 return Vec::new();
             }
             state.focus = pane;
-            step(state, if m.kind == MouseEventKind::ScrollUp { -1 } else { 1 })
+            step(
+                state,
+                if m.kind == MouseEventKind::ScrollUp {
+                    -1
+                } else {
+                    1
+                },
+            )
         }
         MouseEventKind::Down(MouseButton::Left) => {
             if state.mode == Mode::Editing && pane != Focus::Params {
                 state.mode = Mode::Normal;
             }
             state.focus = pane;
-            let Some(rect) = areas.of(pane) else { return Vec::new() };
+            let Some(rect) = areas.of(pane) else {
+                return Vec::new();
+            };
             let height = usize::from(rect.height.saturating_sub(2));
             if m.row <= rect.y || m.row >= rect.y + rect.height - 1 {
                 return Vec::new();
@@ -721,7 +807,9 @@ fn on_mouse(state: &mut State, m: MouseEvent) -> Vec<Effect> {
                     let offset = scroll_offset(state.activity_selected, len, height);
                     if offset + line < len {
                         state.activity_selected = offset + line;
-                        if let Some(ActivityRow::Run { run, .. }) = state.visible_activity().get(offset + line) {
+                        if let Some(ActivityRow::Run { run, .. }) =
+                            state.visible_activity().get(offset + line)
+                        {
                             return vec![Effect::LoadRun(run.id)];
                         }
                     }

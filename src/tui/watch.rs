@@ -17,7 +17,9 @@ pub fn spawn(path: &Path, tx: UnboundedSender<Msg>) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("flowdeck-watch".into())
         .spawn(move || {
-            let Ok(store) = Store::open(&path) else { return };
+            let Ok(store) = Store::open(&path) else {
+                return;
+            };
             let mut last = store.data_version().unwrap_or(0);
             loop {
                 std::thread::sleep(PERIOD);

@@ -2,6 +2,8 @@
 //! an engine on a real SQLite file.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod studio;
+
 use flowdeck::engine::Engine;
 use flowdeck::engine::import::import_project;
 use flowdeck::model::project;

@@ -35,7 +35,10 @@ fn short(v: &serde_json::Value, max: usize) -> String {
     if text.chars().count() <= max {
         text
     } else {
-        format!("{}…", text.chars().take(max.saturating_sub(1)).collect::<String>())
+        format!(
+            "{}…",
+            text.chars().take(max.saturating_sub(1)).collect::<String>()
+        )
     }
 }
 
@@ -70,12 +73,18 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, area: Rect) {
                     let mut spans = if *nested {
                         vec![Span::raw("            ")]
                     } else {
-                        vec![Span::styled(format!(" {} ", clock(run.queued_at)), t.muted())]
+                        vec![Span::styled(
+                            format!(" {} ", clock(run.queued_at)),
+                            t.muted(),
+                        )]
                     };
                     spans.push(status_mark(run.status, t));
                     spans.push(Span::raw(format!(" {}", run.target.name())));
                     let version = run.version.map_or("draft".to_string(), |v| format!("v{v}"));
-                    spans.push(Span::styled(format!("  run #{} {version}", run.id), t.muted()));
+                    spans.push(Span::styled(
+                        format!("  run #{} {version}", run.id),
+                        t.muted(),
+                    ));
                     spans.push(Span::raw(format!("  {}", run.status)));
                     if let Some(d) = run.duration() {
                         spans.push(Span::styled(format!("  {}", duration(d)), t.muted()));
@@ -93,7 +102,11 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, area: Rect) {
                 ]),
             };
             if i == state.activity_selected {
-                line.style(if focused { t.selected() } else { t.selected_unfocused() })
+                line.style(if focused {
+                    t.selected()
+                } else {
+                    t.selected_unfocused()
+                })
             } else {
                 line
             }
@@ -101,6 +114,10 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, area: Rect) {
         .collect();
     let inner = b.inner(area);
     let offset = scroll_offset(state.activity_selected, lines.len(), inner.height as usize);
-    let visible: Vec<Line<'_>> = lines.into_iter().skip(offset).take(inner.height as usize).collect();
+    let visible: Vec<Line<'_>> = lines
+        .into_iter()
+        .skip(offset)
+        .take(inner.height as usize)
+        .collect();
     frame.render_widget(Paragraph::new(visible).block(b), area);
 }

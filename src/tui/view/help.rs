@@ -23,14 +23,20 @@ pub fn help_lines(state: &State) -> Vec<Line<'static>> {
     let t = &state.theme;
     let mut lines = Vec::new();
     for (context, title) in SECTIONS {
-        let commands: Vec<_> = COMMANDS.iter().filter(|c| c.contexts.contains(&context)).collect();
+        let commands: Vec<_> = COMMANDS
+            .iter()
+            .filter(|c| c.contexts.contains(&context))
+            .collect();
         if commands.is_empty() {
             continue;
         }
         lines.push(Line::from(Span::styled(format!(" {title}"), t.accent())));
         for c in commands {
             lines.push(Line::from(vec![
-                Span::styled(format!("   {:<16}", state.keymap.describe(c.cmd)), t.accent()),
+                Span::styled(
+                    format!("   {:<16}", state.keymap.describe(c.cmd)),
+                    t.accent(),
+                ),
                 Span::raw(c.description),
             ]));
         }
@@ -47,6 +53,15 @@ pub fn help_lines(state: &State) -> Vec<Line<'static>> {
 pub fn draw(frame: &mut Frame<'_>, state: &State, area: Rect, scroll: u16) {
     let rect = centered(area, 80, 90);
     clear(frame, rect);
-    let b = block(Span::styled(" Keys · esc closes ", state.theme.accent()), true, &state.theme);
-    frame.render_widget(Paragraph::new(help_lines(state)).block(b).scroll((scroll, 0)), rect);
+    let b = block(
+        Span::styled(" Keys · esc closes ", state.theme.accent()),
+        true,
+        &state.theme,
+    );
+    frame.render_widget(
+        Paragraph::new(help_lines(state))
+            .block(b)
+            .scroll((scroll, 0)),
+        rect,
+    );
 }

@@ -69,7 +69,12 @@ pub(crate) fn block<'a>(title: impl Into<Line<'a>>, focused: bool, theme: &Theme
 pub(crate) fn centered(area: Rect, percent_x: u16, percent_y: u16) -> Rect {
     let w = (area.width * percent_x / 100).max(20).min(area.width);
     let h = (area.height * percent_y / 100).max(6).min(area.height);
-    Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
 }
 
 /// Clear an area for an overlay.
@@ -93,7 +98,10 @@ fn title(frame: &mut Frame<'_>, state: &State, area: Rect) {
         spans.push(Span::styled(format!("  … {running} running"), t.warn()));
     }
     if !state.filter.is_empty() {
-        spans.push(Span::styled(format!("  filter: {}", state.filter), t.warn()));
+        spans.push(Span::styled(
+            format!("  filter: {}", state.filter),
+            t.warn(),
+        ));
     }
     if !state.mouse {
         spans.push(Span::styled("  mouse off", t.muted()));
@@ -117,15 +125,28 @@ fn hints(frame: &mut Frame<'_>, state: &State, areas: &Areas) {
         let style = if n.error { t.error() } else { t.ok() };
         let mark = if n.error { "✗ " } else { "✓ " };
         frame.render_widget(
-            Paragraph::new(Line::from(vec![Span::styled(format!(" {mark}{}", n.text), style)])),
+            Paragraph::new(Line::from(vec![Span::styled(
+                format!(" {mark}{}", n.text),
+                style,
+            )])),
             areas.hints,
         );
         return;
     }
     let mut spans = vec![Span::raw(" ")];
     let mut seen = Vec::new();
+    // help first, so that it shows however narrow the terminal
+    let help = super::commands::info(super::commands::Cmd::Help);
+    if state.overlay.is_none() && state.mode == super::state::Mode::Normal {
+        spans.push(Span::styled(state.keymap.describe(help.cmd), t.accent()));
+        spans.push(Span::styled(format!(" {}  ", help.title), t.muted()));
+        seen.push(help.cmd);
+    }
     for context in state.contexts() {
-        for info in super::commands::COMMANDS.iter().filter(|c| c.hint && c.contexts.contains(&context)) {
+        for info in super::commands::COMMANDS
+            .iter()
+            .filter(|c| c.hint && c.contexts.contains(&context))
+        {
             if seen.contains(&info.cmd) {
                 continue;
             }
@@ -144,7 +165,10 @@ fn hints(frame: &mut Frame<'_>, state: &State, areas: &Areas) {
 fn too_small(frame: &mut Frame<'_>, state: &State) {
     let area = frame.area();
     let text = vec![
-        Line::from(Span::styled("The terminal is too small for the studio.", state.theme.error())),
+        Line::from(Span::styled(
+            "The terminal is too small for the studio.",
+            state.theme.error(),
+        )),
         Line::from(format!(
             "It is {}×{}; make it at least {}×{}.",
             area.width,
@@ -155,9 +179,16 @@ fn too_small(frame: &mut Frame<'_>, state: &State) {
         Line::from(Span::styled("q quits", Style::default())),
     ];
     let y = area.height.saturating_sub(3) / 2;
-    let rect = Rect::new(area.x, area.y + y, area.width, area.height.saturating_sub(y).min(3));
+    let rect = Rect::new(
+        area.x,
+        area.y + y,
+        area.width,
+        area.height.saturating_sub(y).min(3),
+    );
     frame.render_widget(
-        Paragraph::new(text).alignment(Alignment::Center).wrap(Wrap { trim: true }),
+        Paragraph::new(text)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true }),
         rect,
     );
 }

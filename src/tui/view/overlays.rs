@@ -13,9 +13,17 @@ pub fn palette(frame: &mut Frame<'_>, state: &State, area: Rect, query: &str, se
     let t = &state.theme;
     let rect = centered(area, 70, 70);
     clear(frame, rect);
-    let b = block(Span::styled(" Commands · enter runs · esc closes ", t.accent()), true, t);
+    let b = block(
+        Span::styled(" Commands · enter runs · esc closes ", t.accent()),
+        true,
+        t,
+    );
     let mut lines = vec![
-        Line::from(vec![Span::styled(" > ", t.accent()), Span::raw(query.to_string()), Span::styled("▏", t.accent())]),
+        Line::from(vec![
+            Span::styled(" > ", t.accent()),
+            Span::raw(query.to_string()),
+            Span::styled("▏", t.accent()),
+        ]),
         Line::from(""),
     ];
     let matches = palette_matches(query);
@@ -28,7 +36,11 @@ pub fn palette(frame: &mut Frame<'_>, state: &State, area: Rect, query: &str, se
             Span::styled(format!("{:<12}", state.keymap.describe(c.cmd)), t.accent()),
             Span::styled(c.description, t.muted()),
         ]);
-        lines.push(if i == selected { line.style(t.selected()) } else { line });
+        lines.push(if i == selected {
+            line.style(t.selected())
+        } else {
+            line
+        });
     }
     frame.render_widget(Paragraph::new(lines).block(b), rect);
 }
@@ -39,15 +51,28 @@ pub fn confirm(frame: &mut Frame<'_>, state: &State, area: Rect, c: &Confirm) {
     let rect = centered(area, 70, 60);
     clear(frame, rect);
     let next = c.live_version.map_or(1, |v| v + 1);
-    let from = c.live_version.map_or("nothing live".to_string(), |v| format!("v{v}"));
-    let b = block(Span::styled(format!(" Deploy {}? ", c.name), t.accent()), true, t);
-    let mut lines = vec![Line::from(Span::styled(format!(" {from} → v{next}"), t.muted())), Line::from("")];
+    let from = c
+        .live_version
+        .map_or("nothing live".to_string(), |v| format!("v{v}"));
+    let b = block(
+        Span::styled(format!(" Deploy {}? ", c.name), t.accent()),
+        true,
+        t,
+    );
+    let mut lines = vec![
+        Line::from(Span::styled(format!(" {from} → v{next}"), t.muted())),
+        Line::from(""),
+    ];
     match &c.changes {
-        None => lines.push(Line::from(Span::styled(" comparing with the live version…", t.muted()))),
+        None => lines.push(Line::from(Span::styled(
+            " comparing with the live version…",
+            t.muted(),
+        ))),
         Some(Err(e)) => lines.push(Line::from(Span::styled(format!(" {e}"), t.error()))),
-        Some(Ok(changes)) if changes.is_empty() => {
-            lines.push(Line::from(Span::styled(" The draft equals the live version: nothing to deploy.", t.muted())))
-        }
+        Some(Ok(changes)) if changes.is_empty() => lines.push(Line::from(Span::styled(
+            " The draft equals the live version: nothing to deploy.",
+            t.muted(),
+        ))),
         Some(Ok(changes)) => {
             for ch in changes {
                 let style = match ch.chars().next() {
@@ -61,10 +86,22 @@ pub fn confirm(frame: &mut Frame<'_>, state: &State, area: Rect, c: &Confirm) {
     }
     lines.push(Line::from(""));
     lines.push(Line::from(vec![
-        Span::styled(format!(" {}", state.keymap.describe(crate::tui::commands::Cmd::Confirm)), t.accent()),
+        Span::styled(
+            format!(
+                " {}",
+                state.keymap.describe(crate::tui::commands::Cmd::Confirm)
+            ),
+            t.accent(),
+        ),
         Span::raw(" deploy   "),
-        Span::styled(state.keymap.describe(crate::tui::commands::Cmd::Back), t.accent()),
+        Span::styled(
+            state.keymap.describe(crate::tui::commands::Cmd::Back),
+            t.accent(),
+        ),
         Span::raw(" cancel"),
     ]));
-    frame.render_widget(Paragraph::new(lines).block(b).wrap(Wrap { trim: false }), rect);
+    frame.render_widget(
+        Paragraph::new(lines).block(b).wrap(Wrap { trim: false }),
+        rect,
+    );
 }

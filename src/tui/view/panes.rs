@@ -34,7 +34,13 @@ fn row_style(selected: bool, focused: bool, t: &Theme) -> Style {
 }
 
 /// Draw `lines` in `area` inside `block`, scrolled to keep `selected` visible.
-fn list(frame: &mut Frame<'_>, area: Rect, block: ratatui::widgets::Block<'_>, lines: Vec<Line<'_>>, selected: usize) {
+fn list(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    block: ratatui::widgets::Block<'_>,
+    lines: Vec<Line<'_>>,
+    selected: usize,
+) {
     let inner = block.inner(area);
     let height = inner.height as usize;
     let offset = scroll_offset(selected, lines.len(), height);
@@ -50,7 +56,9 @@ pub fn workflows(frame: &mut Frame<'_>, state: &State, areas: &Areas) {
     let name_width = rows
         .iter()
         .filter_map(|r| match r {
-            ListRow::Item(i) => Some(i.row.name.chars().count() + if data::is_workflow(i) { 4 } else { 0 }),
+            ListRow::Item(i) => {
+                Some(i.row.name.chars().count() + if data::is_workflow(i) { 4 } else { 0 })
+            }
             ListRow::Header(_) => None,
         })
         .max()
@@ -70,14 +78,20 @@ pub fn workflows(frame: &mut Frame<'_>, state: &State, areas: &Areas) {
                 let mut spans = Vec::new();
                 let used = if data::is_workflow(item) {
                     let mark = if item.row.active { "[x] " } else { "[ ] " };
-                    spans.push(Span::styled(format!("  {mark}"), if item.row.active { t.ok() } else { t.muted() }));
+                    spans.push(Span::styled(
+                        format!("  {mark}"),
+                        if item.row.active { t.ok() } else { t.muted() },
+                    ));
                     spans.push(Span::raw(item.row.name.clone()));
                     item.row.name.chars().count() + 4
                 } else {
                     spans.push(Span::raw(format!("  {}", item.row.name)));
                     item.row.name.chars().count()
                 };
-                let version = item.row.live_version.map_or("—".to_string(), |v| format!("v{v}"));
+                let version = item
+                    .row
+                    .live_version
+                    .map_or("—".to_string(), |v| format!("v{v}"));
                 let pad = " ".repeat(name_width.saturating_sub(used) + 2);
                 spans.push(Span::styled(format!("{pad}{version}"), t.muted()));
                 if item.row.draft_changed {
@@ -95,7 +109,10 @@ pub fn workflows(frame: &mut Frame<'_>, state: &State, areas: &Areas) {
     let title = if state.filter.is_empty() {
         format!(" Workflows ({count}) ")
     } else {
-        format!(" Workflows ({} of {count}) ", state.visible_definitions().len())
+        format!(
+            " Workflows ({} of {count}) ",
+            state.visible_definitions().len()
+        )
     };
     let b = block(Span::styled(title, t.accent()), focused, t);
     if lines.is_empty() {
@@ -104,7 +121,10 @@ pub fn workflows(frame: &mut Frame<'_>, state: &State, areas: &Areas) {
         } else {
             " Nothing matches the filter"
         };
-        frame.render_widget(Paragraph::new(Span::styled(empty, t.muted())).block(b), areas.workflows);
+        frame.render_widget(
+            Paragraph::new(Span::styled(empty, t.muted())).block(b),
+            areas.workflows,
+        );
         return;
     }
     list(frame, areas.workflows, b, lines, selected_row);
@@ -125,11 +145,18 @@ pub fn steps(frame: &mut Frame<'_>, state: &State, area: Rect) {
     }
     let b = block(Line::from(title), focused, t);
     if let Some(e) = &state.steps_error {
-        frame.render_widget(Paragraph::new(Span::styled(format!(" {e}"), t.error())).block(b), area);
+        frame.render_widget(
+            Paragraph::new(Span::styled(format!(" {e}"), t.error())).block(b),
+            area,
+        );
         return;
     }
     if state.steps.is_empty() {
-        let text = if state.selected().is_some() { " No steps" } else { " Select a workflow" };
+        let text = if state.selected().is_some() {
+            " No steps"
+        } else {
+            " Select a workflow"
+        };
         frame.render_widget(Paragraph::new(Span::styled(text, t.muted())).block(b), area);
         return;
     }
@@ -143,7 +170,10 @@ pub fn steps(frame: &mut Frame<'_>, state: &State, area: Rect) {
         .max()
         .unwrap_or(0)
         .min(28);
-    let run = state.run.as_ref().filter(|r| state.selected_def.is_some() && r.target.name() == state.selected().map_or("", |d| d.row.name.as_str()));
+    let run = state.run.as_ref().filter(|r| {
+        state.selected_def.is_some()
+            && r.target.name() == state.selected().map_or("", |d| d.row.name.as_str())
+    });
     let lines: Vec<Line<'_>> = state
         .steps
         .iter()
@@ -151,8 +181,15 @@ pub fn steps(frame: &mut Frame<'_>, state: &State, area: Rect) {
         .map(|(i, line)| {
             let pad = "  ".repeat(line.depth);
             match &line.kind {
-                StepLineKind::Label(l) => Line::from(Span::styled(format!(" {pad}{l}:"), t.muted())),
-                StepLineKind::Step { id, action, key, result } => {
+                StepLineKind::Label(l) => {
+                    Line::from(Span::styled(format!(" {pad}{l}:"), t.muted()))
+                }
+                StepLineKind::Step {
+                    id,
+                    action,
+                    key,
+                    result,
+                } => {
                     let mark = run
                         .and_then(|r| r.steps.as_ref())
                         .and_then(|steps| steps.iter().rev().find(|s| &s.step == id))
@@ -189,9 +226,11 @@ pub fn params(frame: &mut Frame<'_>, state: &State, area: Rect) {
     };
     let status = match &state.params.check {
         ParamsCheck::Valid(_) => Span::styled(" ✓ valid JSON ", t.ok()),
-        ParamsCheck::Invalid { line, column, message } => {
-            Span::styled(format!(" ✗ {line}:{column} {message} "), t.error())
-        }
+        ParamsCheck::Invalid {
+            line,
+            column,
+            message,
+        } => Span::styled(format!(" ✗ {line}:{column} {message} "), t.error()),
     };
     let mut b = block(Span::styled(title, t.accent()), focused, t).title_bottom(Line::from(status));
     if editing {
@@ -219,12 +258,19 @@ pub fn variables(frame: &mut Frame<'_>, state: &State, area: Rect) {
         return;
     };
     let step_id = state.selected_step_id();
-    let mut title = vec![Span::styled(format!(" Variables · run #{} ", run.id), t.accent())];
+    let mut title = vec![Span::styled(
+        format!(" Variables · run #{} ", run.id),
+        t.accent(),
+    )];
     title.push(status_mark(run.status, t));
     title.push(Span::raw(" "));
     let b = block(Line::from(title), focused, t);
     let mut lines: Vec<Line<'_>> = Vec::new();
-    let header = format!(" {} {}", run.target.name(), run.version.map_or("(draft)".into(), |v| format!("v{v}")));
+    let header = format!(
+        " {} {}",
+        run.target.name(),
+        run.version.map_or("(draft)".into(), |v| format!("v{v}"))
+    );
     lines.push(Line::from(Span::styled(header, t.muted())));
     let at = step_id.and_then(|id| data::vars_at(run, id));
     match (step_id, at) {
@@ -243,7 +289,10 @@ pub fn variables(frame: &mut Frame<'_>, state: &State, area: Rect) {
             }
         }
         (Some(id), None) => {
-            lines.push(Line::from(Span::styled(format!(" step {id} did not run in this run"), t.muted())));
+            lines.push(Line::from(Span::styled(
+                format!(" step {id} did not run in this run"),
+                t.muted(),
+            )));
             section(&mut lines, "$param", &run.params, state.vars_expanded, t);
         }
         (None, _) => {
@@ -254,12 +303,21 @@ pub fn variables(frame: &mut Frame<'_>, state: &State, area: Rect) {
         }
     }
     if let Some(e) = &run.error {
-        lines.push(Line::from(Span::styled(format!(" run error: {e}"), t.error())));
+        lines.push(Line::from(Span::styled(
+            format!(" run error: {e}"),
+            t.error(),
+        )));
     }
     frame.render_widget(Paragraph::new(lines).block(b), area);
 }
 
-fn section(lines: &mut Vec<Line<'_>>, name: &str, value: &serde_json::Value, expanded: bool, t: &Theme) {
+fn section(
+    lines: &mut Vec<Line<'_>>,
+    name: &str,
+    value: &serde_json::Value,
+    expanded: bool,
+    t: &Theme,
+) {
     lines.push(Line::from(Span::styled(format!(" {name}"), t.accent())));
     for l in json_view::lines(value, expanded) {
         lines.push(Line::from(format!("   {l}")));

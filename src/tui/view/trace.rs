@@ -25,7 +25,15 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, area: Rect, trace: &Trace) {
     let run = &trace.run;
     let version = run.version.map_or("draft".to_string(), |v| format!("v{v}"));
     let mut title = vec![
-        Span::styled(format!(" Run #{} · {} {version} · {} ", run.id, run.target.name(), run.mode.as_str()), t.accent()),
+        Span::styled(
+            format!(
+                " Run #{} · {} {version} · {} ",
+                run.id,
+                run.target.name(),
+                run.mode.as_str()
+            ),
+            t.accent(),
+        ),
         status_mark(run.status, t),
         Span::raw(format!(" {} ", run.status)),
     ];
@@ -50,11 +58,14 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, area: Rect, trace: &Trace) {
             };
             let mut spans = vec![
                 Span::styled(format!("{:>3} ", s.seq), t.muted()),
+                Span::styled(
+                    format!("{:>8} ", duration(Duration::from_micros(s.duration_us))),
+                    t.muted(),
+                ),
                 Span::raw("  ".repeat(depth(&s.path))),
                 mark,
                 Span::raw(format!(" {}", s.step)),
                 Span::styled(format!("  {}", s.action), t.accent()),
-                Span::styled(format!("  {}", duration(Duration::from_micros(s.duration_us))), t.muted()),
             ];
             if s.attempt > 1 {
                 spans.push(Span::styled(format!("  attempt {}", s.attempt), t.warn()));
@@ -64,14 +75,21 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, area: Rect, trace: &Trace) {
                 spans.push(Span::styled(format!("  [{}]", idx.join(",")), t.muted()));
             }
             let line = Line::from(spans);
-            if i == trace.selected { line.style(t.selected()) } else { line }
+            if i == trace.selected {
+                line.style(t.selected())
+            } else {
+                line
+            }
         })
         .collect();
     let height = cols[0].height as usize;
     let offset = scroll_offset(trace.selected, lines.len(), height);
     let visible: Vec<Line<'_>> = lines.into_iter().skip(offset).take(height).collect();
     if visible.is_empty() {
-        frame.render_widget(Paragraph::new(Span::styled(" no steps recorded", t.muted())), cols[0]);
+        frame.render_widget(
+            Paragraph::new(Span::styled(" no steps recorded", t.muted())),
+            cols[0],
+        );
     } else {
         frame.render_widget(Paragraph::new(visible), cols[0]);
     }
@@ -79,7 +97,10 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, area: Rect, trace: &Trace) {
     if let Some(s) = steps.get(trace.selected) {
         detail.push(Line::from(vec![
             Span::styled(format!(" {} ", s.step), t.accent()),
-            Span::styled(format!("{} · {} · {}", s.action, s.path, s.started_at), t.muted()),
+            Span::styled(
+                format!("{} · {} · {}", s.action, s.path, s.started_at),
+                t.muted(),
+            ),
         ]));
         section(&mut detail, "input", &s.input, trace.expanded, state);
         if let Some(e) = &s.error {
@@ -95,7 +116,10 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, area: Rect, trace: &Trace) {
     }
     if let Some(e) = &run.error {
         detail.push(Line::from(""));
-        detail.push(Line::from(Span::styled(format!(" run error: {e}"), t.error())));
+        detail.push(Line::from(Span::styled(
+            format!(" run error: {e}"),
+            t.error(),
+        )));
     }
     if let Some(o) = &run.output {
         detail.push(Line::from(""));
@@ -107,8 +131,17 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, area: Rect, trace: &Trace) {
     frame.render_widget(Paragraph::new(detail).scroll((trace.scroll, 0)), cols[1]);
 }
 
-fn section(lines: &mut Vec<Line<'_>>, name: &str, v: &serde_json::Value, expanded: bool, state: &State) {
-    lines.push(Line::from(Span::styled(format!(" {name}"), state.theme.accent())));
+fn section(
+    lines: &mut Vec<Line<'_>>,
+    name: &str,
+    v: &serde_json::Value,
+    expanded: bool,
+    state: &State,
+) {
+    lines.push(Line::from(Span::styled(
+        format!(" {name}"),
+        state.theme.accent(),
+    )));
     for l in json_view::lines(v, expanded) {
         lines.push(Line::from(format!("   {l}")));
     }

@@ -1,0 +1,117 @@
+//! The example project, built into the binary: `flowdeck init` writes it, `flowdeck demo`
+//! seeds a store from it (and tests and benchmarks start from it).
+
+use crate::engine::import::import_project;
+use crate::model::project;
+use crate::store::Store;
+use anyhow::{Context, bail};
+use std::path::{Path, PathBuf};
+
+/// Every file of the example, by path relative to the project folder.
+pub const FILES: &[(&str, &str)] = &[
+    (
+        "flowdeck.toml",
+        include_str!("../assets/example/flowdeck.toml"),
+    ),
+    ("schema.sql", include_str!("../assets/example/schema.sql")),
+    (
+        "endpoints/create_order.json",
+        include_str!("../assets/example/endpoints/create_order.json"),
+    ),
+    (
+        "endpoints/get_sku.json",
+        include_str!("../assets/example/endpoints/get_sku.json"),
+    ),
+    (
+        "workflows/reorder_supply.json",
+        include_str!("../assets/example/workflows/reorder_supply.json"),
+    ),
+    (
+        "workflows/notify_buyer.json",
+        include_str!("../assets/example/workflows/notify_buyer.json"),
+    ),
+    (
+        "workflows/receive_stock.json",
+        include_str!("../assets/example/workflows/receive_stock.json"),
+    ),
+    (
+        "workflows/slack_alert.json",
+        include_str!("../assets/example/workflows/slack_alert.json"),
+    ),
+];
+
+/// Params the demo starts each workflow's editor with.
+pub const DEMO_PARAMS: &[(&str, &str)] = &[
+    ("reorder_supply", "{\n  \"sku\": 1\n}"),
+    ("notify_buyer", "{\n  \"sku\": 1\n}"),
+    (
+        "receive_stock",
+        "{\n  \"sku\": 1,\n  \"po\": 1,\n  \"qty\": 100\n}",
+    ),
+    ("slack_alert", "{\n  \"sku\": 1,\n  \"stock\": 40\n}"),
+];
+
+/// Write the example into `dir`, which must not exist or be empty.
+pub fn write(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists()
+        && dir
+            .read_dir()
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        bail!(
+            "{} already exists and is not empty; choose a new folder (nothing was written)",
+            dir.display()
+        );
+    }
+    overwrite(dir)
+}
+
+/// Write the example into `dir`, replacing its files.
+pub fn overwrite(dir: &Path) -> anyhow::Result<()> {
+    for (path, text) in FILES {
+        let target = dir.join(path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&target, text)
+            .with_context(|| format!("cannot write {}", target.display()))?;
+    }
+    Ok(())
+}
+
+/// Seed the store at `db` with the example: write its files beside the store (in
+/// `demo-project/`), import them, deploy everything, and give each workflow starting params.
+pub fn seed(db: &Path) -> anyhow::Result<()> {
+    let folder = db
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+        .join("demo-project");
+    overwrite(&folder)?;
+    let loaded = project::load(&folder)?;
+    let mut store = Store::open(db)?;
+    let report = import_project(&mut store, &loaded)?;
+    if !report.is_clean() {
+        bail!(
+            "the bundled example does not import: {}",
+            report
+                .diagnostics
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+    for row in store.list_definitions()? {
+        store.deploy(row.id)?;
+    }
+    for (workflow, params) in DEMO_PARAMS {
+        let key = crate::tui::data::params_key(workflow);
+        if store.ui_get(&key)?.is_none() {
+            store.ui_set(&key, params)?;
+        }
+    }
+    Ok(())
+}
