@@ -1,0 +1,185 @@
+//! The real binary in a real terminal (tmux): it opens, takes keys, follows a resize, and
+//! gives the terminal back when it quits. Skipped, with a message, where tmux is missing
+//! (`.ci/run` installs it).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::Sandbox;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+fn available() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+impl Tmux {
+    /// A private tmux server running `command` in a `w`×`h` window.
+    fn start(name: &str, command: &str, w: u16, h: u16) -> Tmux {
+        let socket = format!("flowdeck-test-{name}-{}", std::process::id());
+        let t = Tmux { socket };
+        let out = t
+            .cmd(&[
+                "new-session",
+                "-d",
+                "-s",
+                "s",
+                "-x",
+                &w.to_string(),
+                "-y",
+                &h.to_string(),
+                command,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "tmux: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        t
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket, "-f", "/dev/null"]).args(args);
+        c
+    }
+
+    fn screen(&self) -> String {
+        let out = self
+            .cmd(&["capture-pane", "-p", "-t", "s"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "s"];
+        args.extend_from_slice(keys);
+        assert!(self.cmd(&args).status().unwrap().success());
+    }
+
+    fn resize(&self, w: u16, h: u16) {
+        let status = self
+            .cmd(&[
+                "resize-window",
+                "-t",
+                "s",
+                "-x",
+                &w.to_string(),
+                "-y",
+                &h.to_string(),
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Wait (polling the screen) until it shows `text`.
+    fn wait_for(&self, text: &str) {
+        let end = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < end {
+            if self.screen().contains(text) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "timed out waiting for {text:?}; the screen:\n{}",
+            self.screen()
+        );
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]).output();
+    }
+}
+
+/// A seeded store and the shell command that opens the studio on it.
+fn seeded() -> (Sandbox, String) {
+    let s = Sandbox::new();
+    let out = s.cli(&["demo", "--no-studio"]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let command = format!(
+        "FLOWDECK_LOG_FILE={log} {bin} --db {db}; echo STUDIO-EXITED $?; sleep 60",
+        log = s.path("studio.log").display(),
+        bin = env!("CARGO_BIN_EXE_flowdeck"),
+        db = s.db().display()
+    );
+    (s, command)
+}
+
+#[test]
+fn the_studio_opens_emits_and_gives_the_terminal_back() {
+    if !available() {
+        println!("skipped: tmux is not installed");
+        return;
+    }
+    let (_s, command) = seeded();
+    let t = Tmux::start("emit", &command, 120, 40);
+    t.wait_for("Workflows (6)");
+    t.keys(&["j", "j"]);
+    t.wait_for("Params · reorder_supply");
+    t.wait_for("\"sku\": 1");
+    t.keys(&["x"]);
+    t.wait_for("skipped: inactive");
+    t.wait_for("receive_stock  run #3");
+    t.keys(&["q"]);
+    t.wait_for("STUDIO-EXITED 0");
+    let screen = t.screen();
+    assert!(
+        !screen.contains("Workflows (6)"),
+        "the alternate screen is gone:\n{screen}"
+    );
+}
+
+#[test]
+fn the_studio_follows_a_resize_and_says_when_too_small() {
+    if !available() {
+        println!("skipped: tmux is not installed");
+        return;
+    }
+    let (_s, command) = seeded();
+    let t = Tmux::start("resize", &command, 120, 40);
+    t.wait_for("Workflows (6)");
+    t.resize(50, 12);
+    t.wait_for("too small");
+    t.resize(90, 26);
+    t.wait_for("Workflows (6)");
+    t.keys(&["C-c"]);
+    t.wait_for("STUDIO-EXITED 0");
+}
+
+#[test]
+fn demo_opens_the_studio_on_the_example() {
+    if !available() {
+        println!("skipped: tmux is not installed");
+        return;
+    }
+    let s = Sandbox::new();
+    let command = format!(
+        "FLOWDECK_LOG_FILE={log} {bin} --db {db} demo; echo STUDIO-EXITED $?; sleep 60",
+        log = s.path("studio.log").display(),
+        bin = env!("CARGO_BIN_EXE_flowdeck"),
+        db = s.db().display()
+    );
+    let t = Tmux::start("demo", &command, 100, 30);
+    t.wait_for("reorder_supply");
+    t.keys(&["?"]);
+    t.wait_for("Emit the selected workflow's event");
+    // Esc and a key sent together read as Alt+key: wait for the overlay to close first
+    t.keys(&["Escape"]);
+    t.wait_for("space toggle");
+    t.keys(&["q"]);
+    t.wait_for("STUDIO-EXITED 0");
+}
