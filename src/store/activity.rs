@@ -37,22 +37,45 @@ impl Store {
             before: None,
         })?;
         let mut out = Activity::default();
-        let runs_sql =
-            format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.event_id = ?1 ORDER BY r.id");
+        // the window's events are the newest ids: fetch their runs and skips with one range
+        // query each (both use the event_id index) and group them here
+        let (low, high) = match (events.last(), events.first()) {
+            (Some(l), Some(h)) => (l.id, h.id),
+            _ => (0, -1),
+        };
+        let runs_sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs r WHERE r.event_id BETWEEN ?1 AND ?2 ORDER BY r.id"
+        );
+        let raw = self
+            .conn()
+            .prepare_cached(&runs_sql)?
+            .query_map(params![low, high], raw_run)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut runs: Vec<RunRecord> = raw.into_iter().map(finish_raw).collect::<Result<_>>()?;
+        let mut skips = self
+            .conn()
+            .prepare_cached(
+                "SELECT event_id, workflow, reason FROM skips WHERE event_id BETWEEN ?1 AND ?2 ORDER BY workflow",
+            )?
+            .query_map(params![low, high], |r| {
+                Ok(SkipRecord {
+                    event_id: r.get(0)?,
+                    workflow: r.get(1)?,
+                    reason: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         for event in events {
-            let raw = self
-                .conn()
-                .prepare_cached(&runs_sql)?
-                .query_map(params![event.id], raw_run)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let runs = raw
-                .into_iter()
-                .map(finish_raw)
-                .collect::<Result<Vec<_>>>()?;
-            let skipped = self.skips_of_event(event.id)?;
+            let id = event.id;
+            let (mine, rest): (Vec<_>, Vec<_>) =
+                runs.into_iter().partition(|r| r.event_id == Some(id));
+            runs = rest;
+            let (skipped, rest): (Vec<_>, Vec<_>) =
+                skips.into_iter().partition(|s| s.event_id == id);
+            skips = rest;
             out.events.push(EventActivity {
                 event,
-                runs,
+                runs: mine,
                 skipped,
             });
         }

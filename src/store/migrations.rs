@@ -118,8 +118,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (event_id, definition_id)
     ) WITHOUT ROWID;
     "#,
-    // 2: the studio's remembered state (last params per workflow, …)
+    // 2: the studio: its remembered state (last params per workflow, …), and an index for
+    // its activity log's runs without an event (endpoint calls, debug runs)
     r#"
+    CREATE INDEX runs_without_event ON runs (id) WHERE event_id IS NULL;
     CREATE TABLE ui_state (
         key        TEXT PRIMARY KEY,
         value      TEXT NOT NULL,
