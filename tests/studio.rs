@@ -337,3 +337,73 @@ async fn an_empty_store_says_what_to_do() {
     s.wait_for("No workflows yet").await;
     snap!("empty_120x40", s.screen());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn narrow_screens_show_the_focused_detail_pane() {
+    let mut s = emitted(80, 24).await;
+    // params take the detail pane while editing
+    s.press("e").await;
+    s.wait_for("editing · esc done").await;
+    snap!("params_editing_80x24", s.screen());
+    s.press("<esc>").await;
+    // the variables pane, when focused
+    s.press("<tab>").await;
+    assert_eq!(s.state().focus, flowdeck::tui::state::Focus::Variables);
+    s.wait_for("Variables · run #2").await;
+    snap!("variables_80x24", s.screen());
+    // the deploy confirm
+    s.press("d").await;
+    s.wait_for("nothing to deploy").await;
+    snap!("confirm_unchanged_80x24", s.screen());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mouse_selects_and_scrolls() {
+    use crossterm::event::{Event, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+    use flowdeck::tui::update::Msg;
+    let mut s = Studio::new(120, 40).await;
+    let click = |column: u16, row: u16, kind: MouseEventKind| {
+        Msg::Input(Event::Mouse(MouseEvent {
+            kind,
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        }))
+    };
+    // row 0 is the title, 1 the border, 2 the po_created header, 3 receive_stock,
+    // 4 the sku_reorder header, 5 notify_buyer
+    s.rt.handle(click(5, 5, MouseEventKind::Down(MouseButton::Left)));
+    s.settle().await;
+    assert_eq!(
+        s.state().selected().unwrap().row.name,
+        "notify_buyer",
+        "{}",
+        s.screen()
+    );
+    s.rt.handle(click(5, 5, MouseEventKind::ScrollDown));
+    s.settle().await;
+    assert_eq!(s.state().selected().unwrap().row.name, "reorder_supply");
+    // a click in the params pane starts editing
+    s.wait(|rt| rt.state().params.loaded).await;
+    s.rt.handle(click(100, 5, MouseEventKind::Down(MouseButton::Left)));
+    assert_eq!(s.state().mode, flowdeck::tui::state::Mode::Editing);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paste_goes_into_the_editor() {
+    use crossterm::event::Event;
+    use flowdeck::tui::update::Msg;
+    let mut s = Studio::new(120, 40).await;
+    s.press("jj").await;
+    s.wait(|rt| rt.state().params.loaded).await;
+    s.press("e").await;
+    // clear the editor, then paste new params
+    s.press("<down><down><down><c-e>").await;
+    for _ in 0..30 {
+        s.press("<bs>").await;
+    }
+    s.rt.handle(Msg::Input(Event::Paste("{\"sku\": 3}".into())));
+    s.settle().await;
+    assert_eq!(s.state().params.text(), "{\"sku\": 3}");
+    s.wait_for("✓ valid JSON").await;
+}

@@ -55,6 +55,10 @@ pub enum Cmd {
     Confirm,
     /// Expand or fold long JSON.
     ExpandJson,
+    /// Scroll the detail (trace, variables) down.
+    ScrollDown,
+    /// Scroll the detail (trace, variables) up.
+    ScrollUp,
 }
 
 /// Where a command applies.
@@ -185,6 +189,24 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["o"],
         contexts: &[C::Trace, C::Variables],
         hint: true,
+    },
+    CommandInfo {
+        cmd: Cmd::ScrollDown,
+        name: "scroll_down",
+        title: "scroll",
+        description: "Scroll the details down",
+        keys: &["J", "ctrl-e"],
+        contexts: &[C::Trace, C::Variables],
+        hint: true,
+    },
+    CommandInfo {
+        cmd: Cmd::ScrollUp,
+        name: "scroll_up",
+        title: "scroll up",
+        description: "Scroll the details up",
+        keys: &["K", "ctrl-y"],
+        contexts: &[C::Trace, C::Variables],
+        hint: false,
     },
     CommandInfo {
         cmd: Cmd::Confirm,

@@ -237,6 +237,8 @@ pub struct State {
     pub run: Option<RunRecord>,
     /// Long JSON in the variables pane shown whole.
     pub vars_expanded: bool,
+    /// Lines scrolled in the variables pane.
+    pub vars_scroll: u16,
     /// The activity log.
     pub activity: Vec<ActivityRow>,
     /// The selected activity row.
@@ -284,6 +286,7 @@ impl State {
             params: Params::new(None, "{}"),
             run: None,
             vars_expanded: false,
+            vars_scroll: 0,
             activity: Vec::new(),
             activity_selected: 0,
             filter: String::new(),

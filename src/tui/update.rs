@@ -633,6 +633,15 @@ pub fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
             });
             vec![Effect::SetMouse(state.mouse)]
         }
+        Cmd::ScrollDown | Cmd::ScrollUp => {
+            let delta: i32 = if cmd == Cmd::ScrollDown { 3 } else { -3 };
+            let scroll = match &mut state.overlay {
+                Some(Overlay::Trace(t)) => &mut t.scroll,
+                _ => &mut state.vars_scroll,
+            };
+            *scroll = (i32::from(*scroll) + delta).clamp(0, i32::from(u16::MAX)) as u16;
+            Vec::new()
+        }
         Cmd::ExpandJson => {
             match &mut state.overlay {
                 Some(Overlay::Trace(t)) => t.expanded = !t.expanded,
@@ -706,6 +715,7 @@ fn step(state: &mut State, delta: isize) -> Vec<Effect> {
             }
         }
         Focus::Steps => {
+            state.vars_scroll = 0;
             let steps: Vec<usize> = state
                 .steps
                 .iter()

@@ -308,7 +308,12 @@ pub fn variables(frame: &mut Frame<'_>, state: &State, area: Rect) {
             t.error(),
         )));
     }
-    frame.render_widget(Paragraph::new(lines).block(b), area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(b)
+            .scroll((state.vars_scroll, 0)),
+        area,
+    );
 }
 
 fn section(
