@@ -487,3 +487,27 @@ fn init_refuses_a_folder_that_is_not_empty() {
         "mine"
     );
 }
+
+#[test]
+fn config_print_default_is_the_whole_default_file() {
+    let s = Sandbox::new();
+    let out = s.cli(&["config", "--print-default"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let parsed: toml::Table = toml::from_str(&stdout).expect("valid TOML");
+    assert_eq!(parsed["ui"]["mouse"].as_bool(), Some(true));
+    assert_eq!(
+        parsed["keymap"]["emit"].as_array().unwrap()[0].as_str(),
+        Some("x")
+    );
+    assert!(
+        stdout.contains("# Emit the selected workflow's event"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn the_studio_needs_a_terminal() {
+    let s = Sandbox::new();
+    refused(&s, &[], 1, &["needs a terminal"]);
+}
