@@ -14,4 +14,5 @@ pub mod example;
 pub mod expr;
 pub mod model;
 pub mod store;
+pub mod text;
 pub mod tui;

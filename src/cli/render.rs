@@ -2,32 +2,10 @@
 
 use crate::model::{EventRecord, RunRecord, RunStatus, SkipRecord, StepRecord, StepStatus};
 use crate::store::cascade::Cascade;
-use serde_json::Value;
 use std::fmt::Write;
 use std::time::Duration;
 
-/// Compact JSON cut to `max` characters.
-pub fn short(v: &Value, max: usize) -> String {
-    let text = v.to_string();
-    if text.chars().count() <= max {
-        text
-    } else {
-        let cut: String = text.chars().take(max.saturating_sub(1)).collect();
-        format!("{cut}…")
-    }
-}
-
-/// A duration in the unit that reads best.
-pub fn duration(d: Duration) -> String {
-    let us = d.as_micros();
-    if us < 1_000 {
-        format!("{us} µs")
-    } else if us < 1_000_000 {
-        format!("{:.1} ms", us as f64 / 1000.0)
-    } else {
-        format!("{:.2} s", d.as_secs_f64())
-    }
-}
+pub use crate::text::{duration, short};
 
 /// A status mark: ✓ succeeded, ✗ failed, … otherwise.
 pub fn mark(status: RunStatus) -> &'static str {
@@ -213,11 +191,5 @@ mod tests {
         assert_eq!(step_depth("/steps/0"), 0);
         assert_eq!(step_depth("/steps/1/then/0"), 1);
         assert_eq!(step_depth("/steps/1/then/0/catch/2"), 2);
-    }
-
-    #[test]
-    fn short_cuts_long_json() {
-        assert_eq!(short(&serde_json::json!("abcdef"), 5), "\"abc…");
-        assert_eq!(duration(Duration::from_micros(1500)), "1.5 ms");
     }
 }

@@ -527,20 +527,12 @@ impl Interpreter {
                 });
                 return;
             }
-            let r = self.record(
-                step,
-                owner.seq,
-                owner.attempt,
-                (owner.started, owner.started_at),
-                StepStatus::Failed,
-                owner.input,
-                Value::Null,
-                Some(message.clone()),
-            );
+            let attempt = owner.attempt;
+            let r = self.close(step, owner, Some(message.clone()));
             records.push(r);
-            if owner.attempt < max_attempts(step) {
-                self.next_attempt = Some(owner.attempt + 1);
-                self.backoff = Some(backoff(step.retry, owner.attempt));
+            if attempt < max_attempts(step) {
+                self.next_attempt = Some(attempt + 1);
+                self.backoff = Some(backoff(step.retry, attempt));
                 return;
             }
         }
@@ -562,18 +554,7 @@ impl Interpreter {
                 && let Some(parent) = self.frames.last()
             {
                 let steps = parent.steps.clone();
-                let step = &steps[parent.pc];
-                let out = owner_output(&owner.kind);
-                let r = self.record(
-                    step,
-                    owner.seq,
-                    owner.attempt,
-                    (owner.started, owner.started_at),
-                    StepStatus::Succeeded,
-                    owner.input,
-                    out,
-                    None,
-                );
+                let r = self.close(&steps[parent.pc], owner, None);
                 records.push(r);
             }
         }
@@ -630,20 +611,30 @@ impl Interpreter {
                 });
                 continue;
             }
-            let out = owner_output(&owner.kind);
-            let r = self.record(
-                step,
-                owner.seq,
-                owner.attempt,
-                (owner.started, owner.started_at),
-                StepStatus::Succeeded,
-                owner.input,
-                out,
-                None,
-            );
+            let r = self.close(step, owner, None);
             records.push(r);
             self.advance();
         }
+    }
+}
+
+impl Interpreter {
+    /// The record of a compound step whose frame ended: succeeded, or failed with `error`.
+    fn close(&mut self, step: &CStep, owner: Owner, error: Option<String>) -> StepRecord {
+        let (status, output) = match &error {
+            None => (StepStatus::Succeeded, owner_output(&owner.kind)),
+            Some(_) => (StepStatus::Failed, Value::Null),
+        };
+        self.record(
+            step,
+            owner.seq,
+            owner.attempt,
+            (owner.started, owner.started_at),
+            status,
+            owner.input,
+            output,
+            error,
+        )
     }
 }
 

@@ -144,25 +144,8 @@ impl Engine {
             ..Inputs::default()
         };
         let params = inputs.recorded(Kind::Endpoint);
-        let (definition_id, target) = (row.id, row.name.clone());
-        let owner = self.core.owner().to_string();
         let run_id = self
-            .core
-            .writer()
-            .call(move |s| {
-                s.insert_run(&NewRun {
-                    definition_id,
-                    kind: Kind::Endpoint,
-                    target: &target,
-                    version,
-                    event_id: None,
-                    mode: RunMode::Live,
-                    params: &params,
-                    lease_owner: Some(&owner),
-                    lease_expires: None,
-                })
-                .map(|(id, _)| id)
-            })
+            .record_run(&row, Kind::Endpoint, version, RunMode::Live, params, true)
             .await?;
         let tracker = Tracker::new();
         let end = self
@@ -281,24 +264,15 @@ impl Engine {
         let row = self.workflow(workflow)?;
         // compile first: a draft that does not compile is an error, not a failed run
         self.core.program(row.id, None)?;
-        let (definition_id, target, p) = (row.id, row.name.clone(), params.clone());
         let run_id = self
-            .core
-            .writer()
-            .call(move |s| {
-                s.insert_run(&NewRun {
-                    definition_id,
-                    kind: Kind::Workflow,
-                    target: &target,
-                    version: None,
-                    event_id: None,
-                    mode: RunMode::Debug,
-                    params: &p,
-                    lease_owner: None,
-                    lease_expires: None,
-                })
-                .map(|(id, _)| id)
-            })
+            .record_run(
+                &row,
+                Kind::Workflow,
+                None,
+                RunMode::Debug,
+                params.clone(),
+                false,
+            )
             .await?;
         let event = json!({
             "id": null,
@@ -330,6 +304,39 @@ impl Engine {
         self.store()
             .run_with_steps(run_id)?
             .ok_or_else(|| EngineError::Setup(format!("run {run_id} vanished")))
+    }
+
+    /// Record a run that this process executes at once (no event): an endpoint call or a
+    /// debug run. `leased` marks it as this process's.
+    async fn record_run(
+        &self,
+        row: &crate::store::definitions::DefinitionRow,
+        kind: Kind,
+        version: Option<i64>,
+        mode: RunMode,
+        params: Value,
+        leased: bool,
+    ) -> Result<i64, EngineError> {
+        let (definition_id, target) = (row.id, row.name.clone());
+        let owner = leased.then(|| self.core.owner().to_string());
+        Ok(self
+            .core
+            .writer()
+            .call(move |s| {
+                s.insert_run(&NewRun {
+                    definition_id,
+                    kind,
+                    target: &target,
+                    version,
+                    event_id: None,
+                    mode,
+                    params: &params,
+                    lease_owner: owner.as_deref(),
+                    lease_expires: None,
+                })
+                .map(|(id, _)| id)
+            })
+            .await?)
     }
 
     /// Wait until every write sent so far is committed.

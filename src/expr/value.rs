@@ -84,6 +84,18 @@ fn parse_number(s: &str) -> Value {
     }
 }
 
+/// The kind of a JSON value, for messages: `a number`, `an object`, …
+pub fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// A value as text for string interpolation: strings as they are, `null` as nothing,
 /// everything else as compact JSON.
 pub fn to_text(v: &Value, out: &mut String) {

@@ -57,13 +57,7 @@ impl Store {
             .prepare_cached(
                 "SELECT event_id, workflow, reason FROM skips WHERE event_id BETWEEN ?1 AND ?2 ORDER BY workflow",
             )?
-            .query_map(params![low, high], |r| {
-                Ok(SkipRecord {
-                    event_id: r.get(0)?,
-                    workflow: r.get(1)?,
-                    reason: r.get(2)?,
-                })
-            })?
+            .query_map(params![low, high], super::skips::skip_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         for event in events {
             let id = event.id;

@@ -271,45 +271,42 @@ impl Store {
 
     /// Canonical JSON of a version (`None`: the draft).
     pub fn definition_body(&self, id: i64, version: Option<i64>) -> Result<String> {
-        let found: Option<String> = match version {
-            None => self
-                .conn()
-                .prepare_cached("SELECT draft FROM definitions WHERE id = ?1")?
-                .query_row(params![id], |r| r.get(0))
-                .optional()?,
-            Some(v) => self
-                .conn()
-                .prepare_cached(
-                    "SELECT body FROM versions WHERE definition_id = ?1 AND version = ?2",
-                )?
-                .query_row(params![id, v], |r| r.get(0))
-                .optional()?,
-        };
-        found.ok_or_else(|| StoreError::NotFound {
-            what: "version",
-            name: format!("{id}@{version:?}"),
-        })
+        self.version_text(id, version, "draft", "body")
     }
 
     /// The file text of a version (`None`: the draft), as it was imported.
     pub fn definition_source(&self, id: i64, version: Option<i64>) -> Result<String> {
+        self.version_text(id, version, "draft_source", "source")
+    }
+
+    /// A text column of the draft (`definitions`) or of a version (`versions`).
+    fn version_text(
+        &self,
+        id: i64,
+        version: Option<i64>,
+        draft_column: &str,
+        version_column: &str,
+    ) -> Result<String> {
         let found: Option<String> = match version {
             None => self
                 .conn()
-                .prepare_cached("SELECT draft_source FROM definitions WHERE id = ?1")?
+                .prepare_cached(&format!("SELECT {draft_column} FROM definitions WHERE id = ?1"))?
                 .query_row(params![id], |r| r.get(0))
                 .optional()?,
             Some(v) => self
                 .conn()
-                .prepare_cached(
-                    "SELECT source FROM versions WHERE definition_id = ?1 AND version = ?2",
-                )?
+                .prepare_cached(&format!(
+                    "SELECT {version_column} FROM versions WHERE definition_id = ?1 AND version = ?2"
+                ))?
                 .query_row(params![id, v], |r| r.get(0))
                 .optional()?,
         };
         found.ok_or_else(|| StoreError::NotFound {
             what: "version",
-            name: format!("{id}@{version:?}"),
+            name: match version {
+                Some(v) => format!("definition {id} v{v}"),
+                None => format!("draft of definition {id}"),
+            },
         })
     }
 

@@ -4,6 +4,15 @@ use super::{Result, Store};
 use crate::model::SkipRecord;
 use rusqlite::params;
 
+/// A skip from a row of `event_id, workflow, reason`.
+pub(crate) fn skip_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SkipRecord> {
+    Ok(SkipRecord {
+        event_id: r.get(0)?,
+        workflow: r.get(1)?,
+        reason: r.get(2)?,
+    })
+}
+
 impl Store {
     /// Record that workflow `definition_id` did not run on an event.
     pub fn insert_skip(&self, definition_id: i64, skip: &SkipRecord) -> Result<()> {
@@ -21,13 +30,7 @@ impl Store {
             "SELECT event_id, workflow, reason FROM skips WHERE event_id = ?1 ORDER BY workflow",
         )?;
         let rows = stmt
-            .query_map(params![event_id], |r| {
-                Ok(SkipRecord {
-                    event_id: r.get(0)?,
-                    workflow: r.get(1)?,
-                    reason: r.get(2)?,
-                })
-            })?
+            .query_map(params![event_id], skip_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }

@@ -134,7 +134,10 @@ pub fn check_params(text: &str) -> ParamsCheck {
         Ok(other) => ParamsCheck::Invalid {
             line: 1,
             column: 1,
-            message: format!("params must be a JSON object, not {}", kind_of(&other)),
+            message: format!(
+                "params must be a JSON object, not {}",
+                crate::expr::value::type_name(&other)
+            ),
         },
         Err(e) => {
             let message = e.to_string();
@@ -147,17 +150,6 @@ pub fn check_params(text: &str) -> ParamsCheck {
                 message,
             }
         }
-    }
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -290,15 +290,7 @@ fn select(state: &mut State, id: i64) -> Vec<Effect> {
     if state.selected_def == Some(id) {
         return Vec::new();
     }
-    let mut fx = Vec::new();
-    if state.params.dirty
-        && let Some(w) = state.params.workflow.clone()
-    {
-        fx.push(Effect::SaveParams {
-            workflow: w,
-            text: state.params.text(),
-        });
-    }
+    let mut fx = save_params(state);
     state.selected_def = Some(id);
     state.step_selected = 0;
     let Some(item) = state.selected().cloned() else {
@@ -425,17 +417,8 @@ fn on_paste(state: &mut State, text: &str) -> Vec<Effect> {
 pub fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
     match cmd {
         Cmd::Quit | Cmd::ForceQuit => {
-            let mut fx = Vec::new();
-            if state.params.dirty
-                && let Some(w) = state.params.workflow.clone()
-            {
-                fx.push(Effect::SaveParams {
-                    workflow: w,
-                    text: state.params.text(),
-                });
-            }
             state.quit = true;
-            fx
+            save_params(state)
         }
         Cmd::FocusNext | Cmd::FocusPrev => {
             let i = Focus::ALL

@@ -14,7 +14,7 @@ pub fn items(
     match items.eval(bindings, limit) {
         Ok(Value::Array(list)) => Ok(list),
         Ok(other) => {
-            let kind = type_name(&other);
+            let kind = crate::expr::value::type_name(&other);
             Err(Failure::with_input(
                 json!({ "in": other }),
                 format!("in: must yield an array, got {kind}"),
@@ -27,15 +27,4 @@ pub fn items(
 /// The item variable's name and the index variable's (`<as>_index`).
 pub fn index_var(item: &str) -> String {
     format!("{item}_index")
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }

@@ -10,7 +10,6 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-use std::time::Duration;
 
 /// `12:01:02` of a timestamp (UTC).
 pub(crate) fn clock(t: crate::model::Timestamp) -> String {
@@ -18,29 +17,7 @@ pub(crate) fn clock(t: crate::model::Timestamp) -> String {
     text.get(11..19).unwrap_or(&text).to_string()
 }
 
-/// A short duration.
-pub(crate) fn duration(d: Duration) -> String {
-    let us = d.as_micros();
-    if us < 1_000 {
-        format!("{us} µs")
-    } else if us < 1_000_000 {
-        format!("{:.1} ms", us as f64 / 1000.0)
-    } else {
-        format!("{:.2} s", d.as_secs_f64())
-    }
-}
-
-fn short(v: &serde_json::Value, max: usize) -> String {
-    let text = v.to_string();
-    if text.chars().count() <= max {
-        text
-    } else {
-        format!(
-            "{}…",
-            text.chars().take(max.saturating_sub(1)).collect::<String>()
-        )
-    }
-}
+pub(crate) use crate::text::{duration, short};
 
 /// Draw the activity log.
 pub fn draw(frame: &mut Frame<'_>, state: &State, area: Rect) {
