@@ -191,7 +191,8 @@ fn measure(db: &Path) {
         for _ in 0..20 {
             let t = Instant::now();
             let _ = flowdeck::tui::data::definitions(&s).unwrap();
-            let _ = flowdeck::tui::data::activity(&s).unwrap();
+            let _ =
+                flowdeck::tui::data::activity(&s, flowdeck::tui::data::ACTIVITY_WINDOW).unwrap();
             reloads.push(t.elapsed());
         }
         reloads.sort();

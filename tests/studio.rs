@@ -407,3 +407,45 @@ async fn paste_goes_into_the_editor() {
     assert_eq!(s.state().params.text(), "{\"sku\": 3}");
     s.wait_for("✓ valid JSON").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_activity_log_pages_older_events_in() {
+    use flowdeck::store::events::NewEvent;
+    use flowdeck::tui::data::ActivityRow;
+    let mut s = Studio::new(120, 40).await;
+    let mut store = s.store();
+    store
+        .transaction(|st| {
+            for i in 0..250 {
+                let params = serde_json::json!({ "n": i });
+                st.insert_event(&NewEvent {
+                    name: "audit",
+                    params: &params,
+                    source: "test",
+                    parent_run: None,
+                    depth: 0,
+                    chain: &[],
+                    draft: false,
+                    dedup_key: None,
+                })?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let events = |rt: &flowdeck::tui::runtime::Runtime<ratatui::backend::TestBackend>| {
+        rt.state()
+            .activity
+            .iter()
+            .filter(|r| matches!(r, ActivityRow::Event(_)))
+            .count()
+    };
+    s.wait(|rt| events(rt) == 100).await;
+    // the end of the window reads the next hundred, and again, until the oldest
+    s.press("<s-tab>G").await;
+    s.wait(|rt| events(rt) == 200).await;
+    s.press("G").await;
+    s.wait(|rt| events(rt) == 250).await;
+    s.press("G").await;
+    s.settle().await;
+    assert_eq!(s.state().activity.len(), 250);
+}

@@ -9,7 +9,8 @@ use crate::store::definitions::DefinitionRow;
 use serde_json::Value;
 use std::path::Path;
 
-/// Events (and runs without an event) in the activity log.
+/// Events (and runs without an event) in the activity log at first; scrolling to its end
+/// reads this many more.
 pub const ACTIVITY_WINDOW: u32 = 100;
 
 /// A workflow or endpoint in the list, with its last run.
@@ -184,8 +185,10 @@ impl ActivityRow {
 
 /// The newest activity, newest first: each event followed by its runs and skips; runs
 /// without an event on their own.
-pub fn activity(store: &Store) -> crate::store::Result<Vec<ActivityRow>> {
-    let a = store.activity(ACTIVITY_WINDOW)?;
+/// Returns the rows and whether the window was full (older events exist beyond it).
+pub fn activity(store: &Store, window: u32) -> crate::store::Result<(Vec<ActivityRow>, bool)> {
+    let a = store.activity(window)?;
+    let full = a.events.len() >= window as usize;
     let mut events = a.events.into_iter().peekable();
     let mut loose = a.loose_runs.into_iter().peekable();
     let mut rows = Vec::new();
@@ -210,7 +213,7 @@ pub fn activity(store: &Store) -> crate::store::Result<Vec<ActivityRow>> {
             rows.push(ActivityRow::Run { run, nested: false });
         }
     }
-    Ok(rows)
+    Ok((rows, full))
 }
 
 /// Params to start from for a workflow: the last used, else the params of the newest event

@@ -5,6 +5,7 @@ use super::data;
 use super::update::{Effect, Msg};
 use crate::engine::{EmitRequest, Engine, Tracker};
 use crate::store::Store;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -14,6 +15,10 @@ pub struct Services {
     engine: Engine,
     store: Arc<Mutex<Store>>,
     tx: UnboundedSender<Msg>,
+    /// How many events the activity log reads.
+    window: Arc<AtomicU32>,
+    /// Whether the last read filled the window (older events exist).
+    more: Arc<AtomicBool>,
 }
 
 impl Services {
@@ -23,6 +28,8 @@ impl Services {
             engine,
             store: Arc::new(Mutex::new(store)),
             tx,
+            window: Arc::new(AtomicU32::new(data::ACTIVITY_WINDOW)),
+            more: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -55,18 +62,31 @@ impl Services {
     /// Perform one effect in the background.
     pub fn perform(&self, effect: Effect) {
         match effect {
-            Effect::ReloadAll => self.query(|s| {
-                let mut out = Vec::new();
-                match data::definitions(s) {
-                    Ok(d) => out.push(Msg::Definitions(d)),
-                    Err(e) => out.push(Msg::Failure(format!("cannot read the workflows: {e}"))),
+            Effect::ReloadAll => {
+                let (window, more) = (self.window.clone(), self.more.clone());
+                self.query(move |s| {
+                    let mut out = Vec::new();
+                    match data::definitions(s) {
+                        Ok(d) => out.push(Msg::Definitions(d)),
+                        Err(e) => out.push(Msg::Failure(format!("cannot read the workflows: {e}"))),
+                    }
+                    match data::activity(s, window.load(Ordering::Relaxed)) {
+                        Ok((rows, full)) => {
+                            more.store(full, Ordering::Relaxed);
+                            out.push(Msg::Activity(rows));
+                        }
+                        Err(e) => out.push(Msg::Failure(format!("cannot read the activity: {e}"))),
+                    }
+                    out
+                });
+            }
+            Effect::LoadOlder => {
+                if self.more.load(Ordering::Relaxed) {
+                    self.window
+                        .fetch_add(data::ACTIVITY_WINDOW, Ordering::Relaxed);
+                    self.perform(Effect::ReloadAll);
                 }
-                match data::activity(s) {
-                    Ok(a) => out.push(Msg::Activity(a)),
-                    Err(e) => out.push(Msg::Failure(format!("cannot read the activity: {e}"))),
-                }
-                out
-            }),
+            }
             Effect::LoadSteps(id) => self.query(move |s| {
                 let result = data::draft(s, id).map(|d| data::step_lines(&d));
                 vec![Msg::Steps { def_id: id, result }]

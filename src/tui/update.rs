@@ -61,6 +61,8 @@ pub enum Msg {
 pub enum Effect {
     /// Reload the workflows and the activity log.
     ReloadAll,
+    /// Read older events into the activity log (when there are any).
+    LoadOlder,
     /// Load a definition's steps.
     LoadSteps(i64),
     /// Load a run (with steps) as the selected run.
@@ -718,10 +720,15 @@ fn step(state: &mut State, delta: isize) -> Vec<Effect> {
         Focus::Activity => {
             let len = state.visible_activity().len();
             state.activity_selected = moved(state.activity_selected, len);
-            match state.visible_activity().get(state.activity_selected) {
+            let mut fx = match state.visible_activity().get(state.activity_selected) {
                 Some(ActivityRow::Run { run, .. }) => vec![Effect::LoadRun(run.id)],
                 _ => Vec::new(),
+            };
+            if len > 0 && state.activity_selected + 1 == len {
+                // at the end of what is loaded: page older events in
+                fx.push(Effect::LoadOlder);
             }
+            fx
         }
         Focus::Params | Focus::Variables => Vec::new(),
     }
