@@ -302,6 +302,25 @@ impl Core {
         Ok(dispatched)
     }
 
+    /// Record an event and queue its listeners' runs for this process, without starting them
+    /// (the debugger starts them, one session each).
+    pub async fn dispatch_only(&self, req: EmitRequest) -> Result<Dispatched, EngineError> {
+        if !names::is_event_name(&req.name) {
+            return Err(EngineError::BadInput(format!(
+                "invalid event name {:?}: {}",
+                req.name,
+                names::EVENT_RULE
+            )));
+        }
+        let owner = self.owner.clone();
+        let lease_expires = Timestamp(Timestamp::now().0 + self.lease.as_micros() as i64);
+        let max_depth = self.settings.engine.max_depth;
+        Ok(self
+            .writer
+            .call(move |s| dispatch::dispatch(s, &req, Some(&owner), lease_expires, max_depth))
+            .await?)
+    }
+
     /// Run a job on the worker pool.
     pub fn spawn(&self, job: RunJob) {
         let Some(core) = self.me.upgrade() else {
@@ -331,15 +350,16 @@ impl Core {
         )
     }
 
-    /// Execute a run to its end, recording every step, and finish it in the store.
-    pub async fn execute(&self, job: RunJob) -> RunEnd {
+    /// Load a run's program and mark it running: the interpreter at its first step, or, when
+    /// the program cannot be had, the run already finished as failed.
+    pub async fn begin(&self, job: RunJob) -> Result<(Interpreter, RunContext), RunEnd> {
         let run_id = job.run_id;
         let program = match self.program(job.definition_id, job.version) {
             Ok(p) => p,
             Err(e) => {
-                return self
+                return Err(self
                     .finish(run_id, RunStatus::Failed, None, Some(e.to_string()), None)
-                    .await;
+                    .await);
             }
         };
         let context = RunContext {
@@ -357,16 +377,30 @@ impl Core {
                 s.start_run(run_id, &owner, lease_expires)
             })
             .await;
-        let mut interpreter = Interpreter::new(
+        let interpreter = Interpreter::new(
             program,
             job.inputs,
             self.settings.env.clone(),
             self.settings.expr_limit(),
         );
+        Ok((interpreter, context))
+    }
+
+    /// Execute a run to its end, recording every step, and finish it in the store.
+    pub async fn execute(&self, job: RunJob) -> RunEnd {
+        let (mut interpreter, context) = match self.begin(job).await {
+            Ok(started) => started,
+            Err(end) => return end,
+        };
         while !interpreter.is_finished() {
             let records = interpreter.step(self, &context).await;
-            self.record_steps(run_id, records).await;
+            self.record_steps(context.run_id, records).await;
         }
+        self.conclude(context.run_id, &interpreter).await
+    }
+
+    /// Record how a run ended (secrets masked).
+    pub async fn conclude(&self, run_id: i64, interpreter: &Interpreter) -> RunEnd {
         match interpreter.outcome() {
             Some(Outcome::Succeeded { output, status }) => {
                 let mut output = output.clone();
@@ -380,8 +414,12 @@ impl Core {
                     None => error.clone(),
                 };
                 let message = self.settings.secrets.mask_text(&message);
-                self.finish(run_id, RunStatus::Failed, None, Some(message), None)
-                    .await
+                let status = if error == super::debug::ABORTED {
+                    RunStatus::Cancelled
+                } else {
+                    RunStatus::Failed
+                };
+                self.finish(run_id, status, None, Some(message), None).await
             }
             None => {
                 self.finish(
@@ -424,7 +462,8 @@ impl Core {
             .await;
     }
 
-    async fn finish(
+    /// Record the end of a run and say how it ended.
+    pub async fn finish(
         &self,
         run_id: i64,
         status: RunStatus,

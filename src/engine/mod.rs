@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod context;
 pub mod core;
+pub mod debug;
 pub mod diff;
 pub mod dispatch;
 pub mod error;
@@ -308,7 +309,7 @@ impl Engine {
 
     /// Record a run that this process executes at once (no event): an endpoint call or a
     /// debug run. `leased` marks it as this process's.
-    async fn record_run(
+    pub(crate) async fn record_run(
         &self,
         row: &crate::store::definitions::DefinitionRow,
         kind: Kind,
