@@ -231,7 +231,11 @@ async fn pause_stops_a_running_run_and_abort_cancels_it() {
     d.session.send(flowdeck::engine::debug::Command::Pause);
     let (reason, s) = d.stop().await;
     assert_eq!(reason, StopReason::Pause);
-    assert!(matches!(s.next.as_deref(), Some("each" | "nap")), "{:?}", s.next);
+    assert!(
+        matches!(s.next.as_deref(), Some("each" | "nap")),
+        "{:?}",
+        s.next
+    );
     d.session.send(flowdeck::engine::debug::Command::Abort);
     let (status, _, error) = d.finished().await;
     assert_eq!(status, RunStatus::Cancelled);

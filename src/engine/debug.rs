@@ -638,12 +638,15 @@ impl Runner {
     /// Stay paused until told to go on. Returns false when the run was aborted.
     async fn pause(&mut self, reason: StopReason, next: Option<&NextStep>) -> bool {
         let run_id = self.context.run_id;
-        self.core
+        // committed before the debugger hears of the stop: whoever looks sees `paused`
+        if let Err(e) = self
+            .core
             .writer()
-            .submit("pause", move |s| {
-                s.set_run_status(run_id, RunStatus::Paused)
-            })
-            .await;
+            .call(move |s| s.set_run_status(run_id, RunStatus::Paused))
+            .await
+        {
+            tracing::warn!(run_id, error = %e, "cannot record the pause");
+        }
         let _ = self.events.send(Event::Stopped {
             reason,
             snapshot: Box::new(self.snapshot()),

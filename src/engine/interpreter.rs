@@ -386,7 +386,10 @@ impl Interpreter {
                     let list = match items.eval(&me.bindings(), limit) {
                         Ok(Value::Array(list)) => list,
                         Ok(_) => {
-                            return Err(format!("step {}: `in` no longer yields an array", step.id));
+                            return Err(format!(
+                                "step {}: `in` no longer yields an array",
+                                step.id
+                            ));
                         }
                         Err(e) => return Err(format!("step {}: {e}", step.id)),
                     };
