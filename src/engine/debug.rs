@@ -18,35 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 /// The error of a run the debugger aborted.
 pub const ABORTED: &str = "aborted by the debugger";
 
-/// Where to stop.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Breakpoint {
-    /// Before a step, when its condition (a jq expression over the run's variables) holds.
-    Step {
-        /// Step id.
-        step: String,
-        /// Condition, e.g. `$var.rows[0].stock < 10`.
-        condition: Option<String>,
-    },
-    /// Before an `emit` of this event.
-    Emit {
-        /// Event name.
-        event: String,
-    },
-    /// After a step fails (before a `catch` or the end of the run).
-    Failure,
-}
-
-impl Breakpoint {
-    /// A breakpoint on a step, without a condition.
-    pub fn step(id: impl Into<String>) -> Self {
-        Breakpoint::Step {
-            step: id.into(),
-            condition: None,
-        }
-    }
-}
+pub use crate::model::breakpoint::Breakpoint;
 
 /// How to go on from a pause.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! Definitions (workflows, endpoints, steps), loading them with validation, and the records
 //! (events, runs, steps, skips) the engine writes. This layer depends on nothing else in the crate.
 
+pub mod breakpoint;
 pub mod definition;
 pub mod diagnostic;
 pub mod names;

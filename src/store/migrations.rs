@@ -127,6 +127,15 @@ const MIGRATIONS: &[&str] = &[
         value      TEXT NOT NULL,
         updated_at INTEGER NOT NULL
     ) WITHOUT ROWID;
+
+    -- breakpoints, per workflow
+    CREATE TABLE breakpoints (
+        workflow  TEXT NOT NULL,
+        kind      TEXT NOT NULL CHECK (kind IN ('step', 'emit', 'failure')),
+        target    TEXT NOT NULL DEFAULT '',
+        condition TEXT,
+        PRIMARY KEY (workflow, kind, target)
+    ) WITHOUT ROWID;
     "#,
 ];
 

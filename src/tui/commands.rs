@@ -59,6 +59,36 @@ pub enum Cmd {
     ScrollDown,
     /// Scroll the detail (trace, variables) up.
     ScrollUp,
+    /// Set or clear a breakpoint on the selected step.
+    ToggleBreakpoint,
+    /// Set a breakpoint with a condition on the selected step.
+    ConditionalBreakpoint,
+    /// Debugger: run the next step, a compound step's body whole.
+    StepOver,
+    /// Debugger: run the next step, entering bodies.
+    StepInto,
+    /// Debugger: run until the enclosing body ends.
+    StepOut,
+    /// Debugger: run until a breakpoint or the end.
+    Continue,
+    /// Debugger: stop at the next step.
+    Pause,
+    /// Debugger: end the run now.
+    Abort,
+    /// Walk the selected run's record backwards.
+    TravelBack,
+    /// Walk the selected run's record forwards.
+    TravelForward,
+    /// Run again from the step under the time-travel cursor.
+    ReplayFrom,
+    /// Add a watch expression.
+    AddWatch,
+    /// Remove every watch expression.
+    ClearWatches,
+    /// Evaluate a jq expression once.
+    Evaluate,
+    /// Change a variable of the paused run.
+    EditVariable,
 }
 
 /// Where a command applies.
@@ -84,6 +114,8 @@ pub enum Context {
     Confirm,
     /// Any overlay (help, palette, trace, confirm, filter).
     Overlay,
+    /// A debug run is going on.
+    Debug,
 }
 
 /// One command as the registry knows it.
@@ -109,6 +141,141 @@ use Context as C;
 
 /// Every command, in the order help lists them.
 pub const COMMANDS: &[CommandInfo] = &[
+    CommandInfo {
+        cmd: Cmd::StepOver,
+        name: "step_over",
+        title: "step",
+        description: "Debugger: run the next step (a compound step's body whole)",
+        keys: &["n"],
+        contexts: &[C::Debug],
+        hint: true,
+    },
+    CommandInfo {
+        cmd: Cmd::StepInto,
+        name: "step_into",
+        title: "into",
+        description: "Debugger: run the next step, entering if/foreach/try bodies",
+        keys: &["s"],
+        contexts: &[C::Debug],
+        hint: true,
+    },
+    CommandInfo {
+        cmd: Cmd::StepOut,
+        name: "step_out",
+        title: "out",
+        description: "Debugger: run until the enclosing body ends",
+        keys: &["o"],
+        contexts: &[C::Debug],
+        hint: true,
+    },
+    CommandInfo {
+        cmd: Cmd::Continue,
+        name: "continue",
+        title: "continue",
+        description: "Debugger: run until a breakpoint or the end",
+        keys: &["c"],
+        contexts: &[C::Debug],
+        hint: true,
+    },
+    CommandInfo {
+        cmd: Cmd::Pause,
+        name: "pause",
+        title: "pause",
+        description: "Debugger: stop the running debug run at its next step",
+        keys: &["p"],
+        contexts: &[C::Debug],
+        hint: false,
+    },
+    CommandInfo {
+        cmd: Cmd::Abort,
+        name: "abort",
+        title: "abort",
+        description: "Debugger: end the debug run now (cancelled)",
+        keys: &["a"],
+        contexts: &[C::Debug],
+        hint: true,
+    },
+    CommandInfo {
+        cmd: Cmd::EditVariable,
+        name: "edit_variable",
+        title: "edit var",
+        description: "At a pause: change a variable ($var.name = JSON, or $param.name = JSON)",
+        keys: &["enter"],
+        contexts: &[C::Variables],
+        hint: true,
+    },
+    CommandInfo {
+        cmd: Cmd::ToggleBreakpoint,
+        name: "toggle_breakpoint",
+        title: "breakpoint",
+        description: "Set or clear a breakpoint on the selected step (kept in the store)",
+        keys: &["b"],
+        contexts: &[C::Global],
+        hint: true,
+    },
+    CommandInfo {
+        cmd: Cmd::ConditionalBreakpoint,
+        name: "conditional_breakpoint",
+        title: "condition",
+        description: "Set a breakpoint with a jq condition on the selected step",
+        keys: &["B"],
+        contexts: &[C::Global],
+        hint: false,
+    },
+    CommandInfo {
+        cmd: Cmd::TravelBack,
+        name: "travel_back",
+        title: "back",
+        description: "Walk the selected run's record one step back (variables as they were)",
+        keys: &["["],
+        contexts: &[C::Global],
+        hint: false,
+    },
+    CommandInfo {
+        cmd: Cmd::TravelForward,
+        name: "travel_forward",
+        title: "forward",
+        description: "Walk the selected run's record one step forward",
+        keys: &["]"],
+        contexts: &[C::Global],
+        hint: false,
+    },
+    CommandInfo {
+        cmd: Cmd::ReplayFrom,
+        name: "replay_from",
+        title: "run from here",
+        description: "Run again from the step under the time-travel cursor, with the state it had",
+        keys: &["R"],
+        contexts: &[C::Global],
+        hint: false,
+    },
+    CommandInfo {
+        cmd: Cmd::AddWatch,
+        name: "add_watch",
+        title: "watch",
+        description: "Add a watch expression (jq over $var, $param, $env, $event)",
+        keys: &["w"],
+        contexts: &[C::Global],
+        hint: false,
+    },
+    CommandInfo {
+        cmd: Cmd::ClearWatches,
+        name: "clear_watches",
+        title: "clear watches",
+        description: "Remove every watch expression",
+        keys: &["W"],
+        contexts: &[C::Global],
+        hint: false,
+    },
+    CommandInfo {
+        cmd: Cmd::Evaluate,
+        name: "evaluate",
+        title: "evaluate",
+        description: "Evaluate a jq expression against the variables shown",
+        keys: &["="],
+        contexts: &[C::Global],
+        hint: false,
+    },
     CommandInfo {
         cmd: Cmd::Toggle,
         name: "toggle",
@@ -186,7 +353,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         name: "expand_json",
         title: "expand",
         description: "Expand or fold long JSON",
-        keys: &["o"],
+        keys: &["z"],
         contexts: &[C::Trace, C::Variables],
         hint: true,
     },

@@ -2,12 +2,14 @@
 //! result comes back to the loop as a message.
 
 use super::data;
+use super::debugging::Action;
 use super::update::{Effect, Msg};
+use crate::engine::debug::{self, Session};
 use crate::engine::{EmitRequest, Engine, Tracker};
 use crate::store::Store;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{self, UnboundedSender};
 
 /// What effects need: the engine (for runs) and the studio's own read connection.
 #[derive(Clone)]
@@ -19,6 +21,8 @@ pub struct Services {
     window: Arc<AtomicU32>,
     /// Whether the last read filled the window (older events exist).
     more: Arc<AtomicBool>,
+    /// The debug session the studio drives.
+    session: Arc<Mutex<Option<Session>>>,
 }
 
 impl Services {
@@ -30,12 +34,40 @@ impl Services {
             tx,
             window: Arc::new(AtomicU32::new(data::ACTIVITY_WINDOW)),
             more: Arc::new(AtomicBool::new(false)),
+            session: Arc::new(Mutex::new(None)),
         }
     }
 
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The debug session, while its run lasts.
+    fn session(&self) -> Option<Session> {
+        self.session
+            .lock()
+            .ok()
+            .and_then(|s| s.clone())
+            .filter(|s| !s.is_closed())
+    }
+
+    /// Drive `session`: its events become messages; it replaces any earlier one (which then
+    /// runs on to its end without stopping).
+    fn adopt(&self, session: Session, mut events: mpsc::UnboundedReceiver<debug::Event>) {
+        if let Ok(mut slot) = self.session.lock() {
+            *slot = Some(session);
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                let done = matches!(event, debug::Event::Finished { .. });
+                me.send(Msg::Debug(event));
+                if done {
+                    break;
+                }
+            }
+        });
     }
 
     fn send(&self, msg: Msg) {
@@ -160,25 +192,108 @@ impl Services {
                     }
                 });
             }
-            Effect::Debug { workflow, params } => {
+            Effect::StartDebug { workflow, params } => {
                 let me = self.clone();
                 tokio::spawn(async move {
-                    match me.engine.debug(&workflow, params).await {
-                        Ok(run) => {
-                            let verdict = match &run.error {
-                                Some(e) => format!("failed: {e}"),
-                                None => run.status.to_string(),
-                            };
-                            me.send(Msg::Notice(format!(
-                                "debug run #{} of {workflow}: {verdict}",
-                                run.id
-                            )));
-                            me.send(Msg::Run(Some(run)));
-                            me.perform(Effect::ReloadAll);
-                        }
+                    let breakpoints = me
+                        .store
+                        .lock()
+                        .ok()
+                        .and_then(|s| s.breakpoints_of(&workflow).ok())
+                        .unwrap_or_default();
+                    let options = debug::Options {
+                        breakpoints,
+                        stop_on_entry: false,
+                    };
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    match me
+                        .engine
+                        .debug_session(&workflow, params, None, options, tx)
+                        .await
+                    {
+                        Ok(session) => me.adopt(session, rx),
                         Err(e) => me.send(Msg::Failure(format!("cannot run {workflow}: {e}"))),
                     }
                 });
+            }
+            Effect::Replay { run_id, seq } => {
+                let me = self.clone();
+                tokio::spawn(async move {
+                    let options = debug::Options {
+                        breakpoints: Vec::new(),
+                        stop_on_entry: true,
+                    };
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    match me.engine.replay_from(run_id, seq, options, tx).await {
+                        Ok(session) => me.adopt(session, rx),
+                        Err(e) => me.send(Msg::Failure(format!("cannot run #{run_id} again: {e}"))),
+                    }
+                });
+            }
+            Effect::Debug(action) => {
+                if let Some(session) = self.session() {
+                    match action {
+                        Action::Resume(how) => session.resume(how),
+                        Action::Pause => session.send(debug::Command::Pause),
+                        Action::Abort => session.send(debug::Command::Abort),
+                    }
+                } else {
+                    self.send(Msg::Failure("the debug run has ended".into()));
+                }
+            }
+            Effect::SetVariable { scope, name, value } => {
+                let me = self.clone();
+                tokio::spawn(async move {
+                    let Some(session) = me.session() else {
+                        me.send(Msg::Failure("the debug run has ended".into()));
+                        return;
+                    };
+                    match session.set(scope, &name, value.clone()).await {
+                        Ok(()) => {
+                            if let Some(snapshot) = session.inspect().await {
+                                me.send(Msg::Snapshot(Box::new(snapshot)));
+                            }
+                            me.send(Msg::Notice(format!(
+                                "set {}.{name} = {} (recorded in the trace)",
+                                match scope {
+                                    debug::EditScope::Var => "$var",
+                                    debug::EditScope::Param => "$param",
+                                },
+                                crate::text::short(&value, 80)
+                            )));
+                        }
+                        Err(e) => me.send(Msg::Failure(format!("cannot set {name}: {e}"))),
+                    }
+                });
+            }
+            Effect::SetBreakpoint {
+                workflow,
+                breakpoint,
+                on,
+            } => {
+                let session = self.session().filter(|s| s.workflow == workflow);
+                self.query(move |s| {
+                    let done = if on {
+                        s.set_breakpoint(&workflow, &breakpoint)
+                    } else {
+                        s.remove_breakpoint(&workflow, &breakpoint).map(|_| ())
+                    };
+                    match done.and_then(|()| s.breakpoints_of(&workflow)) {
+                        Ok(list) => {
+                            if let Some(session) = session {
+                                session.send(debug::Command::SetBreakpoints(list.clone()));
+                            }
+                            vec![Msg::Breakpoints { workflow, list }]
+                        }
+                        Err(e) => vec![Msg::Failure(format!("cannot change the breakpoint: {e}"))],
+                    }
+                });
+            }
+            Effect::LoadBreakpoints(workflow) => {
+                self.query(move |s| match s.breakpoints_of(&workflow) {
+                    Ok(list) => vec![Msg::Breakpoints { workflow, list }],
+                    Err(e) => vec![Msg::Failure(format!("cannot read the breakpoints: {e}"))],
+                })
             }
             Effect::LoadDiff(id) => self.query(move |s| {
                 let result = data::draft(s, id).and_then(|draft| {

@@ -9,6 +9,7 @@
 pub mod commands;
 pub mod config;
 pub mod data;
+pub mod debugging;
 pub mod effects;
 pub mod json_view;
 pub mod keymap;

@@ -53,6 +53,68 @@ pub enum Mode {
     Editing,
     /// Typing a filter.
     Filtering,
+    /// Typing an answer to a prompt (a condition, a watch, an expression, an edit).
+    Prompting,
+}
+
+/// What a prompt asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromptKind {
+    /// The condition of a breakpoint on this step.
+    Condition {
+        /// The step.
+        step: String,
+    },
+    /// A watch expression.
+    Watch,
+    /// An expression to evaluate once.
+    Evaluate,
+    /// `$var.name = JSON` for the paused run.
+    EditVariable,
+}
+
+impl PromptKind {
+    /// What the prompt says before the text.
+    pub fn label(&self) -> String {
+        match self {
+            PromptKind::Condition { step } => format!("break at {step} when"),
+            PromptKind::Watch => "watch".into(),
+            PromptKind::Evaluate => "evaluate".into(),
+            PromptKind::EditVariable => "set".into(),
+        }
+    }
+}
+
+/// A question at the bottom of the screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    /// What it asks for.
+    pub kind: PromptKind,
+    /// What was typed.
+    pub text: String,
+}
+
+/// The debug run the studio drives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DebugView {
+    /// The run.
+    pub run_id: i64,
+    /// Its workflow.
+    pub workflow: String,
+    /// Where and why it is paused, with the variables, when it is.
+    pub paused: Option<(
+        crate::engine::debug::StopReason,
+        crate::engine::debug::Snapshot,
+    )>,
+}
+
+/// A watch expression and what it gives where the studio looks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watch {
+    /// The expression.
+    pub expr: String,
+    /// Its value, or why not.
+    pub value: Result<Value, String>,
 }
 
 /// A message for the user at the bottom of the screen.
@@ -231,6 +293,16 @@ pub struct State {
     pub vars_expanded: bool,
     /// Lines scrolled in the variables pane.
     pub vars_scroll: u16,
+    /// Breakpoints of the selected workflow.
+    pub breakpoints: Vec<crate::model::breakpoint::Breakpoint>,
+    /// The debug run being driven, if any.
+    pub debug: Option<DebugView>,
+    /// Watch expressions, with their values where the studio looks.
+    pub watches: Vec<Watch>,
+    /// Time travel: the record of the selected run the panes show.
+    pub cursor: Option<usize>,
+    /// The open prompt.
+    pub prompt: Option<Prompt>,
     /// The activity log.
     pub activity: Vec<ActivityRow>,
     /// The selected activity row.
@@ -279,6 +351,11 @@ impl State {
             run: None,
             vars_expanded: false,
             vars_scroll: 0,
+            breakpoints: Vec::new(),
+            debug: None,
+            watches: Vec::new(),
+            cursor: None,
+            prompt: None,
             activity: Vec::new(),
             activity_selected: 0,
             filter: String::new(),
@@ -390,17 +467,21 @@ impl State {
             (Some(Overlay::Confirm(_)), _) => vec![C::Confirm, C::Overlay],
             (Some(_), _) => vec![C::Overlay],
             (None, Mode::Editing) => vec![C::Editor],
-            (None, Mode::Filtering) => vec![C::Overlay],
-            (None, Mode::Normal) => vec![
-                match self.focus {
+            (None, Mode::Filtering | Mode::Prompting) => vec![C::Overlay],
+            (None, Mode::Normal) => {
+                let pane = match self.focus {
                     Focus::Workflows => C::Workflows,
                     Focus::Steps => C::Steps,
                     Focus::Params => C::Params,
                     Focus::Variables => C::Variables,
                     Focus::Activity => C::Activity,
-                },
-                C::Global,
-            ],
+                };
+                if self.debug.is_some() {
+                    vec![pane, C::Debug, C::Global]
+                } else {
+                    vec![pane, C::Global]
+                }
+            }
         }
     }
 

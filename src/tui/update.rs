@@ -50,6 +50,17 @@ pub enum Msg {
         /// The change lines, or why not.
         result: Result<Vec<String>, String>,
     },
+    /// The debug session said something.
+    Debug(crate::engine::debug::Event),
+    /// A paused run's variables after an edit.
+    Snapshot(Box<crate::engine::debug::Snapshot>),
+    /// A workflow's breakpoints.
+    Breakpoints {
+        /// Whose.
+        workflow: String,
+        /// The breakpoints.
+        list: Vec<crate::model::breakpoint::Breakpoint>,
+    },
     /// Something went well.
     Notice(String),
     /// Something went wrong.
@@ -101,12 +112,41 @@ pub enum Effect {
         /// Params.
         params: Value,
     },
-    /// Run a workflow's draft.
-    Debug {
+    /// Run a workflow's draft under the debugger (with its stored breakpoints).
+    StartDebug {
         /// The workflow.
         workflow: String,
         /// Params.
         params: Value,
+    },
+    /// Tell the debug session to go on, pause or abort.
+    Debug(super::debugging::Action),
+    /// Set or clear a breakpoint (in the store, and in a running session).
+    SetBreakpoint {
+        /// The workflow.
+        workflow: String,
+        /// The breakpoint.
+        breakpoint: crate::model::breakpoint::Breakpoint,
+        /// Set (true) or clear.
+        on: bool,
+    },
+    /// Load a workflow's breakpoints.
+    LoadBreakpoints(String),
+    /// Change a variable of the paused run.
+    SetVariable {
+        /// `$var` or `$param`.
+        scope: crate::engine::debug::EditScope,
+        /// Name.
+        name: String,
+        /// Value.
+        value: Value,
+    },
+    /// Run again from a recorded step, under the debugger.
+    Replay {
+        /// The recorded run.
+        run_id: i64,
+        /// The step record to start at.
+        seq: u32,
     },
     /// Compute what a deploy would change.
     LoadDiff(i64),
@@ -196,7 +236,22 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Run(run) => {
+            if run.as_ref().map(|r| r.id) != state.run.as_ref().map(|r| r.id) {
+                state.cursor = None;
+            }
             state.run = run;
+            super::debugging::refresh_watches(state);
+            Vec::new()
+        }
+        Msg::Debug(event) => super::debugging::on_event(state, event),
+        Msg::Snapshot(snapshot) => {
+            super::debugging::on_snapshot(state, *snapshot);
+            Vec::new()
+        }
+        Msg::Breakpoints { workflow, list } => {
+            if state.selected().is_some_and(|d| d.row.name == workflow) {
+                state.breakpoints = list;
+            }
             Vec::new()
         }
         Msg::Trace(Ok(run)) => {
@@ -295,12 +350,15 @@ fn select(state: &mut State, id: i64) -> Vec<Effect> {
     let mut fx = save_params(state);
     state.selected_def = Some(id);
     state.step_selected = 0;
+    state.cursor = None;
+    state.breakpoints.clear();
     let Some(item) = state.selected().cloned() else {
         return fx;
     };
     fx.push(Effect::LoadSteps(id));
     fx.push(Effect::LoadLastRun(id));
     if item.row.kind == Kind::Workflow {
+        fx.push(Effect::LoadBreakpoints(item.row.name.clone()));
         state.params = Params::new(Some(item.row.name.clone()), "{}");
         state.params.loaded = false;
         fx.push(Effect::LoadParams {
@@ -322,6 +380,9 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
     if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
         state.quit = true;
         return Vec::new();
+    }
+    if state.mode == Mode::Prompting {
+        return super::debugging::prompt_key(state, key);
     }
     if state.mode == Mode::Filtering {
         match key.code {
@@ -403,6 +464,10 @@ fn on_paste(state: &mut State, text: &str) -> Vec<Effect> {
         Mode::Filtering => {
             state.filter.push_str(text.trim());
             after_filter(state)
+        }
+        Mode::Prompting => {
+            super::debugging::prompt_paste(state, text);
+            Vec::new()
         }
         Mode::Normal => {
             if state.focus == Focus::Params && state.params.workflow.is_some() {
@@ -532,11 +597,11 @@ pub fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
                     params,
                 });
             } else {
-                state.notify(format!("running the draft of {}…", item.row.name));
-                fx.push(Effect::Debug {
-                    workflow: item.row.name.clone(),
+                fx.extend(super::debugging::start(
+                    state,
+                    item.row.name.clone(),
                     params,
-                });
+                ));
             }
             fx
         }
@@ -627,6 +692,21 @@ pub fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
             *scroll = (i32::from(*scroll) + delta).clamp(0, i32::from(u16::MAX)) as u16;
             Vec::new()
         }
+        Cmd::ToggleBreakpoint
+        | Cmd::ConditionalBreakpoint
+        | Cmd::StepOver
+        | Cmd::StepInto
+        | Cmd::StepOut
+        | Cmd::Continue
+        | Cmd::Pause
+        | Cmd::Abort
+        | Cmd::TravelBack
+        | Cmd::TravelForward
+        | Cmd::ReplayFrom
+        | Cmd::AddWatch
+        | Cmd::ClearWatches
+        | Cmd::Evaluate
+        | Cmd::EditVariable => super::debugging::run(state, cmd),
         Cmd::ExpandJson => {
             match &mut state.overlay {
                 Some(Overlay::Trace(t)) => t.expanded = !t.expanded,

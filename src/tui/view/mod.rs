@@ -103,6 +103,18 @@ fn title(frame: &mut Frame<'_>, state: &State, area: Rect) {
             t.warn(),
         ));
     }
+    if let Some(d) = &state.debug {
+        let what = match &d.paused {
+            Some((_, s)) => format!(
+                "  ‖ debugging run #{} of {}: paused at {}",
+                d.run_id,
+                d.workflow,
+                s.next.as_deref().unwrap_or("the end")
+            ),
+            None => format!("  ▶ debugging run #{} of {}: running", d.run_id, d.workflow),
+        };
+        spans.push(Span::styled(what, t.warn()));
+    }
     if !state.mouse {
         spans.push(Span::styled("  mouse off", t.muted()));
     }
@@ -111,6 +123,16 @@ fn title(frame: &mut Frame<'_>, state: &State, area: Rect) {
 
 fn hints(frame: &mut Frame<'_>, state: &State, areas: &Areas) {
     let t = &state.theme;
+    if let (super::state::Mode::Prompting, Some(p)) = (state.mode, &state.prompt) {
+        let line = Line::from(vec![
+            Span::styled(format!(" {}: ", p.kind.label()), t.accent()),
+            Span::raw(p.text.clone()),
+            Span::styled("▏", t.accent()),
+            Span::styled("   enter ok · esc cancel", t.muted()),
+        ]);
+        frame.render_widget(Paragraph::new(line), areas.hints);
+        return;
+    }
     if state.mode == super::state::Mode::Filtering {
         let line = Line::from(vec![
             Span::styled(" / ", t.accent()),

@@ -170,6 +170,19 @@ pub fn steps(frame: &mut Frame<'_>, state: &State, area: Rect) {
         .max()
         .unwrap_or(0)
         .min(28);
+    let selected_name = state.selected().map(|d| d.row.name.clone());
+    let paused_at = state
+        .debug
+        .as_ref()
+        .filter(|d| Some(&d.workflow) == selected_name.as_ref())
+        .and_then(|d| d.paused.as_ref())
+        .and_then(|(_, s)| s.next.clone());
+    let cursor_at = state.cursor.and_then(|i| {
+        let run = state.run.as_ref()?;
+        (Some(run.target.name()) == selected_name.as_deref())
+            .then(|| run.steps.as_ref()?.get(i).map(|s| s.step.clone()))
+            .flatten()
+    });
     let run = state.run.as_ref().filter(|r| {
         state.selected_def.is_some()
             && r.target.name() == state.selected().map_or("", |d| d.row.name.as_str())
@@ -199,7 +212,14 @@ pub fn steps(frame: &mut Frame<'_>, state: &State, area: Rect) {
                         });
                     let used = line.depth * 2 + id.chars().count();
                     let gap = " ".repeat(id_width.saturating_sub(used) + 2);
-                    let mut spans = vec![Span::raw(format!(" {pad}")), mark, Span::raw(id.clone())];
+                    let bp = match state.breakpoints.iter().find(|b| matches!(b, crate::model::breakpoint::Breakpoint::Step { step, .. } if step == id)) {
+                        Some(crate::model::breakpoint::Breakpoint::Step { condition: Some(_), .. }) => Span::styled("◆", t.error()),
+                        Some(_) => Span::styled("●", t.error()),
+                        None => Span::raw(" "),
+                    };
+                    let here = paused_at.as_deref() == Some(id.as_str()) || cursor_at.as_deref() == Some(id.as_str());
+                    let cur = if here { Span::styled("▶", t.warn()) } else { Span::raw(" ") };
+                    let mut spans = vec![bp, cur, Span::raw(pad.clone()), mark, Span::raw(id.clone())];
                     spans.push(Span::styled(format!("{gap}{action:<8}"), t.accent()));
                     if !key.is_empty() {
                         spans.push(Span::styled(format!(" {key}"), t.muted()));
@@ -251,13 +271,55 @@ pub fn params(frame: &mut Frame<'_>, state: &State, area: Rect) {
 pub fn variables(frame: &mut Frame<'_>, state: &State, area: Rect) {
     let t = &state.theme;
     let focused = state.focus == Focus::Variables && state.mode == Mode::Normal;
+    let expanded = state.vars_expanded;
+    let mut lines: Vec<Line<'_>> = Vec::new();
+    watches(&mut lines, state);
+    // a paused debug run: its live variables and the next step's input
+    if let Some((reason, snap)) = state.debug.as_ref().and_then(|d| d.paused.as_ref()) {
+        let title = Line::from(vec![
+            Span::styled(format!(" Variables · run #{} ", snap.run_id), t.accent()),
+            Span::styled("‖ paused ", t.warn()),
+        ]);
+        let b = block(title, focused, t);
+        let at = snap.next.clone().unwrap_or_else(|| "the end".into());
+        lines.insert(
+            0,
+            Line::from(vec![
+                Span::styled(" at ", t.muted()),
+                Span::styled(at, t.accent()),
+                Span::styled(format!(" · {}", reason_text(reason)), t.muted()),
+            ]),
+        );
+        section(&mut lines, "$var", &snap.var, expanded, t);
+        section(&mut lines, "$param", &snap.param, expanded, t);
+        if snap.next.is_some() {
+            section(&mut lines, "next step's input", &snap.input, expanded, t);
+        }
+        section(&mut lines, "$env", &snap.env, expanded, t);
+        lines.push(Line::from(Span::styled(
+            " enter edits a variable · w watch · = evaluate",
+            t.muted(),
+        )));
+        frame.render_widget(
+            Paragraph::new(lines)
+                .block(b)
+                .scroll((state.vars_scroll, 0)),
+            area,
+        );
+        return;
+    }
     let Some(run) = &state.run else {
         let b = block(Span::styled(" Variables ", t.accent()), focused, t);
-        let text = " No run yet: x emits, r runs the draft";
-        frame.render_widget(Paragraph::new(Span::styled(text, t.muted())).block(b), area);
+        lines.insert(
+            0,
+            Line::from(Span::styled(
+                " No run yet: x emits, r runs the draft",
+                t.muted(),
+            )),
+        );
+        frame.render_widget(Paragraph::new(lines).block(b), area);
         return;
     };
-    let step_id = state.selected_step_id();
     let mut title = vec![Span::styled(
         format!(" Variables · run #{} ", run.id),
         t.accent(),
@@ -265,40 +327,62 @@ pub fn variables(frame: &mut Frame<'_>, state: &State, area: Rect) {
     title.push(status_mark(run.status, t));
     title.push(Span::raw(" "));
     let b = block(Line::from(title), focused, t);
-    let mut lines: Vec<Line<'_>> = Vec::new();
     let header = format!(
         " {} {}",
         run.target.name(),
         run.version.map_or("(draft)".into(), |v| format!("v{v}"))
     );
-    lines.push(Line::from(Span::styled(header, t.muted())));
-    let at = step_id.and_then(|id| data::vars_at(run, id));
-    match (step_id, at) {
-        (Some(id), Some((vars, record))) => {
-            lines.push(Line::from(vec![
+    lines.insert(0, Line::from(Span::styled(header, t.muted())));
+    let steps = run.steps.as_deref().unwrap_or_default();
+    // time travel: the record under the cursor, the variables as they were after it
+    let chosen = match state.cursor {
+        Some(i) => steps.get(i).map(|r| (i, r)),
+        None => state
+            .selected_step_id()
+            .and_then(|id| steps.iter().rposition(|s| s.step == id))
+            .map(|i| (i, &steps[i])),
+    };
+    match chosen {
+        Some((i, record)) => {
+            let vars = steps[..=i]
+                .iter()
+                .rev()
+                .find_map(|s| s.vars.clone())
+                .unwrap_or(serde_json::Value::Object(Default::default()));
+            let mut head = vec![
                 Span::styled(" after ", t.muted()),
-                Span::styled(id.to_string(), t.accent()),
+                Span::styled(record.step.clone(), t.accent()),
                 Span::styled(format!(" ({})", record.action), t.muted()),
-            ]));
-            section(&mut lines, "$var", &vars, state.vars_expanded, t);
-            section(&mut lines, "input", &record.input, state.vars_expanded, t);
+            ];
+            if state.cursor.is_some() {
+                head.push(Span::styled(
+                    format!(
+                        "  record {} of {} · [ ] walk · R run from here",
+                        i + 1,
+                        steps.len()
+                    ),
+                    t.warn(),
+                ));
+            }
+            lines.push(Line::from(head));
+            section(&mut lines, "$var", &vars, expanded, t);
+            section(&mut lines, "input", &record.input, expanded, t);
             if let Some(e) = &record.error {
                 lines.push(Line::from(Span::styled(format!(" error: {e}"), t.error())));
             } else {
-                section(&mut lines, "output", &record.output, state.vars_expanded, t);
+                section(&mut lines, "output", &record.output, expanded, t);
             }
         }
-        (Some(id), None) => {
-            lines.push(Line::from(Span::styled(
-                format!(" step {id} did not run in this run"),
-                t.muted(),
-            )));
-            section(&mut lines, "$param", &run.params, state.vars_expanded, t);
-        }
-        (None, _) => {
-            section(&mut lines, "$param", &run.params, state.vars_expanded, t);
+        None => {
+            if let Some(id) = state.selected_step_id() {
+                lines.push(Line::from(Span::styled(
+                    format!(" step {id} did not run in this run"),
+                    t.muted(),
+                )));
+            }
+            section(&mut lines, "$param", &run.params, expanded, t);
             if let Some(o) = &run.output {
-                section(&mut lines, "output", o, state.vars_expanded, t);
+                section(&mut lines, "output", o, expanded, t);
             }
         }
     }
@@ -314,6 +398,37 @@ pub fn variables(frame: &mut Frame<'_>, state: &State, area: Rect) {
             .scroll((state.vars_scroll, 0)),
         area,
     );
+}
+
+fn watches(lines: &mut Vec<Line<'_>>, state: &State) {
+    if state.watches.is_empty() {
+        return;
+    }
+    let t = &state.theme;
+    lines.push(Line::from(Span::styled(" watch", t.accent())));
+    for w in &state.watches {
+        let value = match &w.value {
+            Ok(v) => Span::raw(crate::text::short(v, 60)),
+            Err(e) => Span::styled(e.clone(), t.error()),
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("   {} = ", w.expr), t.muted()),
+            value,
+        ]));
+    }
+}
+
+fn reason_text(reason: &crate::engine::debug::StopReason) -> String {
+    use crate::engine::debug::StopReason as R;
+    match reason {
+        R::Entry => "start".into(),
+        R::Breakpoint { .. } => "breakpoint".into(),
+        R::Condition { condition, .. } => format!("when {condition}"),
+        R::Emit { event } => format!("before emitting {event}"),
+        R::Failure { step, .. } => format!("{step} failed"),
+        R::Step => "step".into(),
+        R::Pause => "paused".into(),
+    }
 }
 
 fn section(
