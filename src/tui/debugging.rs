@@ -94,7 +94,11 @@ pub fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
 }
 
 fn open_prompt(state: &mut State, kind: PromptKind, text: String) {
-    state.prompt = Some(Prompt { kind, text });
+    state.prompt = Some(Prompt {
+        kind,
+        text,
+        error: None,
+    });
     state.mode = Mode::Prompting;
 }
 
@@ -159,8 +163,12 @@ pub fn prompt_key(state: &mut State, key: crossterm::event::KeyEvent) -> Vec<Eff
         }
         KeyCode::Backspace => {
             prompt.text.pop();
+            prompt.error = None;
         }
-        KeyCode::Char(c) => prompt.text.push(c),
+        KeyCode::Char(c) => {
+            prompt.text.push(c);
+            prompt.error = None;
+        }
         KeyCode::Enter => return submit(state),
         _ => {}
     }
@@ -175,7 +183,7 @@ pub fn prompt_paste(state: &mut State, text: &str) {
 }
 
 fn submit(state: &mut State) -> Vec<Effect> {
-    let Some(Prompt { kind, text }) = state.prompt.take() else {
+    let Some(Prompt { kind, text, .. }) = state.prompt.take() else {
         return Vec::new();
     };
     state.mode = Mode::Normal;
@@ -188,9 +196,9 @@ fn submit(state: &mut State) -> Vec<Effect> {
             if !text.is_empty()
                 && let Err(e) = Expr::compile(&text, Scope::ALL)
             {
-                state.warn(format!("condition `{text}`: {e}"));
                 state.prompt = Some(Prompt {
                     kind: PromptKind::Condition { step },
+                    error: Some(e),
                     text,
                 });
                 state.mode = Mode::Prompting;
@@ -233,9 +241,9 @@ fn submit(state: &mut State) -> Vec<Effect> {
         PromptKind::EditVariable => match parse_edit(&text) {
             Ok((scope, name, value)) => vec![Effect::SetVariable { scope, name, value }],
             Err(e) => {
-                state.warn(e);
                 state.prompt = Some(Prompt {
                     kind: PromptKind::EditVariable,
+                    error: Some(e),
                     text,
                 });
                 state.mode = Mode::Prompting;
@@ -358,7 +366,11 @@ pub fn select_step(state: &mut State, step: &str) {
 pub fn start(state: &mut State, workflow: String, params: Value) -> Vec<Effect> {
     state.cursor = None;
     state.notify(format!("debugging the draft of {workflow}…"));
-    vec![Effect::StartDebug { workflow, params }]
+    vec![Effect::StartDebug {
+        workflow,
+        params,
+        breakpoints: state.breakpoints.clone(),
+    }]
 }
 
 /// What the debug session said.

@@ -192,15 +192,13 @@ impl Services {
                     }
                 });
             }
-            Effect::StartDebug { workflow, params } => {
+            Effect::StartDebug {
+                workflow,
+                params,
+                breakpoints,
+            } => {
                 let me = self.clone();
                 tokio::spawn(async move {
-                    let breakpoints = me
-                        .store
-                        .lock()
-                        .ok()
-                        .and_then(|s| s.breakpoints_of(&workflow).ok())
-                        .unwrap_or_default();
                     let options = debug::Options {
                         breakpoints,
                         stop_on_entry: false,

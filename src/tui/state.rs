@@ -92,6 +92,8 @@ pub struct Prompt {
     pub kind: PromptKind,
     /// What was typed.
     pub text: String,
+    /// Why the last answer was refused.
+    pub error: Option<String>,
 }
 
 /// The debug run the studio drives.

@@ -112,12 +112,14 @@ pub enum Effect {
         /// Params.
         params: Value,
     },
-    /// Run a workflow's draft under the debugger (with its stored breakpoints).
+    /// Run a workflow's draft under the debugger.
     StartDebug {
         /// The workflow.
         workflow: String,
         /// Params.
         params: Value,
+        /// Where to stop (the breakpoints the studio shows).
+        breakpoints: Vec<crate::model::breakpoint::Breakpoint>,
     },
     /// Tell the debug session to go on, pause or abort.
     Debug(super::debugging::Action),

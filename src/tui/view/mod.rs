@@ -128,7 +128,10 @@ fn hints(frame: &mut Frame<'_>, state: &State, areas: &Areas) {
             Span::styled(format!(" {}: ", p.kind.label()), t.accent()),
             Span::raw(p.text.clone()),
             Span::styled("▏", t.accent()),
-            Span::styled("   enter ok · esc cancel", t.muted()),
+            match &p.error {
+                Some(e) => Span::styled(format!("   ✗ {e}"), t.error()),
+                None => Span::styled("   enter ok · esc cancel", t.muted()),
+            },
         ]);
         frame.render_widget(Paragraph::new(line), areas.hints);
         return;

@@ -349,22 +349,21 @@ pub fn variables(frame: &mut Frame<'_>, state: &State, area: Rect) {
                 .rev()
                 .find_map(|s| s.vars.clone())
                 .unwrap_or(serde_json::Value::Object(Default::default()));
-            let mut head = vec![
-                Span::styled(" after ", t.muted()),
-                Span::styled(record.step.clone(), t.accent()),
-                Span::styled(format!(" ({})", record.action), t.muted()),
-            ];
             if state.cursor.is_some() {
-                head.push(Span::styled(
+                lines.push(Line::from(Span::styled(
                     format!(
-                        "  record {} of {} · [ ] walk · R run from here",
+                        " record {} of {} · [ ] walk · R run from here",
                         i + 1,
                         steps.len()
                     ),
                     t.warn(),
-                ));
+                )));
             }
-            lines.push(Line::from(head));
+            lines.push(Line::from(vec![
+                Span::styled(" after ", t.muted()),
+                Span::styled(record.step.clone(), t.accent()),
+                Span::styled(format!(" ({})", record.action), t.muted()),
+            ]));
             section(&mut lines, "$var", &vars, expanded, t);
             section(&mut lines, "input", &record.input, expanded, t);
             if let Some(e) = &record.error {
