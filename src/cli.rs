@@ -132,6 +132,8 @@ pub enum Command {
         /// Run id
         run_id: i64,
     },
+    /// Debug Adapter Protocol on stdin/stdout, for editors
+    Dap,
     /// The studio's configuration file
     Config {
         /// Print the default configuration (every key, colour and setting)
@@ -184,6 +186,10 @@ pub fn run(cli: Cli) -> Outcome {
                 return Ok(ExitCode::SUCCESS);
             }
             studio(&seeded, cli.no_mouse)
+        }
+        Some(Command::Dap) => {
+            crate::dap::run_stdio()?;
+            Ok(ExitCode::SUCCESS)
         }
         Some(Command::Config { print_default }) => {
             if print_default {

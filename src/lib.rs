@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod dap;
 pub mod engine;
 pub mod example;
 pub mod expr;

@@ -87,6 +87,116 @@ pub fn enclosing_id(text: &str, offset: usize) -> Option<String> {
     Some(value[..end].to_string())
 }
 
+/// Where a step's object is in a definition's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepSpan {
+    /// The step id.
+    pub id: String,
+    /// Line of its `{` (1-based).
+    pub start: usize,
+    /// Line of its `}`.
+    pub end: usize,
+    /// Line of its `"id"` key (what editors show as the step's line).
+    pub id_line: usize,
+}
+
+/// Every step object in `text` (objects with an `"id"` string and an `"action"` key), in
+/// the order their objects close (inner steps first).
+pub fn step_spans(text: &str) -> Vec<StepSpan> {
+    struct Obj {
+        start: usize,
+        id: Option<(String, usize)>,
+        has_action: bool,
+        /// the last key read at this level, waiting for its value
+        key: Option<String>,
+    }
+    let mut out = Vec::new();
+    let mut stack: Vec<Obj> = Vec::new();
+    let mut line = 1;
+    let mut chars = text.chars().peekable();
+    // true when the next string at the top object is a key
+    let mut expect_key = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => line += 1,
+            '{' => {
+                stack.push(Obj {
+                    start: line,
+                    id: None,
+                    has_action: false,
+                    key: None,
+                });
+                expect_key = true;
+            }
+            '}' => {
+                if let Some(o) = stack.pop()
+                    && let (Some((id, id_line)), true) = (o.id, o.has_action)
+                {
+                    out.push(StepSpan {
+                        id,
+                        start: o.start,
+                        end: line,
+                        id_line,
+                    });
+                }
+                expect_key = false;
+            }
+            ',' => expect_key = stack.last().is_some_and(|o| o.key.is_none()),
+            '[' | ']' | ':' => expect_key = false,
+            '"' => {
+                let start_line = line;
+                let mut s = String::new();
+                while let Some(ch) = chars.next() {
+                    match ch {
+                        '\\' => {
+                            if let Some(esc) = chars.next() {
+                                s.push(esc);
+                            }
+                        }
+                        '"' => break,
+                        '\n' => {
+                            line += 1;
+                            s.push(ch);
+                        }
+                        _ => s.push(ch),
+                    }
+                }
+                let Some(top) = stack.last_mut() else {
+                    continue;
+                };
+                if expect_key {
+                    if s == "action" {
+                        top.has_action = true;
+                    }
+                    top.key = Some(s);
+                    expect_key = false;
+                } else if top.key.as_deref() == Some("id") && top.id.is_none() {
+                    top.id = Some((s, start_line));
+                }
+            }
+            _ => {}
+        }
+        // a value was read at the top level: the key is used up
+        if matches!(c, ',' | '}') {
+            if let Some(top) = stack.last_mut() {
+                top.key = None;
+            }
+            if c == ',' {
+                expect_key = stack.last().is_some();
+            }
+        }
+    }
+    out
+}
+
+/// The innermost step whose object holds `line`.
+pub fn step_at_line(spans: &[StepSpan], line: usize) -> Option<&StepSpan> {
+    spans
+        .iter()
+        .filter(|s| s.start <= line && line <= s.end)
+        .min_by_key(|s| s.end - s.start)
+}
+
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
@@ -94,6 +204,32 @@ fn escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn step_spans_and_lines() {
+        let text = r#"{
+  "name": "w", "on": "e",
+  "steps": [
+    {"id": "a", "action": "log", "message": "{not an id}"},
+    {"id": "b", "action": "if", "cond": true,
+     "then": [
+       {"id": "c", "action": "log",
+        "message": "x"}
+     ]},
+    {"action": "set", "id": "d", "var": "v", "value": {"id": "nested-not-a-step"}}
+  ]
+}"#;
+        let spans = step_spans(text);
+        let ids: Vec<&str> = spans.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, vec!["a", "c", "b", "d"]);
+        assert_eq!(step_at_line(&spans, 4).unwrap().id, "a");
+        assert_eq!(step_at_line(&spans, 8).unwrap().id, "c");
+        assert_eq!(step_at_line(&spans, 9).unwrap().id, "b");
+        assert_eq!(step_at_line(&spans, 10).unwrap().id, "d");
+        assert!(step_at_line(&spans, 2).is_none());
+        let c = spans.iter().find(|s| s.id == "c").unwrap();
+        assert_eq!((c.start, c.end, c.id_line), (7, 8, 7));
+    }
 
     #[test]
     fn finds_steps_and_keys() {
