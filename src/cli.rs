@@ -9,6 +9,8 @@ mod logging;
 mod project;
 mod render;
 mod runs;
+mod serving;
+mod versions;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -132,6 +134,50 @@ pub enum Command {
         /// Run id
         run_id: i64,
     },
+    /// Serve the endpoints' live versions and event ingestion over HTTP, and run queued runs
+    Serve {
+        /// Address to listen on (loopback by default)
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+        /// Require `Authorization: Bearer TOKEN` on every request but /healthz
+        #[arg(long, env = "FLOWDECK_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Largest request body in bytes
+        #[arg(long, default_value_t = 1024 * 1024)]
+        body_limit: usize,
+    },
+    /// Import a project, watch its files, serve its endpoints and open the studio, in one process
+    Dev {
+        /// The project folder
+        dir: PathBuf,
+        /// Address to serve the endpoints on
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+    },
+    /// The deployed versions of a workflow or endpoint
+    Versions {
+        /// Workflow name, or endpoint as "METHOD /path"
+        name: String,
+    },
+    /// What changed between two versions, step by step
+    Diff {
+        /// Workflow name, or endpoint as "METHOD /path"
+        name: String,
+        /// The older side (default: the live version)
+        #[arg(long)]
+        from: Option<i64>,
+        /// The newer side: a version number or `draft` (default: the draft)
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Make an earlier version live again
+    Rollback {
+        /// Workflow name, or endpoint as "METHOD /path"
+        name: String,
+        /// The version to make live
+        #[arg(value_name = "VERSION")]
+        target: i64,
+    },
     /// Debug Adapter Protocol on stdin/stdout, for editors
     Dap,
     /// The studio's configuration file
@@ -187,6 +233,19 @@ pub fn run(cli: Cli) -> Outcome {
             }
             studio(&seeded, cli.no_mouse)
         }
+        Some(Command::Serve {
+            bind,
+            token,
+            body_limit,
+        }) => serving::serve(&db, bind, token, body_limit),
+        Some(Command::Dev { dir, bind }) => {
+            serving::dev(cli.db.as_deref(), &dir, bind, cli.no_mouse)
+        }
+        Some(Command::Versions { name }) => versions::versions(&db, &name, json),
+        Some(Command::Diff { name, from, to }) => {
+            versions::diff_cmd(&db, &name, from, to.as_deref(), json)
+        }
+        Some(Command::Rollback { name, target }) => versions::rollback(&db, &name, target, json),
         Some(Command::Dap) => {
             crate::dap::run_stdio()?;
             Ok(ExitCode::SUCCESS)
@@ -258,4 +317,15 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
 }

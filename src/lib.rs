@@ -10,10 +10,12 @@
 
 pub mod cli;
 pub mod dap;
+pub mod dev;
 pub mod engine;
 pub mod example;
 pub mod expr;
 pub mod model;
+pub mod server;
 pub mod store;
 pub mod text;
 pub mod tui;

@@ -116,6 +116,10 @@ pub struct Core {
     lease: Duration,
     workers: Arc<Semaphore>,
     concurrency: Mutex<HashMap<i64, Arc<Semaphore>>>,
+    /// Every run this process has started and not finished.
+    inflight: Tracker,
+    /// How to stop each of them.
+    tasks: Mutex<HashMap<i64, tokio::task::AbortHandle>>,
 }
 
 impl std::fmt::Debug for Core {
@@ -126,8 +130,8 @@ impl std::fmt::Debug for Core {
     }
 }
 
-/// How long a process holds a run before another may take it up.
-pub const LEASE: Duration = Duration::from_secs(300);
+/// How long a process holds a run before another may take it up (renewed while it runs).
+pub const LEASE: Duration = Duration::from_secs(60);
 
 impl Core {
     /// Open the store at `path` and start the writer.
@@ -153,6 +157,8 @@ impl Core {
             lease: LEASE,
             workers: Arc::new(Semaphore::new(workers.max(1))),
             concurrency: Mutex::new(HashMap::new()),
+            inflight: Tracker::new(),
+            tasks: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -181,6 +187,16 @@ impl Core {
     /// The project's settings.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// How long this process's leases last.
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    /// Runs this process has started and not finished.
+    pub fn inflight(&self) -> &Tracker {
+        &self.inflight
     }
 
     /// This process's lease owner id.
@@ -327,16 +343,43 @@ impl Core {
             return;
         };
         let membership = Membership::join(job.tracker.clone());
-        tokio::spawn(async move {
+        let inflight = Membership::join(Some(self.inflight.clone()));
+        let run_id = job.run_id;
+        // the task waits for its abort handle to be on file, so that its removal comes after
+        let (go, ready) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
             let _membership = membership;
-            let _worker = core.workers.clone().acquire_owned().await;
-            let limit = core.concurrency_limit(&job);
-            let _slot = match limit {
-                Some(sem) => sem.acquire_owned().await.ok(),
-                None => None,
-            };
-            core.execute(job).await;
+            let _inflight = inflight;
+            let _ = ready.await;
+            {
+                let _worker = core.workers.clone().acquire_owned().await;
+                let limit = core.concurrency_limit(&job);
+                let _slot = match limit {
+                    Some(sem) => sem.acquire_owned().await.ok(),
+                    None => None,
+                };
+                core.execute(job).await;
+            }
+            if let Ok(mut tasks) = core.tasks.lock() {
+                tasks.remove(&run_id);
+            }
         });
+        if let Ok(mut tasks) = self.tasks.lock() {
+            tasks.insert(run_id, handle.abort_handle());
+        }
+        let _ = go.send(());
+    }
+
+    /// Stop every run this process is executing (their leases are released next).
+    pub fn abort_all(&self) -> usize {
+        let Ok(mut tasks) = self.tasks.lock() else {
+            return 0;
+        };
+        let n = tasks.len();
+        for (_, handle) in tasks.drain() {
+            handle.abort();
+        }
+        n
     }
 
     fn concurrency_limit(&self, job: &RunJob) -> Option<Arc<Semaphore>> {

@@ -102,6 +102,29 @@ fn head(def: &Definition) -> Map<String, Value> {
     }
 }
 
+/// The before and after values of the given fields of step `id`.
+pub fn field_values(
+    old: &Definition,
+    new: &Definition,
+    id: &str,
+    fields: &[String],
+) -> Vec<(String, Value, Value)> {
+    let (a, b) = (steps_by_id(old), steps_by_id(new));
+    let (Some((_, a)), Some((_, b))) = (a.get(id), b.get(id)) else {
+        return Vec::new();
+    };
+    fields
+        .iter()
+        .map(|f| {
+            (
+                f.clone(),
+                a.get(f).cloned().unwrap_or(Value::Null),
+                b.get(f).cloned().unwrap_or(Value::Null),
+            )
+        })
+        .collect()
+}
+
 /// The changes from `old` (`None`: nothing deployed yet) to `new`.
 pub fn diff(old: Option<&Definition>, new: &Definition) -> Vec<Change> {
     let Some(old) = old else {

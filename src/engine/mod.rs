@@ -15,6 +15,7 @@ pub mod program;
 pub mod routes;
 pub mod secrets;
 pub mod tracker;
+pub mod worker;
 
 pub use self::core::{Core, RunEnd, RunJob};
 pub use dispatch::{Dispatched, EmitRequest};
@@ -67,6 +68,17 @@ pub struct EmitReport {
     pub event: EventRecord,
     /// Everything its cascade recorded.
     pub cascade: Cascade,
+}
+
+/// An endpoint's answer to a request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// Response body.
+    pub body: Value,
+    /// The endpoint's run.
+    pub run_id: i64,
 }
 
 /// What an endpoint call did, once its cascade finished.
@@ -123,6 +135,29 @@ impl Engine {
 
     /// Run an endpoint's live version once, as a request would, and wait for its cascade.
     pub async fn call(&self, request: Request) -> Result<CallReport, EngineError> {
+        let tracker = Tracker::new();
+        let answer = self.answer(request, Some(tracker.clone())).await?;
+        tracker.wait().await;
+        let store = self.store();
+        let run = store
+            .run_with_steps(answer.run_id)?
+            .ok_or_else(|| EngineError::Setup(format!("run {} vanished", answer.run_id)))?;
+        let cascade = store.cascade_of_run(answer.run_id)?;
+        Ok(CallReport {
+            status: answer.status,
+            body: answer.body,
+            run,
+            cascade,
+        })
+    }
+
+    /// Run an endpoint's live version for a request and answer as soon as its run ends (the
+    /// runs of the events it emitted go on; `tracker` follows them).
+    pub async fn answer(
+        &self,
+        request: Request,
+        tracker: Option<Tracker>,
+    ) -> Result<Answer, EngineError> {
         let method = request.method.to_ascii_uppercase();
         let (path, query_string) = match request.path.split_once('?') {
             Some((p, q)) => (p.to_string(), Some(q.to_string())),
@@ -148,7 +183,6 @@ impl Engine {
         let run_id = self
             .record_run(&row, Kind::Endpoint, version, RunMode::Live, params, true)
             .await?;
-        let tracker = Tracker::new();
         let end = self
             .core
             .execute(RunJob {
@@ -160,10 +194,9 @@ impl Engine {
                 mode: RunMode::Live,
                 inputs,
                 event: None,
-                tracker: Some(tracker.clone()),
+                tracker,
             })
             .await;
-        tracker.wait().await;
         let (status, body) = match end.status {
             crate::model::RunStatus::Succeeded => (
                 end.http_status.unwrap_or(200),
@@ -174,16 +207,10 @@ impl Engine {
                 json!({ "error": end.error.unwrap_or_default(), "run_id": run_id }),
             ),
         };
-        let store = self.store();
-        let run = store
-            .run_with_steps(run_id)?
-            .ok_or_else(|| EngineError::Setup(format!("run {run_id} vanished")))?;
-        let cascade = store.cascade_of_run(run_id)?;
-        Ok(CallReport {
+        Ok(Answer {
             status,
             body,
-            run,
-            cascade,
+            run_id,
         })
     }
 

@@ -3,7 +3,7 @@
 
 use super::runs::{RUN_COLUMNS, finish_raw, raw_run};
 use super::{Result, Store};
-use crate::model::{EventRecord, RunRecord, RunStatus, SkipRecord};
+use crate::model::{EventRecord, RunRecord, SkipRecord};
 use crate::store::events::EventFilter;
 use rusqlite::params;
 
@@ -99,16 +99,5 @@ impl Store {
             .query_map(params![definition_id], raw_run)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         raw.into_iter().next().map(finish_raw).transpose()
-    }
-
-    /// How many runs are queued or running (for the status bar).
-    pub fn unfinished_runs(&self) -> Result<i64> {
-        Ok(self
-            .conn()
-            .prepare_cached("SELECT count(*) FROM runs WHERE status IN (?1, ?2)")?
-            .query_row(
-                params![RunStatus::Queued.as_str(), RunStatus::Running.as_str()],
-                |r| r.get(0),
-            )?)
     }
 }

@@ -32,6 +32,18 @@ pub struct DefinitionRow {
     pub updated_at: Timestamp,
 }
 
+/// One deployed version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VersionRow {
+    /// Its number.
+    pub version: i64,
+    /// When it was deployed.
+    pub deployed_at: Timestamp,
+    /// Canonical JSON.
+    #[serde(skip)]
+    pub body: String,
+}
+
 /// What importing one definition did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -267,6 +279,43 @@ impl Store {
             .prepare_cached("UPDATE definitions SET live_version = ?2 WHERE id = ?1")?
             .execute(params![id, next])?;
         Ok((next, true))
+    }
+
+    /// Every deployed version of a definition, oldest first.
+    pub fn versions_of(&self, id: i64) -> Result<Vec<VersionRow>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT version, deployed_at, body FROM versions WHERE definition_id = ?1 ORDER BY version",
+        )?;
+        let rows = stmt
+            .query_map(params![id], |r| {
+                Ok(VersionRow {
+                    version: r.get(0)?,
+                    deployed_at: Timestamp(r.get(1)?),
+                    body: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Make an earlier version live again (the draft is left as it is).
+    pub fn set_live_version(&self, id: i64, version: i64) -> Result<()> {
+        let exists: bool = self
+            .conn()
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM versions WHERE definition_id = ?1 AND version = ?2)",
+            )?
+            .query_row(params![id, version], |r| r.get(0))?;
+        if !exists {
+            return Err(StoreError::NotFound {
+                what: "version",
+                name: format!("v{version}"),
+            });
+        }
+        self.conn()
+            .prepare_cached("UPDATE definitions SET live_version = ?2 WHERE id = ?1")?
+            .execute(params![id, version])?;
+        Ok(())
     }
 
     /// Canonical JSON of a version (`None`: the draft).

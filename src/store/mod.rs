@@ -11,6 +11,7 @@ pub mod data;
 pub mod definitions;
 pub mod error;
 pub mod events;
+pub mod leases;
 pub mod migrations;
 pub mod project;
 pub mod runs;

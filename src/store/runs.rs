@@ -180,6 +180,17 @@ impl Store {
         Ok(Some(run))
     }
 
+    /// The runs an event started (without steps), in id order.
+    pub fn runs_of_event(&self, event_id: i64) -> Result<Vec<RunRecord>> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.event_id = ?1 ORDER BY r.id");
+        let raw = self
+            .conn()
+            .prepare_cached(&sql)?
+            .query_map(params![event_id], raw_run)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        raw.into_iter().map(finish_raw).collect()
+    }
+
     /// Runs, newest first.
     pub fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
         let sql = format!(

@@ -59,18 +59,30 @@ pub fn run(db: &Path, options: &Options) -> anyhow::Result<()> {
         .build()?;
     rt.block_on(async {
         let engine = Engine::open(db, DEFAULT_WORKERS)?;
-        let store = Store::open(db)?;
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        watch::spawn(db, tx.clone())?;
-        let mut state = initial_state(db, options.mouse);
-        let (terminal, guard) = terminal::enter(state.mouse)?;
-        let size = terminal.size()?;
-        state.size = (size.width, size.height);
-        let services = effects::Services::new(engine, store, tx);
-        let runtime =
-            runtime::Runtime::new(terminal, state, services, rx, Box::new(terminal::set_mouse));
-        let result = runtime.run(crossterm::event::EventStream::new()).await;
-        drop(guard);
-        result.map(|_| ())
+        run_with(engine, db, options, |_| {}).await
     })
+}
+
+/// Run the studio on an engine that is already open (the dev loop shares it with the
+/// server). `setup` gets a sender for messages from elsewhere (the file watcher's reports).
+pub async fn run_with(
+    engine: Engine,
+    db: &Path,
+    options: &Options,
+    setup: impl FnOnce(tokio::sync::mpsc::UnboundedSender<update::Msg>),
+) -> anyhow::Result<()> {
+    let store = Store::open(db)?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    watch::spawn(db, tx.clone())?;
+    setup(tx.clone());
+    let mut state = initial_state(db, options.mouse);
+    let (terminal, guard) = terminal::enter(state.mouse)?;
+    let size = terminal.size()?;
+    state.size = (size.width, size.height);
+    let services = effects::Services::new(engine, store, tx);
+    let runtime =
+        runtime::Runtime::new(terminal, state, services, rx, Box::new(terminal::set_mouse));
+    let result = runtime.run(crossterm::event::EventStream::new()).await;
+    drop(guard);
+    result.map(|_| ())
 }

@@ -1,0 +1,149 @@
+//! Taking up queued runs: those queued by another process (`emit --queue`, an HTTP event) and
+//! those abandoned by a process that died (their lease expired). Leases are renewed while
+//! runs go on; a graceful shutdown waits for in-flight runs, then gives the rest back.
+
+use super::context::{EventContext, Inputs};
+use super::core::{Core, RunJob, event_value};
+use super::error::EngineError;
+use crate::model::{Kind, RunMode, RunRecord, RunStatus, Target, Timestamp};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Runs claimed at once.
+const BATCH: u32 = 64;
+/// How often an idle worker looks for runs.
+const IDLE: Duration = Duration::from_millis(100);
+
+impl Core {
+    fn lease_until(&self) -> Timestamp {
+        Timestamp(Timestamp::now().0 + self.lease().as_micros() as i64)
+    }
+
+    /// Claim what is claimable and start it; returns how many runs started.
+    pub async fn take_up(self: &Arc<Self>) -> Result<usize, EngineError> {
+        let now = Timestamp::now();
+        if !self.reader().has_claimable(now)? {
+            return Ok(0);
+        }
+        let owner = self.owner().to_string();
+        let expires = self.lease_until();
+        let claimed = self
+            .writer()
+            .call(move |s| s.claim_runs(&owner, now, expires, BATCH))
+            .await?;
+        let n = claimed.len();
+        if n > 0 {
+            tracing::info!(runs = n, owner = self.owner(), "took up queued runs");
+        }
+        for run in claimed {
+            match self.job_for(&run) {
+                Ok(job) => self.spawn(job),
+                Err(why) => {
+                    tracing::warn!(run = run.id, why, "a claimed run cannot be resumed");
+                    self.finish(run.id, RunStatus::Failed, None, Some(why), None)
+                        .await;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// How to run a claimed run again.
+    fn job_for(&self, run: &RunRecord) -> Result<RunJob, String> {
+        let (kind, name) = match &run.target {
+            Target::Workflow(n) => (Kind::Workflow, n.clone()),
+            Target::Endpoint(n) => (Kind::Endpoint, n.clone()),
+        };
+        let Some(event_id) = run.event_id else {
+            return Err(match kind {
+                Kind::Endpoint => {
+                    "the process answering this request stopped; the request is lost".into()
+                }
+                Kind::Workflow => "the debug session of this run ended with its process".into(),
+            });
+        };
+        let reader = self.reader();
+        let row = reader
+            .find_definition(kind, &name)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{name} is no longer in the store"))?;
+        let event = reader
+            .event(event_id)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("event #{event_id} is no longer in the store"))?;
+        Ok(RunJob {
+            run_id: run.id,
+            definition_id: row.id,
+            kind,
+            name,
+            version: run.version,
+            mode: run.mode,
+            inputs: Inputs::workflow(event.record.params.clone(), event_value(&event.record)),
+            event: Some(EventContext {
+                id: Some(event.record.id),
+                chain: event.chain.clone(),
+                depth: event.record.depth,
+                draft: event.draft || run.mode != RunMode::Live,
+            }),
+            tracker: None,
+        })
+    }
+
+    /// Renew this process's leases.
+    pub async fn renew(&self) -> Result<(), EngineError> {
+        let owner = self.owner().to_string();
+        let expires = self.lease_until();
+        self.writer()
+            .call(move |s| s.renew_leases(&owner, expires))
+            .await?;
+        Ok(())
+    }
+}
+
+impl super::Engine {
+    /// Take up queued and abandoned runs until `stop` resolves, renewing leases as it goes.
+    pub async fn work_queue(&self, stop: impl std::future::Future<Output = ()>) {
+        let core = self.core().clone();
+        let renew_every = core.lease() / 3;
+        let mut last_renew = std::time::Instant::now();
+        tokio::pin!(stop);
+        loop {
+            let started = match core.take_up().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot take up queued runs");
+                    0
+                }
+            };
+            if last_renew.elapsed() >= renew_every {
+                if let Err(e) = core.renew().await {
+                    tracing::warn!(error = %e, "cannot renew leases");
+                }
+                last_renew = std::time::Instant::now();
+            }
+            let pause = if started > 0 { Duration::ZERO } else { IDLE };
+            tokio::select! {
+                () = &mut stop => break,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    /// Stop gracefully: wait up to `grace` for in-flight runs, then give the rest back to the
+    /// queue. Returns how many runs were given back.
+    pub async fn shutdown(&self, grace: Duration) -> Result<usize, EngineError> {
+        let inflight = self.core().inflight().clone();
+        if tokio::time::timeout(grace, inflight.wait()).await.is_err() {
+            let stopped = self.core().abort_all();
+            tracing::info!(stopped, "the grace period ended; stopping in-flight runs");
+        }
+        let owner = self.core().owner().to_string();
+        let released = self
+            .core()
+            .writer()
+            .call(move |s| s.release_leases(&owner))
+            .await?;
+        self.flush().await?;
+        Ok(released)
+    }
+}

@@ -1,0 +1,102 @@
+//! Leases: which process runs which queued run. A run is taken up by one process at a time
+//! (the claim is one UPDATE under SQLite's write lock), held for a while, renewed while it
+//! runs, and taken up again by anyone once the lease has expired (its process died).
+
+use super::runs::{RUN_COLUMNS, finish_raw, raw_run};
+use super::{Result, Store};
+use crate::model::{RunRecord, RunStatus, Timestamp};
+use rusqlite::params;
+
+impl Store {
+    /// Whether any run is waiting to be taken up (a cheap read before a claim).
+    pub fn has_claimable(&self, now: Timestamp) -> Result<bool> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM runs WHERE status IN ('queued', 'running')
+                    AND (lease_owner IS NULL OR lease_expires < ?1))",
+            )?
+            .query_row(params![now.0], |r| r.get(0))?)
+    }
+
+    /// Take up to `limit` runs that nobody holds (queued without an owner, or held by a lease
+    /// that expired): they become `owner`'s until `expires`. A run taken up again after its
+    /// process died starts over: its attempt count goes up and its old step records go.
+    pub fn claim_runs(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        expires: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<RunRecord>> {
+        // RETURNING takes bare column names: the same columns, in the same order
+        let columns = RUN_COLUMNS.replace("r.", "");
+        let sql = format!(
+            "UPDATE runs SET lease_owner = ?1, lease_expires = ?2,
+                    attempt = attempt + (status = 'running'), status = 'queued'
+              WHERE id IN (SELECT id FROM runs WHERE status IN ('queued', 'running')
+                           AND (lease_owner IS NULL OR lease_expires < ?3) ORDER BY id LIMIT ?4)
+              RETURNING {columns}"
+        );
+        let raw = self
+            .conn()
+            .prepare_cached(&sql)?
+            .query_map(params![owner, expires.0, now.0, limit], raw_run)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let runs = raw
+            .into_iter()
+            .map(finish_raw)
+            .collect::<Result<Vec<_>>>()?;
+        for run in runs.iter().filter(|r| r.attempt > 1) {
+            self.conn()
+                .prepare_cached("DELETE FROM steps WHERE run_id = ?1")?
+                .execute(params![run.id])?;
+        }
+        Ok(runs)
+    }
+
+    /// Extend `owner`'s leases on its unfinished runs.
+    pub fn renew_leases(&self, owner: &str, expires: Timestamp) -> Result<usize> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "UPDATE runs SET lease_expires = ?2 WHERE lease_owner = ?1 AND status IN ('queued', 'running', 'paused')",
+            )?
+            .execute(params![owner, expires.0])?)
+    }
+
+    /// Give `owner`'s unfinished runs back to the queue (a graceful shutdown): another
+    /// process, or this one restarted, runs them from the start.
+    pub fn release_leases(&self, owner: &str) -> Result<usize> {
+        let released: Vec<(i64, bool)> = self
+            .conn()
+            .prepare_cached(
+                "UPDATE runs SET lease_owner = NULL, lease_expires = NULL, status = 'queued',
+                        attempt = attempt + (status = 'running')
+                  WHERE lease_owner = ?1 AND status IN ('queued', 'running')
+                  RETURNING id, attempt > 1",
+            )?
+            .query_map(params![owner], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (id, started) in &released {
+            if *started {
+                // it starts over: the records of the interrupted execution go
+                self.conn()
+                    .prepare_cached("DELETE FROM steps WHERE run_id = ?1")?
+                    .execute(params![id])?;
+            }
+        }
+        Ok(released.len())
+    }
+
+    /// Runs queued or running (for health checks).
+    pub fn count_unfinished(&self) -> Result<i64> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT count(*) FROM runs WHERE status IN (?1, ?2)")?
+            .query_row(
+                params![RunStatus::Queued.as_str(), RunStatus::Running.as_str()],
+                |r| r.get(0),
+            )?)
+    }
+}
