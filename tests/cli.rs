@@ -511,3 +511,88 @@ fn the_studio_needs_a_terminal() {
     let s = Sandbox::new();
     refused(&s, &[], 1, &["needs a terminal"]);
 }
+
+#[test]
+fn versions_diff_and_rollback() {
+    let s = shop();
+    let file = s.path("shop/workflows/reorder_supply.json");
+    let original = std::fs::read_to_string(&file).unwrap();
+    let changed = original
+        .replace("\"timeout_ms\": 5000", "\"timeout_ms\": 8000")
+        .replace(
+            "{\"id\": \"done\", \"action\": \"return\",",
+            "{\"id\": \"audit\", \"action\": \"log\", \"message\": \"ordered {{$var.qty}}\"},\n    {\"id\": \"done\", \"action\": \"return\",",
+        );
+    std::fs::write(&file, &changed).unwrap();
+    assert!(s.cli(&["import", "shop"]).status.success());
+
+    // the draft against the live version, step by step
+    let out = s.cli(&["diff", "reorder_supply"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", common::text(&out));
+    assert!(text.contains("reorder_supply: v1 → draft"), "{text}");
+    assert!(text.contains("+ step audit (log)"), "{text}");
+    assert!(text.contains("~ step order (http): timeout_ms"), "{text}");
+    assert!(text.contains("timeout_ms: 5000 → 8000"), "{text}");
+
+    assert!(s.cli(&["deploy", "reorder_supply"]).status.success());
+    let (_, v) = s.cli_json(&["versions", "reorder_supply"]);
+    assert_eq!(v["live_version"], 2);
+    let versions = v["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions[0]["summary"], "first version");
+    assert_eq!(versions[1]["summary"], "+1 step, ~1 (order)");
+    assert_eq!(versions[1]["live"], true);
+    let (_, d) = s.cli_json(&["diff", "reorder_supply", "--from", "1", "--to", "2"]);
+    assert_eq!(d["changes"].as_array().unwrap().len(), 2);
+
+    let out = s.cli(&["rollback", "reorder_supply", "1"]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("v1 is live again (was v2)"));
+    let (_, list) = s.cli_json(&["list"]);
+    let wf = list["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "reorder_supply")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (wf["live_version"].clone(), wf["draft_changed"].clone()),
+        (json!(1), json!(true))
+    );
+    // the live version runs: no audit step
+    let (_, run) = s.cli_json(&["emit", "sku_reorder", "--params", r#"{"sku": 3}"#]);
+    let rs = run["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["workflow"] == "reorder_supply")
+        .unwrap()
+        .clone();
+    assert!(
+        rs["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["step"] != "audit")
+    );
+    refused(
+        &s,
+        &["rollback", "reorder_supply", "7"],
+        1,
+        &["has no version 7"],
+    );
+    refused(
+        &s,
+        &["rollback", "reorder_supply", "1"],
+        1,
+        &["already live"],
+    );
+    refused(
+        &s,
+        &["diff", "reorder_supply", "--to", "seven"],
+        1,
+        &["not a version number"],
+    );
+}

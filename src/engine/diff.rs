@@ -84,7 +84,10 @@ fn own_fields(step: &Step) -> Map<String, Value> {
     map
 }
 
-fn steps_by_id(def: &Definition) -> BTreeMap<String, (String, Map<String, Value>)> {
+/// Each step's path and own fields, by id.
+type StepsById = BTreeMap<String, (String, Map<String, Value>)>;
+
+fn steps_by_id(def: &Definition) -> StepsById {
     let mut out = BTreeMap::new();
     walk_steps(def.steps(), "/steps", &mut |s, path| {
         out.insert(s.id.clone(), (path.to_string(), own_fields(s)));
@@ -125,6 +128,92 @@ pub fn field_values(
         .collect()
 }
 
+/// Where a step sits: the id of the step whose branch holds it (empty at the top) and the branch.
+fn parent_of(path: &str, ids_at: &BTreeMap<&str, &str>) -> (String, String) {
+    let list = path.rsplit_once('/').map_or("", |(l, _)| l);
+    match list.rsplit_once('/') {
+        Some((parent, branch)) if !parent.is_empty() => (
+            ids_at.get(parent).copied().unwrap_or(parent).to_string(),
+            branch.to_string(),
+        ),
+        _ => (String::new(), list.to_string()),
+    }
+}
+
+/// Each step's parent and its index in that list, keyed by id.
+fn placements(steps: &StepsById) -> BTreeMap<&str, ((String, String), usize)> {
+    let ids_at: BTreeMap<&str, &str> = steps
+        .iter()
+        .map(|(id, (path, _))| (path.as_str(), id.as_str()))
+        .collect();
+    steps
+        .iter()
+        .map(|(id, (path, _))| {
+            let index = path
+                .rsplit_once('/')
+                .and_then(|(_, i)| i.parse().ok())
+                .unwrap_or(0);
+            (id.as_str(), (parent_of(path, &ids_at), index))
+        })
+        .collect()
+}
+
+/// The steps that really moved: to another parent, or out of order among the siblings
+/// that both versions share. A step merely shifted by an insertion above it has not moved.
+fn moved_steps<'a>(before: &'a StepsById, after: &StepsById) -> Vec<&'a str> {
+    let (old, new) = (placements(before), placements(after));
+    let mut moved = Vec::new();
+    // siblings kept under the same parent, in old order and in new order
+    let mut groups: BTreeMap<&(String, String), Vec<(&str, usize, usize)>> = BTreeMap::new();
+    for (id, (old_parent, old_index)) in &old {
+        let Some((new_parent, new_index)) = new.get(id) else {
+            continue;
+        };
+        if old_parent == new_parent {
+            groups
+                .entry(old_parent)
+                .or_default()
+                .push((id, *old_index, *new_index));
+        } else {
+            moved.push(*id);
+        }
+    }
+    for siblings in groups.values_mut() {
+        siblings.sort_by_key(|s| s.1);
+        let order: Vec<usize> = siblings.iter().map(|s| s.2).collect();
+        let keep = longest_increasing(&order);
+        moved.extend(
+            siblings
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !keep.contains(i))
+                .map(|(_, s)| s.0),
+        );
+    }
+    moved
+}
+
+/// Positions of one longest strictly increasing subsequence of `xs` (the siblings that stayed).
+fn longest_increasing(xs: &[usize]) -> Vec<usize> {
+    let n = xs.len();
+    let (mut len, mut prev) = (vec![1usize; n], vec![usize::MAX; n]);
+    for i in 0..n {
+        for j in 0..i {
+            if xs[j] < xs[i] && len[j] + 1 > len[i] {
+                len[i] = len[j] + 1;
+                prev[i] = j;
+            }
+        }
+    }
+    let mut at = (0..n).max_by_key(|&i| (len[i], std::cmp::Reverse(i)));
+    let mut out = Vec::new();
+    while let Some(i) = at {
+        out.push(i);
+        at = (prev[i] != usize::MAX).then_some(prev[i]);
+    }
+    out
+}
+
 /// The changes from `old` (`None`: nothing deployed yet) to `new`.
 pub fn diff(old: Option<&Definition>, new: &Definition) -> Vec<Change> {
     let Some(old) = old else {
@@ -154,6 +243,7 @@ pub fn diff(old: Option<&Definition>, new: &Definition) -> Vec<Change> {
         }
     }
     let (before, after) = (steps_by_id(old), steps_by_id(new));
+    let moved = moved_steps(&before, &after);
     for (id, (path, fields)) in &before {
         if !after.contains_key(id) {
             out.push(Change::Removed {
@@ -194,7 +284,7 @@ pub fn diff(old: Option<&Definition>, new: &Definition) -> Vec<Change> {
                         action,
                         fields: changed,
                     });
-                } else if old_path != path {
+                } else if moved.contains(&id.as_str()) {
                     out.push(Change::Moved {
                         id: id.clone(),
                         from: old_path.clone(),
@@ -240,11 +330,34 @@ mod tests {
                 "- step a (log) from /steps/0",
                 "~ step b (set): value",
                 "↕ step c: /steps/2 → /steps/0",
-                "↕ step d: /steps/2/then/0 → /steps/0/then/0",
                 "+ step e (log) at /steps/2",
             ]
         );
         assert!(diff(Some(&new), &new).is_empty());
         assert_eq!(diff(None, &new).len(), 4);
+    }
+
+    #[test]
+    fn an_insertion_above_a_step_does_not_move_it() {
+        let old = wf(r#"{"name": "w", "on": "e", "steps": [
+            {"id": "a", "action": "log", "message": "x"},
+            {"id": "b", "action": "log", "message": "y"},
+            {"id": "c", "action": "log", "message": "z"}]}"#);
+        let new = wf(r#"{"name": "w", "on": "e", "steps": [
+            {"id": "n", "action": "log", "message": "new"},
+            {"id": "c", "action": "log", "message": "z"},
+            {"id": "a", "action": "log", "message": "x"},
+            {"id": "b", "action": "log", "message": "y"}]}"#);
+        let text: Vec<String> = diff(Some(&old), &new)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            text,
+            vec![
+                "↕ step c: /steps/2 → /steps/1",
+                "+ step n (log) at /steps/0"
+            ]
+        );
     }
 }
