@@ -128,8 +128,11 @@ pub fn field_values(
         .collect()
 }
 
-/// Where a step sits: the id of the step whose branch holds it (empty at the top) and the branch.
-fn parent_of(path: &str, ids_at: &BTreeMap<&str, &str>) -> (String, String) {
+/// The id of the step whose branch holds a step (empty at the top) and the branch.
+type Parent = (String, String);
+
+/// Where a step sits.
+fn parent_of(path: &str, ids_at: &BTreeMap<&str, &str>) -> Parent {
     let list = path.rsplit_once('/').map_or("", |(l, _)| l);
     match list.rsplit_once('/') {
         Some((parent, branch)) if !parent.is_empty() => (
@@ -141,7 +144,7 @@ fn parent_of(path: &str, ids_at: &BTreeMap<&str, &str>) -> (String, String) {
 }
 
 /// Each step's parent and its index in that list, keyed by id.
-fn placements(steps: &StepsById) -> BTreeMap<&str, ((String, String), usize)> {
+fn placements(steps: &StepsById) -> BTreeMap<&str, (Parent, usize)> {
     let ids_at: BTreeMap<&str, &str> = steps
         .iter()
         .map(|(id, (path, _))| (path.as_str(), id.as_str()))
@@ -164,7 +167,7 @@ fn moved_steps<'a>(before: &'a StepsById, after: &StepsById) -> Vec<&'a str> {
     let (old, new) = (placements(before), placements(after));
     let mut moved = Vec::new();
     // siblings kept under the same parent, in old order and in new order
-    let mut groups: BTreeMap<&(String, String), Vec<(&str, usize, usize)>> = BTreeMap::new();
+    let mut groups: BTreeMap<&Parent, Vec<(&str, usize, usize)>> = BTreeMap::new();
     for (id, (old_parent, old_index)) in &old {
         let Some((new_parent, new_index)) = new.get(id) else {
             continue;
