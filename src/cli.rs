@@ -238,9 +238,7 @@ pub fn run(cli: Cli) -> Outcome {
             token,
             body_limit,
         }) => serving::serve(&db, bind, token, body_limit),
-        Some(Command::Dev { dir, bind }) => {
-            serving::dev(cli.db.as_deref(), &dir, bind, cli.no_mouse)
-        }
+        Some(Command::Dev { dir, bind }) => serving::dev(&db, &dir, bind, cli.no_mouse),
         Some(Command::Versions { name }) => versions::versions(&db, &name, json),
         Some(Command::Diff { name, from, to }) => {
             versions::diff_cmd(&db, &name, from, to.as_deref(), json)

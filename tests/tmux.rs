@@ -183,3 +183,76 @@ fn demo_opens_the_studio_on_the_example() {
     t.keys(&["q"]);
     t.wait_for("STUDIO-EXITED 0");
 }
+
+/// `GET path` on 127.0.0.1:`port`: the status line and the body.
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn dev_watches_serves_and_shows_a_broken_edit_in_the_studio() {
+    if !available() {
+        println!("skipped: tmux is not installed");
+        return;
+    }
+    let s = Sandbox::new();
+    assert!(s.cli(&["init", "shop"]).status.success());
+    let port = free_port();
+    let command = format!(
+        "cd {dir} && FLOWDECK_LOG_FILE={log} {bin} dev shop --bind 127.0.0.1:{port}; echo STUDIO-EXITED $?; sleep 60",
+        dir = s.dir.path().display(),
+        log = s.path("dev.log").display(),
+        bin = env!("CARGO_BIN_EXE_flowdeck"),
+    );
+    let t = Tmux::start("dev", &command, 220, 40);
+    t.wait_for("dev: watching");
+    // nothing is deployed yet: the server lists what it has
+    assert!(http_get(port, "/skus/1").contains("404"));
+    assert!(s.cli(&["deploy", "--all"]).status.success());
+    let answer = http_get(port, "/skus/1");
+    assert!(
+        answer.contains("200 OK") && answer.contains("\"stock\""),
+        "{answer}"
+    );
+
+    // an edit becomes the draft; deployed, the server answers with it, nothing restarted
+    let file = s.path("shop/endpoints/get_sku.json");
+    let original = std::fs::read_to_string(&file).unwrap();
+    let edited = original.replace(
+        "SELECT id, name, stock, price_cents FROM skus",
+        "SELECT id, name, stock FROM skus",
+    );
+    std::fs::write(&file, &edited).unwrap();
+    t.wait_for("reimported get_sku.json");
+    assert!(s.cli(&["deploy", "GET /skus/{id}"]).status.success());
+    let answer = http_get(port, "/skus/1");
+    assert!(
+        answer.contains("200 OK") && !answer.contains("price_cents"),
+        "{answer}"
+    );
+
+    // a broken edit shows its fault in the studio and keeps the last good draft
+    std::fs::write(&file, edited.replace("\"sql\"", "\"sqll\"")).unwrap();
+    t.wait_for("the last good draft is kept");
+    let (_, diff) = s.cli_json(&["diff", "GET /skus/{id}"]);
+    assert_eq!(diff["changes"], serde_json::json!([]), "{diff}");
+    t.keys(&["q"]);
+    t.wait_for("STUDIO-EXITED 0");
+}

@@ -5,7 +5,7 @@ use crate::engine::{DEFAULT_WORKERS, Engine};
 use crate::server::{self, Options};
 use crate::tui::update::Msg;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -48,19 +48,18 @@ pub fn serve(db: &Path, bind: SocketAddr, token: Option<String>, body_limit: usi
 }
 
 /// `flowdeck dev DIR`
-pub fn dev(db: Option<&Path>, dir: &Path, bind: SocketAddr, no_mouse: bool) -> Outcome {
+pub fn dev(db: &Path, dir: &Path, bind: SocketAddr, no_mouse: bool) -> Outcome {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() {
         anyhow::bail!("flowdeck dev opens the studio and needs a terminal");
     }
-    let db: PathBuf = db.map_or_else(|| dir.join("flowdeck.db"), Path::to_path_buf);
-    let first = crate::dev::import(dir, &db).map_err(anyhow::Error::msg)?;
+    let first = crate::dev::import(dir, db).map_err(anyhow::Error::msg)?;
     if !first.is_clean() {
         for d in &first.diagnostics {
             eprintln!("  {d}");
         }
     }
-    let engine = Engine::open(&db, DEFAULT_WORKERS)?;
+    let engine = Engine::open(db, DEFAULT_WORKERS)?;
     runtime()?.block_on(async move {
         let running = server::start(
             engine.clone(),
@@ -75,7 +74,7 @@ pub fn dev(db: Option<&Path>, dir: &Path, bind: SocketAddr, no_mouse: bool) -> O
         let options = crate::tui::Options {
             mouse: no_mouse.then_some(false),
         };
-        let result = crate::tui::run_with(engine, &db, &options, |tx| {
+        let result = crate::tui::run_with(engine, db, &options, |tx| {
             let _ = tx.send(Msg::Notice(format!(
                 "dev: watching {}, serving on http://{addr}",
                 dir.display()
@@ -84,7 +83,7 @@ pub fn dev(db: Option<&Path>, dir: &Path, bind: SocketAddr, no_mouse: bool) -> O
                 let _ = tx.send(problems(&first.diagnostics));
             }
             let reporter = tx.clone();
-            match crate::dev::watch(dir, &db, move |r| {
+            match crate::dev::watch(dir, db, move |r| {
                 let msg = match &r.result {
                     Ok(report) if report.is_clean() => {
                         let names: Vec<String> = r
