@@ -3,6 +3,7 @@
 //! Exit codes: 0 ok, 1 the thing failed (validation, a failed run), 2 usage.
 
 mod args;
+mod bench;
 mod definitions;
 mod history;
 mod logging;
@@ -56,6 +57,10 @@ pub enum Command {
     Init {
         /// Folder to create (must not exist or be empty)
         dir: PathBuf,
+        /// Which example: `shop` (orders, stock, reorders) or `bench` (one event, two
+        /// listeners of three steps, for `flowdeck bench`)
+        #[arg(long, default_value = "shop", value_name = "NAME")]
+        example: String,
     },
     /// Load definitions as drafts (and run schema.sql)
     Import {
@@ -133,6 +138,23 @@ pub enum Command {
     Show {
         /// Run id
         run_id: i64,
+    },
+    /// Emit a burst of events into the live workflows and measure throughput, latency and memory
+    Bench {
+        /// Event name
+        event: String,
+        /// How many events
+        #[arg(long, default_value_t = 10_000, value_name = "N")]
+        events: usize,
+        /// Events per second, or `max`
+        #[arg(long, default_value = "max", value_name = "R|max")]
+        rate: crate::bench::Rate,
+        /// Params of every event, as JSON or @FILE
+        #[arg(long, value_name = "JSON|@FILE")]
+        params: Option<String>,
+        /// Also measure the SQLite ceiling: the same rows written by a bare loop of inserts
+        #[arg(long)]
+        baseline: bool,
     },
     /// Serve the endpoints' live versions and event ingestion over HTTP, and run queued runs
     Serve {
@@ -233,6 +255,13 @@ pub fn run(cli: Cli) -> Outcome {
             }
             studio(&seeded, cli.no_mouse)
         }
+        Some(Command::Bench {
+            event,
+            events,
+            rate,
+            params,
+            baseline,
+        }) => bench::bench(&db, &event, events, rate, params.as_deref(), baseline, json),
         Some(Command::Serve {
             bind,
             token,
@@ -259,7 +288,7 @@ pub fn run(cli: Cli) -> Outcome {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Init { dir }) => project::init(&dir, json),
+        Some(Command::Init { dir, example }) => project::init(&dir, &example, json),
         Some(Command::Import { path }) => project::import(&db, &path, json),
         Some(Command::Export { dir }) => project::export(&db, &dir, json),
         Some(Command::List) => definitions::list(&db, json),

@@ -1,5 +1,5 @@
-//! The example project, built into the binary: `flowdeck init` writes it, `flowdeck demo`
-//! seeds a store from it (and tests and benchmarks start from it).
+//! The example projects, built into the binary: `flowdeck init` writes one, `flowdeck demo`
+//! seeds a store from the shop (and tests and benchmarks start from them).
 
 use crate::engine::import::import_project;
 use crate::model::project;
@@ -7,7 +7,7 @@ use crate::store::Store;
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 
-/// Every file of the example, by path relative to the project folder.
+/// Every file of the shop example, by path relative to the project folder.
 pub const FILES: &[(&str, &str)] = &[
     (
         "flowdeck.toml",
@@ -40,6 +40,55 @@ pub const FILES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Every file of the benchmark project (one event, two listeners of three steps).
+pub const BENCH_FILES: &[(&str, &str)] = &[
+    (
+        "flowdeck.toml",
+        include_str!("../assets/bench/flowdeck.toml"),
+    ),
+    ("schema.sql", include_str!("../assets/bench/schema.sql")),
+    (
+        "endpoints/hit.json",
+        include_str!("../assets/bench/endpoints/hit.json"),
+    ),
+    (
+        "workflows/tally.json",
+        include_str!("../assets/bench/workflows/tally.json"),
+    ),
+    (
+        "workflows/audit.json",
+        include_str!("../assets/bench/workflows/audit.json"),
+    ),
+];
+
+/// A project's files: path within the project, contents.
+pub type Files = &'static [(&'static str, &'static str)];
+
+/// The examples `flowdeck init --example` writes: name, what it is, files.
+pub const EXAMPLES: &[(&str, &str, Files)] = &[
+    ("shop", "orders, stock and reorders (the demo)", FILES),
+    (
+        "bench",
+        "one event with two listeners of three steps, for `flowdeck bench`",
+        BENCH_FILES,
+    ),
+];
+
+/// The files of the example called `name`.
+pub fn files(name: &str) -> anyhow::Result<&'static [(&'static str, &'static str)]> {
+    match EXAMPLES.iter().find(|(n, _, _)| *n == name) {
+        Some((_, _, files)) => Ok(files),
+        None => bail!(
+            "no example called {name:?}; choose one of: {}",
+            EXAMPLES
+                .iter()
+                .map(|(n, what, _)| format!("{n} ({what})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 /// Params the demo starts each workflow's editor with.
 pub const DEMO_PARAMS: &[(&str, &str)] = &[
     ("reorder_supply", "{\n  \"sku\": 1\n}"),
@@ -51,8 +100,8 @@ pub const DEMO_PARAMS: &[(&str, &str)] = &[
     ("slack_alert", "{\n  \"sku\": 1,\n  \"stock\": 40\n}"),
 ];
 
-/// Write the example into `dir`, which must not exist or be empty.
-pub fn write(dir: &Path) -> anyhow::Result<()> {
+/// Write an example's `files` into `dir`, which must not exist or be empty.
+pub fn write(dir: &Path, files: &[(&str, &str)]) -> anyhow::Result<()> {
     if dir.exists()
         && dir
             .read_dir()
@@ -64,12 +113,12 @@ pub fn write(dir: &Path) -> anyhow::Result<()> {
             dir.display()
         );
     }
-    overwrite(dir)
+    overwrite(dir, files)
 }
 
-/// Write the example into `dir`, replacing its files.
-pub fn overwrite(dir: &Path) -> anyhow::Result<()> {
-    for (path, text) in FILES {
+/// Write an example's `files` into `dir`, replacing files of the same names.
+pub fn overwrite(dir: &Path, files: &[(&str, &str)]) -> anyhow::Result<()> {
+    for (path, text) in files {
         let target = dir.join(path);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)
@@ -89,7 +138,7 @@ pub fn seed(db: &Path) -> anyhow::Result<()> {
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
         .join("demo-project");
-    overwrite(&folder)?;
+    overwrite(&folder, FILES)?;
     let loaded = project::load(&folder)?;
     let mut store = Store::open(db)?;
     let report = import_project(&mut store, &loaded)?;

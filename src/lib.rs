@@ -8,6 +8,7 @@
 //! knows about a terminal or a socket.
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod cli;
 pub mod dap;
 pub mod dev;

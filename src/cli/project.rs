@@ -12,15 +12,16 @@ use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
 /// `flowdeck init DIR`
-pub fn init(dir: &Path, json: bool) -> Outcome {
-    example::write(dir)?;
+pub fn init(dir: &Path, name: &str, json: bool) -> Outcome {
+    let files = example::files(name)?;
+    example::write(dir, files)?;
     if json {
         print_json(
-            &json!({ "dir": dir, "files": example::FILES.iter().map(|(p, _)| p).collect::<Vec<_>>() }),
+            &json!({ "dir": dir, "example": name, "files": files.iter().map(|(p, _)| p).collect::<Vec<_>>() }),
         )?;
     } else {
-        println!("Wrote the example project to {}:", dir.display());
-        for (path, _) in example::FILES {
+        println!("Wrote the {name} example project to {}:", dir.display());
+        for (path, _) in files {
             println!("  {path}");
         }
         println!();

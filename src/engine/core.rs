@@ -5,17 +5,20 @@ use super::context::{EventContext, Inputs, RunContext};
 use super::dispatch::{self, Dispatched, EmitRequest};
 use super::error::EngineError;
 use super::interpreter::{Interpreter, Outcome};
+use super::probe::Probe;
 use super::program::{self, Origin, Program};
+use super::runlog::RunLog;
 use super::secrets::Secrets;
 use super::tracker::{Membership, Tracker};
 use crate::model::project::EngineSettings;
 use crate::model::{Kind, RunMode, RunStatus, Timestamp, names, parse_definition};
+use crate::store::steps::EncodedStep;
 use crate::store::{DataDb, Store, Writer};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 /// The project's settings as the engine uses them.
@@ -120,6 +123,8 @@ pub struct Core {
     inflight: Tracker,
     /// How to stop each of them.
     tasks: Mutex<HashMap<i64, tokio::task::AbortHandle>>,
+    /// Told when records are committed (measurements only).
+    probe: OnceLock<Arc<dyn Probe>>,
 }
 
 impl std::fmt::Debug for Core {
@@ -159,6 +164,7 @@ impl Core {
             concurrency: Mutex::new(HashMap::new()),
             inflight: Tracker::new(),
             tasks: Mutex::new(HashMap::new()),
+            probe: OnceLock::new(),
         }))
     }
 
@@ -192,6 +198,17 @@ impl Core {
     /// How long this process's leases last.
     pub fn lease(&self) -> Duration {
         self.lease
+    }
+
+    /// Tell `probe` when runs' records are committed, from now on (once per engine; a
+    /// second probe is refused).
+    pub fn set_probe(&self, probe: Arc<dyn Probe>) -> bool {
+        self.probe.set(probe).is_ok()
+    }
+
+    /// The probe told about commits, when something measures.
+    pub fn probe(&self) -> Option<&Arc<dyn Probe>> {
+        self.probe.get()
     }
 
     /// Runs this process has started and not finished.
@@ -351,14 +368,18 @@ impl Core {
             let _membership = membership;
             let _inflight = inflight;
             let _ = ready.await;
-            {
+            // a worker slot is held while steps execute, not while the end is committed
+            let ran = {
                 let _worker = core.workers.clone().acquire_owned().await;
                 let limit = core.concurrency_limit(&job);
                 let _slot = match limit {
                     Some(sem) => sem.acquire_owned().await.ok(),
                     None => None,
                 };
-                core.execute(job).await;
+                core.run_steps(job).await
+            };
+            if let Ok((interpreter, log)) = ran {
+                core.conclude_log(log, &interpreter).await;
             }
             if let Ok(mut tasks) = core.tasks.lock() {
                 tasks.remove(&run_id);
@@ -397,6 +418,21 @@ impl Core {
     /// the program cannot be had, the run already finished as failed.
     pub async fn begin(&self, job: RunJob) -> Result<(Interpreter, RunContext), RunEnd> {
         let run_id = job.run_id;
+        let started = self.prepare(job).await?;
+        let owner = self.owner.clone();
+        let lease_expires = Timestamp(Timestamp::now().0 + self.lease.as_micros() as i64);
+        self.writer
+            .submit("start run", move |s| {
+                s.start_run(run_id, &owner, lease_expires)
+            })
+            .await;
+        Ok(started)
+    }
+
+    /// Load a run's program: the interpreter at its first step (nothing recorded yet), or,
+    /// when the program cannot be had, the run already finished as failed.
+    async fn prepare(&self, job: RunJob) -> Result<(Interpreter, RunContext), RunEnd> {
+        let run_id = job.run_id;
         let program = match self.program(job.definition_id, job.version) {
             Ok(p) => p,
             Err(e) => {
@@ -413,13 +449,6 @@ impl Core {
             event: job.event.clone(),
             tracker: job.tracker.clone(),
         };
-        let owner = self.owner.clone();
-        let lease_expires = Timestamp(Timestamp::now().0 + self.lease.as_micros() as i64);
-        self.writer
-            .submit("start run", move |s| {
-                s.start_run(run_id, &owner, lease_expires)
-            })
-            .await;
         let interpreter = Interpreter::new(
             program,
             job.inputs,
@@ -431,24 +460,40 @@ impl Core {
 
     /// Execute a run to its end, recording every step, and finish it in the store.
     pub async fn execute(&self, job: RunJob) -> RunEnd {
-        let (mut interpreter, context) = match self.begin(job).await {
-            Ok(started) => started,
-            Err(end) => return end,
-        };
-        while !interpreter.is_finished() {
-            let records = interpreter.step(self, &context).await;
-            self.record_steps(context.run_id, records).await;
+        match self.run_steps(job).await {
+            Ok((interpreter, log)) => self.conclude_log(log, &interpreter).await,
+            Err(end) => end,
         }
-        self.conclude(context.run_id, &interpreter).await
     }
 
-    /// Record how a run ended (secrets masked).
+    /// Execute a run's steps, logging each (see [`RunLog`]); the end is not recorded yet
+    /// (`Err`: the run could not begin and is already finished).
+    pub async fn run_steps(&self, job: RunJob) -> Result<(Interpreter, RunLog), RunEnd> {
+        let (mut interpreter, context) = self.prepare(job).await?;
+        let mut log = RunLog::new(context.run_id);
+        while !interpreter.is_finished() {
+            if interpreter.may_wait() {
+                self.flush_log(&mut log).await;
+            }
+            let records = interpreter.step(self, &context).await;
+            self.log_steps(&mut log, records).await;
+        }
+        Ok((interpreter, log))
+    }
+
+    /// Record how a run whose steps were recorded as they happened ended (secrets masked).
     pub async fn conclude(&self, run_id: i64, interpreter: &Interpreter) -> RunEnd {
+        self.conclude_log(RunLog::recorded(run_id), interpreter)
+            .await
+    }
+
+    /// Record how a logged run ended, with its pending records (secrets masked).
+    pub async fn conclude_log(&self, log: RunLog, interpreter: &Interpreter) -> RunEnd {
         match interpreter.outcome() {
             Some(Outcome::Succeeded { output, status }) => {
                 let mut output = output.clone();
                 self.settings.secrets.mask(&mut output);
-                self.finish(run_id, RunStatus::Succeeded, Some(output), None, *status)
+                self.finish_log(log, RunStatus::Succeeded, Some(output), None, *status)
                     .await
             }
             Some(Outcome::Failed { error, step }) => {
@@ -462,11 +507,12 @@ impl Core {
                 } else {
                     RunStatus::Failed
                 };
-                self.finish(run_id, status, None, Some(message), None).await
+                self.finish_log(log, status, None, Some(message), None)
+                    .await
             }
             None => {
-                self.finish(
-                    run_id,
+                self.finish_log(
+                    log,
                     RunStatus::Failed,
                     None,
                     Some("the run stopped without an outcome".into()),
@@ -482,26 +528,20 @@ impl Core {
         if records.is_empty() {
             return;
         }
-        let secrets = &self.settings.secrets;
-        if !secrets.is_empty() {
-            for r in &mut records {
-                secrets.mask(&mut r.input);
-                secrets.mask(&mut r.output);
-                if let Some(v) = &mut r.vars {
-                    secrets.mask(v);
-                }
-                if let Some(e) = &mut r.error {
-                    *e = secrets.mask_text(e);
-                }
-            }
-        }
+        self.mask_records(&mut records);
+        let records: Vec<EncodedStep> = records.into_iter().map(EncodedStep::new).collect();
+        let probe = self.probe.get().cloned();
         self.writer
-            .submit("step records", move |s| {
-                for r in &records {
-                    s.insert_step(run_id, r)?;
-                }
-                Ok(())
-            })
+            .submit_then(
+                "step records",
+                move |s| {
+                    for r in &records {
+                        s.insert_encoded_step(run_id, r)?;
+                    }
+                    Ok(())
+                },
+                probe.map(|p| move || p.steps_committed(run_id, Instant::now())),
+            )
             .await;
     }
 
@@ -521,6 +561,8 @@ impl Core {
             .await
         {
             tracing::error!(run_id, error = %err, "cannot record the end of a run");
+        } else if let Some(p) = self.probe.get() {
+            p.run_finished(run_id, Instant::now());
         }
         RunEnd {
             run_id,

@@ -209,6 +209,15 @@ impl Interpreter {
         }
     }
 
+    /// Whether the next step may wait a while (`http`, `sleep`, a retry's backoff): its
+    /// run's records are sent before it, so the wait shows.
+    pub fn may_wait(&self) -> bool {
+        self.backoff.is_some()
+            || self
+                .next_cstep()
+                .is_some_and(|s| matches!(s.op, Op::Http { .. } | Op::Sleep { .. }))
+    }
+
     /// The compiled step that runs next.
     pub fn next_cstep(&self) -> Option<&CStep> {
         if self.outcome.is_some() {

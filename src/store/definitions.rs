@@ -4,6 +4,8 @@ use super::{Result, Store, StoreError};
 use crate::model::{Definition, Kind, Timestamp};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 /// A workflow or endpoint as listed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -72,6 +74,14 @@ pub struct Listener {
     /// The running version's `allow_self_trigger`.
     pub allow_self_trigger: bool,
 }
+
+/// Each event's listeners as last read, with the generation of definitions they were read at
+/// (the `generation` table, bumped by triggers on every change to definitions and versions).
+#[derive(Debug, Default)]
+pub struct ListenerCache(RefCell<HashMap<ListenersOf, (i64, Vec<Listener>)>>);
+
+/// The key of a cached listener list: the event's name, and whether drafts listen.
+type ListenersOf = (String, bool);
 
 const ROW_COLUMNS: &str = "d.id, d.kind, d.name, d.on_event, d.method, d.path, d.active, d.live_version,
     (d.live_version IS NULL OR d.draft IS NOT (SELECT body FROM versions v WHERE v.definition_id = d.id AND v.version = d.live_version)),
@@ -362,6 +372,45 @@ impl Store {
     /// Workflows that a live event named `event` concerns: those whose live version listens
     /// to it, and those whose draft listens but which have no such version deployed.
     pub fn live_listeners(&self, event: &str) -> Result<Vec<Listener>> {
+        self.cached_listeners(event, false)
+    }
+
+    /// Drop the listeners kept in memory (after a rollback: they may have been read inside
+    /// it).
+    pub(crate) fn forget_cached(&self) {
+        self.listeners.0.borrow_mut().clear();
+    }
+
+    /// The definitions generation: it changes whenever a definition or version does.
+    pub fn generation(&self) -> Result<i64> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT n FROM generation WHERE id = 1")?
+            .query_row([], |r| r.get(0))?)
+    }
+
+    fn cached_listeners(&self, event: &str, draft: bool) -> Result<Vec<Listener>> {
+        let generation = self.generation()?;
+        let key = (event.to_string(), draft);
+        if let Some((seen, listeners)) = self.listeners.0.borrow().get(&key)
+            && *seen == generation
+        {
+            return Ok(listeners.clone());
+        }
+        let listeners = if draft {
+            self.read_draft_listeners(event)?
+        } else {
+            self.read_live_listeners(event)?
+        };
+        let mut cache = self.listeners.0.borrow_mut();
+        if cache.len() > 1024 {
+            cache.clear();
+        }
+        cache.insert(key, (generation, listeners.clone()));
+        Ok(listeners)
+    }
+
+    fn read_live_listeners(&self, event: &str) -> Result<Vec<Listener>> {
         let mut stmt = self.conn().prepare_cached(
             "SELECT d.id, d.name, d.active, d.live_version, 1, v.allow_self_trigger
                FROM definitions d JOIN versions v ON v.definition_id = d.id AND v.version = d.live_version
@@ -391,6 +440,10 @@ impl Store {
 
     /// Workflows whose draft listens to `event` (for `emit --draft`).
     pub fn draft_listeners(&self, event: &str) -> Result<Vec<Listener>> {
+        self.cached_listeners(event, true)
+    }
+
+    fn read_draft_listeners(&self, event: &str) -> Result<Vec<Listener>> {
         let mut stmt = self.conn().prepare_cached(
             "SELECT id, name, active, allow_self_trigger FROM definitions
               WHERE kind = 'workflow' AND on_event = ?1 ORDER BY name",

@@ -13,7 +13,7 @@ impl Store {
         Ok(self
             .conn()
             .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM runs WHERE status IN ('queued', 'running')
+                "SELECT EXISTS (SELECT 1 FROM runs WHERE finished_at IS NULL AND status IN ('queued', 'running')
                     AND (lease_owner IS NULL OR lease_expires < ?1))",
             )?
             .query_row(params![now.0], |r| r.get(0))?)
@@ -34,7 +34,7 @@ impl Store {
         let sql = format!(
             "UPDATE runs SET lease_owner = ?1, lease_expires = ?2,
                     attempt = attempt + (status = 'running'), status = 'queued'
-              WHERE id IN (SELECT id FROM runs WHERE status IN ('queued', 'running')
+              WHERE id IN (SELECT id FROM runs WHERE finished_at IS NULL AND status IN ('queued', 'running')
                            AND (lease_owner IS NULL OR lease_expires < ?3) ORDER BY id LIMIT ?4)
               RETURNING {columns}"
         );
@@ -60,7 +60,8 @@ impl Store {
         Ok(self
             .conn()
             .prepare_cached(
-                "UPDATE runs SET lease_expires = ?2 WHERE lease_owner = ?1 AND status IN ('queued', 'running', 'paused')",
+                "UPDATE runs SET lease_expires = ?2
+                  WHERE finished_at IS NULL AND lease_owner = ?1 AND status IN ('queued', 'running', 'paused')",
             )?
             .execute(params![owner, expires.0])?)
     }
@@ -73,7 +74,7 @@ impl Store {
             .prepare_cached(
                 "UPDATE runs SET lease_owner = NULL, lease_expires = NULL, status = 'queued',
                         attempt = attempt + (status = 'running')
-                  WHERE lease_owner = ?1 AND status IN ('queued', 'running')
+                  WHERE finished_at IS NULL AND lease_owner = ?1 AND status IN ('queued', 'running')
                   RETURNING id, attempt > 1",
             )?
             .query_map(params![owner], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -93,7 +94,9 @@ impl Store {
     pub fn count_unfinished(&self) -> Result<i64> {
         Ok(self
             .conn()
-            .prepare_cached("SELECT count(*) FROM runs WHERE status IN (?1, ?2)")?
+            .prepare_cached(
+                "SELECT count(*) FROM runs WHERE finished_at IS NULL AND status IN (?1, ?2)",
+            )?
             .query_row(
                 params![RunStatus::Queued.as_str(), RunStatus::Running.as_str()],
                 |r| r.get(0),

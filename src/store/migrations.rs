@@ -137,6 +137,60 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (workflow, kind, target)
     ) WITHOUT ROWID;
     "#,
+    // 3: a counter that every change to definitions and versions bumps, so that the
+    // dispatcher can keep each event's listeners in memory and still see every deploy,
+    // toggle and import, from any process, on the next event
+    r#"
+    CREATE TABLE generation (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        n  INTEGER NOT NULL
+    );
+    INSERT INTO generation (id, n) VALUES (1, 0);
+    CREATE TRIGGER definitions_inserted AFTER INSERT ON definitions BEGIN UPDATE generation SET n = n + 1; END;
+    CREATE TRIGGER definitions_updated AFTER UPDATE ON definitions BEGIN UPDATE generation SET n = n + 1; END;
+    CREATE TRIGGER definitions_deleted AFTER DELETE ON definitions BEGIN UPDATE generation SET n = n + 1; END;
+    CREATE TRIGGER versions_inserted AFTER INSERT ON versions BEGIN UPDATE generation SET n = n + 1; END;
+    CREATE TRIGGER versions_updated AFTER UPDATE ON versions BEGIN UPDATE generation SET n = n + 1; END;
+    CREATE TRIGGER versions_deleted AFTER DELETE ON versions BEGIN UPDATE generation SET n = n + 1; END;
+
+    -- cheaper run writes. An `IN (…)` list in a CHECK or an index predicate builds a
+    -- temporary table on every insert and update of a run, so the runs table is rebuilt
+    -- with the same checks as plain comparisons (foreign keys are off while migrating),
+    -- the unfinished runs' index is keyed on `finished_at IS NULL`, and the index on
+    -- status goes (every status change paid for it; lists filter newest first).
+    CREATE TABLE runs_rebuilt (
+        id            INTEGER PRIMARY KEY,
+        definition_id INTEGER NOT NULL REFERENCES definitions (id),
+        kind          TEXT NOT NULL,
+        target        TEXT NOT NULL,
+        version       INTEGER,              -- NULL: the draft
+        event_id      INTEGER REFERENCES events (id),
+        mode          TEXT NOT NULL CHECK (mode = 'live' OR mode = 'debug' OR mode = 'replay'),
+        status        TEXT NOT NULL CHECK (status = 'queued' OR status = 'running' OR status = 'paused'
+                                           OR status = 'succeeded' OR status = 'failed'
+                                           OR status = 'cancelled'),
+        params        TEXT NOT NULL,
+        output        TEXT,
+        error         TEXT,
+        attempt       INTEGER NOT NULL DEFAULT 1,
+        lease_owner   TEXT,
+        lease_expires INTEGER,
+        queued_at     INTEGER NOT NULL,
+        started_at    INTEGER,
+        finished_at   INTEGER
+    );
+    INSERT INTO runs_rebuilt (id, definition_id, kind, target, version, event_id, mode, status,
+        params, output, error, attempt, lease_owner, lease_expires, queued_at, started_at, finished_at)
+    SELECT id, definition_id, kind, target, version, event_id, mode, status,
+        params, output, error, attempt, lease_owner, lease_expires, queued_at, started_at, finished_at
+      FROM runs;
+    DROP TABLE runs;
+    ALTER TABLE runs_rebuilt RENAME TO runs;
+    CREATE UNIQUE INDEX runs_event_definition ON runs (event_id, definition_id) WHERE event_id IS NOT NULL;
+    CREATE INDEX runs_definition ON runs (definition_id, id);
+    CREATE INDEX runs_unfinished ON runs (lease_expires) WHERE finished_at IS NULL;
+    CREATE INDEX runs_without_event ON runs (id) WHERE event_id IS NULL;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -174,6 +228,16 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     if version == latest() {
         return Ok(());
     }
+    // a migration may rebuild a table (SQLite's way to change a constraint): with foreign
+    // keys on, dropping the old table would cascade; they are checked before the commit
+    let foreign_keys: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let applied = apply(conn);
+    conn.pragma_update(None, "foreign_keys", foreign_keys)?;
+    applied
+}
+
+fn apply(conn: &mut Connection) -> Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     // re-read under the write lock: another process may have migrated meanwhile
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -185,7 +249,117 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
     }
+    let broken: i64 = tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+        r.get(0)
+    })?;
+    if broken > 0 {
+        return Err(StoreError::Commit(format!(
+            "migrating would leave {broken} rows pointing at rows that do not exist; nothing was changed"
+        )));
+    }
     tx.pragma_update(None, "application_id", APPLICATION_ID)?;
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    /// A store at schema `version`, as an older build left it.
+    fn store_at(path: &Path, version: usize) -> Connection {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;")
+            .unwrap();
+        for sql in &MIGRATIONS[..version] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", version as i64)
+            .unwrap();
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        conn
+    }
+
+    #[test]
+    fn an_older_store_keeps_its_records_through_the_runs_rebuild() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flowdeck.db");
+        let old = store_at(&path, 2);
+        old.execute_batch(
+            "INSERT INTO definitions (id, kind, name, on_event, draft, draft_source, created_at, updated_at)
+               VALUES (1, 'workflow', 'tally', 'hit', '{}', '{}', 0, 0);
+             INSERT INTO events (id, name, params, source, emitted_at) VALUES (1, 'hit', '{}', 'cli', 0);
+             INSERT INTO runs (id, definition_id, kind, target, event_id, mode, status, params, queued_at, finished_at)
+               VALUES (7, 1, 'workflow', 'tally', 1, 'live', 'succeeded', '{}', 0, 1),
+                      (8, 1, 'workflow', 'tally', NULL, 'debug', 'queued', '{}', 0, NULL);
+             INSERT INTO steps (run_id, seq, step, path, action, status, input, output, attempt, started_at, duration_us)
+               VALUES (7, 1, 'a', '0', 'set', 'ok', '{}', '{}', 1, 0, 1);
+             INSERT INTO events (id, name, params, source, parent_run, emitted_at) VALUES (2, 'next', '{}', 'run', 7, 0);",
+        )
+        .unwrap();
+        drop(old);
+
+        let store = Store::open(&path).unwrap();
+        let conn = store.conn();
+        let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(count("PRAGMA user_version"), latest());
+        assert_eq!(count("SELECT count(*) FROM runs"), 2);
+        assert_eq!(count("SELECT count(*) FROM steps WHERE run_id = 7"), 1);
+        assert_eq!(count("SELECT parent_run FROM events WHERE id = 2"), 7);
+        assert_eq!(count("PRAGMA foreign_keys"), 1, "foreign keys are back on");
+        assert_eq!(
+            count("SELECT count(*) FROM runs INDEXED BY runs_unfinished WHERE finished_at IS NULL"),
+            1
+        );
+        // the checks still hold, and the run table is still the parent of steps
+        assert!(
+            conn.execute("UPDATE runs SET status = 'lost' WHERE id = 7", [])
+                .is_err()
+        );
+        conn.execute("DELETE FROM runs WHERE id = 8", []).unwrap();
+        assert!(
+            conn.execute(
+                "INSERT INTO steps (run_id, seq, step, path, action, status, input, output, attempt, started_at, duration_us)
+                   VALUES (99, 1, 'a', '0', 'set', 'ok', '{}', '{}', 1, 0, 1)",
+                []
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn writing_a_run_builds_no_temporary_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("flowdeck.db")).unwrap();
+        for sql in [
+            "INSERT INTO runs (definition_id, kind, target, version, event_id, mode, status, params,
+                lease_owner, lease_expires, queued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?10)",
+            "UPDATE runs SET status = ?2, finished_at = ?3, lease_owner = NULL WHERE id = ?1",
+        ] {
+            let mut explain = store.conn().prepare(&format!("EXPLAIN {sql}")).unwrap();
+            let mut rows = explain.raw_query();
+            let mut ops: Vec<String> = Vec::new();
+            while let Some(row) = rows.next().unwrap() {
+                ops.push(row.get(1).unwrap());
+            }
+            assert!(
+                !ops.iter().any(|op| op == "OpenEphemeral"),
+                "{sql} builds a temporary table"
+            );
+        }
+    }
+
+    #[test]
+    fn a_newer_store_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flowdeck.db");
+        let conn = store_at(&path, MIGRATIONS.len());
+        conn.pragma_update(None, "user_version", latest() + 1)
+            .unwrap();
+        drop(conn);
+        let err = Store::open(&path).err().unwrap();
+        assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
+    }
 }

@@ -36,6 +36,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Listeners per (event, draft dispatch), with the definitions generation they were
+    /// read at.
+    listeners: definitions::ListenerCache,
 }
 
 impl Store {
@@ -63,6 +66,7 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            listeners: definitions::ListenerCache::default(),
         })
     }
 

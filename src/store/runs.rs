@@ -88,13 +88,14 @@ impl Store {
     /// Queue a run. A live run of the same event and workflow that already exists is
     /// returned instead (exactly once in the record); the flag says whether it is new.
     pub fn insert_run(&self, r: &NewRun<'_>) -> Result<(i64, bool)> {
+        // a plain INSERT (an upsert clause costs more on every run); the rare second run of
+        // an (event, workflow) pair fails the unique index and finds the first
         let inserted = self
             .conn()
             .prepare_cached(
                 "INSERT INTO runs (definition_id, kind, target, version, event_id, mode, status, params,
                     lease_owner, lease_expires, queued_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?10)
-                 ON CONFLICT (event_id, definition_id) WHERE event_id IS NOT NULL DO NOTHING",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?10)",
             )?
             .execute(params![
                 r.definition_id,
@@ -107,25 +108,45 @@ impl Store {
                 r.lease_owner,
                 r.lease_expires.map(|t| t.0),
                 Timestamp::now().0
-            ])?;
-        if inserted > 0 {
-            return Ok((self.conn().last_insert_rowid(), true));
+            ]);
+        match inserted {
+            Ok(_) => Ok((self.conn().last_insert_rowid(), true)),
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                let existing: Option<i64> = self
+                    .conn()
+                    .prepare_cached(
+                        "SELECT id FROM runs WHERE event_id = ?1 AND definition_id = ?2",
+                    )?
+                    .query_row(params![r.event_id, r.definition_id], |row| row.get(0))
+                    .optional()?;
+                match existing {
+                    Some(id) if r.event_id.is_some() => Ok((id, false)),
+                    _ => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e.into()),
         }
-        let id = self
-            .conn()
-            .prepare_cached("SELECT id FROM runs WHERE event_id = ?1 AND definition_id = ?2")?
-            .query_row(params![r.event_id, r.definition_id], |row| row.get(0))?;
-        Ok((id, false))
     }
 
     /// Mark a run as running under `owner`'s lease.
     pub fn start_run(&self, id: i64, owner: &str, lease_expires: Timestamp) -> Result<()> {
+        self.start_run_at(id, Timestamp::now(), owner, lease_expires)
+    }
+
+    /// [`Store::start_run`], started at `at`.
+    pub fn start_run_at(
+        &self,
+        id: i64,
+        at: Timestamp,
+        owner: &str,
+        lease_expires: Timestamp,
+    ) -> Result<()> {
         self.conn()
             .prepare_cached(
                 "UPDATE runs SET status = 'running', started_at = coalesce(started_at, ?2),
                     lease_owner = ?3, lease_expires = ?4 WHERE id = ?1",
             )?
-            .execute(params![id, Timestamp::now().0, owner, lease_expires.0])?;
+            .execute(params![id, at.0, owner, lease_expires.0])?;
         Ok(())
     }
 
@@ -134,6 +155,33 @@ impl Store {
         self.conn()
             .prepare_cached("UPDATE runs SET status = ?2 WHERE id = ?1")?
             .execute(params![id, status.as_str()])?;
+        Ok(())
+    }
+
+    /// Record the end of a run, with when it started for a run whose start was not
+    /// recorded separately (a fast run's whole life is one write).
+    pub fn finish_run_started(
+        &self,
+        id: i64,
+        started_at: Timestamp,
+        status: RunStatus,
+        output: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.conn()
+            .prepare_cached(
+                "UPDATE runs SET status = ?2, output = ?3, error = ?4, finished_at = ?5,
+                    started_at = coalesce(started_at, ?6), lease_owner = NULL, lease_expires = NULL
+                  WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                status.as_str(),
+                output,
+                error,
+                Timestamp::now().0,
+                started_at.0
+            ])?;
         Ok(())
     }
 

@@ -4,11 +4,55 @@ use super::{Result, Store, json_column, json_column_opt};
 use crate::model::{StepRecord, StepStatus, Timestamp};
 use rusqlite::params;
 
+/// A step record with its JSON already written out, ready to insert: encoding happens on the
+/// run's thread, so the store's single writer only binds and inserts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedStep {
+    seq: u32,
+    step: String,
+    path: String,
+    action: String,
+    status: &'static str,
+    input: String,
+    output: String,
+    error: Option<String>,
+    vars: Option<String>,
+    iteration: Option<String>,
+    attempt: u32,
+    started_at: i64,
+    duration_us: i64,
+}
+
+impl EncodedStep {
+    /// Encode a record (consumed: its strings move).
+    pub fn new(s: StepRecord) -> EncodedStep {
+        EncodedStep {
+            iteration: (!s.iteration.is_empty())
+                .then(|| serde_json::to_string(&s.iteration).unwrap_or_default()),
+            input: s.input.to_string(),
+            output: s.output.to_string(),
+            vars: s.vars.as_ref().map(ToString::to_string),
+            seq: s.seq,
+            step: s.step,
+            path: s.path,
+            action: s.action,
+            status: s.status.as_str(),
+            error: s.error,
+            attempt: s.attempt,
+            started_at: s.started_at.0,
+            duration_us: i64::try_from(s.duration_us).unwrap_or(i64::MAX),
+        }
+    }
+}
+
 impl Store {
     /// Record one step of run `run_id`.
     pub fn insert_step(&self, run_id: i64, s: &StepRecord) -> Result<()> {
-        let iteration = (!s.iteration.is_empty())
-            .then(|| serde_json::to_string(&s.iteration).unwrap_or_default());
+        self.insert_encoded_step(run_id, &EncodedStep::new(s.clone()))
+    }
+
+    /// Record one encoded step of run `run_id`.
+    pub fn insert_encoded_step(&self, run_id: i64, s: &EncodedStep) -> Result<()> {
         self.conn()
             .prepare_cached(
                 "INSERT OR REPLACE INTO steps (run_id, seq, step, path, action, status, input, output, error, vars,
@@ -21,15 +65,15 @@ impl Store {
                 s.step,
                 s.path,
                 s.action,
-                s.status.as_str(),
-                s.input.to_string(),
-                s.output.to_string(),
+                s.status,
+                s.input,
+                s.output,
                 s.error,
-                s.vars.as_ref().map(ToString::to_string),
-                iteration,
+                s.vars,
+                s.iteration,
                 s.attempt,
-                s.started_at.0,
-                i64::try_from(s.duration_us).unwrap_or(i64::MAX)
+                s.started_at,
+                s.duration_us
             ])?;
         Ok(())
     }

@@ -1,10 +1,12 @@
 //! Group commit: one thread owns the store's write connection and commits the work of many
 //! callers in one transaction.
 //!
-//! Callers send closures over a bounded channel (the bound is the back-pressure). The thread
+//! Callers send jobs over a bounded channel (the bound is the back-pressure). The thread
 //! takes the first one waiting, then everything else already queued (up to a batch limit),
-//! runs each inside its own savepoint, commits once, and only then answers the callers that
-//! wait: an acknowledged write is on disk (WAL, `synchronous=NORMAL`). Work sent with
+//! runs them all in one transaction, commits once, and only then answers the callers that
+//! wait: an acknowledged write is on disk (WAL, `synchronous=NORMAL`). When a job fails, the
+//! batch is rolled back and run again with each job in its own savepoint, so that the failed
+//! job alone is undone (jobs are `Fn`: running one twice is safe). Work sent with
 //! [`Writer::submit`] is not waited for but is committed in order with the rest, so awaiting
 //! any later call also means the earlier submissions are committed.
 
@@ -19,8 +21,75 @@ const QUEUE: usize = 4096;
 /// Jobs committed in one transaction at most.
 const BATCH: usize = 2048;
 
-type Done = Box<dyn FnOnce(Option<&StoreError>) + Send>;
-type Job = Box<dyn FnOnce(&Store) -> (bool, Done) + Send>;
+/// Work for the writer thread.
+trait Work: Send {
+    /// Do the writes (possibly again, after a rollback); whether they succeeded.
+    fn run(&mut self, store: &Store) -> bool;
+    /// The batch is committed (or failed to commit): answer.
+    fn done(self: Box<Self>, commit_error: Option<&StoreError>);
+}
+
+type Job = Box<dyn Work>;
+
+/// A write whose caller waits for the answer.
+struct Call<T, F> {
+    f: F,
+    result: Option<Result<T>>,
+    answer: oneshot::Sender<Result<T>>,
+}
+
+impl<T: Send, F: Fn(&Store) -> Result<T> + Send> Work for Call<T, F> {
+    fn run(&mut self, store: &Store) -> bool {
+        let result = (self.f)(store);
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn done(self: Box<Self>, commit_error: Option<&StoreError>) {
+        let answer = match (commit_error, self.result) {
+            (Some(e), None | Some(Ok(_))) => Err(StoreError::Commit(e.to_string())),
+            (None, None) => Err(StoreError::WriterGone),
+            (_, Some(r)) => r,
+        };
+        let _ = self.answer.send(answer);
+    }
+}
+
+/// A write nobody waits for; failures are logged; `committed` is called once it is on disk.
+struct Submit<F, C> {
+    what: &'static str,
+    f: F,
+    result: Option<Result<()>>,
+    committed: Option<C>,
+}
+
+impl<F: Fn(&Store) -> Result<()> + Send, C: FnOnce() + Send> Work for Submit<F, C> {
+    fn run(&mut self, store: &Store) -> bool {
+        let result = (self.f)(store);
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn done(self: Box<Self>, commit_error: Option<&StoreError>) {
+        let what = self.what;
+        match (self.result, commit_error) {
+            (Some(Err(e)), _) => {
+                tracing::error!(what, error = %e, "a queued store write failed");
+            }
+            (_, Some(e)) => {
+                tracing::error!(what, error = %e, "a queued store write was not committed");
+            }
+            (Some(Ok(())), None) => {
+                if let Some(c) = self.committed {
+                    c();
+                }
+            }
+            (None, None) => {}
+        }
+    }
+}
 
 /// A handle to the writer thread; cheap to clone. When the last handle is dropped the
 /// thread commits what is queued and ends (the drop waits for it).
@@ -64,28 +133,22 @@ impl Writer {
     }
 
     fn job<T: Send + 'static>(
-        f: impl FnOnce(&Store) -> Result<T> + Send + 'static,
+        f: impl Fn(&Store) -> Result<T> + Send + 'static,
     ) -> (Job, oneshot::Receiver<Result<T>>) {
-        let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |store: &Store| {
-            let result = f(store);
-            let ok = result.is_ok();
-            let done: Done = Box::new(move |commit_error: Option<&StoreError>| {
-                let answer = match (commit_error, result) {
-                    (Some(e), Ok(_)) => Err(StoreError::Commit(e.to_string())),
-                    (_, r) => r,
-                };
-                let _ = tx.send(answer);
-            });
-            (ok, done)
+        let (answer, rx) = oneshot::channel();
+        let job: Job = Box::new(Call {
+            f,
+            result: None,
+            answer,
         });
         (job, rx)
     }
 
-    /// Run `f` in the next group commit and wait until it is committed.
+    /// Run `f` in the next group commit and wait until it is committed. `f` may run twice
+    /// (after a rollback caused by another job of its batch).
     pub async fn call<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Store) -> Result<T> + Send + 'static,
+        f: impl Fn(&Store) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let (job, rx) = Self::job(f);
         self.tx
@@ -98,7 +161,7 @@ impl Writer {
     /// [`Writer::call`] for code outside the async runtime.
     pub fn call_blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Store) -> Result<T> + Send + 'static,
+        f: impl Fn(&Store) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let (job, rx) = Self::job(f);
         self.tx
@@ -111,19 +174,24 @@ impl Writer {
     pub async fn submit(
         &self,
         what: &'static str,
-        f: impl FnOnce(&Store) -> Result<()> + Send + 'static,
+        f: impl Fn(&Store) -> Result<()> + Send + 'static,
     ) {
-        let job: Job = Box::new(move |store: &Store| {
-            let result = f(store);
-            let ok = result.is_ok();
-            let done: Done = Box::new(move |commit_error: Option<&StoreError>| {
-                if let Err(e) = result {
-                    tracing::error!(what, error = %e, "a queued store write failed");
-                } else if let Some(e) = commit_error {
-                    tracing::error!(what, error = %e, "a queued store write was not committed");
-                }
-            });
-            (ok, done)
+        self.submit_then(what, f, None::<fn()>).await;
+    }
+
+    /// [`Writer::submit`], calling `committed` on the writer thread once the write is on
+    /// disk (not when it failed). Keep `committed` short: the next batch waits for it.
+    pub async fn submit_then(
+        &self,
+        what: &'static str,
+        f: impl Fn(&Store) -> Result<()> + Send + 'static,
+        committed: Option<impl FnOnce() + Send + 'static>,
+    ) {
+        let job: Job = Box::new(Submit {
+            what,
+            f,
+            result: None,
+            committed,
         });
         if self.tx.send(job).await.is_err() {
             tracing::error!(what, "the store writer has stopped; a write was dropped");
@@ -136,9 +204,51 @@ impl Writer {
     }
 }
 
+/// Run one statement, prepared once per connection.
+fn exec(store: &Store, sql: &str) -> rusqlite::Result<()> {
+    store.conn().prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+/// Roll back whatever is open (nothing, when SQLite already did).
+fn rollback(store: &Store) {
+    if !store.conn().is_autocommit() {
+        let _ = store.conn().execute_batch("ROLLBACK");
+    }
+    store.forget_cached();
+}
+
+/// Run the batch in one transaction, every job in a savepoint: the slow path, after a job
+/// failed. The commit's error, if any.
+fn run_isolated(store: &Store, batch: &mut [Job]) -> Option<StoreError> {
+    if let Err(e) = exec(store, "BEGIN IMMEDIATE") {
+        // nothing ran: every job is answered with the error
+        rollback(store);
+        return Some(StoreError::Sqlite(e));
+    }
+    for job in batch.iter_mut() {
+        let _ = exec(store, "SAVEPOINT job");
+        let ok = job.run(store);
+        let end = if ok {
+            exec(store, "RELEASE job")
+        } else {
+            exec(store, "ROLLBACK TO job").and_then(|()| exec(store, "RELEASE job"))
+        };
+        if let Err(e) = end {
+            tracing::error!(error = %e, "savepoint failed");
+        }
+    }
+    commit(store)
+}
+
+fn commit(store: &Store) -> Option<StoreError> {
+    exec(store, "COMMIT").err().map(|e| {
+        rollback(store);
+        StoreError::Sqlite(e)
+    })
+}
+
 fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
     let mut batch: Vec<Job> = Vec::with_capacity(BATCH);
-    let mut dones: Vec<Done> = Vec::with_capacity(BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         while batch.len() < BATCH {
@@ -147,37 +257,24 @@ fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let began = store.conn().execute_batch("BEGIN IMMEDIATE");
-        for job in batch.drain(..) {
-            if began.is_err() {
-                let (_, done) = job(&store);
-                dones.push(done);
-                continue;
+        tracing::trace!(jobs = batch.len(), "group commit");
+        // the fast path: the whole batch in one transaction, no savepoints
+        let commit_error = match exec(&store, "BEGIN IMMEDIATE") {
+            Ok(()) => {
+                if batch.iter_mut().all(|job| job.run(&store)) {
+                    commit(&store)
+                } else {
+                    rollback(&store);
+                    run_isolated(&store, &mut batch)
+                }
             }
-            let _ = store.conn().execute_batch("SAVEPOINT job");
-            let (ok, done) = job(&store);
-            let end = if ok {
-                "RELEASE job"
-            } else {
-                "ROLLBACK TO job; RELEASE job"
-            };
-            if let Err(e) = store.conn().execute_batch(end) {
-                tracing::error!(error = %e, "savepoint failed");
-            }
-            dones.push(done);
-        }
-        let commit_error = match began {
-            Err(e) => Some(StoreError::Sqlite(e)),
-            Ok(()) => store.conn().execute_batch("COMMIT").err().map(|e| {
-                let _ = store.conn().execute_batch("ROLLBACK");
-                StoreError::Sqlite(e)
-            }),
+            Err(_) => run_isolated(&store, &mut batch),
         };
         if let Some(e) = &commit_error {
             tracing::error!(error = %e, "group commit failed");
         }
-        for done in dones.drain(..) {
-            done(commit_error.as_ref());
+        for job in batch.drain(..) {
+            job.done(commit_error.as_ref());
         }
     }
 }

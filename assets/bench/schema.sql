@@ -1,0 +1,5 @@
+CREATE TABLE IF NOT EXISTS hits (
+    id       INTEGER PRIMARY KEY,
+    listener TEXT NOT NULL,
+    n        INTEGER
+);

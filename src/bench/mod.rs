@@ -1,0 +1,375 @@
+//! `flowdeck bench`: a burst of events into the store's live workflows, in this process, with
+//! throughput, the latency of every listener's run (emit → first step on disk, emit → end on
+//! disk), peak memory and, on request, the SQLite ceiling of the same rows on the same disk.
+
+pub mod ceiling;
+pub mod stats;
+pub mod timeline;
+
+use crate::engine::{EmitRequest, Engine, EngineError, Tracker};
+use crate::store::StoreError;
+use serde::Serialize;
+use serde_json::Value;
+use stats::Percentiles;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use timeline::Timeline;
+use tokio::sync::Semaphore;
+
+/// Why a benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// Bad options.
+    #[error("{0}")]
+    Input(String),
+    /// The engine refused.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How fast to emit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    /// As fast as the engine takes them (with a bounded number of events in flight).
+    Max,
+    /// This many events per second, on a schedule that does not wait for slow emits.
+    PerSecond(f64),
+}
+
+impl std::str::FromStr for Rate {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Rate, String> {
+        if s == "max" {
+            return Ok(Rate::Max);
+        }
+        match s.parse::<f64>() {
+            Ok(r) if r.is_finite() && r > 0.0 => Ok(Rate::PerSecond(r)),
+            _ => Err(format!(
+                "{s:?} is not a rate: give events per second (a positive number) or `max`"
+            )),
+        }
+    }
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The event.
+    pub event: String,
+    /// How many.
+    pub events: usize,
+    /// How fast.
+    pub rate: Rate,
+    /// Params of every event (an object).
+    pub params: Value,
+    /// Also measure the SQLite ceiling.
+    pub baseline: bool,
+}
+
+/// Events in flight at once under `--rate max` (each holds its runs until they end).
+const WINDOW: usize = 512;
+
+/// Latencies of one listener's runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ListenerLatency {
+    /// The workflow.
+    pub workflow: String,
+    /// Its runs.
+    pub runs: usize,
+    /// Emit → the run's end committed.
+    pub latency_ms: Percentiles,
+    /// Emit → its first step record committed.
+    pub first_step_ms: Percentiles,
+}
+
+/// The figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// The event.
+    pub event: String,
+    /// Events emitted.
+    pub events: usize,
+    /// Runs of the listeners (and of their cascades) that ran.
+    pub runs: u64,
+    /// Of them, failed.
+    pub failed_runs: u64,
+    /// Step records written.
+    pub steps: u64,
+    /// From the first emit to the last run's end on disk, in seconds.
+    pub seconds: f64,
+    /// Events per second.
+    pub events_per_s: f64,
+    /// Runs per second.
+    pub runs_per_s: f64,
+    /// Step records per second.
+    pub steps_per_s: f64,
+    /// Emit → run end committed, all listeners.
+    pub latency_ms: Percentiles,
+    /// Emit → first step record committed, all listeners.
+    pub first_step_ms: Percentiles,
+    /// The same, per listener.
+    pub listeners: Vec<ListenerLatency>,
+    /// The process's peak resident memory.
+    pub peak_rss_mb: f64,
+    /// Record rows written per second (events, runs, step records, skips).
+    pub rows_per_s: f64,
+    /// The bare loop's rows per second on the same disk (`--baseline`).
+    pub ceiling_rows_per_s: Option<f64>,
+    /// `rows_per_s` / `ceiling_rows_per_s`.
+    pub ratio: Option<f64>,
+}
+
+/// Row counts of the record tables above given ids.
+#[derive(Debug, Clone, Copy)]
+struct Marks {
+    event: i64,
+    run: i64,
+}
+
+fn marks(engine: &Engine) -> Result<Marks, StoreError> {
+    let store = engine.store();
+    let conn = store.conn();
+    let max = |t: &str| -> Result<i64, StoreError> {
+        Ok(
+            conn.query_row(&format!("SELECT coalesce(max(id), 0) FROM {t}"), [], |r| {
+                r.get(0)
+            })?,
+        )
+    };
+    Ok(Marks {
+        event: max("events")?,
+        run: max("runs")?,
+    })
+}
+
+/// Counts of what was written after `m`: events, runs, failed runs, step records, skips.
+fn written(engine: &Engine, m: Marks) -> Result<(u64, u64, u64, u64, u64), StoreError> {
+    let store = engine.store();
+    let conn = store.conn();
+    let count = |sql: &str, mark: i64| -> Result<u64, StoreError> {
+        Ok(conn.query_row(sql, [mark], |r| r.get::<_, i64>(0))? as u64)
+    };
+    Ok((
+        count("SELECT count(*) FROM events WHERE id > ?", m.event)?,
+        count("SELECT count(*) FROM runs WHERE id > ?", m.run)?,
+        count(
+            "SELECT count(*) FROM runs WHERE id > ? AND status = 'failed'",
+            m.run,
+        )?,
+        count("SELECT count(*) FROM steps WHERE run_id > ?", m.run)?,
+        count("SELECT count(*) FROM skips WHERE event_id > ?", m.event)?,
+    ))
+}
+
+/// This process's peak resident memory in MB (Linux; 0 elsewhere).
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Check that `event` has a live, active listener; their names.
+fn listeners(engine: &Engine, event: &str) -> Result<Vec<String>, BenchError> {
+    let listeners = engine.store().live_listeners(event)?;
+    let running: Vec<String> = listeners
+        .iter()
+        .filter(|l| l.active && l.deployed)
+        .map(|l| l.name.clone())
+        .collect();
+    if running.is_empty() {
+        let why = if listeners.is_empty() {
+            "no workflow listens to it".to_string()
+        } else {
+            format!(
+                "its listeners ({}) are inactive or not deployed",
+                listeners
+                    .iter()
+                    .map(|l| l.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        return Err(BenchError::Input(format!(
+            "cannot bench {event:?}: {why}; deploy and switch on a workflow that listens to it"
+        )));
+    }
+    Ok(running)
+}
+
+/// When each direct listener run was emitted: run id → (workflow, emit instant).
+type Emitted = Arc<Mutex<HashMap<i64, (Arc<str>, Instant)>>>;
+
+/// Run the benchmark on `engine` (whose store is at `store_path`).
+pub async fn run(
+    engine: &Engine,
+    store_path: &Path,
+    options: &Options,
+) -> Result<Report, BenchError> {
+    if !options.params.is_object() {
+        return Err(BenchError::Input(format!(
+            "--params must be a JSON object, got {}",
+            options.params
+        )));
+    }
+    if options.events == 0 {
+        return Err(BenchError::Input("--events must be at least 1".into()));
+    }
+    listeners(engine, &options.event)?;
+    let timeline = Arc::new(Timeline::default());
+    if !engine.core().set_probe(timeline.clone()) {
+        return Err(BenchError::Input(
+            "this engine is already being measured".into(),
+        ));
+    }
+    let before = marks(engine)?;
+    let emitted: Emitted = Arc::new(Mutex::new(HashMap::with_capacity(options.events * 2)));
+    let names: Arc<Mutex<BTreeMap<String, Arc<str>>>> = Arc::default();
+    let window = Arc::new(Semaphore::new(match options.rate {
+        Rate::Max => WINDOW,
+        Rate::PerSecond(_) => Semaphore::MAX_PERMITS,
+    }));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut first_error: Option<EngineError> = None;
+    let start = Instant::now();
+    for i in 0..options.events {
+        if let Rate::PerSecond(r) = options.rate {
+            let due = start + Duration::from_secs_f64(i as f64 / r);
+            tokio::time::sleep_until(due.into()).await;
+        }
+        let Ok(permit) = window.clone().acquire_owned().await else {
+            break;
+        };
+        let (engine, emitted, names) = (engine.clone(), emitted.clone(), names.clone());
+        let request = EmitRequest::new(options.event.clone(), options.params.clone(), "bench");
+        tasks.spawn(async move {
+            let _permit = permit;
+            let tracker = Tracker::new();
+            let at = Instant::now();
+            let dispatched = engine.emit(request, Some(tracker.clone())).await?;
+            {
+                let mut names = names
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut emitted = emitted
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                for run in &dispatched.runs {
+                    let name = names
+                        .entry(run.name.clone())
+                        .or_insert_with(|| Arc::from(run.name.as_str()))
+                        .clone();
+                    emitted.insert(run.run_id, (name, at));
+                }
+            }
+            tracker.wait().await;
+            Ok::<(), EngineError>(())
+        });
+        // collect finished tasks as we go, so the set stays small
+        while let Some(done) = tasks.try_join_next() {
+            if let Ok(Err(e)) = done {
+                first_error.get_or_insert(e);
+            }
+        }
+        if first_error.is_some() {
+            break;
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        if let Ok(Err(e)) = done {
+            first_error.get_or_insert(e);
+        }
+    }
+    engine.core().writer().flush().await?;
+    let elapsed = start.elapsed();
+    if let Some(e) = first_error {
+        return Err(e.into());
+    }
+    let (events, runs, failed_runs, steps, skips) = written(engine, before)?;
+    let rows = events + runs + steps + skips;
+
+    let (step_commits, ends) = timeline.take();
+    let emitted = std::mem::take(
+        &mut *emitted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    let mut first_steps: HashMap<i64, Instant> = HashMap::with_capacity(emitted.len());
+    for (run, at) in step_commits {
+        first_steps.entry(run).or_insert(at);
+    }
+    let mut all_latency = Vec::with_capacity(emitted.len());
+    let mut all_first = Vec::with_capacity(emitted.len());
+    let mut per: BTreeMap<Arc<str>, (Vec<Duration>, Vec<Duration>)> = BTreeMap::new();
+    for (run, at) in ends {
+        let Some((name, emitted_at)) = emitted.get(&run) else {
+            continue; // a run of the cascade, or not ours
+        };
+        let entry = per.entry(name.clone()).or_default();
+        let latency = at.saturating_duration_since(*emitted_at);
+        entry.0.push(latency);
+        all_latency.push(latency);
+        if let Some(first) = first_steps.get(&run) {
+            let d = first.saturating_duration_since(*emitted_at);
+            entry.1.push(d);
+            all_first.push(d);
+        }
+    }
+    let listeners = per
+        .into_iter()
+        .map(|(name, (mut latency, mut first))| ListenerLatency {
+            workflow: name.to_string(),
+            runs: latency.len(),
+            latency_ms: Percentiles::of(&mut latency),
+            first_step_ms: Percentiles::of(&mut first),
+        })
+        .collect();
+    let seconds = elapsed.as_secs_f64().max(1e-9);
+    let rows_per_s = rows as f64 / seconds;
+    let mut report = Report {
+        event: options.event.clone(),
+        events: options.events,
+        runs,
+        failed_runs,
+        steps,
+        seconds,
+        events_per_s: options.events as f64 / seconds,
+        runs_per_s: runs as f64 / seconds,
+        steps_per_s: steps as f64 / seconds,
+        latency_ms: Percentiles::of(&mut all_latency),
+        first_step_ms: Percentiles::of(&mut all_first),
+        listeners,
+        peak_rss_mb: peak_rss_mb(),
+        rows_per_s,
+        ceiling_rows_per_s: None,
+        ratio: None,
+    };
+    if options.baseline {
+        let last_event: i64 = engine
+            .store()
+            .conn()
+            .query_row(
+                "SELECT max(id) FROM events WHERE name = ? AND source = 'bench'",
+                [&options.event],
+                |r| r.get(0),
+            )
+            .map_err(StoreError::from)?;
+        let path = store_path.to_path_buf();
+        let n = options.events;
+        let ceiling = tokio::task::spawn_blocking(move || ceiling::measure(&path, last_event, n))
+            .await
+            .map_err(|e| BenchError::Input(format!("the ceiling measurement stopped: {e}")))??;
+        report.ceiling_rows_per_s = Some(ceiling.rows_per_s());
+        report.ratio = Some(rows_per_s / ceiling.rows_per_s());
+    }
+    Ok(report)
+}

@@ -1,0 +1,162 @@
+//! A live run's records on their way to the store. A run keeps its step records and sends
+//! them together: when it ends (its whole life is then one write: steps and end), before a
+//! step that may wait (`http`, `sleep`, a retry's backoff) so that the studio shows where it
+//! waits, and every few milliseconds otherwise. The writer group-commits them with other
+//! runs' records.
+
+use super::core::{Core, RunEnd};
+use crate::model::{RunStatus, StepRecord, Timestamp};
+use crate::store::steps::EncodedStep;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// The longest a step record waits in a run before it is sent to the writer.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(2);
+
+/// Records of one run not yet sent to the writer.
+#[derive(Debug)]
+pub struct RunLog {
+    run_id: i64,
+    started_at: Timestamp,
+    /// The run's start (status `running`, its lease) has been sent.
+    started: bool,
+    pending: Vec<EncodedStep>,
+    last_flush: Instant,
+}
+
+impl RunLog {
+    /// A run starting now; nothing sent yet.
+    pub fn new(run_id: i64) -> RunLog {
+        RunLog {
+            run_id,
+            started_at: Timestamp::now(),
+            started: false,
+            pending: Vec::new(),
+            last_flush: Instant::now(),
+        }
+    }
+
+    /// A run whose start and steps were recorded as they happened (the debugger's).
+    pub fn recorded(run_id: i64) -> RunLog {
+        RunLog {
+            started: true,
+            ..RunLog::new(run_id)
+        }
+    }
+
+    /// The run.
+    pub fn run_id(&self) -> i64 {
+        self.run_id
+    }
+}
+
+impl Core {
+    /// Secrets masked out of step records.
+    pub fn mask_records(&self, records: &mut [StepRecord]) {
+        let secrets = &self.settings().secrets;
+        if secrets.is_empty() {
+            return;
+        }
+        for r in records {
+            secrets.mask(&mut r.input);
+            secrets.mask(&mut r.output);
+            if let Some(v) = &mut r.vars {
+                secrets.mask(v);
+            }
+            if let Some(e) = &mut r.error {
+                *e = secrets.mask_text(e);
+            }
+        }
+    }
+
+    /// Add a step's records to the log; send the log if it has waited long enough.
+    pub async fn log_steps(&self, log: &mut RunLog, mut records: Vec<StepRecord>) {
+        self.mask_records(&mut records);
+        log.pending
+            .extend(records.into_iter().map(EncodedStep::new));
+        if log.last_flush.elapsed() >= FLUSH_EVERY {
+            self.flush_log(log).await;
+        }
+    }
+
+    /// Send the run's start (once) and its pending step records to the writer.
+    pub async fn flush_log(&self, log: &mut RunLog) {
+        log.last_flush = Instant::now();
+        if log.started && log.pending.is_empty() {
+            return;
+        }
+        let start = (!log.started).then(|| {
+            let lease_expires = Timestamp(Timestamp::now().0 + self.lease().as_micros() as i64);
+            (log.started_at, self.owner().to_string(), lease_expires)
+        });
+        log.started = true;
+        let steps = std::mem::take(&mut log.pending);
+        let run_id = log.run_id;
+        let has_steps = !steps.is_empty();
+        let probe = self.probe().cloned().filter(|_| has_steps);
+        self.writer()
+            .submit_then(
+                "run records",
+                move |s| {
+                    if let Some((at, owner, lease_expires)) = &start {
+                        s.start_run_at(run_id, *at, owner, *lease_expires)?;
+                    }
+                    for step in &steps {
+                        s.insert_encoded_step(run_id, step)?;
+                    }
+                    Ok(())
+                },
+                probe.map(|p| move || p.steps_committed(run_id, Instant::now())),
+            )
+            .await;
+    }
+
+    /// Record the end of a logged run, with its pending step records, in one write; wait
+    /// until it is committed.
+    pub async fn finish_log(
+        &self,
+        log: RunLog,
+        status: RunStatus,
+        output: Option<Value>,
+        error: Option<String>,
+        http_status: Option<u16>,
+    ) -> RunEnd {
+        let RunLog {
+            run_id,
+            started_at,
+            pending,
+            ..
+        } = log;
+        let has_steps = !pending.is_empty();
+        let encoded = output.as_ref().map(Value::to_string);
+        let e = error.clone();
+        let written = self
+            .writer()
+            .call(move |s| {
+                for step in &pending {
+                    s.insert_encoded_step(run_id, step)?;
+                }
+                s.finish_run_started(run_id, started_at, status, encoded.as_deref(), e.as_deref())
+            })
+            .await;
+        match written {
+            Err(err) => tracing::error!(run_id, error = %err, "cannot record the end of a run"),
+            Ok(()) => {
+                if let Some(p) = self.probe() {
+                    let now = Instant::now();
+                    if has_steps {
+                        p.steps_committed(run_id, now);
+                    }
+                    p.run_finished(run_id, now);
+                }
+            }
+        }
+        RunEnd {
+            run_id,
+            status,
+            output,
+            error,
+            http_status,
+        }
+    }
+}
