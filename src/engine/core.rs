@@ -118,6 +118,7 @@ pub struct Core {
     owner: String,
     lease: Duration,
     workers: Arc<Semaphore>,
+    worker_count: usize,
     concurrency: Mutex<HashMap<i64, Arc<Semaphore>>>,
     /// Every run this process has started and not finished.
     inflight: Tracker,
@@ -161,11 +162,17 @@ impl Core {
             owner,
             lease: LEASE,
             workers: Arc::new(Semaphore::new(workers.max(1))),
+            worker_count: workers.max(1),
             concurrency: Mutex::new(HashMap::new()),
             inflight: Tracker::new(),
             tasks: Mutex::new(HashMap::new()),
             probe: OnceLock::new(),
         }))
+    }
+
+    /// How many runs execute steps at once.
+    pub fn worker_count(&self) -> usize {
+        self.worker_count
     }
 
     /// The write side of the store.
@@ -472,7 +479,12 @@ impl Core {
         let (mut interpreter, context) = self.prepare(job).await?;
         let mut log = RunLog::new(context.run_id);
         while !interpreter.is_finished() {
-            if interpreter.may_wait() {
+            // before a step that waits, send what the run has recorded: the studio then
+            // shows where it waits; before a commit of the data database too, unless the
+            // writer has a queue (the records then go with the run's end, in fewer writes)
+            if interpreter.may_wait()
+                || (interpreter.next_commits() && log.has_pending() && self.writer().is_idle())
+            {
                 self.flush_log(&mut log).await;
             }
             let records = interpreter.step(self, &context).await;

@@ -218,6 +218,12 @@ impl Interpreter {
                 .is_some_and(|s| matches!(s.op, Op::Http { .. } | Op::Sleep { .. }))
     }
 
+    /// Whether the next step waits for a commit of the data database (`db.exec`).
+    pub fn next_commits(&self) -> bool {
+        self.next_cstep()
+            .is_some_and(|s| matches!(s.op, Op::DbExec { .. }))
+    }
+
     /// The compiled step that runs next.
     pub fn next_cstep(&self) -> Option<&CStep> {
         if self.outcome.is_some() {

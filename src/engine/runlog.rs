@@ -48,6 +48,11 @@ impl RunLog {
     pub fn run_id(&self) -> i64 {
         self.run_id
     }
+
+    /// Whether step records wait to be sent.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
 }
 
 impl Core {

@@ -11,6 +11,10 @@ use std::time::Duration;
 
 /// Runs claimed at once.
 const BATCH: u32 = 64;
+/// Runs in flight per worker before a process stops claiming more.
+const AHEAD: usize = 4;
+/// How long a busy process waits before it looks again.
+const BUSY: Duration = Duration::from_millis(5);
 /// How often an idle worker looks for runs.
 const IDLE: Duration = Duration::from_millis(100);
 
@@ -19,17 +23,30 @@ impl Core {
         Timestamp(Timestamp::now().0 + self.lease().as_micros() as i64)
     }
 
-    /// Claim what is claimable and start it; returns how many runs started.
-    pub async fn take_up(self: &Arc<Self>) -> Result<usize, EngineError> {
+    /// Runs this process may claim now: no more than its workers can start soon, so that a
+    /// long queue stays in the store (memory stays flat, and other processes share it).
+    fn room(&self) -> u32 {
+        let ahead = self.worker_count() * AHEAD;
+        let room = ahead.saturating_sub(self.inflight().pending());
+        u32::try_from(room).unwrap_or(BATCH).min(BATCH)
+    }
+
+    /// Claim what is claimable and start it; returns how many runs started (`None`: this
+    /// process is busy and claimed nothing).
+    pub async fn take_up(self: &Arc<Self>) -> Result<Option<usize>, EngineError> {
+        let room = self.room();
+        if room == 0 {
+            return Ok(None);
+        }
         let now = Timestamp::now();
         if !self.reader().has_claimable(now)? {
-            return Ok(0);
+            return Ok(Some(0));
         }
         let owner = self.owner().to_string();
         let expires = self.lease_until();
         let claimed = self
             .writer()
-            .call(move |s| s.claim_runs(&owner, now, expires, BATCH))
+            .call(move |s| s.claim_runs(&owner, now, expires, room))
             .await?;
         let n = claimed.len();
         if n > 0 {
@@ -45,7 +62,7 @@ impl Core {
                 }
             }
         }
-        Ok(n)
+        Ok(Some(n))
     }
 
     /// How to run a claimed run again.
@@ -112,7 +129,7 @@ impl super::Engine {
                 Ok(n) => n,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot take up queued runs");
-                    0
+                    Some(0)
                 }
             };
             if last_renew.elapsed() >= renew_every {
@@ -121,7 +138,11 @@ impl super::Engine {
                 }
                 last_renew = std::time::Instant::now();
             }
-            let pause = if started > 0 { Duration::ZERO } else { IDLE };
+            let pause = match started {
+                None => BUSY,
+                Some(0) => IDLE,
+                Some(_) => Duration::ZERO,
+            };
             tokio::select! {
                 () = &mut stop => break,
                 () = tokio::time::sleep(pause) => {}

@@ -3,12 +3,14 @@
 //! SQL is literal and values enter only as bound parameters. `ATTACH` is refused, so steps
 //! can never reach the studio's own tables; `db.query` must be read-only.
 
+use super::data_writer::{DENIED_TRANSACTION, DataWriter, Guard};
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// A `db.*` step that failed.
@@ -55,11 +57,13 @@ pub struct ExecResult {
     pub last_id: i64,
 }
 
-/// A small pool of connections to the data database.
+/// The data database: a small pool of read connections (`db.query`, scripts) and, started
+/// on the first `db.exec`, the writer thread that group-commits steps' writes.
 #[derive(Debug)]
 pub struct DataDb {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    writer: OnceLock<DataWriter>,
 }
 
 const POOL_SIZE: usize = 8;
@@ -73,8 +77,9 @@ impl DataDb {
         let db = DataDb {
             path: path.to_path_buf(),
             idle: Mutex::new(Vec::new()),
+            writer: OnceLock::new(),
         };
-        let conn = db.connect()?;
+        let conn = connect(&db.path, None)?;
         db.give_back(conn);
         Ok(db)
     }
@@ -84,31 +89,11 @@ impl DataDb {
         &self.path
     }
 
-    fn connect(&self) -> Result<Connection, DataError> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let mut conn = Connection::open_with_flags(&self.path, flags)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))?;
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
-        conn.set_prepared_statement_cache_capacity(64);
-        conn.authorizer(Some(|ctx: AuthContext<'_>| match ctx.action {
-            AuthAction::Attach { .. } | AuthAction::Detach { .. } => Authorization::Deny,
-            // ATTACH with a bound file name arrives without its argument
-            AuthAction::Unknown { code, .. } if code == SQLITE_ATTACH || code == SQLITE_DETACH => {
-                Authorization::Deny
-            }
-            _ => Authorization::Allow,
-        }))?;
-        Ok(conn)
-    }
-
     fn take(&self) -> Result<Connection, DataError> {
         let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
         match idle {
             Some(c) => Ok(c),
-            None => self.connect(),
+            None => connect(&self.path, None),
         }
     }
 
@@ -152,18 +137,22 @@ impl DataDb {
         })
     }
 
-    /// Run a statement that changes data.
-    pub fn exec(&self, sql: &str, args: &[Value]) -> Result<ExecResult, DataError> {
-        self.with(|conn| {
-            let mut stmt = conn.prepare_cached(sql)?;
-            check_args(stmt.parameter_count(), args.len())?;
-            let params = args.iter().map(to_sql).collect::<Vec<_>>();
-            let changes = stmt.execute(rusqlite::params_from_iter(params))?;
-            Ok(ExecResult {
-                changes: changes as u64,
-                last_id: conn.last_insert_rowid(),
-            })
-        })
+    /// Run a statement that changes data, in the next group commit of the data writer;
+    /// answers once the change is on disk.
+    pub async fn exec(&self, sql: &str, args: &[Value]) -> Result<ExecResult, DataError> {
+        let args = args.iter().map(to_sql).collect();
+        self.writer()?.exec(sql, args).await
+    }
+
+    fn writer(&self) -> Result<&DataWriter, DataError> {
+        if let Some(w) = self.writer.get() {
+            return Ok(w);
+        }
+        // a writer started by a racing caller wins; this one ends when dropped
+        let _ = self.writer.set(DataWriter::spawn(&self.path)?);
+        self.writer
+            .get()
+            .ok_or_else(|| DataError::Sql("the data writer did not start".into()))
     }
 
     /// Run a script of statements (the project's `schema.sql`), all or nothing.
@@ -179,6 +168,35 @@ impl DataDb {
             }
         })
     }
+}
+
+/// Open a connection to the data database at `path`. `guard` (the writer's) also refuses
+/// transaction control in steps' SQL.
+pub(crate) fn connect(path: &Path, guard: Option<Arc<Guard>>) -> Result<Connection, DataError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))?;
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    conn.authorizer(Some(move |ctx: AuthContext<'_>| match ctx.action {
+        AuthAction::Attach { .. } | AuthAction::Detach { .. } => Authorization::Deny,
+        // ATTACH with a bound file name arrives without its argument
+        AuthAction::Unknown { code, .. } if code == SQLITE_ATTACH || code == SQLITE_DETACH => {
+            Authorization::Deny
+        }
+        AuthAction::Transaction { .. } | AuthAction::Savepoint { .. } => match &guard {
+            Some(g) if g.steps_sql.load(Ordering::Relaxed) => {
+                g.denied.store(DENIED_TRANSACTION, Ordering::Relaxed);
+                Authorization::Deny
+            }
+            _ => Authorization::Allow,
+        },
+        _ => Authorization::Allow,
+    }))?;
+    Ok(conn)
 }
 
 fn check_args(expected: usize, given: usize) -> Result<(), DataError> {
@@ -227,8 +245,8 @@ mod tests {
         (dir, db)
     }
 
-    #[test]
-    fn values_are_bound_never_spliced() {
+    #[tokio::test]
+    async fn values_are_bound_never_spliced() {
         let (_d, db) = db();
         let evil = "x'); DROP TABLE t; --";
         let r = db
@@ -236,6 +254,7 @@ mod tests {
                 "INSERT INTO t (name, n, meta) VALUES (?, ?, ?)",
                 &[json!(evil), json!(1.5), json!({"a": [1]})],
             )
+            .await
             .unwrap();
         assert_eq!(
             r,
@@ -253,12 +272,12 @@ mod tests {
         );
     }
 
-    #[test]
-    fn query_is_read_only_and_args_must_match() {
+    #[tokio::test]
+    async fn query_is_read_only_and_args_must_match() {
         let (_d, db) = db();
         assert_eq!(db.query("DELETE FROM t", &[]), Err(DataError::NotReadOnly));
         assert_eq!(
-            db.exec("INSERT INTO t (name) VALUES (?)", &[]),
+            db.exec("INSERT INTO t (name) VALUES (?)", &[]).await,
             Err(DataError::ArgCount {
                 expected: 1,
                 given: 0
@@ -272,8 +291,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn attach_is_refused() {
+    #[tokio::test]
+    async fn attach_is_refused() {
         let (d, db) = db();
         let other = d.path().join("flowdeck.db");
         let e = db
@@ -281,7 +300,71 @@ mod tests {
                 "ATTACH DATABASE ? AS store",
                 &[json!(other.to_string_lossy())],
             )
+            .await
             .unwrap_err();
         assert!(e.to_string().contains("cannot ATTACH"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn steps_cannot_control_the_transaction() {
+        let (_d, db) = db();
+        for sql in ["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT s", "RELEASE s"] {
+            let e = db.exec(sql, &[]).await.unwrap_err();
+            assert!(
+                e.to_string().contains("cannot control transactions"),
+                "{sql}: {e}"
+            );
+        }
+        // and the writer still works afterwards
+        db.exec("INSERT INTO t (name) VALUES ('after')", &[])
+            .await
+            .unwrap();
+        assert_eq!(
+            db.query("SELECT count(*) AS n FROM t", &[]).unwrap(),
+            vec![json!({"n": 1})]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_statement_is_undone_alone_in_a_shared_commit() {
+        let (_d, db) = db();
+        let db = std::sync::Arc::new(db);
+        db.run_script(
+            "CREATE TABLE u (k TEXT PRIMARY KEY);
+             CREATE TRIGGER no_x BEFORE INSERT ON u WHEN new.k = 'x' BEGIN SELECT RAISE(ROLLBACK, 'x is not allowed'); END;",
+        )
+        .unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..300 {
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                let k = match i % 3 {
+                    0 => "dup".to_string(), // one insert wins, the others fail on the key
+                    1 if i == 100 => "x".to_string(), // ends the whole transaction
+                    _ => format!("k{i}"),
+                };
+                db.exec("INSERT INTO u (k) VALUES (?)", &[json!(k)]).await
+            }));
+        }
+        let mut ok = 0;
+        let mut errors = Vec::new();
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        let rows = db.query("SELECT count(*) AS n FROM u", &[]).unwrap();
+        assert_eq!(
+            rows,
+            vec![json!({"n": ok})],
+            "every acknowledged insert is there"
+        );
+        assert_eq!(ok, 300 - 99 - 1, "{errors:?}");
+        assert!(
+            errors.iter().any(|e| e.contains("x is not allowed")),
+            "{errors:?}"
+        );
+        assert!(errors.iter().any(|e| e.contains("UNIQUE")), "{errors:?}");
     }
 }

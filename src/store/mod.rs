@@ -7,7 +7,9 @@
 pub mod activity;
 pub mod breakpoints;
 pub mod cascade;
+pub mod checkpointer;
 pub mod data;
+pub mod data_writer;
 pub mod definitions;
 pub mod error;
 pub mod events;

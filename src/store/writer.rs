@@ -10,6 +10,7 @@
 //! [`Writer::submit`] is not waited for but is committed in order with the rest, so awaiting
 //! any later call also means the earlier submissions are committed.
 
+use super::checkpointer::{self, Checkpointer};
 use super::{Result, Store, StoreError};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -104,6 +105,8 @@ pub struct Writer {
 #[derive(Debug)]
 struct ThreadGuard {
     handle: Mutex<Option<JoinHandle<()>>>,
+    /// Stopped after the writer thread (a field drops after `drop` ran).
+    _checkpointer: Option<Checkpointer>,
 }
 
 impl Drop for ThreadGuard {
@@ -118,6 +121,7 @@ impl Writer {
     /// Open the store at `path` on a new writer thread.
     pub fn spawn(path: &Path) -> Result<Writer> {
         let store = Store::open(path)?;
+        let checkpointer = hand_off_checkpoints(store.conn(), path);
         let (tx, rx) = mpsc::channel::<Job>(QUEUE);
         let handle = std::thread::Builder::new()
             .name("flowdeck-writer".into())
@@ -125,6 +129,7 @@ impl Writer {
             .map_err(|e| StoreError::Commit(format!("cannot start the writer thread: {e}")))?;
         let guard = ThreadGuard {
             handle: Mutex::new(Some(handle)),
+            _checkpointer: checkpointer,
         };
         Ok(Writer {
             tx,
@@ -198,9 +203,35 @@ impl Writer {
         }
     }
 
+    /// Whether no write waits in the queue (the next one goes in the next commit).
+    pub fn is_idle(&self) -> bool {
+        self.tx.capacity() == self.tx.max_capacity()
+    }
+
     /// Wait until everything sent before is committed.
     pub async fn flush(&self) -> Result<()> {
         self.call(|_| Ok(())).await
+    }
+}
+
+/// Give `conn`'s checkpoints to a [`Checkpointer`] thread, so that commits never wait for
+/// one (the tail of emit → first step). Without the thread, `conn` keeps checkpointing.
+pub(crate) fn hand_off_checkpoints(
+    conn: &rusqlite::Connection,
+    path: &Path,
+) -> Option<Checkpointer> {
+    match Checkpointer::spawn(path, checkpointer::EVERY) {
+        Ok(c) => match conn.execute_batch("PRAGMA wal_autocheckpoint = 0") {
+            Ok(()) => Some(c),
+            Err(e) => {
+                tracing::warn!(error = %e, "checkpoints stay on the writer");
+                None
+            }
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "checkpoints stay on the writer");
+            None
+        }
     }
 }
 

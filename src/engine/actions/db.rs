@@ -42,7 +42,7 @@ pub(super) async fn exec(
 ) -> Result<Done, Failure> {
     let values = args(cx, sql, arg_templates)?;
     let input = json!({ "sql": sql, "args": values });
-    match cx.core.data().exec(sql, &values) {
+    match cx.core.data().exec(sql, &values).await {
         Ok(r) => {
             let output = json!({ "changes": r.changes, "last_id": r.last_id });
             Ok(Done {

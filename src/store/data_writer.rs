@@ -1,0 +1,247 @@
+//! Group commit for `db.exec`: one thread owns the data database's write connection and
+//! commits the statements of many runs' steps in one transaction.
+//!
+//! A step's statement runs in the next batch and the step waits for the batch's commit, so
+//! a `db.exec` step is done only once its change is on disk, as with a transaction of its
+//! own. A statement that fails is undone alone (SQLite rolls back the failing statement and
+//! keeps the transaction); one that ends the whole transaction (`OR ROLLBACK`, a trigger's
+//! `RAISE(ROLLBACK)`) fails, and the rest of its batch runs again. Transaction control
+//! (`BEGIN`, `COMMIT`, `SAVEPOINT`, …) is refused in steps: each step commits on its own.
+
+use super::checkpointer::Checkpointer;
+use super::data::{DataError, ExecResult, connect};
+use super::writer::hand_off_checkpoints;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, Statement};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use tokio::sync::{mpsc, oneshot};
+
+/// Statements queued before steps wait (back-pressure).
+const QUEUE: usize = 4096;
+/// Statements committed in one transaction at most.
+const BATCH: usize = 1024;
+
+/// A batch smaller than this waits [`LINGER`] for more statements before it commits.
+const LINGER_BELOW: usize = 4;
+/// How long a small batch waits: well under a step's usual duration, and far less CPU than
+/// the commits it saves.
+const LINGER: std::time::Duration = std::time::Duration::from_micros(100);
+
+/// What the connection's authorizer refused last (read after a failed statement).
+#[derive(Debug, Default)]
+pub(crate) struct Guard {
+    /// Set while a step's SQL is prepared or run: transaction control is refused then.
+    pub(crate) steps_sql: AtomicBool,
+    /// [`DENIED_NOTHING`] or [`DENIED_TRANSACTION`].
+    pub(crate) denied: AtomicU8,
+}
+
+/// Nothing was refused.
+pub(crate) const DENIED_NOTHING: u8 = 0;
+/// A step's SQL tried to control the transaction.
+pub(crate) const DENIED_TRANSACTION: u8 = 1;
+
+struct Job {
+    sql: String,
+    args: Vec<SqlValue>,
+    result: Option<Result<ExecResult, DataError>>,
+    answer: oneshot::Sender<Result<ExecResult, DataError>>,
+}
+
+/// A handle to the data writer thread. Dropping it commits what is queued and joins the
+/// thread.
+#[derive(Debug)]
+pub struct DataWriter {
+    tx: Option<mpsc::Sender<Job>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    /// Stopped after the writer thread (a field drops after `drop` ran).
+    _checkpointer: Option<Checkpointer>,
+}
+
+impl Drop for DataWriter {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(h) = self.thread.lock().ok().and_then(|mut h| h.take()) {
+            let _ = h.join();
+        }
+    }
+}
+
+impl DataWriter {
+    /// Open a write connection to the data database at `path` on a new thread.
+    pub fn spawn(path: &Path) -> Result<DataWriter, DataError> {
+        let guard = Arc::new(Guard::default());
+        let conn = connect(path, Some(guard.clone()))?;
+        let checkpointer = hand_off_checkpoints(&conn, path);
+        let (tx, rx) = mpsc::channel::<Job>(QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("flowdeck-data".into())
+            .spawn(move || run(&conn, &guard, rx))
+            .map_err(|e| DataError::Sql(format!("cannot start the data writer thread: {e}")))?;
+        Ok(DataWriter {
+            tx: Some(tx),
+            thread: Mutex::new(Some(thread)),
+            _checkpointer: checkpointer,
+        })
+    }
+
+    /// Run `sql` with `args` in the next group commit; answers once it is committed.
+    pub async fn exec(&self, sql: &str, args: Vec<SqlValue>) -> Result<ExecResult, DataError> {
+        let gone = || DataError::Sql("the data writer has stopped".into());
+        let tx = self.tx.as_ref().ok_or_else(gone)?;
+        let (answer, rx) = oneshot::channel();
+        let job = Job {
+            sql: sql.to_owned(),
+            args,
+            result: None,
+            answer,
+        };
+        tx.send(job).await.map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+}
+
+/// Our own statements, prepared once outside the statement cache (a step's SQL of the
+/// same text must not find them there: it would skip the authorizer).
+struct Controls<'c> {
+    begin: Statement<'c>,
+    commit: Statement<'c>,
+    rollback: Statement<'c>,
+}
+
+impl<'c> Controls<'c> {
+    fn prepare(conn: &'c Connection) -> rusqlite::Result<Controls<'c>> {
+        Ok(Controls {
+            begin: conn.prepare("BEGIN IMMEDIATE")?,
+            commit: conn.prepare("COMMIT")?,
+            rollback: conn.prepare("ROLLBACK")?,
+        })
+    }
+}
+
+fn run_step(conn: &Connection, guard: &Guard, job: &Job) -> Result<ExecResult, DataError> {
+    guard.denied.store(DENIED_NOTHING, Ordering::Relaxed);
+    guard.steps_sql.store(true, Ordering::Relaxed);
+    let result = (|| {
+        let mut stmt = conn.prepare_cached(&job.sql)?;
+        let expected = stmt.parameter_count();
+        if expected != job.args.len() {
+            return Err(DataError::ArgCount {
+                expected,
+                given: job.args.len(),
+            });
+        }
+        let changes = stmt.execute(rusqlite::params_from_iter(job.args.iter()))?;
+        Ok(ExecResult {
+            changes: changes as u64,
+            last_id: conn.last_insert_rowid(),
+        })
+    })();
+    guard.steps_sql.store(false, Ordering::Relaxed);
+    result.map_err(|e| {
+        if guard.denied.load(Ordering::Relaxed) == DENIED_TRANSACTION {
+            DataError::Sql(
+                "db.exec cannot control transactions (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE): \
+                 each db.exec step is committed on its own; remove the statement from the step"
+                    .into(),
+            )
+        } else {
+            e
+        }
+    })
+}
+
+/// Run the batch in one transaction and commit it; the commit's error, if any.
+fn run_batch(
+    conn: &Connection,
+    controls: &mut Controls<'_>,
+    guard: &Guard,
+    batch: &mut [Job],
+) -> Option<DataError> {
+    loop {
+        if let Err(e) = controls.begin.execute([]) {
+            return Some(e.into());
+        }
+        let mut restart = false;
+        for job in batch.iter_mut() {
+            if matches!(job.result, Some(Err(_))) {
+                continue;
+            }
+            let result = run_step(conn, guard, job);
+            if conn.is_autocommit() {
+                // the statement ended the transaction: it fails, and what ran before it in
+                // this batch was undone and runs again
+                job.result = Some(Err(result.err().unwrap_or_else(|| {
+                    DataError::Sql("the statement rolled back its transaction".into())
+                })));
+                restart = true;
+                break;
+            }
+            job.result = Some(result);
+        }
+        if restart {
+            continue;
+        }
+        return controls.commit.execute([]).err().map(|e| {
+            if !conn.is_autocommit() {
+                let _ = controls.rollback.execute([]);
+            }
+            e.into()
+        });
+    }
+}
+
+fn drain(rx: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
+    while batch.len() < BATCH {
+        match rx.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+}
+
+fn run(conn: &Connection, guard: &Guard, mut rx: mpsc::Receiver<Job>) {
+    let mut controls = match Controls::prepare(conn) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "the data writer cannot prepare its statements");
+            while let Some(job) = rx.blocking_recv() {
+                let _ = job.answer.send(Err(DataError::Sql(format!(
+                    "the data writer cannot start: {e}"
+                ))));
+            }
+            return;
+        }
+    };
+    let mut batch: Vec<Job> = Vec::with_capacity(BATCH);
+    let mut busy = false;
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        drain(&mut rx, &mut batch);
+        if batch.len() < LINGER_BELOW && busy {
+            // a commit costs far more than a statement: when steps keep coming but few are
+            // waiting, give the ones running now a moment to join this commit (a lone
+            // statement commits at once)
+            std::thread::sleep(LINGER);
+            drain(&mut rx, &mut batch);
+        }
+        busy = batch.len() > 1;
+        tracing::trace!(statements = batch.len(), "data group commit");
+        let commit_error = run_batch(conn, &mut controls, guard, &mut batch);
+        if let Some(e) = &commit_error {
+            tracing::error!(error = %e, "data group commit failed");
+        }
+        for job in batch.drain(..) {
+            let answer = match (job.result, &commit_error) {
+                (Some(Err(e)), _) => Err(e),
+                (_, Some(e)) => Err(DataError::Sql(format!("not committed: {e}"))),
+                (Some(Ok(r)), None) => Ok(r),
+                (None, None) => Err(DataError::Sql("the statement did not run".into())),
+            };
+            let _ = job.answer.send(answer);
+        }
+    }
+}
