@@ -1,6 +1,6 @@
 //! The studio on a large store: 1,000,000 events and 100,000 runs (with 300,000 step
-//! records). Prints the time to the first frame with data, the time per frame, the idle CPU
-//! and the memory. A benchmark, not a test: it prints figures and asserts nothing.
+//! records). Prints the time to the first frame with data, the time per frame, the time from
+//! the key that emits to the new run's first step on screen, the idle CPU and the memory. A benchmark, not a test: it prints figures and asserts nothing.
 //!
 //! Run: `cargo bench --bench studio` (add `-- --events N --runs M` to change the size).
 #![allow(
@@ -10,6 +10,7 @@
     missing_docs
 )]
 
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use flowdeck::engine::Engine;
 use flowdeck::store::Store;
 use flowdeck::tui::config::ThemeConfig;
@@ -18,6 +19,7 @@ use flowdeck::tui::keymap::Keymap;
 use flowdeck::tui::runtime::Runtime;
 use flowdeck::tui::state::State;
 use flowdeck::tui::theme::Theme;
+use flowdeck::tui::update::Msg;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use rusqlite::{Connection, params};
@@ -143,6 +145,7 @@ fn measure(db: &Path) {
         let store = Store::open(db).unwrap();
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         flowdeck::tui::watch::spawn(db, tx.clone()).unwrap();
+        flowdeck::tui::watch::follow(engine.core().writer(), tx.clone());
         let services = Services::new(engine, store, tx);
         let mut state = State::new(
             Keymap::defaults(),
@@ -199,6 +202,39 @@ fn measure(db: &Path) {
         println!(
             "reload after a store change (workflows + activity window): p50 {:.1} ms",
             reloads[10].as_secs_f64() * 1000.0
+        );
+
+        // the debug loop: the key that emits → the new run's first step on screen
+        let mut loops = Vec::new();
+        for _ in 0..20 {
+            let before = studio.state().run.as_ref().map(|r| r.id);
+            let frames = studio.frames;
+            let t = Instant::now();
+            studio.handle(Msg::Input(Event::Key(KeyEvent::new(
+                KeyCode::Char('x'),
+                KeyModifiers::NONE,
+            ))));
+            let shown = studio
+                .pump_until(Duration::from_secs(10), |r| {
+                    r.frames > frames
+                        && r.state().run.as_ref().is_some_and(|run| {
+                            Some(run.id) != before
+                                && run.steps.as_ref().is_some_and(|s| !s.is_empty())
+                        })
+                })
+                .await;
+            assert!(shown, "the emitted run did not show");
+            loops.push(t.elapsed());
+            // let the cascade end before the next key
+            studio
+                .pump_until(Duration::from_millis(100), |_| false)
+                .await;
+        }
+        loops.sort();
+        println!(
+            "key that emits → first step on screen (20 emits): p50 {:.1} ms, max {:.1} ms",
+            loops[loops.len() / 2].as_secs_f64() * 1000.0,
+            loops[loops.len() - 1].as_secs_f64() * 1000.0
         );
 
         let cpu0 = cpu_ms();

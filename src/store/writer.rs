@@ -97,6 +97,7 @@ impl<F: Fn(&Store) -> Result<()> + Send, C: FnOnce() + Send> Work for Submit<F, 
 #[derive(Clone, Debug)]
 pub struct Writer {
     tx: mpsc::Sender<Job>,
+    commits: tokio::sync::watch::Receiver<u64>,
     _thread: Arc<ThreadGuard>,
 }
 
@@ -123,9 +124,10 @@ impl Writer {
         let store = Store::open(path)?;
         let checkpointer = hand_off_checkpoints(store.conn(), path);
         let (tx, rx) = mpsc::channel::<Job>(QUEUE);
+        let (committed, commits) = tokio::sync::watch::channel(0u64);
         let handle = std::thread::Builder::new()
             .name("flowdeck-writer".into())
-            .spawn(move || run(store, rx))
+            .spawn(move || run(store, rx, committed))
             .map_err(|e| StoreError::Commit(format!("cannot start the writer thread: {e}")))?;
         let guard = ThreadGuard {
             handle: Mutex::new(Some(handle)),
@@ -133,6 +135,7 @@ impl Writer {
         };
         Ok(Writer {
             tx,
+            commits,
             _thread: Arc::new(guard),
         })
     }
@@ -201,6 +204,12 @@ impl Writer {
         if self.tx.send(job).await.is_err() {
             tracing::error!(what, "the store writer has stopped; a write was dropped");
         }
+    }
+
+    /// The number of commits so far, changing after each one (for views that follow the
+    /// store as it is written, within a frame).
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.commits.clone()
     }
 
     /// Whether no write waits in the queue (the next one goes in the next commit).
@@ -278,7 +287,7 @@ fn commit(store: &Store) -> Option<StoreError> {
     })
 }
 
-fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
+fn run(store: Store, mut rx: mpsc::Receiver<Job>, committed: tokio::sync::watch::Sender<u64>) {
     let mut batch: Vec<Job> = Vec::with_capacity(BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -301,8 +310,9 @@ fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
             }
             Err(_) => run_isolated(&store, &mut batch),
         };
-        if let Some(e) = &commit_error {
-            tracing::error!(error = %e, "group commit failed");
+        match &commit_error {
+            Some(e) => tracing::error!(error = %e, "group commit failed"),
+            None => committed.send_modify(|n| *n += 1),
         }
         for job in batch.drain(..) {
             job.done(commit_error.as_ref());

@@ -74,6 +74,7 @@ pub async fn run_with(
     let store = Store::open(db)?;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     watch::spawn(db, tx.clone())?;
+    watch::follow(engine.core().writer(), tx.clone());
     setup(tx.clone());
     let mut state = initial_state(db, options.mouse);
     let (terminal, guard) = terminal::enter(state.mouse)?;
