@@ -11,7 +11,7 @@ use crate::store::StoreError;
 use serde::Serialize;
 use serde_json::Value;
 use stats::Percentiles;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -206,9 +206,6 @@ fn listeners(engine: &Engine, event: &str) -> Result<Vec<String>, BenchError> {
     Ok(running)
 }
 
-/// When each direct listener run was emitted: run id → (workflow, emit instant).
-type Emitted = Arc<Mutex<HashMap<i64, (Arc<str>, Instant)>>>;
-
 /// Run the benchmark on `engine` (whose store is at `store_path`).
 pub async fn run(
     engine: &Engine,
@@ -232,7 +229,6 @@ pub async fn run(
         ));
     }
     let before = marks(engine)?;
-    let emitted: Emitted = Arc::new(Mutex::new(HashMap::with_capacity(options.events * 2)));
     let names: Arc<Mutex<BTreeMap<String, Arc<str>>>> = Arc::default();
     let window = Arc::new(Semaphore::new(match options.rate {
         Rate::Max => WINDOW,
@@ -249,27 +245,21 @@ pub async fn run(
         let Ok(permit) = window.clone().acquire_owned().await else {
             break;
         };
-        let (engine, emitted, names) = (engine.clone(), emitted.clone(), names.clone());
+        let (engine, timeline, names) = (engine.clone(), timeline.clone(), names.clone());
         let request = EmitRequest::new(options.event.clone(), options.params.clone(), "bench");
         tasks.spawn(async move {
             let _permit = permit;
             let tracker = Tracker::new();
             let at = Instant::now();
             let dispatched = engine.emit(request, Some(tracker.clone())).await?;
-            {
-                let mut names = names
+            for run in &dispatched.runs {
+                let name = names
                     .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let mut emitted = emitted
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                for run in &dispatched.runs {
-                    let name = names
-                        .entry(run.name.clone())
-                        .or_insert_with(|| Arc::from(run.name.as_str()))
-                        .clone();
-                    emitted.insert(run.run_id, (name, at));
-                }
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .entry(run.name.clone())
+                    .or_insert_with(|| Arc::from(run.name.as_str()))
+                    .clone();
+                timeline.register(run.run_id, &name, at);
             }
             tracker.wait().await;
             Ok::<(), EngineError>(())
@@ -297,40 +287,14 @@ pub async fn run(
     let (events, runs, failed_runs, steps, skips) = written(engine, before)?;
     let rows = events + runs + steps + skips;
 
-    let (step_commits, ends) = timeline.take();
-    let emitted = std::mem::take(
-        &mut *emitted
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner),
-    );
-    let mut first_steps: HashMap<i64, Instant> = HashMap::with_capacity(emitted.len());
-    for (run, at) in step_commits {
-        first_steps.entry(run).or_insert(at);
-    }
-    let mut all_latency = Vec::with_capacity(emitted.len());
-    let mut all_first = Vec::with_capacity(emitted.len());
-    let mut per: BTreeMap<Arc<str>, (Vec<Duration>, Vec<Duration>)> = BTreeMap::new();
-    for (run, at) in ends {
-        let Some((name, emitted_at)) = emitted.get(&run) else {
-            continue; // a run of the cascade, or not ours
-        };
-        let entry = per.entry(name.clone()).or_default();
-        let latency = at.saturating_duration_since(*emitted_at);
-        entry.0.push(latency);
-        all_latency.push(latency);
-        if let Some(first) = first_steps.get(&run) {
-            let d = first.saturating_duration_since(*emitted_at);
-            entry.1.push(d);
-            all_first.push(d);
-        }
-    }
+    let (all, per) = timeline.latencies();
     let listeners = per
         .into_iter()
-        .map(|(name, (mut latency, mut first))| ListenerLatency {
+        .map(|(name, l)| ListenerLatency {
             workflow: name.to_string(),
-            runs: latency.len(),
-            latency_ms: Percentiles::of(&mut latency),
-            first_step_ms: Percentiles::of(&mut first),
+            runs: usize::try_from(l.end.len()).unwrap_or(usize::MAX),
+            latency_ms: l.end.percentiles(),
+            first_step_ms: l.first_step.percentiles(),
         })
         .collect();
     let seconds = elapsed.as_secs_f64().max(1e-9);
@@ -345,8 +309,8 @@ pub async fn run(
         events_per_s: options.events as f64 / seconds,
         runs_per_s: runs as f64 / seconds,
         steps_per_s: steps as f64 / seconds,
-        latency_ms: Percentiles::of(&mut all_latency),
-        first_step_ms: Percentiles::of(&mut all_first),
+        latency_ms: all.end.percentiles(),
+        first_step_ms: all.first_step.percentiles(),
         listeners,
         peak_rss_mb: peak_rss_mb(),
         rows_per_s,
