@@ -238,9 +238,7 @@ fn store(c: &mut Criterion) {
                                 );
                             }
                             for run in runs {
-                                for step in &encoded {
-                                    s.insert_encoded_step(run, step)?;
-                                }
+                                s.insert_encoded_steps(run, &encoded)?;
                                 s.finish_run_started(
                                     run,
                                     Timestamp::now(),

@@ -547,9 +547,7 @@ impl Core {
             .submit_then(
                 "step records",
                 move |s| {
-                    for r in &records {
-                        s.insert_encoded_step(run_id, r)?;
-                    }
+                    s.insert_encoded_steps(run_id, &records)?;
                     Ok(())
                 },
                 probe.map(|p| move || p.steps_committed(run_id, Instant::now())),

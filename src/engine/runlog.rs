@@ -106,9 +106,7 @@ impl Core {
                     if let Some((at, owner, lease_expires)) = &start {
                         s.start_run_at(run_id, *at, owner, *lease_expires)?;
                     }
-                    for step in &steps {
-                        s.insert_encoded_step(run_id, step)?;
-                    }
+                    s.insert_encoded_steps(run_id, &steps)?;
                     Ok(())
                 },
                 probe.map(|p| move || p.steps_committed(run_id, Instant::now())),
@@ -138,9 +136,7 @@ impl Core {
         let written = self
             .writer()
             .call(move |s| {
-                for step in &pending {
-                    s.insert_encoded_step(run_id, step)?;
-                }
+                s.insert_encoded_steps(run_id, &pending)?;
                 s.finish_run_started(run_id, started_at, status, encoded.as_deref(), e.as_deref())
             })
             .await;

@@ -3,6 +3,7 @@
 use super::{Result, Store, json_column, json_column_opt};
 use crate::model::{StepRecord, StepStatus, Timestamp};
 use rusqlite::params;
+use std::sync::OnceLock;
 
 /// A step record with its JSON already written out, ready to insert: encoding happens on the
 /// run's thread, so the store's single writer only binds and inserts.
@@ -45,6 +46,34 @@ impl EncodedStep {
     }
 }
 
+/// Step rows inserted by one statement at most.
+const ROWS_PER_INSERT: usize = 8;
+/// Columns of a step row.
+const COLUMNS: usize = 14;
+
+/// `INSERT … VALUES (…), (…)` for `rows` step rows (1 ..= [`ROWS_PER_INSERT`]), built once.
+fn insert_sql(rows: usize) -> &'static str {
+    static SQL: OnceLock<Vec<String>> = OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        (0..=ROWS_PER_INSERT)
+            .map(|n| {
+                let row = |r: usize| {
+                    let marks: Vec<String> =
+                        (1..=COLUMNS).map(|c| format!("?{}", r * COLUMNS + c)).collect();
+                    format!("({})", marks.join(", "))
+                };
+                format!(
+                    "INSERT OR REPLACE INTO steps (run_id, seq, step, path, action, status, input, output,
+                        error, vars, iteration, attempt, started_at, duration_us)
+                     VALUES {}",
+                    (0..n).map(row).collect::<Vec<_>>().join(", ")
+                )
+            })
+            .collect()
+    });
+    &all[rows.min(ROWS_PER_INSERT)]
+}
+
 impl Store {
     /// Record one step of run `run_id`.
     pub fn insert_step(&self, run_id: i64, s: &StepRecord) -> Result<()> {
@@ -53,28 +82,33 @@ impl Store {
 
     /// Record one encoded step of run `run_id`.
     pub fn insert_encoded_step(&self, run_id: i64, s: &EncodedStep) -> Result<()> {
-        self.conn()
-            .prepare_cached(
-                "INSERT OR REPLACE INTO steps (run_id, seq, step, path, action, status, input, output, error, vars,
-                    iteration, attempt, started_at, duration_us)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-            )?
-            .execute(params![
-                run_id,
-                s.seq,
-                s.step,
-                s.path,
-                s.action,
-                s.status,
-                s.input,
-                s.output,
-                s.error,
-                s.vars,
-                s.iteration,
-                s.attempt,
-                s.started_at,
-                s.duration_us
-            ])?;
+        self.insert_encoded_steps(run_id, std::slice::from_ref(s))
+    }
+
+    /// Record encoded steps of run `run_id`, several rows per statement (one statement's
+    /// start and end cost as much as a row).
+    pub fn insert_encoded_steps(&self, run_id: i64, steps: &[EncodedStep]) -> Result<()> {
+        for chunk in steps.chunks(ROWS_PER_INSERT) {
+            let mut stmt = self.conn().prepare_cached(insert_sql(chunk.len()))?;
+            for (i, s) in chunk.iter().enumerate() {
+                let at = i * COLUMNS;
+                stmt.raw_bind_parameter(at + 1, run_id)?;
+                stmt.raw_bind_parameter(at + 2, s.seq)?;
+                stmt.raw_bind_parameter(at + 3, &s.step)?;
+                stmt.raw_bind_parameter(at + 4, &s.path)?;
+                stmt.raw_bind_parameter(at + 5, &s.action)?;
+                stmt.raw_bind_parameter(at + 6, s.status)?;
+                stmt.raw_bind_parameter(at + 7, &s.input)?;
+                stmt.raw_bind_parameter(at + 8, &s.output)?;
+                stmt.raw_bind_parameter(at + 9, &s.error)?;
+                stmt.raw_bind_parameter(at + 10, &s.vars)?;
+                stmt.raw_bind_parameter(at + 11, &s.iteration)?;
+                stmt.raw_bind_parameter(at + 12, s.attempt)?;
+                stmt.raw_bind_parameter(at + 13, s.started_at)?;
+                stmt.raw_bind_parameter(at + 14, s.duration_us)?;
+            }
+            stmt.raw_execute()?;
+        }
         Ok(())
     }
 
@@ -126,5 +160,63 @@ impl Store {
                 Ok(s)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Kind, RunMode};
+    use crate::store::runs::NewRun;
+    use crate::store::testing::temp_store;
+    use serde_json::json;
+
+    fn record(seq: u32) -> StepRecord {
+        StepRecord {
+            seq,
+            step: format!("s{seq}"),
+            path: format!("/steps/{}", seq - 1),
+            action: "set".into(),
+            status: StepStatus::Succeeded,
+            input: json!({"value": seq}),
+            output: json!(seq),
+            error: (seq == 5).then(|| "five".to_string()),
+            vars: (seq % 2 == 0).then(|| json!({"n": seq})),
+            started_at: Timestamp(1_000 + i64::from(seq)),
+            duration_us: u64::from(seq),
+            attempt: 1,
+            iteration: if seq == 3 { vec![0, 2] } else { Vec::new() },
+        }
+    }
+
+    #[test]
+    fn many_steps_go_in_a_few_statements_and_read_back_the_same() {
+        let (_d, store) = temp_store();
+        store
+            .conn()
+            .execute_batch(
+                "INSERT INTO definitions (id, kind, name, on_event, draft, draft_source, created_at, updated_at)
+                   VALUES (1, 'workflow', 'w', 'e', '{}', '{}', 0, 0)",
+            )
+            .unwrap();
+        let (run, _) = store
+            .insert_run(&NewRun {
+                definition_id: 1,
+                kind: Kind::Workflow,
+                target: "w",
+                version: None,
+                event_id: None,
+                mode: RunMode::Debug,
+                params: &json!({}),
+                lease_owner: None,
+                lease_expires: None,
+            })
+            .unwrap();
+        // more than one statement's worth, and a partial last one
+        let records: Vec<StepRecord> = (1..=19).map(record).collect();
+        let encoded: Vec<EncodedStep> = records.iter().cloned().map(EncodedStep::new).collect();
+        store.insert_encoded_steps(run, &encoded[..18]).unwrap();
+        store.insert_encoded_step(run, &encoded[18]).unwrap();
+        assert_eq!(store.steps_of(run).unwrap(), records);
     }
 }
