@@ -181,7 +181,7 @@ mod tests {
             input: json!({"value": seq}),
             output: json!(seq),
             error: (seq == 5).then(|| "five".to_string()),
-            vars: (seq % 2 == 0).then(|| json!({"n": seq})),
+            vars: seq.is_multiple_of(2).then(|| json!({"n": seq})),
             started_at: Timestamp(1_000 + i64::from(seq)),
             duration_us: u64::from(seq),
             attempt: 1,
