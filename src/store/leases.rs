@@ -21,7 +21,9 @@ impl Store {
 
     /// Take up to `limit` runs that nobody holds (queued without an owner, or held by a lease
     /// that expired): they become `owner`'s until `expires`. A run taken up again after its
-    /// process died starts over: its attempt count goes up and its old step records go.
+    /// process died starts over: its attempt count goes up and its old step records go. (A
+    /// held run counts as begun even when its start was not recorded: a fast run's start goes
+    /// with its end, and its steps may have had effects.)
     pub fn claim_runs(
         &self,
         owner: &str,
@@ -33,7 +35,7 @@ impl Store {
         let columns = RUN_COLUMNS.replace("r.", "");
         let sql = format!(
             "UPDATE runs SET lease_owner = ?1, lease_expires = ?2,
-                    attempt = attempt + (status = 'running'), status = 'queued'
+                    attempt = attempt + (status = 'running' OR lease_owner IS NOT NULL), status = 'queued'
               WHERE id IN (SELECT id FROM runs WHERE finished_at IS NULL AND status IN ('queued', 'running')
                            AND (lease_owner IS NULL OR lease_expires < ?3) ORDER BY id LIMIT ?4)
               RETURNING {columns}"
@@ -101,5 +103,42 @@ impl Store {
                 params![RunStatus::Queued.as_str(), RunStatus::Running.as_str()],
                 |r| r.get(0),
             )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::temp_store;
+
+    #[test]
+    fn runs_of_a_dead_process_start_over_and_count_an_attempt() {
+        let (_d, store) = temp_store();
+        store
+            .conn()
+            .execute_batch(
+                "INSERT INTO definitions (id, kind, name, on_event, draft, draft_source, created_at, updated_at)
+                   VALUES (1, 'workflow', 'w', 'e', '{}', '{}', 0, 0);
+                 -- held by a process that died: one whose start was recorded, one whose start
+                 -- would have gone with its end, and one nobody held (queued for anyone)
+                 INSERT INTO runs (id, definition_id, kind, target, mode, status, params, lease_owner, lease_expires, queued_at)
+                   VALUES (1, 1, 'workflow', 'w', 'live', 'running', '{}', 'dead', 10, 0),
+                          (2, 1, 'workflow', 'w', 'live', 'queued', '{}', 'dead', 10, 0),
+                          (3, 1, 'workflow', 'w', 'live', 'queued', '{}', NULL, NULL, 0),
+                          (4, 1, 'workflow', 'w', 'live', 'queued', '{}', 'alive', 1000, 0);
+                 INSERT INTO steps (run_id, seq, step, path, action, status, input, output, attempt, started_at, duration_us)
+                   VALUES (1, 1, 'a', '/steps/0', 'set', 'succeeded', '{}', '{}', 1, 0, 1);",
+            )
+            .unwrap();
+        let claimed = store
+            .claim_runs("me", Timestamp(100), Timestamp(200), 10)
+            .unwrap();
+        let got: Vec<(i64, u32)> = claimed.iter().map(|r| (r.id, r.attempt)).collect();
+        assert_eq!(got, [(1, 2), (2, 2), (3, 1)], "run 4's lease still holds");
+        assert!(
+            store.steps_of(1).unwrap().is_empty(),
+            "the old attempt's records go"
+        );
+        assert!(claimed.iter().all(|r| r.status == RunStatus::Queued));
     }
 }
