@@ -164,6 +164,7 @@ fn store(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let (mut store, workflows) = bench_store(dir.path());
     let params = json!({"n": 1});
+    let params_json = params.to_string();
     let mut group = c.benchmark_group("store");
     const BATCH: u64 = 1000;
     // one run to hang the step records on
@@ -176,7 +177,7 @@ fn store(c: &mut Criterion) {
                 version: Some(1),
                 event_id: None,
                 mode: RunMode::Live,
-                params: &params,
+                params_json: &params_json,
                 lease_owner: None,
                 lease_expires: None,
             })?
@@ -213,6 +214,7 @@ fn store(c: &mut Criterion) {
                             let (event, _) = s.insert_event(&NewEvent {
                                 name: "hit",
                                 params: &params,
+                                params_json: &params_json,
                                 source: "bench",
                                 parent_run: None,
                                 depth: 0,
@@ -230,7 +232,7 @@ fn store(c: &mut Criterion) {
                                         version: Some(1),
                                         event_id: Some(event.record.id),
                                         mode: RunMode::Live,
-                                        params: &params,
+                                        params_json: &params_json,
                                         lease_owner: Some("bench"),
                                         lease_expires: Some(Timestamp::now()),
                                     })?

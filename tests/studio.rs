@@ -422,6 +422,7 @@ async fn the_activity_log_pages_older_events_in() {
                 st.insert_event(&NewEvent {
                     name: "audit",
                     params: &params,
+                    params_json: &params.to_string(),
                     source: "test",
                     parent_run: None,
                     depth: 0,

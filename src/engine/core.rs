@@ -308,9 +308,20 @@ impl Core {
         let lease_expires = Timestamp(Timestamp::now().0 + self.lease.as_micros() as i64);
         let max_depth = self.settings.engine.max_depth;
         let queue_only = req.queue_only;
+        // encoded here, so that the writer thread only binds it
+        let params_json = req.params.to_string();
         let dispatched = self
             .writer
-            .call(move |s| dispatch::dispatch(s, &req, owner.as_deref(), lease_expires, max_depth))
+            .call(move |s| {
+                dispatch::dispatch(
+                    s,
+                    &req,
+                    &params_json,
+                    owner.as_deref(),
+                    lease_expires,
+                    max_depth,
+                )
+            })
             .await?;
         if !queue_only && dispatched.new {
             let e = &dispatched.event;
@@ -355,9 +366,19 @@ impl Core {
         let owner = self.owner.clone();
         let lease_expires = Timestamp(Timestamp::now().0 + self.lease.as_micros() as i64);
         let max_depth = self.settings.engine.max_depth;
+        let params_json = req.params.to_string();
         Ok(self
             .writer
-            .call(move |s| dispatch::dispatch(s, &req, Some(&owner), lease_expires, max_depth))
+            .call(move |s| {
+                dispatch::dispatch(
+                    s,
+                    &req,
+                    &params_json,
+                    Some(&owner),
+                    lease_expires,
+                    max_depth,
+                )
+            })
             .await?)
     }
 

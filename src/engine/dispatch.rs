@@ -90,6 +90,7 @@ fn loop_reason(chain: &[String], listener: &str) -> Option<String> {
 pub(crate) fn dispatch(
     store: &Store,
     req: &EmitRequest,
+    params_json: &str,
     owner: Option<&str>,
     lease_expires: Timestamp,
     max_depth: u32,
@@ -101,6 +102,7 @@ pub(crate) fn dispatch(
     let (event, new) = store.insert_event(&NewEvent {
         name: &req.name,
         params: &req.params,
+        params_json,
         source: &req.source,
         parent_run,
         depth,
@@ -160,7 +162,7 @@ pub(crate) fn dispatch(
                     } else {
                         RunMode::Live
                     },
-                    params: &req.params,
+                    params_json,
                     lease_owner: owner,
                     lease_expires: owner.map(|_| lease_expires),
                 })?;

@@ -349,6 +349,7 @@ impl Engine {
     ) -> Result<i64, EngineError> {
         let (definition_id, target) = (row.id, row.name.clone());
         let owner = leased.then(|| self.core.owner().to_string());
+        let params_json = params.to_string();
         Ok(self
             .core
             .writer()
@@ -360,7 +361,7 @@ impl Engine {
                     version,
                     event_id: None,
                     mode,
-                    params: &params,
+                    params_json: &params_json,
                     lease_owner: owner.as_deref(),
                     lease_expires: None,
                 })

@@ -12,6 +12,8 @@ pub struct NewEvent<'a> {
     pub name: &'a str,
     /// Parameters (an object).
     pub params: &'a Value,
+    /// The same parameters as JSON text (encoded by the caller, off the writer thread).
+    pub params_json: &'a str,
     /// Who emits it.
     pub source: &'a str,
     /// The emitting run.
@@ -96,7 +98,7 @@ impl Store {
             )?
             .execute(params![
                 e.name,
-                e.params.to_string(),
+                e.params_json,
                 e.source,
                 e.parent_run,
                 e.depth,

@@ -20,8 +20,8 @@ pub struct NewRun<'a> {
     pub event_id: Option<i64>,
     /// Live, debug or replay.
     pub mode: RunMode,
-    /// `$param` or the request.
-    pub params: &'a Value,
+    /// Parameters as JSON text (encoded by the caller, off the writer thread).
+    pub params_json: &'a str,
     /// The process that will run it (`None`: any worker may take it).
     pub lease_owner: Option<&'a str>,
     /// Until when the owner holds it.
@@ -104,7 +104,7 @@ impl Store {
                 r.version,
                 r.event_id,
                 r.mode.as_str(),
-                r.params.to_string(),
+                r.params_json,
                 r.lease_owner,
                 r.lease_expires.map(|t| t.0),
                 Timestamp::now().0

@@ -207,7 +207,7 @@ mod tests {
                 version: None,
                 event_id: None,
                 mode: RunMode::Debug,
-                params: &json!({}),
+                params_json: "{}",
                 lease_owner: None,
                 lease_expires: None,
             })

@@ -376,7 +376,7 @@ mod tests {
                 version: None,
                 event_id: None,
                 mode: RunMode::Debug,
-                params: &serde_json::Value::Null,
+                params_json: "null",
                 lease_owner: None,
                 lease_expires: None,
             })?;
