@@ -59,6 +59,8 @@ pub const BENCH_FILES: &[(&str, &str)] = &[
         "workflows/audit.json",
         include_str!("../assets/bench/workflows/audit.json"),
     ),
+    // params of a realistic size for `flowdeck bench hit --params @bench/order.json`
+    ("order.json", include_str!("../assets/bench/order.json")),
 ];
 
 /// A project's files: path within the project, contents.
