@@ -305,24 +305,8 @@ impl Core {
             )));
         }
         let owner = (!req.queue_only).then(|| self.owner.clone());
-        let lease_expires = Timestamp(Timestamp::now().0 + self.lease.as_micros() as i64);
-        let max_depth = self.settings.engine.max_depth;
         let queue_only = req.queue_only;
-        // encoded here, so that the writer thread only binds it
-        let params_json = req.params.to_string();
-        let dispatched = self
-            .writer
-            .call(move |s| {
-                dispatch::dispatch(
-                    s,
-                    &req,
-                    &params_json,
-                    owner.as_deref(),
-                    lease_expires,
-                    max_depth,
-                )
-            })
-            .await?;
+        let dispatched = self.record_event(req, owner).await?;
         if !queue_only && dispatched.new {
             let e = &dispatched.event;
             let event_value = event_value(&e.record);
@@ -363,23 +347,39 @@ impl Core {
                 names::EVENT_RULE
             )));
         }
-        let owner = self.owner.clone();
+        self.record_event(req, Some(self.owner.clone())).await
+    }
+
+    /// Record the event and queue its listeners' runs (held by `owner`), in one write. The
+    /// params are encoded here and kept out of the write, so that the writer thread neither
+    /// encodes, copies nor frees them.
+    async fn record_event(
+        &self,
+        mut req: EmitRequest,
+        owner: Option<String>,
+    ) -> Result<Dispatched, EngineError> {
+        let params = std::mem::take(&mut req.params);
+        let params_json = params.to_string();
         let lease_expires = Timestamp(Timestamp::now().0 + self.lease.as_micros() as i64);
         let max_depth = self.settings.engine.max_depth;
-        let params_json = req.params.to_string();
-        Ok(self
+        let mut dispatched = self
             .writer
             .call(move |s| {
                 dispatch::dispatch(
                     s,
                     &req,
                     &params_json,
-                    Some(&owner),
+                    owner.as_deref(),
                     lease_expires,
                     max_depth,
                 )
             })
-            .await?)
+            .await?;
+        if dispatched.new {
+            // a duplicate keeps the params it was first recorded with
+            dispatched.event.record.params = params;
+        }
+        Ok(dispatched)
     }
 
     /// Run a job on the worker pool.
