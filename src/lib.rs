@@ -4,8 +4,9 @@
 //! The layers point one way: [`model`] (definitions, validation, records) ← [`expr`]
 //! (`{{ }}` templates over jq) ← [`store`] (SQLite: definitions, versions, events, runs, step
 //! records; the project's data database) ← [`engine`] (dispatcher, interpreter, worker pool)
-//! ← the front ends: [`cli`] and the studio ([`tui`]); the server comes next. Nothing below the engine
-//! knows about a terminal or a socket.
+//! ← the front ends: [`cli`], the studio ([`tui`]), the HTTP [`server`], the editor adapter
+//! ([`dap`]) and [`bench`](mod@bench) (a burst emitter that measures the engine). Nothing below the
+//! engine knows about a terminal or a socket.
 #![forbid(unsafe_code)]
 
 pub mod bench;

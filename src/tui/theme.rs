@@ -1,5 +1,5 @@
 //! Styles. With colour (configurable) or, under `NO_COLOR`, none at all: meaning is then
-//! carried by bold, reverse, dim and the symbols (✓ ✗ … · [x]).
+//! carried by bold, reverse, dim and the symbols (✓ ✗ … · `[x]`).
 
 use super::config::ThemeConfig;
 use ratatui::style::{Color, Modifier, Style};
