@@ -243,7 +243,7 @@ fn store(c: &mut Criterion) {
                                 s.insert_encoded_steps(run, &encoded)?;
                                 s.finish_run_started(
                                     run,
-                                    Timestamp::now(),
+                                    Some(Timestamp::now()),
                                     RunStatus::Succeeded,
                                     Some("{\"n\":1}"),
                                     None,

@@ -178,15 +178,10 @@ pub fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-/// Check that `event` has a live, active listener; their names.
-fn listeners(engine: &Engine, event: &str) -> Result<Vec<String>, BenchError> {
+/// Check that `event` has a live, active listener.
+fn check_listeners(engine: &Engine, event: &str) -> Result<(), BenchError> {
     let listeners = engine.store().live_listeners(event)?;
-    let running: Vec<String> = listeners
-        .iter()
-        .filter(|l| l.active && l.deployed)
-        .map(|l| l.name.clone())
-        .collect();
-    if running.is_empty() {
+    if !listeners.iter().any(|l| l.active && l.deployed) {
         let why = if listeners.is_empty() {
             "no workflow listens to it".to_string()
         } else {
@@ -203,7 +198,7 @@ fn listeners(engine: &Engine, event: &str) -> Result<Vec<String>, BenchError> {
             "cannot bench {event:?}: {why}; deploy and switch on a workflow that listens to it"
         )));
     }
-    Ok(running)
+    Ok(())
 }
 
 /// Run the benchmark on `engine` (whose store is at `store_path`).
@@ -221,7 +216,7 @@ pub async fn run(
     if options.events == 0 {
         return Err(BenchError::Input("--events must be at least 1".into()));
     }
-    listeners(engine, &options.event)?;
+    check_listeners(engine, &options.event)?;
     let timeline = Arc::new(Timeline::default());
     if !engine.core().set_probe(timeline.clone()) {
         return Err(BenchError::Input(

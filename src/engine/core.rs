@@ -12,13 +12,12 @@ use super::secrets::Secrets;
 use super::tracker::{Membership, Tracker};
 use crate::model::project::EngineSettings;
 use crate::model::{Kind, RunMode, RunStatus, Timestamp, names, parse_definition};
-use crate::store::steps::EncodedStep;
 use crate::store::{DataDb, Store, Writer};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::Semaphore;
 
 /// The project's settings as the engine uses them.
@@ -556,27 +555,8 @@ impl Core {
         }
     }
 
-    /// Queue step records for writing (secrets masked).
-    pub async fn record_steps(&self, run_id: i64, mut records: Vec<crate::model::StepRecord>) {
-        if records.is_empty() {
-            return;
-        }
-        self.mask_records(&mut records);
-        let records: Vec<EncodedStep> = records.into_iter().map(EncodedStep::new).collect();
-        let probe = self.probe.get().cloned();
-        self.writer
-            .submit_then(
-                "step records",
-                move |s| {
-                    s.insert_encoded_steps(run_id, &records)?;
-                    Ok(())
-                },
-                probe.map(|p| move || p.steps_committed(run_id, Instant::now())),
-            )
-            .await;
-    }
-
-    /// Record the end of a run and say how it ended.
+    /// Record the end of a run whose start (if any) and steps were recorded, and say how
+    /// it ended.
     pub async fn finish(
         &self,
         run_id: i64,
@@ -585,23 +565,8 @@ impl Core {
         error: Option<String>,
         http_status: Option<u16>,
     ) -> RunEnd {
-        let (o, e) = (output.clone(), error.clone());
-        if let Err(err) = self
-            .writer
-            .call(move |s| s.finish_run(run_id, status, o.as_ref(), e.as_deref()))
+        self.finish_log(RunLog::recorded(run_id), status, output, error, http_status)
             .await
-        {
-            tracing::error!(run_id, error = %err, "cannot record the end of a run");
-        } else if let Some(p) = self.probe.get() {
-            p.run_finished(run_id, Instant::now());
-        }
-        RunEnd {
-            run_id,
-            status,
-            output,
-            error,
-            http_status,
-        }
     }
 }
 

@@ -17,9 +17,8 @@ pub const FLUSH_EVERY: Duration = Duration::from_millis(2);
 #[derive(Debug)]
 pub struct RunLog {
     run_id: i64,
-    started_at: Timestamp,
-    /// The run's start (status `running`, its lease) has been sent.
-    started: bool,
+    /// When the run started, until its start (status `running`, its lease) is sent.
+    started_at: Option<Timestamp>,
     pending: Vec<EncodedStep>,
     last_flush: Instant,
 }
@@ -29,24 +28,19 @@ impl RunLog {
     pub fn new(run_id: i64) -> RunLog {
         RunLog {
             run_id,
-            started_at: Timestamp::now(),
-            started: false,
+            started_at: Some(Timestamp::now()),
             pending: Vec::new(),
             last_flush: Instant::now(),
         }
     }
 
-    /// A run whose start and steps were recorded as they happened (the debugger's).
+    /// A run whose start (if it started) and steps were recorded as they happened (the
+    /// debugger's).
     pub fn recorded(run_id: i64) -> RunLog {
         RunLog {
-            started: true,
+            started_at: None,
             ..RunLog::new(run_id)
         }
-    }
-
-    /// The run.
-    pub fn run_id(&self) -> i64 {
-        self.run_id
     }
 
     /// Whether step records wait to be sent.
@@ -75,26 +69,36 @@ impl Core {
     }
 
     /// Add a step's records to the log; send the log if it has waited long enough.
-    pub async fn log_steps(&self, log: &mut RunLog, mut records: Vec<StepRecord>) {
-        self.mask_records(&mut records);
-        log.pending
-            .extend(records.into_iter().map(EncodedStep::new));
+    pub async fn log_steps(&self, log: &mut RunLog, records: Vec<StepRecord>) {
+        self.add_records(log, records);
         if log.last_flush.elapsed() >= FLUSH_EVERY {
             self.flush_log(log).await;
         }
     }
 
+    /// Send step records of a run recorded as it goes (the debugger's) to the writer now.
+    pub async fn record_steps(&self, run_id: i64, records: Vec<StepRecord>) {
+        let mut log = RunLog::recorded(run_id);
+        self.add_records(&mut log, records);
+        self.flush_log(&mut log).await;
+    }
+
+    fn add_records(&self, log: &mut RunLog, mut records: Vec<StepRecord>) {
+        self.mask_records(&mut records);
+        log.pending
+            .extend(records.into_iter().map(EncodedStep::new));
+    }
+
     /// Send the run's start (once) and its pending step records to the writer.
     pub async fn flush_log(&self, log: &mut RunLog) {
         log.last_flush = Instant::now();
-        if log.started && log.pending.is_empty() {
+        if log.started_at.is_none() && log.pending.is_empty() {
             return;
         }
-        let start = (!log.started).then(|| {
+        let start = log.started_at.take().map(|at| {
             let lease_expires = Timestamp(Timestamp::now().0 + self.lease().as_micros() as i64);
-            (log.started_at, self.owner().to_string(), lease_expires)
+            (at, self.owner().to_string(), lease_expires)
         });
-        log.started = true;
         let steps = std::mem::take(&mut log.pending);
         let run_id = log.run_id;
         let has_steps = !steps.is_empty();

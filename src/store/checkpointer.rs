@@ -5,11 +5,10 @@
 //! checkpoints off (`PRAGMA wal_autocheckpoint = 0`). `PASSIVE` checkpoints never wait for
 //! readers or writers; the database file is synced after each one (`synchronous=NORMAL`).
 
+use super::background::Joined;
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// How often the WAL is checkpointed.
@@ -19,8 +18,9 @@ pub const EVERY: Duration = Duration::from_millis(100);
 /// connection to close checkpoints what is left).
 #[derive(Debug)]
 pub struct Checkpointer {
-    stop: Option<mpsc::Sender<()>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    // dropped first: the thread sees the channel close and ends
+    _stop: mpsc::Sender<()>,
+    _thread: Joined,
 }
 
 impl Checkpointer {
@@ -45,19 +45,23 @@ impl Checkpointer {
                 }
             })?;
         Ok(Checkpointer {
-            stop: Some(stop),
-            thread: Mutex::new(Some(thread)),
+            _stop: stop,
+            _thread: Joined::new(thread),
         })
     }
 }
 
-impl Drop for Checkpointer {
-    fn drop(&mut self) {
-        self.stop.take();
-        if let Some(h) = self.thread.lock().ok().and_then(|mut h| h.take()) {
-            let _ = h.join();
-        }
-    }
+/// Give `conn`'s checkpoints to a [`Checkpointer`] thread, so that its commits never wait
+/// for one (the tail of emit → first step). Without the thread, `conn` keeps checkpointing.
+pub(crate) fn hand_off(conn: &Connection, path: &Path) -> Option<Checkpointer> {
+    let handed = Checkpointer::spawn(path, EVERY).and_then(|c| {
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
+            .map(|()| c)
+            .map_err(std::io::Error::other)
+    });
+    handed
+        .map_err(|e| tracing::warn!(error = %e, "checkpoints stay on the writer"))
+        .ok()
 }
 
 fn checkpoint(conn: &Connection, name: &str) {

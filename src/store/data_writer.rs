@@ -8,15 +8,14 @@
 //! `RAISE(ROLLBACK)`) fails, and the rest of its batch runs again. Transaction control
 //! (`BEGIN`, `COMMIT`, `SAVEPOINT`, …) is refused in steps: each step commits on its own.
 
-use super::checkpointer::Checkpointer;
+use super::background::{Joined, drain};
+use super::checkpointer::{self, Checkpointer};
 use super::data::{DataError, ExecResult, connect};
-use super::writer::hand_off_checkpoints;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, Statement};
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use tokio::sync::{mpsc, oneshot};
 
 /// Statements queued before steps wait (back-pressure).
@@ -55,19 +54,11 @@ struct Job {
 /// thread.
 #[derive(Debug)]
 pub struct DataWriter {
-    tx: Option<mpsc::Sender<Job>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
-    /// Stopped after the writer thread (a field drops after `drop` ran).
+    // fields drop in order: the channel closes, the thread ends and is joined, then the
+    // checkpointer stops
+    tx: mpsc::Sender<Job>,
+    _thread: Joined,
     _checkpointer: Option<Checkpointer>,
-}
-
-impl Drop for DataWriter {
-    fn drop(&mut self) {
-        self.tx.take();
-        if let Some(h) = self.thread.lock().ok().and_then(|mut h| h.take()) {
-            let _ = h.join();
-        }
-    }
 }
 
 impl DataWriter {
@@ -75,15 +66,15 @@ impl DataWriter {
     pub fn spawn(path: &Path) -> Result<DataWriter, DataError> {
         let guard = Arc::new(Guard::default());
         let conn = connect(path, Some(guard.clone()))?;
-        let checkpointer = hand_off_checkpoints(&conn, path);
+        let checkpointer = checkpointer::hand_off(&conn, path);
         let (tx, rx) = mpsc::channel::<Job>(QUEUE);
         let thread = std::thread::Builder::new()
             .name("flowdeck-data".into())
             .spawn(move || run(&conn, &guard, rx))
             .map_err(|e| DataError::Sql(format!("cannot start the data writer thread: {e}")))?;
         Ok(DataWriter {
-            tx: Some(tx),
-            thread: Mutex::new(Some(thread)),
+            tx,
+            _thread: Joined::new(thread),
             _checkpointer: checkpointer,
         })
     }
@@ -91,7 +82,6 @@ impl DataWriter {
     /// Run `sql` with `args` in the next group commit; answers once it is committed.
     pub async fn exec(&self, sql: &str, args: Vec<SqlValue>) -> Result<ExecResult, DataError> {
         let gone = || DataError::Sql("the data writer has stopped".into());
-        let tx = self.tx.as_ref().ok_or_else(gone)?;
         let (answer, rx) = oneshot::channel();
         let job = Job {
             sql: sql.to_owned(),
@@ -99,7 +89,7 @@ impl DataWriter {
             result: None,
             answer,
         };
-        tx.send(job).await.map_err(|_| gone())?;
+        self.tx.send(job).await.map_err(|_| gone())?;
         rx.await.map_err(|_| gone())?
     }
 }
@@ -194,15 +184,6 @@ fn run_batch(
     }
 }
 
-fn drain(rx: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
-    while batch.len() < BATCH {
-        match rx.try_recv() {
-            Ok(job) => batch.push(job),
-            Err(_) => break,
-        }
-    }
-}
-
 fn run(conn: &Connection, guard: &Guard, mut rx: mpsc::Receiver<Job>) {
     let mut controls = match Controls::prepare(conn) {
         Ok(c) => c,
@@ -220,13 +201,13 @@ fn run(conn: &Connection, guard: &Guard, mut rx: mpsc::Receiver<Job>) {
     let mut busy = false;
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
-        drain(&mut rx, &mut batch);
+        drain(&mut rx, &mut batch, BATCH);
         if batch.len() < LINGER_BELOW && busy {
             // a commit costs far more than a statement: when steps keep coming but few are
             // waiting, give the ones running now a moment to join this commit (a lone
             // statement commits at once)
             std::thread::sleep(LINGER);
-            drain(&mut rx, &mut batch);
+            drain(&mut rx, &mut batch, BATCH);
         }
         busy = batch.len() > 1;
         tracing::trace!(statements = batch.len(), "data group commit");

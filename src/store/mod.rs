@@ -5,6 +5,7 @@
 //! process; a power loss may lose the last transactions but never corrupts the file.
 
 pub mod activity;
+pub(crate) mod background;
 pub mod breakpoints;
 pub mod cascade;
 pub mod checkpointer;

@@ -158,12 +158,13 @@ impl Store {
         Ok(())
     }
 
-    /// Record the end of a run, with when it started for a run whose start was not
-    /// recorded separately (a fast run's whole life is one write).
+    /// Record the end of a run. `started_at`: when it started, for a run whose start was
+    /// not recorded separately (a fast run's whole life is one write); a start already
+    /// recorded is kept.
     pub fn finish_run_started(
         &self,
         id: i64,
-        started_at: Timestamp,
+        started_at: Option<Timestamp>,
         status: RunStatus,
         output: Option<&str>,
         error: Option<&str>,
@@ -180,12 +181,12 @@ impl Store {
                 output,
                 error,
                 Timestamp::now().0,
-                started_at.0
+                started_at.map(|t| t.0)
             ])?;
         Ok(())
     }
 
-    /// Record the end of a run.
+    /// Record the end of a run whose start (if any) was recorded.
     pub fn finish_run(
         &self,
         id: i64,
@@ -193,19 +194,8 @@ impl Store {
         output: Option<&Value>,
         error: Option<&str>,
     ) -> Result<()> {
-        self.conn()
-            .prepare_cached(
-                "UPDATE runs SET status = ?2, output = ?3, error = ?4, finished_at = ?5,
-                    lease_owner = NULL, lease_expires = NULL WHERE id = ?1",
-            )?
-            .execute(params![
-                id,
-                status.as_str(),
-                output.map(Value::to_string),
-                error,
-                Timestamp::now().0
-            ])?;
-        Ok(())
+        let output = output.map(Value::to_string);
+        self.finish_run_started(id, None, status, output.as_deref(), error)
     }
 
     /// One run, without its steps.

@@ -10,11 +10,11 @@
 //! [`Writer::submit`] is not waited for but is committed in order with the rest, so awaiting
 //! any later call also means the earlier submissions are committed.
 
+use super::background::{Joined, drain};
 use super::checkpointer::{self, Checkpointer};
 use super::{Result, Store, StoreError};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// Jobs queued before senders wait.
@@ -102,27 +102,19 @@ pub struct Writer {
 }
 
 /// Joins the thread once every handle is gone. `Writer::tx` is declared before the guard,
-/// so the last sender is dropped first, the channel closes and the thread ends.
+/// so the last sender is dropped first, the channel closes and the thread ends; the
+/// checkpointer stops after it.
 #[derive(Debug)]
 struct ThreadGuard {
-    handle: Mutex<Option<JoinHandle<()>>>,
-    /// Stopped after the writer thread (a field drops after `drop` ran).
+    _thread: Joined,
     _checkpointer: Option<Checkpointer>,
-}
-
-impl Drop for ThreadGuard {
-    fn drop(&mut self) {
-        if let Some(h) = self.handle.lock().ok().and_then(|mut h| h.take()) {
-            let _ = h.join();
-        }
-    }
 }
 
 impl Writer {
     /// Open the store at `path` on a new writer thread.
     pub fn spawn(path: &Path) -> Result<Writer> {
         let store = Store::open(path)?;
-        let checkpointer = hand_off_checkpoints(store.conn(), path);
+        let checkpointer = checkpointer::hand_off(store.conn(), path);
         let (tx, rx) = mpsc::channel::<Job>(QUEUE);
         let (committed, commits) = tokio::sync::watch::channel(0u64);
         let handle = std::thread::Builder::new()
@@ -130,7 +122,7 @@ impl Writer {
             .spawn(move || run(store, rx, committed))
             .map_err(|e| StoreError::Commit(format!("cannot start the writer thread: {e}")))?;
         let guard = ThreadGuard {
-            handle: Mutex::new(Some(handle)),
+            _thread: Joined::new(handle),
             _checkpointer: checkpointer,
         };
         Ok(Writer {
@@ -223,27 +215,6 @@ impl Writer {
     }
 }
 
-/// Give `conn`'s checkpoints to a [`Checkpointer`] thread, so that commits never wait for
-/// one (the tail of emit → first step). Without the thread, `conn` keeps checkpointing.
-pub(crate) fn hand_off_checkpoints(
-    conn: &rusqlite::Connection,
-    path: &Path,
-) -> Option<Checkpointer> {
-    match Checkpointer::spawn(path, checkpointer::EVERY) {
-        Ok(c) => match conn.execute_batch("PRAGMA wal_autocheckpoint = 0") {
-            Ok(()) => Some(c),
-            Err(e) => {
-                tracing::warn!(error = %e, "checkpoints stay on the writer");
-                None
-            }
-        },
-        Err(e) => {
-            tracing::warn!(error = %e, "checkpoints stay on the writer");
-            None
-        }
-    }
-}
-
 /// Run one statement, prepared once per connection.
 fn exec(store: &Store, sql: &str) -> rusqlite::Result<()> {
     store.conn().prepare_cached(sql)?.execute([]).map(|_| ())
@@ -291,12 +262,7 @@ fn run(store: Store, mut rx: mpsc::Receiver<Job>, committed: tokio::sync::watch:
     let mut batch: Vec<Job> = Vec::with_capacity(BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
-        while batch.len() < BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
+        drain(&mut rx, &mut batch, BATCH);
         tracing::trace!(jobs = batch.len(), "group commit");
         // the fast path: the whole batch in one transaction, no savepoints
         let commit_error = match exec(&store, "BEGIN IMMEDIATE") {
