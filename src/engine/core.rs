@@ -11,7 +11,7 @@ use super::runlog::RunLog;
 use super::secrets::Secrets;
 use super::tracker::{Membership, Tracker};
 use crate::model::project::EngineSettings;
-use crate::model::{Kind, RunMode, RunStatus, Timestamp, names, parse_definition};
+use crate::model::{Kind, RunMode, RunStatus, Timestamp, json_text, names, parse_definition};
 use crate::store::{DataDb, Store, Writer};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -358,7 +358,7 @@ impl Core {
         owner: Option<String>,
     ) -> Result<Dispatched, EngineError> {
         let params = std::mem::take(&mut req.params);
-        let params_json = params.to_string();
+        let params_json = json_text(&params);
         let lease_expires = Timestamp(Timestamp::now().0 + self.lease.as_micros() as i64);
         let max_depth = self.settings.engine.max_depth;
         let mut dispatched = self
@@ -391,7 +391,9 @@ impl Core {
         let run_id = job.run_id;
         // the task waits for its abort handle to be on file, so that its removal comes after
         let (go, ready) = tokio::sync::oneshot::channel::<()>();
-        let handle = tokio::spawn(async move {
+        // boxed: tokio moves a task's future by value as it spawns it, and this one is
+        // kilobytes (the interpreter's state machine); a box moves as a pointer
+        let run = Box::pin(async move {
             let _membership = membership;
             let _inflight = inflight;
             let _ = ready.await;
@@ -412,6 +414,7 @@ impl Core {
                 tasks.remove(&run_id);
             }
         });
+        let handle = tokio::spawn(run);
         if let Ok(mut tasks) = self.tasks.lock() {
             tasks.insert(run_id, handle.abort_handle());
         }

@@ -5,7 +5,7 @@
 //! runs' records.
 
 use super::core::{Core, RunEnd};
-use crate::model::{RunStatus, StepRecord, Timestamp};
+use crate::model::{RunStatus, StepRecord, Timestamp, json_text};
 use crate::store::steps::EncodedStep;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -135,7 +135,7 @@ impl Core {
             ..
         } = log;
         let has_steps = !pending.is_empty();
-        let encoded = output.as_ref().map(Value::to_string);
+        let encoded = output.as_ref().map(json_text);
         let e = error.clone();
         let written = self
             .writer()

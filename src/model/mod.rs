@@ -19,6 +19,6 @@ pub use parse::{Parsed, parse_definition};
 pub use project::{LoadedFile, LoadedProject, ProjectConfig, ProjectError};
 pub use record::{
     EventRecord, RunMode, RunRecord, RunStatus, SkipRecord, StepRecord, StepStatus, Target,
-    Timestamp,
+    Timestamp, json_text,
 };
 pub use step::{Action, Retry, Step};

@@ -191,6 +191,35 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX runs_unfinished ON runs (lease_expires) WHERE finished_at IS NULL;
     CREATE INDEX runs_without_event ON runs (id) WHERE event_id IS NULL;
     "#,
+    // 4: step records without a statement journal. A statement that writes several rows
+    // and may stop half-way (an immediate foreign key, a NOT NULL) makes SQLite copy every
+    // page it touches aside first, so that it can undo itself alone; step records are
+    // inserted several rows a statement. Their run's key is now checked at the commit
+    // (the writer retries a batch job by job when a commit is refused), and the inserts
+    // are `OR FAIL`.
+    r#"
+    CREATE TABLE steps_rebuilt (
+        run_id      INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE
+                            DEFERRABLE INITIALLY DEFERRED,
+        seq         INTEGER NOT NULL,
+        step        TEXT NOT NULL,
+        path        TEXT NOT NULL,
+        action      TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        input       TEXT NOT NULL,
+        output      TEXT NOT NULL,
+        error       TEXT,
+        vars        TEXT,                   -- $var after the step; NULL when unchanged
+        iteration   TEXT,
+        attempt     INTEGER NOT NULL,
+        started_at  INTEGER NOT NULL,
+        duration_us INTEGER NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    ) WITHOUT ROWID;
+    INSERT INTO steps_rebuilt SELECT * FROM steps;
+    DROP TABLE steps;
+    ALTER TABLE steps_rebuilt RENAME TO steps;
+    "#,
 ];
 
 /// The schema version this build writes.

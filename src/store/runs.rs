@@ -1,7 +1,7 @@
 //! Runs: queued by the dispatcher, leased by a worker, finished once.
 
 use super::{Result, Store, json_column, json_column_opt};
-use crate::model::{Kind, RunMode, RunRecord, RunStatus, Target, Timestamp};
+use crate::model::{Kind, RunMode, RunRecord, RunStatus, Target, Timestamp, json_text};
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 
@@ -194,7 +194,7 @@ impl Store {
         output: Option<&Value>,
         error: Option<&str>,
     ) -> Result<()> {
-        let output = output.map(Value::to_string);
+        let output = output.map(json_text);
         self.finish_run_started(id, None, status, output.as_deref(), error)
     }
 

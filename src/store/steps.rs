@@ -1,7 +1,7 @@
 //! Step records: one row per executed step (and attempt) of a run.
 
 use super::{Result, Store, json_column, json_column_opt};
-use crate::model::{StepRecord, StepStatus, Timestamp};
+use crate::model::{StepRecord, StepStatus, Timestamp, json_text};
 use rusqlite::params;
 use std::sync::OnceLock;
 
@@ -30,9 +30,9 @@ impl EncodedStep {
         EncodedStep {
             iteration: (!s.iteration.is_empty())
                 .then(|| serde_json::to_string(&s.iteration).unwrap_or_default()),
-            input: s.input.to_string(),
-            output: s.output.to_string(),
-            vars: s.vars.as_ref().map(ToString::to_string),
+            input: json_text(&s.input),
+            output: json_text(&s.output),
+            vars: s.vars.as_ref().map(json_text),
             seq: s.seq,
             step: s.step,
             path: s.path,
@@ -63,7 +63,7 @@ fn insert_sql(rows: usize) -> &'static str {
                     format!("({})", marks.join(", "))
                 };
                 format!(
-                    "INSERT OR REPLACE INTO steps (run_id, seq, step, path, action, status, input, output,
+                    "INSERT OR FAIL INTO steps (run_id, seq, step, path, action, status, input, output,
                         error, vars, iteration, attempt, started_at, duration_us)
                      VALUES {}",
                     (0..n).map(row).collect::<Vec<_>>().join(", ")

@@ -276,13 +276,47 @@ fn run(store: Store, mut rx: mpsc::Receiver<Job>, committed: tokio::sync::watch:
             }
             Err(_) => run_isolated(&store, &mut batch),
         };
-        match &commit_error {
-            Some(e) => tracing::error!(error = %e, "group commit failed"),
-            None => committed.send_modify(|n| *n += 1),
+        match commit_error {
+            None => {
+                committed.send_modify(|n| *n += 1);
+                for job in batch.drain(..) {
+                    job.done(None);
+                }
+            }
+            Some(e) if batch.len() > 1 => {
+                // a check deferred to the commit (a step record's run) failed: which job
+                // broke it is known only by committing them one by one
+                tracing::warn!(error = %e, jobs = batch.len(), "group commit refused; committing job by job");
+                for mut job in batch.drain(..) {
+                    let error = run_alone(&store, &mut job);
+                    if error.is_none() {
+                        committed.send_modify(|n| *n += 1);
+                    }
+                    job.done(error.as_ref());
+                }
+            }
+            Some(e) => {
+                tracing::error!(error = %e, "commit failed");
+                for job in batch.drain(..) {
+                    job.done(Some(&e));
+                }
+            }
         }
-        for job in batch.drain(..) {
-            job.done(commit_error.as_ref());
-        }
+    }
+}
+
+/// Run one job in its own transaction; the commit's error, if any (a failed job rolls
+/// back and answers with its own error).
+fn run_alone(store: &Store, job: &mut Job) -> Option<StoreError> {
+    if let Err(e) = exec(store, "BEGIN IMMEDIATE") {
+        rollback(store);
+        return Some(StoreError::Sqlite(e));
+    }
+    if job.run(store) {
+        commit(store)
+    } else {
+        rollback(store);
+        None
     }
 }
 
@@ -357,5 +391,71 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(count, 0, "the failed job's first insert was rolled back");
+    }
+
+    #[tokio::test]
+    async fn a_job_refused_at_commit_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flowdeck.db");
+        let writer = Writer::spawn(&path).unwrap();
+        // hold the writer busy so that the jobs below are committed as one batch
+        let held = writer.clone();
+        let busy = tokio::spawn(async move {
+            held.call(|_| {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                Ok(())
+            })
+            .await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let mut tasks = Vec::new();
+        for i in 0..10_i64 {
+            let writer = writer.clone();
+            tasks.push(tokio::spawn(async move {
+                writer
+                    .call(move |s| {
+                        // job 5 records a step of a run that does not exist: the check
+                        // of the step's run waits for the commit
+                        let run = if i == 5 { 999 } else { 0 };
+                        if run > 0 {
+                            s.conn().execute(
+                                "INSERT INTO steps (run_id, seq, step, path, action, status, input,
+                                     output, attempt, started_at, duration_us)
+                                 VALUES (?1, 1, 'a', '/steps/0', 'set', 'succeeded', '{}', 'null', 1, 0, 0)",
+                                [run],
+                            )?;
+                        }
+                        s.conn().execute(
+                            "INSERT INTO ui_state (key, value, updated_at) VALUES (?1, '1', 0)",
+                            [format!("k{i}")],
+                        )?;
+                        Ok(())
+                    })
+                    .await
+            }));
+        }
+        busy.await.unwrap().unwrap();
+        let results: Vec<bool> = futures_results(tasks).await;
+        assert_eq!(
+            results,
+            (0..10).map(|i| i != 5).collect::<Vec<_>>(),
+            "only the job with the dangling step failed"
+        );
+        let keys: i64 = writer
+            .call(|s| {
+                Ok(s.conn()
+                    .query_row("SELECT count(*) FROM ui_state", [], |r| r.get(0))?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(keys, 9);
+    }
+
+    async fn futures_results(tasks: Vec<tokio::task::JoinHandle<Result<()>>>) -> Vec<bool> {
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap().is_ok());
+        }
+        out
     }
 }
