@@ -163,3 +163,57 @@ impl Store {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::NewEvent;
+    use crate::store::testing::temp_store;
+    use serde_json::json;
+
+    fn event<'a>(params: &'a serde_json::Value, key: Option<&'a str>) -> NewEvent<'a> {
+        NewEvent {
+            name: "hit",
+            params,
+            params_json: "{}",
+            source: "test",
+            parent_run: None,
+            depth: 0,
+            chain: &[],
+            draft: false,
+            dedup_key: key,
+        }
+    }
+
+    #[test]
+    fn a_key_records_one_event_and_is_found_through_its_index() {
+        let (_d, store) = temp_store();
+        let params = json!({});
+        let (first, new) = store.insert_event(&event(&params, Some("k"))).unwrap();
+        assert!(new);
+        let (again, new) = store.insert_event(&event(&params, Some("k"))).unwrap();
+        assert!(!new);
+        assert_eq!(again.record.id, first.record.id);
+        // events without a key are not held by the key's index
+        let (a, _) = store.insert_event(&event(&params, None)).unwrap();
+        let (b, _) = store.insert_event(&event(&params, None)).unwrap();
+        assert_ne!(a.record.id, b.record.id);
+        let plan: String = store
+            .conn()
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT id FROM events WHERE dedup_key = ?1",
+                ["k"],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("events_dedup_key"), "{plan}");
+        let entries: i64 = store
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM events INDEXED BY events_dedup_key WHERE dedup_key IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(entries, 1);
+    }
+}

@@ -191,12 +191,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX runs_unfinished ON runs (lease_expires) WHERE finished_at IS NULL;
     CREATE INDEX runs_without_event ON runs (id) WHERE event_id IS NULL;
     "#,
-    // 4: step records without a statement journal. A statement that writes several rows
-    // and may stop half-way (an immediate foreign key, a NOT NULL) makes SQLite copy every
-    // page it touches aside first, so that it can undo itself alone; step records are
-    // inserted several rows a statement. Their run's key is now checked at the commit
-    // (the writer retries a batch job by job when a commit is refused), and the inserts
-    // are `OR FAIL`.
+    // 4: cheaper step and event inserts. A statement that writes several rows and may stop
+    // half-way (an immediate foreign key, a NOT NULL) makes SQLite copy every page it
+    // touches aside first, so that it can undo itself alone; step records are inserted
+    // several rows a statement. Their run's key is now checked at the commit (the writer
+    // retries a batch job by job when a commit is refused), and the inserts are `OR FAIL`.
     r#"
     CREATE TABLE steps_rebuilt (
         run_id      INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE
@@ -219,6 +218,27 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO steps_rebuilt SELECT * FROM steps;
     DROP TABLE steps;
     ALTER TABLE steps_rebuilt RENAME TO steps;
+
+    -- and events without an index entry per event for a key few events have: the
+    -- column's UNIQUE kept a NULL entry for every event; a partial index keeps the keys
+    CREATE TABLE events_rebuilt (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL,
+        params     TEXT NOT NULL,
+        source     TEXT NOT NULL,
+        parent_run INTEGER REFERENCES runs (id) ON DELETE SET NULL,
+        depth      INTEGER NOT NULL DEFAULT 0,
+        chain      TEXT NOT NULL DEFAULT '[]', -- workflows that led here, for the loop guard
+        draft      INTEGER NOT NULL DEFAULT 0, -- dispatch to drafts (emit --draft)
+        dedup_key  TEXT,
+        emitted_at INTEGER NOT NULL
+    );
+    INSERT INTO events_rebuilt SELECT * FROM events;
+    DROP TABLE events;
+    ALTER TABLE events_rebuilt RENAME TO events;
+    CREATE INDEX events_name ON events (name, id);
+    CREATE INDEX events_parent_run ON events (parent_run) WHERE parent_run IS NOT NULL;
+    CREATE UNIQUE INDEX events_dedup_key ON events (dedup_key) WHERE dedup_key IS NOT NULL;
     "#,
 ];
 
