@@ -504,9 +504,11 @@ impl Core {
         while !interpreter.is_finished() {
             // before a step that waits, send what the run has recorded: the studio then
             // shows where it waits; before a commit of the data database too, unless the
-            // writer has a queue (the records then go with the run's end, in fewer writes)
+            // writer is saturated (the records then go with the run's end, in fewer writes)
             if interpreter.may_wait()
-                || (interpreter.next_commits() && log.has_pending() && self.writer().is_idle())
+                || (interpreter.next_commits()
+                    && log.has_pending()
+                    && !self.writer().is_saturated())
             {
                 self.flush_log(&mut log).await;
             }

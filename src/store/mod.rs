@@ -15,6 +15,7 @@ pub mod definitions;
 pub mod error;
 pub mod events;
 pub mod leases;
+pub mod load;
 pub mod migrations;
 pub mod project;
 pub mod runs;

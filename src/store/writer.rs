@@ -12,6 +12,7 @@
 
 use super::background::{Joined, drain};
 use super::checkpointer::{self, Checkpointer};
+use super::load::{Load, LoadMeter};
 use super::{Result, Store, StoreError};
 use std::path::Path;
 use std::sync::Arc;
@@ -98,6 +99,7 @@ impl<F: Fn(&Store) -> Result<()> + Send, C: FnOnce() + Send> Work for Submit<F, 
 pub struct Writer {
     tx: mpsc::Sender<Job>,
     commits: tokio::sync::watch::Receiver<u64>,
+    load: Load,
     _thread: Arc<ThreadGuard>,
 }
 
@@ -117,9 +119,11 @@ impl Writer {
         let checkpointer = checkpointer::hand_off(store.conn(), path);
         let (tx, rx) = mpsc::channel::<Job>(QUEUE);
         let (committed, commits) = tokio::sync::watch::channel(0u64);
+        let load = Load::default();
+        let meter = LoadMeter::new(load.clone());
         let handle = std::thread::Builder::new()
             .name("flowdeck-writer".into())
-            .spawn(move || run(store, rx, committed))
+            .spawn(move || run(store, rx, committed, meter))
             .map_err(|e| StoreError::Commit(format!("cannot start the writer thread: {e}")))?;
         let guard = ThreadGuard {
             _thread: Joined::new(handle),
@@ -128,6 +132,7 @@ impl Writer {
         Ok(Writer {
             tx,
             commits,
+            load,
             _thread: Arc::new(guard),
         })
     }
@@ -204,9 +209,10 @@ impl Writer {
         self.commits.clone()
     }
 
-    /// Whether no write waits in the queue (the next one goes in the next commit).
-    pub fn is_idle(&self) -> bool {
-        self.tx.capacity() == self.tx.max_capacity()
+    /// Whether writes wait in the queue and the thread has lately spent most of its time
+    /// writing: a write that could wait for a later one had better join it.
+    pub fn is_saturated(&self) -> bool {
+        self.tx.capacity() < self.tx.max_capacity() && self.load.busy() >= 0.5
     }
 
     /// Wait until everything sent before is committed.
@@ -258,9 +264,15 @@ fn commit(store: &Store) -> Option<StoreError> {
     })
 }
 
-fn run(store: Store, mut rx: mpsc::Receiver<Job>, committed: tokio::sync::watch::Sender<u64>) {
+fn run(
+    store: Store,
+    mut rx: mpsc::Receiver<Job>,
+    committed: tokio::sync::watch::Sender<u64>,
+    mut meter: LoadMeter,
+) {
     let mut batch: Vec<Job> = Vec::with_capacity(BATCH);
     while let Some(first) = rx.blocking_recv() {
+        meter.work();
         batch.push(first);
         drain(&mut rx, &mut batch, BATCH);
         tracing::trace!(jobs = batch.len(), "group commit");
@@ -302,6 +314,7 @@ fn run(store: Store, mut rx: mpsc::Receiver<Job>, committed: tokio::sync::watch:
                 }
             }
         }
+        meter.idle();
     }
 }
 
