@@ -332,7 +332,7 @@ mod tests {
     }
 
     #[test]
-    fn an_older_store_keeps_its_records_through_the_runs_rebuild() {
+    fn an_older_store_keeps_its_records_through_the_rebuilds() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("flowdeck.db");
         let old = store_at(&path, 2);
@@ -345,7 +345,8 @@ mod tests {
                       (8, 1, 'workflow', 'tally', NULL, 'debug', 'queued', '{}', 0, NULL);
              INSERT INTO steps (run_id, seq, step, path, action, status, input, output, attempt, started_at, duration_us)
                VALUES (7, 1, 'a', '0', 'set', 'ok', '{}', '{}', 1, 0, 1);
-             INSERT INTO events (id, name, params, source, parent_run, emitted_at) VALUES (2, 'next', '{}', 'run', 7, 0);",
+             INSERT INTO events (id, name, params, source, parent_run, dedup_key, emitted_at)
+               VALUES (2, 'next', '{}', 'run', 7, 'once', 0);",
         )
         .unwrap();
         drop(old);
@@ -357,6 +358,28 @@ mod tests {
         assert_eq!(count("SELECT count(*) FROM runs"), 2);
         assert_eq!(count("SELECT count(*) FROM steps WHERE run_id = 7"), 1);
         assert_eq!(count("SELECT parent_run FROM events WHERE id = 2"), 7);
+        // events rebuilt: the key keeps its (partial) unique index, runs still point at them
+        assert_eq!(
+            count("SELECT id FROM events INDEXED BY events_dedup_key WHERE dedup_key = 'once'"),
+            2
+        );
+        assert!(
+            conn.execute(
+                "INSERT INTO events (name, params, source, dedup_key, emitted_at)
+                   VALUES ('next', '{}', 'run', 'once', 0)",
+                []
+            )
+            .is_err()
+        );
+        assert!(
+            conn.execute(
+                "INSERT INTO runs (definition_id, kind, target, event_id, mode, status, params, queued_at)
+                   VALUES (1, 'workflow', 'tally', 99, 'live', 'queued', '{}', 0)",
+                []
+            )
+            .is_err(),
+            "a run's event must exist"
+        );
         assert_eq!(count("PRAGMA foreign_keys"), 1, "foreign keys are back on");
         assert_eq!(
             count("SELECT count(*) FROM runs INDEXED BY runs_unfinished WHERE finished_at IS NULL"),
