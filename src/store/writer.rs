@@ -6,7 +6,9 @@
 //! runs them all in one transaction, commits once, and only then answers the callers that
 //! wait: an acknowledged write is on disk (WAL, `synchronous=NORMAL`). When a job fails, the
 //! batch is rolled back and run again with each job in its own savepoint, so that the failed
-//! job alone is undone (jobs are `Fn`: running one twice is safe). Work sent with
+//! job alone is undone; when the commit itself is refused (a check deferred to it), the jobs
+//! are committed one by one, so that the one that broke it alone fails (jobs are `Fn`:
+//! running one again is safe). Work sent with
 //! [`Writer::submit`] is not waited for but is committed in order with the rest, so awaiting
 //! any later call also means the earlier submissions are committed.
 
@@ -149,8 +151,8 @@ impl Writer {
         (job, rx)
     }
 
-    /// Run `f` in the next group commit and wait until it is committed. `f` may run twice
-    /// (after a rollback caused by another job of its batch).
+    /// Run `f` in the next group commit and wait until it is committed. `f` may run more
+    /// than once (after a rollback caused by another job of its batch).
     pub async fn call<T: Send + 'static>(
         &self,
         f: impl Fn(&Store) -> Result<T> + Send + 'static,
@@ -295,7 +297,7 @@ fn run(
                     job.done(None);
                 }
             }
-            Some(e) if batch.len() > 1 => {
+            Some(e) if batch.len() > 1 && refused_by_a_check(&e) => {
                 // a check deferred to the commit (a step record's run) failed: which job
                 // broke it is known only by committing them one by one
                 tracing::warn!(error = %e, jobs = batch.len(), "group commit refused; committing job by job");
@@ -316,6 +318,12 @@ fn run(
         }
         meter.idle();
     }
+}
+
+/// Whether a commit failed a constraint deferred to it (not a busy or full disk, which
+/// would fail every job again).
+fn refused_by_a_check(e: &StoreError) -> bool {
+    matches!(e, StoreError::Sqlite(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation))
 }
 
 /// Run one job in its own transaction; the commit's error, if any (a failed job rolls
