@@ -407,11 +407,16 @@ impl Core {
                 };
                 core.run_steps(job).await
             };
-            if let Ok((interpreter, log)) = ran {
-                core.conclude_log(log, &interpreter).await;
-            }
             if let Ok(mut tasks) = core.tasks.lock() {
                 tasks.remove(&run_id);
+            }
+            if let Ok((interpreter, log)) = ran {
+                // nobody waits for this end but the cascade and the claim room: they are
+                // left once it is on disk, by the writer (no wake-up of this task for it)
+                let (status, output, error, _) = core.ending(&interpreter);
+                let left = move || drop((_membership, _inflight));
+                core.finish_log_then(log, status, output.as_ref(), error.as_deref(), left)
+                    .await;
             }
         });
         let handle = tokio::spawn(run);
@@ -526,12 +531,22 @@ impl Core {
 
     /// Record how a logged run ended, with its pending records (secrets masked).
     pub async fn conclude_log(&self, log: RunLog, interpreter: &Interpreter) -> RunEnd {
+        let (status, output, error, http_status) = self.ending(interpreter);
+        self.finish_log(log, status, output, error, http_status)
+            .await
+    }
+
+    /// How a run ended, as it is recorded (secrets masked): status, output, error, HTTP
+    /// status.
+    fn ending(
+        &self,
+        interpreter: &Interpreter,
+    ) -> (RunStatus, Option<Value>, Option<String>, Option<u16>) {
         match interpreter.outcome() {
             Some(Outcome::Succeeded { output, status }) => {
                 let mut output = output.clone();
                 self.settings.secrets.mask(&mut output);
-                self.finish_log(log, RunStatus::Succeeded, Some(output), None, *status)
-                    .await
+                (RunStatus::Succeeded, Some(output), None, *status)
             }
             Some(Outcome::Failed { error, step }) => {
                 let message = match step {
@@ -544,19 +559,14 @@ impl Core {
                 } else {
                     RunStatus::Failed
                 };
-                self.finish_log(log, status, None, Some(message), None)
-                    .await
+                (status, None, Some(message), None)
             }
-            None => {
-                self.finish_log(
-                    log,
-                    RunStatus::Failed,
-                    None,
-                    Some("the run stopped without an outcome".into()),
-                    None,
-                )
-                .await
-            }
+            None => (
+                RunStatus::Failed,
+                None,
+                Some("the run stopped without an outcome".into()),
+                None,
+            ),
         }
     }
 

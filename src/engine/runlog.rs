@@ -128,31 +128,16 @@ impl Core {
         error: Option<String>,
         http_status: Option<u16>,
     ) -> RunEnd {
-        let RunLog {
-            run_id,
-            started_at,
-            pending,
-            ..
-        } = log;
-        let has_steps = !pending.is_empty();
-        let encoded = output.as_ref().map(json_text);
-        let e = error.clone();
+        let (run_id, has_steps) = (log.run_id, log.has_pending());
         let written = self
             .writer()
-            .call(move |s| {
-                s.insert_encoded_steps(run_id, &pending)?;
-                s.finish_run_started(run_id, started_at, status, encoded.as_deref(), e.as_deref())
-            })
+            .call(end_write(log, status, output.as_ref(), error.as_deref()))
             .await;
         match written {
             Err(err) => tracing::error!(run_id, error = %err, "cannot record the end of a run"),
             Ok(()) => {
                 if let Some(p) = self.probe() {
-                    let now = Instant::now();
-                    if has_steps {
-                        p.steps_committed(run_id, now);
-                    }
-                    p.run_finished(run_id, now);
+                    ended(p.as_ref(), run_id, has_steps);
                 }
             }
         }
@@ -164,4 +149,67 @@ impl Core {
             http_status,
         }
     }
+
+    /// [`Core::finish_log`] for a run nobody waits on: the end is queued, and `after` runs
+    /// (on the writer thread, keep it short) once it is on disk; when it cannot be written,
+    /// the failure is logged and `after` is dropped unrun.
+    pub async fn finish_log_then(
+        &self,
+        log: RunLog,
+        status: RunStatus,
+        output: Option<&Value>,
+        error: Option<&str>,
+        after: impl FnOnce() + Send + 'static,
+    ) {
+        let (run_id, has_steps) = (log.run_id, log.has_pending());
+        let probe = self.probe().cloned();
+        self.writer()
+            .submit_then(
+                "run end",
+                end_write(log, status, output, error),
+                Some(move || {
+                    if let Some(p) = probe {
+                        ended(p.as_ref(), run_id, has_steps);
+                    }
+                    after();
+                }),
+            )
+            .await;
+    }
+}
+
+/// The write that ends a run: its pending step records and its end.
+fn end_write(
+    log: RunLog,
+    status: RunStatus,
+    output: Option<&Value>,
+    error: Option<&str>,
+) -> impl Fn(&crate::store::Store) -> crate::store::Result<()> + Send + 'static {
+    let RunLog {
+        run_id,
+        started_at,
+        pending,
+        ..
+    } = log;
+    let output = output.map(json_text);
+    let error = error.map(str::to_string);
+    move |s| {
+        s.insert_encoded_steps(run_id, &pending)?;
+        s.finish_run_started(
+            run_id,
+            started_at,
+            status,
+            output.as_deref(),
+            error.as_deref(),
+        )
+    }
+}
+
+/// Tell the probe a run's end (and its last step records) are on disk.
+fn ended(probe: &dyn super::probe::Probe, run_id: i64, has_steps: bool) {
+    let now = Instant::now();
+    if has_steps {
+        probe.steps_committed(run_id, now);
+    }
+    probe.run_finished(run_id, now);
 }
