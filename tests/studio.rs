@@ -149,6 +149,8 @@ async fn deploy_confirm_shows_what_changed() {
     let mut s = Studio::new(120, 40).await;
     s.press("jj").await;
     s.wait(|rt| rt.state().params.loaded).await;
+    // the steps pane loads on its own: the snapshot shows it
+    s.wait_for("unknown_sku").await;
     s.press("d").await;
     s.wait_for("nothing to deploy").await;
     snap!("confirm_unchanged_120x40", s.screen());
@@ -163,6 +165,7 @@ async fn deploy_confirm_shows_what_changed() {
     let out = s.sandbox.cli(&["import", "demo-project"]);
     assert!(out.status.success(), "{}", text(&out));
     s.wait_for("v1*").await;
+    s.wait_for("(draft changed)").await;
     s.press("d").await;
     s.wait_for("~ step order (http): body").await;
     snap!("confirm_changed_120x40", s.screen());

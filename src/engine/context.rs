@@ -3,6 +3,7 @@
 use super::tracker::Tracker;
 use crate::model::{Kind, RunMode};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// The event a workflow run handles, as far as dispatching its own emits needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,8 +45,8 @@ impl RunContext {
 /// The values a run starts from (`$param`, `$body`, …, `$event`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Inputs {
-    /// `$param`.
-    pub param: Value,
+    /// `$param` (shared by an event's runs).
+    pub param: Arc<Value>,
     /// `$body`.
     pub body: Value,
     /// `$query`.
@@ -54,16 +55,16 @@ pub struct Inputs {
     pub headers: Value,
     /// `$path`.
     pub path: Value,
-    /// `$event`.
-    pub event: Value,
+    /// `$event` (shared by an event's runs).
+    pub event: Arc<Value>,
 }
 
 impl Inputs {
     /// Inputs of a workflow run.
-    pub fn workflow(param: Value, event: Value) -> Self {
+    pub fn workflow(param: impl Into<Arc<Value>>, event: impl Into<Arc<Value>>) -> Self {
         Self {
-            param,
-            event,
+            param: param.into(),
+            event: event.into(),
             ..Self::default()
         }
     }
@@ -71,7 +72,7 @@ impl Inputs {
     /// What is recorded as the run's `params`: `$param` for workflows, the request for endpoints.
     pub fn recorded(&self, kind: Kind) -> Value {
         match kind {
-            Kind::Workflow => self.param.clone(),
+            Kind::Workflow => Value::clone(&self.param),
             Kind::Endpoint => serde_json::json!({
                 "body": self.body,
                 "query": self.query,

@@ -308,7 +308,9 @@ impl Core {
         let dispatched = self.record_event(req, owner).await?;
         if !queue_only && dispatched.new {
             let e = &dispatched.event;
-            let event_value = event_value(&e.record);
+            // one copy of the params and of `$event` for all the event's runs
+            let event_value = Arc::new(event_value(&e.record));
+            let params = Arc::new(e.record.params.clone());
             let chain = &e.chain;
             for run in &dispatched.runs {
                 self.spawn(RunJob {
@@ -322,7 +324,7 @@ impl Core {
                     } else {
                         RunMode::Live
                     },
-                    inputs: Inputs::workflow(e.record.params.clone(), event_value.clone()),
+                    inputs: Inputs::workflow(Arc::clone(&params), Arc::clone(&event_value)),
                     event: Some(EventContext {
                         id: Some(e.record.id),
                         chain: chain.clone(),

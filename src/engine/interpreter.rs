@@ -258,12 +258,13 @@ impl Interpreter {
 
     /// Change the run's `$param.<name>` (the debugger's edit).
     pub fn set_param(&mut self, name: &str, value: Value) {
-        if let Value::Object(map) = &mut self.inputs.param {
+        let param = Arc::make_mut(&mut self.inputs.param);
+        if let Value::Object(map) = param {
             map.insert(name.to_string(), value);
         } else {
             let mut map = Map::new();
             map.insert(name.to_string(), value);
-            self.inputs.param = Value::Object(map);
+            *param = Value::Object(map);
         }
     }
 
