@@ -62,10 +62,14 @@ pub struct Inputs {
 impl Inputs {
     /// Inputs of a workflow run.
     pub fn workflow(param: impl Into<Arc<Value>>, event: impl Into<Arc<Value>>) -> Self {
+        // every field named: `..Default::default()` would allocate two `Arc`s to drop
         Self {
             param: param.into(),
             event: event.into(),
-            ..Self::default()
+            body: Value::Null,
+            query: Value::Null,
+            headers: Value::Null,
+            path: Value::Null,
         }
     }
 
