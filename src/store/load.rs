@@ -21,7 +21,7 @@ impl Load {
 }
 
 /// The writer thread's side: counts waiting and working time and publishes the share
-/// once per [`WINDOW`].
+/// once per window (20 ms).
 #[derive(Debug)]
 pub struct LoadMeter {
     load: Load,
