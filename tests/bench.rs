@@ -10,16 +10,7 @@ use serde_json::Value;
 
 /// `init bp --example bench && import bp && deploy --all` in a fresh sandbox.
 fn bench_project() -> Sandbox {
-    let s = Sandbox::new();
-    for args in [
-        &["init", "bp", "--example", "bench"][..],
-        &["import", "bp"],
-        &["deploy", "--all"],
-    ] {
-        let out = s.cli(args);
-        assert!(out.status.success(), "{args:?}: {}", text(&out));
-    }
-    s
+    Sandbox::deployed(&["bp", "--example", "bench"], "bp")
 }
 
 fn count(db: &std::path::Path, sql: &str) -> i64 {

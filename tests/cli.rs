@@ -8,16 +8,7 @@ use serde_json::{Value, json};
 
 /// `init shop && import shop && deploy --all` in a fresh sandbox.
 fn shop() -> Sandbox {
-    let s = Sandbox::new();
-    for args in [
-        &["init", "shop"][..],
-        &["import", "shop"],
-        &["deploy", "--all"],
-    ] {
-        let out = s.cli(args);
-        assert!(out.status.success(), "{args:?}: {}", text(&out));
-    }
-    s
+    Sandbox::deployed(&["shop"], "shop")
 }
 
 fn names(runs: &Value) -> Vec<(String, String)> {

@@ -26,7 +26,7 @@ pub use tracker::Tracker;
 
 use self::context::{EventContext, Inputs};
 use crate::model::diagnostic::suggest;
-use crate::model::{EventRecord, Kind, RunMode, RunRecord, Timestamp};
+use crate::model::{EventRecord, Kind, RunMode, RunRecord, Timestamp, json_text};
 use crate::store::Store;
 use crate::store::cascade::Cascade;
 use crate::store::runs::NewRun;
@@ -349,7 +349,7 @@ impl Engine {
     ) -> Result<i64, EngineError> {
         let (definition_id, target) = (row.id, row.name.clone());
         let owner = leased.then(|| self.core.owner().to_string());
-        let params_json = params.to_string();
+        let params_json = json_text(&params);
         Ok(self
             .core
             .writer()

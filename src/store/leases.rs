@@ -109,17 +109,16 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::testing::temp_store;
+    use crate::store::testing::{temp_store, workflow_w};
 
     #[test]
     fn runs_of_a_dead_process_start_over_and_count_an_attempt() {
         let (_d, store) = temp_store();
+        workflow_w(&store);
         store
             .conn()
             .execute_batch(
-                "INSERT INTO definitions (id, kind, name, on_event, draft, draft_source, created_at, updated_at)
-                   VALUES (1, 'workflow', 'w', 'e', '{}', '{}', 0, 0);
-                 -- held by a process that died: one whose start was recorded, one whose start
+                "-- held by a process that died: one whose start was recorded, one whose start
                  -- would have gone with its end, and one nobody held (queued for anyone)
                  INSERT INTO runs (id, definition_id, kind, target, mode, status, params, lease_owner, lease_expires, queued_at)
                    VALUES (1, 1, 'workflow', 'w', 'live', 'running', '{}', 'dead', 10, 0),

@@ -173,6 +173,17 @@ pub(crate) mod testing {
         let store = Store::open(&dir.path().join("flowdeck.db")).expect("open store");
         (dir, store)
     }
+
+    /// Definition 1: workflow `w`, listening to `e` (a parent for runs written by hand).
+    pub fn workflow_w(store: &Store) {
+        store
+            .conn()
+            .execute_batch(
+                "INSERT INTO definitions (id, kind, name, on_event, draft, draft_source, created_at, updated_at)
+                   VALUES (1, 'workflow', 'w', 'e', '{}', '{}', 0, 0)",
+            )
+            .expect("insert definition 1");
+    }
 }
 
 #[cfg(test)]

@@ -165,7 +165,7 @@ mod tests {
     use super::*;
     use crate::model::{Kind, RunMode};
     use crate::store::runs::NewRun;
-    use crate::store::testing::temp_store;
+    use crate::store::testing::{temp_store, workflow_w};
     use serde_json::json;
 
     fn record(seq: u32) -> StepRecord {
@@ -189,13 +189,7 @@ mod tests {
     #[test]
     fn many_steps_go_in_a_few_statements_and_read_back_the_same() {
         let (_d, store) = temp_store();
-        store
-            .conn()
-            .execute_batch(
-                "INSERT INTO definitions (id, kind, name, on_event, draft, draft_source, created_at, updated_at)
-                   VALUES (1, 'workflow', 'w', 'e', '{}', '{}', 0, 0)",
-            )
-            .unwrap();
+        workflow_w(&store);
         let (run, _) = store
             .insert_run(&NewRun {
                 definition_id: 1,

@@ -239,10 +239,8 @@ fn rollback(store: &Store) {
 /// Run the batch in one transaction, every job in a savepoint: the slow path, after a job
 /// failed. The commit's error, if any.
 fn run_isolated(store: &Store, batch: &mut [Job]) -> Option<StoreError> {
-    if let Err(e) = exec(store, "BEGIN IMMEDIATE") {
-        // nothing ran: every job is answered with the error
-        rollback(store);
-        return Some(StoreError::Sqlite(e));
+    if let Err(e) = begin(store) {
+        return Some(e);
     }
     for job in batch.iter_mut() {
         let _ = exec(store, "SAVEPOINT job");
@@ -257,6 +255,15 @@ fn run_isolated(store: &Store, batch: &mut [Job]) -> Option<StoreError> {
         }
     }
     commit(store)
+}
+
+/// Start the write transaction; when it cannot start, nothing runs and the jobs are
+/// answered with the error.
+fn begin(store: &Store) -> Result<(), StoreError> {
+    exec(store, "BEGIN IMMEDIATE").map_err(|e| {
+        rollback(store);
+        StoreError::Sqlite(e)
+    })
 }
 
 fn commit(store: &Store) -> Option<StoreError> {
@@ -300,7 +307,8 @@ fn run(
             Some(e) if batch.len() > 1 && refused_by_a_check(&e) => {
                 // a check deferred to the commit (a step record's run) failed: which job
                 // broke it is known only by committing them one by one
-                tracing::warn!(error = %e, jobs = batch.len(), "group commit refused; committing job by job");
+                let jobs = batch.len();
+                tracing::warn!(error = %e, jobs, "group commit refused; committing job by job");
                 for mut job in batch.drain(..) {
                     let error = run_alone(&store, &mut job);
                     if error.is_none() {
@@ -323,15 +331,17 @@ fn run(
 /// Whether a commit failed a constraint deferred to it (not a busy or full disk, which
 /// would fail every job again).
 fn refused_by_a_check(e: &StoreError) -> bool {
-    matches!(e, StoreError::Sqlite(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation))
+    let StoreError::Sqlite(e) = e else {
+        return false;
+    };
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
 }
 
 /// Run one job in its own transaction; the commit's error, if any (a failed job rolls
 /// back and answers with its own error).
 fn run_alone(store: &Store, job: &mut Job) -> Option<StoreError> {
-    if let Err(e) = exec(store, "BEGIN IMMEDIATE") {
-        rollback(store);
-        return Some(StoreError::Sqlite(e));
+    if let Err(e) = begin(store) {
+        return Some(e);
     }
     if job.run(store) {
         commit(store)

@@ -89,6 +89,20 @@ impl Sandbox {
         root
     }
 
+    /// A fresh sandbox where the command line has run `init <init…>`, `import <folder>` and
+    /// `deploy --all`, as a new user would; panics when one fails.
+    pub fn deployed(init: &[&str], folder: &str) -> Self {
+        let s = Sandbox::new();
+        let init: Vec<&str> = std::iter::once("init")
+            .chain(init.iter().copied())
+            .collect();
+        for args in [&init[..], &["import", folder], &["deploy", "--all"]] {
+            let out = s.cli(args);
+            assert!(out.status.success(), "{args:?}: {}", text(&out));
+        }
+        s
+    }
+
     /// Import a project folder into the sandbox store and deploy everything; panics on faults.
     pub fn import_and_deploy(&self, root: &Path) {
         let loaded = project::load(root).unwrap();
