@@ -2,9 +2,10 @@
 //! run) or not (a skip with its reason), all in one transaction.
 
 use crate::model::{Kind, RunMode, SkipRecord, Timestamp};
+use crate::store::Result;
 use crate::store::events::{NewEvent, StoredEvent};
+use crate::store::held::WriterStore;
 use crate::store::runs::NewRun;
-use crate::store::{Result, Store};
 use serde_json::Value;
 
 /// The run whose `emit` step creates an event.
@@ -88,7 +89,7 @@ fn loop_reason(chain: &[String], listener: &str) -> Option<String> {
 
 /// Record the event and queue or skip each listener. Runs on the store's writer.
 pub(crate) fn dispatch(
-    store: &Store,
+    store: &WriterStore<'_>,
     req: &EmitRequest,
     params_json: &str,
     owner: Option<&str>,

@@ -1,7 +1,8 @@
 //! A live run's records on their way to the store. A run keeps its step records and sends
 //! them together: when it ends (its whole life is then one write: steps and end), before a
 //! step that may wait (`http`, `sleep`, a retry's backoff) so that the studio shows where it
-//! waits, and every few milliseconds otherwise. The writer group-commits them with other
+//! waits, and every few milliseconds otherwise (every 20 while the writer is saturated, so
+//! that a fast run's records go with its end). The writer group-commits them with other
 //! runs' records.
 
 use super::core::{Core, RunEnd};
@@ -12,6 +13,9 @@ use std::time::{Duration, Instant};
 
 /// The longest a step record waits in a run before it is sent to the writer.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(2);
+/// [`FLUSH_EVERY`] while the writer is saturated: a fast run's records then go with its
+/// end, in one write instead of two or three.
+pub const FLUSH_EVERY_SATURATED: Duration = Duration::from_millis(20);
 
 /// Records of one run not yet sent to the writer.
 #[derive(Debug)]
@@ -71,7 +75,10 @@ impl Core {
     /// Add a step's records to the log; send the log if it has waited long enough.
     pub async fn log_steps(&self, log: &mut RunLog, records: Vec<StepRecord>) {
         self.add_records(log, records);
-        if log.last_flush.elapsed() >= FLUSH_EVERY {
+        let waited = log.last_flush.elapsed();
+        if waited >= FLUSH_EVERY
+            && (waited >= FLUSH_EVERY_SATURATED || !self.writer().is_saturated())
+        {
             self.flush_log(log).await;
         }
     }
@@ -184,7 +191,7 @@ fn end_write(
     status: RunStatus,
     output: Option<&Value>,
     error: Option<&str>,
-) -> impl Fn(&crate::store::Store) -> crate::store::Result<()> + Send + 'static {
+) -> impl Fn(&crate::store::held::WriterStore<'_>) -> crate::store::Result<()> + Send + 'static {
     let RunLog {
         run_id,
         started_at,

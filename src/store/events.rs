@@ -1,5 +1,6 @@
 //! Events: recorded before anything runs.
 
+use super::held::Prepared;
 use super::{Result, Store, json_column};
 use crate::model::{EventRecord, Timestamp};
 use rusqlite::{OptionalExtension, params};
@@ -84,46 +85,7 @@ impl Store {
     /// Record an event; with a `dedup_key` already used, return the existing one instead.
     /// The flag says whether it is new.
     pub fn insert_event(&self, e: &NewEvent<'_>) -> Result<(StoredEvent, bool)> {
-        if let Some(key) = e.dedup_key
-            && let Some(existing) = self.event_by_key(key)?
-        {
-            return Ok((existing, false));
-        }
-        let chain = serde_json::to_string(e.chain).unwrap_or_else(|_| "[]".into());
-        let now = Timestamp::now();
-        self.conn()
-            .prepare_cached(
-                "INSERT INTO events (name, params, source, parent_run, depth, chain, draft, dedup_key, emitted_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?
-            .execute(params![
-                e.name,
-                e.params_json,
-                e.source,
-                e.parent_run,
-                e.depth,
-                chain,
-                e.draft,
-                e.dedup_key,
-                now.0
-            ])?;
-        let record = EventRecord {
-            id: self.conn().last_insert_rowid(),
-            name: e.name.to_string(),
-            params: e.params.clone(),
-            source: e.source.to_string(),
-            parent_run: e.parent_run,
-            depth: e.depth,
-            emitted_at: now,
-        };
-        Ok((
-            StoredEvent {
-                record,
-                chain: e.chain.to_vec(),
-                draft: e.draft,
-            },
-            true,
-        ))
+        insert_event(self, e)
     }
 
     fn event_by_key(&self, key: &str) -> Result<Option<StoredEvent>> {
@@ -162,6 +124,52 @@ impl Store {
             .map(|r| finish(r).map(|s| s.record))
             .collect()
     }
+}
+
+/// The SQL of [`insert_event`] (a `static`: held statements are found by its address).
+static INSERT_EVENT: &str = "INSERT INTO events (name, params, source, parent_run, depth, chain, draft, dedup_key, emitted_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+/// [`Store::insert_event`] with statements from `db`.
+pub(crate) fn insert_event(db: &impl Prepared, e: &NewEvent<'_>) -> Result<(StoredEvent, bool)> {
+    let store = db.store();
+    if let Some(key) = e.dedup_key
+        && let Some(existing) = store.event_by_key(key)?
+    {
+        return Ok((existing, false));
+    }
+    let chain = serde_json::to_string(e.chain).unwrap_or_else(|_| "[]".into());
+    let now = Timestamp::now();
+    db.with_statement(INSERT_EVENT, |stmt| {
+        stmt.execute(params![
+            e.name,
+            e.params_json,
+            e.source,
+            e.parent_run,
+            e.depth,
+            chain,
+            e.draft,
+            e.dedup_key,
+            now.0
+        ])
+    })?;
+    let record = EventRecord {
+        id: store.conn().last_insert_rowid(),
+        name: e.name.to_string(),
+        params: e.params.clone(),
+        source: e.source.to_string(),
+        parent_run: e.parent_run,
+        depth: e.depth,
+        emitted_at: now,
+    };
+    Ok((
+        StoredEvent {
+            record,
+            chain: e.chain.to_vec(),
+            draft: e.draft,
+        },
+        true,
+    ))
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod data_writer;
 pub mod definitions;
 pub mod error;
 pub mod events;
+pub mod held;
 pub mod leases;
 pub mod load;
 pub mod migrations;

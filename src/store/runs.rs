@@ -1,5 +1,6 @@
 //! Runs: queued by the dispatcher, leased by a worker, finished once.
 
+use super::held::Prepared;
 use super::{Result, Store, json_column, json_column_opt};
 use crate::model::{Kind, RunMode, RunRecord, RunStatus, Target, Timestamp, json_text};
 use rusqlite::{OptionalExtension, params};
@@ -88,44 +89,7 @@ impl Store {
     /// Queue a run. A live run of the same event and workflow that already exists is
     /// returned instead (exactly once in the record); the flag says whether it is new.
     pub fn insert_run(&self, r: &NewRun<'_>) -> Result<(i64, bool)> {
-        // a plain INSERT (an upsert clause costs more on every run); the rare second run of
-        // an (event, workflow) pair fails the unique index and finds the first
-        let inserted = self
-            .conn()
-            .prepare_cached(
-                "INSERT INTO runs (definition_id, kind, target, version, event_id, mode, status, params,
-                    lease_owner, lease_expires, queued_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?10)",
-            )?
-            .execute(params![
-                r.definition_id,
-                r.kind.as_str(),
-                r.target,
-                r.version,
-                r.event_id,
-                r.mode.as_str(),
-                r.params_json,
-                r.lease_owner,
-                r.lease_expires.map(|t| t.0),
-                Timestamp::now().0
-            ]);
-        match inserted {
-            Ok(_) => Ok((self.conn().last_insert_rowid(), true)),
-            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
-                let existing: Option<i64> = self
-                    .conn()
-                    .prepare_cached(
-                        "SELECT id FROM runs WHERE event_id = ?1 AND definition_id = ?2",
-                    )?
-                    .query_row(params![r.event_id, r.definition_id], |row| row.get(0))
-                    .optional()?;
-                match existing {
-                    Some(id) if r.event_id.is_some() => Ok((id, false)),
-                    _ => Err(e.into()),
-                }
-            }
-            Err(e) => Err(e.into()),
-        }
+        insert_run(self, r)
     }
 
     /// Mark a run as running under `owner`'s lease.
@@ -141,13 +105,7 @@ impl Store {
         owner: &str,
         lease_expires: Timestamp,
     ) -> Result<()> {
-        self.conn()
-            .prepare_cached(
-                "UPDATE runs SET status = 'running', started_at = coalesce(started_at, ?2),
-                    lease_owner = ?3, lease_expires = ?4 WHERE id = ?1",
-            )?
-            .execute(params![id, at.0, owner, lease_expires.0])?;
-        Ok(())
+        start_run_at(self, id, at, owner, lease_expires)
     }
 
     /// Set a run's status (for pause and resume).
@@ -169,21 +127,7 @@ impl Store {
         output: Option<&str>,
         error: Option<&str>,
     ) -> Result<()> {
-        self.conn()
-            .prepare_cached(
-                "UPDATE runs SET status = ?2, output = ?3, error = ?4, finished_at = ?5,
-                    started_at = coalesce(started_at, ?6), lease_owner = NULL, lease_expires = NULL
-                  WHERE id = ?1",
-            )?
-            .execute(params![
-                id,
-                status.as_str(),
-                output,
-                error,
-                Timestamp::now().0,
-                started_at.map(|t| t.0)
-            ])?;
-        Ok(())
+        finish_run_started(self, id, started_at, status, output, error)
     }
 
     /// Record the end of a run whose start (if any) was recorded.
@@ -251,4 +195,86 @@ impl Store {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         raw.into_iter().map(finish_raw).collect()
     }
+}
+/// The SQL of [`insert_run`] (`static`s: held statements are found by their address).
+static INSERT_RUN: &str =
+    "INSERT INTO runs (definition_id, kind, target, version, event_id, mode, status, params,
+        lease_owner, lease_expires, queued_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?10)";
+static START_RUN: &str =
+    "UPDATE runs SET status = 'running', started_at = coalesce(started_at, ?2),
+        lease_owner = ?3, lease_expires = ?4 WHERE id = ?1";
+static FINISH_RUN: &str = "UPDATE runs SET status = ?2, output = ?3, error = ?4, finished_at = ?5,
+        started_at = coalesce(started_at, ?6), lease_owner = NULL, lease_expires = NULL
+      WHERE id = ?1";
+
+/// [`Store::insert_run`] with statements from `db`.
+pub(crate) fn insert_run(db: &impl Prepared, r: &NewRun<'_>) -> Result<(i64, bool)> {
+    // a plain INSERT (an upsert clause costs more on every run); the rare second run of an
+    // (event, workflow) pair fails the unique index and finds the first
+    let inserted = db.with_statement(INSERT_RUN, |stmt| {
+        stmt.execute(params![
+            r.definition_id,
+            r.kind.as_str(),
+            r.target,
+            r.version,
+            r.event_id,
+            r.mode.as_str(),
+            r.params_json,
+            r.lease_owner,
+            r.lease_expires.map(|t| t.0),
+            Timestamp::now().0
+        ])
+    });
+    let conn = db.store().conn();
+    match inserted {
+        Ok(_) => Ok((conn.last_insert_rowid(), true)),
+        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
+            let existing: Option<i64> = conn
+                .prepare_cached("SELECT id FROM runs WHERE event_id = ?1 AND definition_id = ?2")?
+                .query_row(params![r.event_id, r.definition_id], |row| row.get(0))
+                .optional()?;
+            match existing {
+                Some(id) if r.event_id.is_some() => Ok((id, false)),
+                _ => Err(e.into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// [`Store::start_run_at`] with statements from `db`.
+pub(crate) fn start_run_at(
+    db: &impl Prepared,
+    id: i64,
+    at: Timestamp,
+    owner: &str,
+    lease_expires: Timestamp,
+) -> Result<()> {
+    db.with_statement(START_RUN, |stmt| {
+        stmt.execute(params![id, at.0, owner, lease_expires.0])
+    })?;
+    Ok(())
+}
+
+/// [`Store::finish_run_started`] with statements from `db`.
+pub(crate) fn finish_run_started(
+    db: &impl Prepared,
+    id: i64,
+    started_at: Option<Timestamp>,
+    status: RunStatus,
+    output: Option<&str>,
+    error: Option<&str>,
+) -> Result<()> {
+    db.with_statement(FINISH_RUN, |stmt| {
+        stmt.execute(params![
+            id,
+            status.as_str(),
+            output,
+            error,
+            Timestamp::now().0,
+            started_at.map(|t| t.0)
+        ])
+    })?;
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! Step records: one row per executed step (and attempt) of a run.
 
+use super::held::Prepared;
 use super::{Result, Store, json_column, json_column_opt};
 use crate::model::{StepRecord, StepStatus, Timestamp, json_text};
 use rusqlite::params;
@@ -85,28 +86,7 @@ impl Store {
     /// Record encoded steps of run `run_id`, several rows per statement (one statement's
     /// start and end cost as much as a row).
     pub fn insert_encoded_steps(&self, run_id: i64, steps: &[EncodedStep]) -> Result<()> {
-        for chunk in steps.chunks(ROWS_PER_INSERT) {
-            let mut stmt = self.conn().prepare_cached(insert_sql(chunk.len()))?;
-            for (i, s) in chunk.iter().enumerate() {
-                let at = i * COLUMNS;
-                stmt.raw_bind_parameter(at + 1, run_id)?;
-                stmt.raw_bind_parameter(at + 2, s.seq)?;
-                stmt.raw_bind_parameter(at + 3, &s.step)?;
-                stmt.raw_bind_parameter(at + 4, &s.path)?;
-                stmt.raw_bind_parameter(at + 5, &s.action)?;
-                stmt.raw_bind_parameter(at + 6, s.status)?;
-                stmt.raw_bind_parameter(at + 7, &s.input)?;
-                stmt.raw_bind_parameter(at + 8, &s.output)?;
-                stmt.raw_bind_parameter(at + 9, &s.error)?;
-                stmt.raw_bind_parameter(at + 10, &s.vars)?;
-                stmt.raw_bind_parameter(at + 11, &s.iteration)?;
-                stmt.raw_bind_parameter(at + 12, s.attempt)?;
-                stmt.raw_bind_parameter(at + 13, s.started_at)?;
-                stmt.raw_bind_parameter(at + 14, s.duration_us)?;
-            }
-            stmt.raw_execute()?;
-        }
-        Ok(())
+        insert_encoded_steps(self, run_id, steps)
     }
 
     /// Every step record of a run, in `seq` order.
@@ -158,6 +138,37 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// [`Store::insert_encoded_steps`] with statements from `db`.
+pub(crate) fn insert_encoded_steps(
+    db: &impl Prepared,
+    run_id: i64,
+    steps: &[EncodedStep],
+) -> Result<()> {
+    for chunk in steps.chunks(ROWS_PER_INSERT) {
+        db.with_statement(insert_sql(chunk.len()), |stmt| {
+            for (i, s) in chunk.iter().enumerate() {
+                let at = i * COLUMNS;
+                stmt.raw_bind_parameter(at + 1, run_id)?;
+                stmt.raw_bind_parameter(at + 2, s.seq)?;
+                stmt.raw_bind_parameter(at + 3, &s.step)?;
+                stmt.raw_bind_parameter(at + 4, &s.path)?;
+                stmt.raw_bind_parameter(at + 5, &s.action)?;
+                stmt.raw_bind_parameter(at + 6, s.status)?;
+                stmt.raw_bind_parameter(at + 7, &s.input)?;
+                stmt.raw_bind_parameter(at + 8, &s.output)?;
+                stmt.raw_bind_parameter(at + 9, &s.error)?;
+                stmt.raw_bind_parameter(at + 10, &s.vars)?;
+                stmt.raw_bind_parameter(at + 11, &s.iteration)?;
+                stmt.raw_bind_parameter(at + 12, s.attempt)?;
+                stmt.raw_bind_parameter(at + 13, s.started_at)?;
+                stmt.raw_bind_parameter(at + 14, s.duration_us)?;
+            }
+            stmt.raw_execute()
+        })?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 
 use super::background::{Joined, drain};
 use super::checkpointer::{self, Checkpointer};
+use super::held::WriterStore;
 use super::load::{Load, LoadMeter};
 use super::{Result, Store, StoreError};
 use std::path::Path;
@@ -28,7 +29,7 @@ const BATCH: usize = 2048;
 /// Work for the writer thread.
 trait Work: Send {
     /// Do the writes (possibly again, after a rollback); whether they succeeded.
-    fn run(&mut self, store: &Store) -> bool;
+    fn run(&mut self, store: &WriterStore<'_>) -> bool;
     /// The batch is committed (or failed to commit): answer.
     fn done(self: Box<Self>, commit_error: Option<&StoreError>);
 }
@@ -42,8 +43,8 @@ struct Call<T, F> {
     answer: oneshot::Sender<Result<T>>,
 }
 
-impl<T: Send, F: Fn(&Store) -> Result<T> + Send> Work for Call<T, F> {
-    fn run(&mut self, store: &Store) -> bool {
+impl<T: Send, F: Fn(&WriterStore<'_>) -> Result<T> + Send> Work for Call<T, F> {
+    fn run(&mut self, store: &WriterStore<'_>) -> bool {
         let result = (self.f)(store);
         let ok = result.is_ok();
         self.result = Some(result);
@@ -68,8 +69,8 @@ struct Submit<F, C> {
     committed: Option<C>,
 }
 
-impl<F: Fn(&Store) -> Result<()> + Send, C: FnOnce() + Send> Work for Submit<F, C> {
-    fn run(&mut self, store: &Store) -> bool {
+impl<F: Fn(&WriterStore<'_>) -> Result<()> + Send, C: FnOnce() + Send> Work for Submit<F, C> {
+    fn run(&mut self, store: &WriterStore<'_>) -> bool {
         let result = (self.f)(store);
         let ok = result.is_ok();
         self.result = Some(result);
@@ -140,7 +141,7 @@ impl Writer {
     }
 
     fn job<T: Send + 'static>(
-        f: impl Fn(&Store) -> Result<T> + Send + 'static,
+        f: impl Fn(&WriterStore<'_>) -> Result<T> + Send + 'static,
     ) -> (Job, oneshot::Receiver<Result<T>>) {
         let (answer, rx) = oneshot::channel();
         let job: Job = Box::new(Call {
@@ -155,7 +156,7 @@ impl Writer {
     /// than once (after a rollback caused by another job of its batch).
     pub async fn call<T: Send + 'static>(
         &self,
-        f: impl Fn(&Store) -> Result<T> + Send + 'static,
+        f: impl Fn(&WriterStore<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let (job, rx) = Self::job(f);
         self.tx
@@ -168,7 +169,7 @@ impl Writer {
     /// [`Writer::call`] for code outside the async runtime.
     pub fn call_blocking<T: Send + 'static>(
         &self,
-        f: impl Fn(&Store) -> Result<T> + Send + 'static,
+        f: impl Fn(&WriterStore<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let (job, rx) = Self::job(f);
         self.tx
@@ -181,7 +182,7 @@ impl Writer {
     pub async fn submit(
         &self,
         what: &'static str,
-        f: impl Fn(&Store) -> Result<()> + Send + 'static,
+        f: impl Fn(&WriterStore<'_>) -> Result<()> + Send + 'static,
     ) {
         self.submit_then(what, f, None::<fn()>).await;
     }
@@ -191,7 +192,7 @@ impl Writer {
     pub async fn submit_then(
         &self,
         what: &'static str,
-        f: impl Fn(&Store) -> Result<()> + Send + 'static,
+        f: impl Fn(&WriterStore<'_>) -> Result<()> + Send + 'static,
         committed: Option<impl FnOnce() + Send + 'static>,
     ) {
         let job: Job = Box::new(Submit {
@@ -211,10 +212,11 @@ impl Writer {
         self.commits.clone()
     }
 
-    /// Whether writes wait in the queue and the thread has lately spent most of its time
-    /// writing: a write that could wait for a later one had better join it.
+    /// Whether the thread has lately spent most of its time writing: a write that could
+    /// wait for a later one had better join it. (Whether writes wait in the queue says
+    /// little: each batch empties it, so at full load it is often empty.)
     pub fn is_saturated(&self) -> bool {
-        self.tx.capacity() < self.tx.max_capacity() && self.load.busy() >= 0.5
+        self.load.busy() >= 0.5
     }
 
     /// Wait until everything sent before is committed.
@@ -238,7 +240,7 @@ fn rollback(store: &Store) {
 
 /// Run the batch in one transaction, every job in a savepoint: the slow path, after a job
 /// failed. The commit's error, if any.
-fn run_isolated(store: &Store, batch: &mut [Job]) -> Option<StoreError> {
+fn run_isolated(store: &WriterStore<'_>, batch: &mut [Job]) -> Option<StoreError> {
     if let Err(e) = begin(store) {
         return Some(e);
     }
@@ -279,6 +281,7 @@ fn run(
     committed: tokio::sync::watch::Sender<u64>,
     mut meter: LoadMeter,
 ) {
+    let store = WriterStore::new(&store);
     let mut batch: Vec<Job> = Vec::with_capacity(BATCH);
     while let Some(first) = rx.blocking_recv() {
         meter.work();
@@ -339,7 +342,7 @@ fn refused_by_a_check(e: &StoreError) -> bool {
 
 /// Run one job in its own transaction; the commit's error, if any (a failed job rolls
 /// back and answers with its own error).
-fn run_alone(store: &Store, job: &mut Job) -> Option<StoreError> {
+fn run_alone(store: &WriterStore<'_>, job: &mut Job) -> Option<StoreError> {
     if let Err(e) = begin(store) {
         return Some(e);
     }
