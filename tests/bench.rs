@@ -66,6 +66,13 @@ fn a_burst_is_measured_recorded_and_compared_with_the_ceiling() {
         (r["steps_per_s"].as_f64().unwrap() / events - 6.0).abs() < 1e-6,
         "{r}"
     );
+    // the host's share of the CPU, where the system tells it (Linux), as a percentage
+    for key in ["steal_pct", "ceiling_steal_pct"] {
+        if std::path::Path::new("/proc/stat").exists() {
+            let pct = r[key].as_f64().unwrap_or_else(|| panic!("{key}: {r}"));
+            assert!((0.0..=100.0).contains(&pct), "{key}: {r}");
+        }
+    }
     let ratio = r["rows_per_s"].as_f64().unwrap() / r["ceiling_rows_per_s"].as_f64().unwrap();
     assert!((ratio - r["ratio"].as_f64().unwrap()).abs() < 1e-3, "{r}");
     percentiles(&r["latency_ms"], "latency_ms");

@@ -4,6 +4,7 @@
 
 pub mod ceiling;
 pub mod stats;
+pub mod steal;
 pub mod timeline;
 
 use crate::engine::{EmitRequest, Engine, EngineError, Tracker};
@@ -123,6 +124,11 @@ pub struct Report {
     pub ceiling_rows_per_s: Option<f64>,
     /// `rows_per_s` / `ceiling_rows_per_s`.
     pub ratio: Option<f64>,
+    /// The share of the machine's CPU time the host took while the events ran, in percent
+    /// (Linux; on a shared virtual machine the figures above move with it).
+    pub steal_pct: Option<f64>,
+    /// The same while the ceiling was measured.
+    pub ceiling_steal_pct: Option<f64>,
 }
 
 /// Row counts of the record tables above given ids.
@@ -165,6 +171,11 @@ fn written(engine: &Engine, m: Marks) -> Result<(u64, u64, u64, u64, u64), Store
         count("SELECT count(*) FROM steps WHERE run_id > ?", m.run)?,
         count("SELECT count(*) FROM skips WHERE event_id > ?", m.event)?,
     ))
+}
+
+/// The CPU time stolen by the host since `before`, in percent.
+fn stolen_since(before: Option<steal::CpuTimes>) -> Option<f64> {
+    before?.steal_pct_until(&steal::CpuTimes::now()?)
 }
 
 /// This process's peak resident memory in MB (Linux; 0 elsewhere).
@@ -231,6 +242,7 @@ pub async fn run(
     }));
     let mut tasks = tokio::task::JoinSet::new();
     let mut first_error: Option<EngineError> = None;
+    let cpu_before = steal::CpuTimes::now();
     let start = Instant::now();
     for i in 0..options.events {
         if let Rate::PerSecond(r) = options.rate {
@@ -276,6 +288,7 @@ pub async fn run(
     }
     engine.core().writer().flush().await?;
     let elapsed = start.elapsed();
+    let steal_pct = stolen_since(cpu_before);
     if let Some(e) = first_error {
         return Err(e.into());
     }
@@ -311,6 +324,8 @@ pub async fn run(
         rows_per_s,
         ceiling_rows_per_s: None,
         ratio: None,
+        steal_pct,
+        ceiling_steal_pct: None,
     };
     if options.baseline {
         let last_event: i64 = engine
@@ -324,11 +339,13 @@ pub async fn run(
             .map_err(StoreError::from)?;
         let path = store_path.to_path_buf();
         let n = options.events;
+        let cpu_before = steal::CpuTimes::now();
         let ceiling = tokio::task::spawn_blocking(move || ceiling::measure(&path, last_event, n))
             .await
             .map_err(|e| BenchError::Input(format!("the ceiling measurement stopped: {e}")))??;
         report.ceiling_rows_per_s = Some(ceiling.rows_per_s());
         report.ratio = Some(rows_per_s / ceiling.rows_per_s());
+        report.ceiling_steal_pct = stolen_since(cpu_before);
     }
     Ok(report)
 }

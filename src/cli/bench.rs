@@ -60,6 +60,21 @@ fn text(r: &Report, rate: Rate) -> String {
         "peak memory".into(),
         format!("{:.1} MB", r.peak_rss_mb),
     ]);
+    if let Some(steal) = r.steal_pct {
+        let ceiling = r
+            .ceiling_steal_pct
+            .map(|c| format!(", {c:.0}% while the ceiling ran"))
+            .unwrap_or_default();
+        let note = if steal.max(r.ceiling_steal_pct.unwrap_or(0.0)) >= 5.0 {
+            ": the host was busy, so these figures are lower than this machine's own"
+        } else {
+            ""
+        };
+        rows.push(vec![
+            "CPU taken by the host".into(),
+            format!("{steal:.0}% of the machine's CPU time{ceiling}{note}"),
+        ]);
+    }
     out.push_str(
         &render::table(&["", ""], &rows, 2)
             .lines()
