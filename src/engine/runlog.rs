@@ -27,6 +27,12 @@ pub struct RunLog {
     last_flush: Instant,
 }
 
+/// Whether records that have waited `waited` are to be sent now (`saturated` is asked only
+/// when it decides).
+fn flush_due(waited: Duration, saturated: impl FnOnce() -> bool) -> bool {
+    waited >= FLUSH_EVERY && (waited >= FLUSH_EVERY_SATURATED || !saturated())
+}
+
 impl RunLog {
     /// A run starting now; nothing sent yet.
     pub fn new(run_id: i64) -> RunLog {
@@ -75,10 +81,7 @@ impl Core {
     /// Add a step's records to the log; send the log if it has waited long enough.
     pub async fn log_steps(&self, log: &mut RunLog, records: Vec<StepRecord>) {
         self.add_records(log, records);
-        let waited = log.last_flush.elapsed();
-        if waited >= FLUSH_EVERY
-            && (waited >= FLUSH_EVERY_SATURATED || !self.writer().is_saturated())
-        {
+        if flush_due(log.last_flush.elapsed(), || self.writer().is_saturated()) {
             self.flush_log(log).await;
         }
     }
@@ -219,4 +222,37 @@ fn ended(probe: &dyn super::probe::Probe, run_id: i64, has_steps: bool) {
         probe.steps_committed(run_id, now);
     }
     probe.run_finished(run_id, now);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn records_wait_2_ms_or_20_while_the_writer_is_saturated() {
+        assert!(!flush_due(MS, || false), "not yet");
+        assert!(flush_due(2 * MS, || false));
+        assert!(
+            !flush_due(2 * MS, || true),
+            "they can go with the run's end"
+        );
+        assert!(!flush_due(19 * MS, || true));
+        assert!(flush_due(20 * MS, || true), "never longer than 20 ms");
+    }
+
+    #[test]
+    fn the_writer_is_asked_only_when_it_decides() {
+        let asked = std::cell::Cell::new(0);
+        let ask = || {
+            asked.set(asked.get() + 1);
+            false
+        };
+        flush_due(MS, ask);
+        flush_due(25 * MS, ask);
+        assert_eq!(asked.get(), 0);
+        flush_due(5 * MS, ask);
+        assert_eq!(asked.get(), 1);
+    }
 }
