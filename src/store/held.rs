@@ -18,8 +18,9 @@ pub(crate) trait Prepared {
     /// The store (for `last_insert_rowid`, and for statements not worth holding).
     fn store(&self) -> &Store;
 
-    /// Run `f` with the statement for `sql` (reset when `f` returns, its bindings kept
-    /// until the next use binds them all again).
+    /// Run `f` with the statement for `sql`. `f` executes it to its end (rusqlite resets a
+    /// statement when an execution ends) and binds every parameter: a held statement keeps
+    /// its last bindings until the next use.
     fn with_statement<R>(
         &self,
         sql: &'static str,
