@@ -7,6 +7,7 @@
 
 use super::core::{Core, RunEnd};
 use crate::model::{RunStatus, StepRecord, Timestamp, json_text};
+use crate::store::held::WriterStore;
 use crate::store::steps::EncodedStep;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -194,7 +195,7 @@ fn end_write(
     status: RunStatus,
     output: Option<&Value>,
     error: Option<&str>,
-) -> impl Fn(&crate::store::held::WriterStore<'_>) -> crate::store::Result<()> + Send + 'static {
+) -> impl Fn(&WriterStore<'_>) -> crate::store::Result<()> + Send + 'static {
     let RunLog {
         run_id,
         started_at,

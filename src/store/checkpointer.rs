@@ -108,17 +108,24 @@ fn checkpoint(conn: &Connection, name: &str, restart_at: i64) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_wal_is_copied_into_the_database_while_the_writer_keeps_it_open() {
+    /// A database in WAL mode with table `t`, and its writer, which does not checkpoint.
+    fn wal_writer() -> (tempfile::TempDir, std::path::PathBuf, Connection) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.db");
         let writer = Connection::open(&path).unwrap();
         writer
             .execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;
-                 CREATE TABLE t (x); INSERT INTO t VALUES (1);",
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+                 PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (x);",
             )
             .unwrap();
+        (dir, path, writer)
+    }
+
+    #[test]
+    fn the_wal_is_copied_into_the_database_while_the_writer_keeps_it_open() {
+        let (_dir, path, writer) = wal_writer();
+        writer.execute_batch("INSERT INTO t VALUES (1)").unwrap();
         let size = || std::fs::metadata(&path).unwrap().len();
         let before = size();
         let checkpointer =
@@ -137,15 +144,7 @@ mod tests {
 
     #[test]
     fn the_wal_starts_over_while_a_writer_keeps_committing() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.db");
-        let writer = Connection::open(&path).unwrap();
-        writer
-            .execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
-                 PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (x);",
-            )
-            .unwrap();
+        let (dir, path, writer) = wal_writer();
         writer.busy_timeout(Duration::from_secs(10)).unwrap();
         let wal = dir.path().join("x.db-wal");
         let wal_size = || std::fs::metadata(&wal).map_or(0, |m| m.len());

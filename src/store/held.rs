@@ -171,6 +171,13 @@ mod tests {
 
     static SQL: &str = "INSERT INTO ui_state (key, value, updated_at) VALUES (?1, ?2, 0)";
 
+    fn rows(store: &Store) -> i64 {
+        store
+            .conn()
+            .query_row("SELECT count(*) FROM ui_state", [], |r| r.get(0))
+            .unwrap()
+    }
+
     #[test]
     fn a_statement_is_prepared_once_and_reused() {
         let (_dir, store) = store();
@@ -179,11 +186,7 @@ mod tests {
             held.with_statement(SQL, |s| s.execute([key, "1"])).unwrap();
         }
         assert_eq!(held.held.borrow().len(), 1, "one statement for one text");
-        let n: i64 = store
-            .conn()
-            .query_row("SELECT count(*) FROM ui_state", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(n, 3);
+        assert_eq!(rows(&store), 3);
     }
 
     #[test]
@@ -197,11 +200,7 @@ mod tests {
         .unwrap();
         held.with_statement(SQL, |s| s.execute(["after", "1"]))
             .unwrap();
-        let n: i64 = store
-            .conn()
-            .query_row("SELECT count(*) FROM ui_state", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(n, 3);
+        assert_eq!(rows(&store), 3);
     }
 
     #[test]
