@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::studio::{Studio, screen_of};
+use common::studio::{Studio, marks_agree, screen_of};
 use common::text;
 use flowdeck::model::Kind;
 
@@ -46,7 +46,11 @@ async fn emitted(w: u16, h: u16) -> Studio {
             .run
             .as_ref()
             .is_some_and(|r| r.id == 2 && r.status.is_finished());
-        done == 3 && skipped && shown && screen_of(rt).contains("receive_stock  run #3")
+        done == 3
+            && skipped
+            && shown
+            && marks_agree(rt)
+            && screen_of(rt).contains("receive_stock  run #3")
     })
     .await;
     s.settle().await;
@@ -217,6 +221,8 @@ async fn params_are_checked_live_and_remembered() {
         rt.state().params.loaded && rt.state().params.workflow.as_deref() == Some("reorder_supply")
     })
     .await;
+    // the steps pane loads on its own: the snapshot shows it
+    s.wait_for("unknown_sku").await;
     // invalid JSON: the error with line and column shows at once, and x refuses to emit
     // the cursor starts at the top: go to the last line, join it to the one above, add a comma
     s.press("e<down><down><bs>,").await;
@@ -266,6 +272,7 @@ async fn debug_runs_the_draft_and_the_variables_follow_the_steps() {
                 .iter()
                 .filter_map(|r| r.run())
                 .all(|r| r.status.is_finished())
+            && marks_agree(rt)
     })
     .await;
     s.press("<tab>j").await;
@@ -318,6 +325,7 @@ async fn no_color_keeps_meaning_without_colour() {
     })
     .await;
     s.wait_for("receive_stock  run #3").await;
+    s.wait(marks_agree).await;
     s.settle().await;
     let buffer = s.rt.terminal().backend().buffer().clone();
     let colored = buffer

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::studio::{Studio, screen_of};
+use common::studio::{Studio, marks_agree, screen_of};
 use flowdeck::model::RunStatus;
 use flowdeck::model::breakpoint::Breakpoint;
 
@@ -59,7 +59,7 @@ async fn settled(s: &mut Studio) {
             }
             None => st.run.as_ref().is_some_and(|r| r.status.is_finished()),
         };
-        !runs.is_empty() && others_done && shown
+        !runs.is_empty() && others_done && shown && marks_agree(rt)
     })
     .await;
     s.settle().await;

@@ -5,6 +5,7 @@
 use super::Sandbox;
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
 use flowdeck::engine::Engine;
+use flowdeck::model::{Kind, Target};
 use flowdeck::store::Store;
 use flowdeck::tui::config::ThemeConfig;
 use flowdeck::tui::effects::Services;
@@ -111,6 +112,27 @@ impl Studio {
     pub fn state(&self) -> &State {
         self.rt.state()
     }
+}
+
+/// Whether each workflow's last-run mark in the list matches its newest run in the activity
+/// pane (the two load apart, so for a moment a run can show done in one and running in the
+/// other).
+pub fn marks_agree(rt: &Runtime<TestBackend>) -> bool {
+    let state = rt.state();
+    let newest = |name: &str| {
+        state
+            .activity
+            .iter()
+            .filter_map(|r| r.run())
+            .filter(|r| r.target == Target::Workflow(name.to_owned()))
+            .max_by_key(|r| r.id)
+            .map(|r| r.status)
+    };
+    state
+        .definitions
+        .iter()
+        .filter(|d| d.row.kind == Kind::Workflow)
+        .all(|d| d.last_run == newest(&d.row.name))
 }
 
 /// The screen of a runtime as text.
