@@ -143,8 +143,8 @@ impl Core {
     pub fn open(path: &Path, workers: usize) -> Result<Arc<Core>, EngineError> {
         let reader = Store::open(path)?;
         let project = reader.project()?;
-        let data = DataDb::open(&reader.data_path())?;
         let writer = Writer::spawn(path)?;
+        let data = DataDb::open(&reader.data_path())?.paced_by(writer.load());
         let http = reqwest::Client::builder()
             .user_agent(concat!("flowdeck/", env!("CARGO_PKG_VERSION")))
             .build()

@@ -4,6 +4,7 @@
 //! can never reach the studio's own tables; `db.query` must be read-only.
 
 use super::data_writer::{DENIED_TRANSACTION, DataWriter, Guard};
+use super::load::Load;
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OpenFlags};
@@ -64,6 +65,7 @@ pub struct DataDb {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
     writer: OnceLock<DataWriter>,
+    pace: Option<Load>,
 }
 
 const POOL_SIZE: usize = 8;
@@ -78,10 +80,18 @@ impl DataDb {
             path: path.to_path_buf(),
             idle: Mutex::new(Vec::new()),
             writer: OnceLock::new(),
+            pace: None,
         };
         let conn = connect(&db.path, None)?;
         db.give_back(conn);
         Ok(db)
+    }
+
+    /// Pace the data writer by the store writer's `load`: while the store writer is
+    /// saturated, the data writer gathers bigger batches (see [`DataWriter::spawn`]).
+    pub fn paced_by(mut self, load: Load) -> DataDb {
+        self.pace = Some(load);
+        self
     }
 
     /// The file.
@@ -149,7 +159,9 @@ impl DataDb {
             return Ok(w);
         }
         // a writer started by a racing caller wins; this one ends when dropped
-        let _ = self.writer.set(DataWriter::spawn(&self.path)?);
+        let _ = self
+            .writer
+            .set(DataWriter::spawn(&self.path, self.pace.clone())?);
         self.writer
             .get()
             .ok_or_else(|| DataError::Sql("the data writer did not start".into()))

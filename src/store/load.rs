@@ -18,6 +18,12 @@ impl Load {
     pub fn busy(&self) -> f64 {
         f64::from(self.0.load(Ordering::Relaxed)) / 1000.0
     }
+
+    /// Whether the thread has lately spent most of its time writing (it is the bottleneck:
+    /// work that can wait a little had better be batched).
+    pub fn is_saturated(&self) -> bool {
+        self.busy() >= 0.5
+    }
 }
 
 /// The writer thread's side: counts waiting and working time and publishes the share

@@ -216,7 +216,12 @@ impl Writer {
     /// wait for a later one had better join it. (Whether writes wait in the queue says
     /// little: each batch empties it, so at full load it is often empty.)
     pub fn is_saturated(&self) -> bool {
-        self.load.busy() >= 0.5
+        self.load.is_saturated()
+    }
+
+    /// How busy the thread is, for others that pace themselves by it.
+    pub fn load(&self) -> Load {
+        self.load.clone()
     }
 
     /// Wait until everything sent before is committed.
