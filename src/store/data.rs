@@ -379,4 +379,33 @@ mod tests {
         );
         assert!(errors.iter().any(|e| e.contains("UNIQUE")), "{errors:?}");
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn paced_by_a_saturated_store_writer_every_statement_still_commits() {
+        let load = Load::default();
+        let mut meter = super::super::load::LoadMeter::new(load.clone());
+        meter.work();
+        std::thread::sleep(Duration::from_millis(25));
+        meter.idle();
+        assert!(load.is_saturated());
+        let (_d, db) = db();
+        let db = Arc::new(db.paced_by(load));
+        // rounds of a few statements at once: small batches after a busy one, which wait
+        for round in 0..40 {
+            let tasks: Vec<_> = (0..3)
+                .map(|i| {
+                    let db = db.clone();
+                    tokio::spawn(async move {
+                        let name = json!(format!("r{round}-{i}"));
+                        db.exec("INSERT INTO t (name) VALUES (?)", &[name]).await
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap().unwrap();
+            }
+        }
+        let rows = db.query("SELECT count(*) AS n FROM t", &[]).unwrap();
+        assert_eq!(rows, vec![json!({"n": 120})]);
+    }
 }
