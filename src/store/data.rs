@@ -383,7 +383,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn paced_by_a_saturated_store_writer_every_statement_still_commits() {
         let load = Load::default();
-        let mut meter = super::super::load::LoadMeter::new(load.clone());
+        let mut meter = crate::store::load::LoadMeter::new(load.clone());
         meter.work();
         std::thread::sleep(Duration::from_millis(25));
         meter.idle();
