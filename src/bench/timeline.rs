@@ -4,7 +4,8 @@
 
 use super::stats::Histogram;
 use crate::engine::probe::Probe;
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -38,8 +39,8 @@ struct Early {
 
 #[derive(Debug, Default)]
 struct Inner {
-    pending: HashMap<i64, Pending>,
-    early: HashMap<i64, Early>,
+    pending: FxHashMap<i64, Pending>,
+    early: FxHashMap<i64, Early>,
     listeners: BTreeMap<Arc<str>, Latencies>,
     all: Latencies,
     registered: u64,
@@ -48,20 +49,35 @@ struct Inner {
 impl Inner {
     fn first_step(&mut self, listener: &Arc<str>, latency: Duration) {
         self.all.first_step.record(latency);
-        self.listeners
-            .entry(listener.clone())
-            .or_default()
-            .first_step
-            .record(latency);
+        record(
+            &mut self.listeners,
+            listener,
+            |l| &mut l.first_step,
+            latency,
+        );
     }
 
     fn end(&mut self, listener: &Arc<str>, latency: Duration) {
         self.all.end.record(latency);
-        self.listeners
-            .entry(listener.clone())
-            .or_default()
-            .end
-            .record(latency);
+        record(&mut self.listeners, listener, |l| &mut l.end, latency);
+    }
+}
+
+/// Count `latency` into the histogram `which` of `listener` (its name is copied in only the
+/// first time: this runs on the store's writer thread, for every commit).
+fn record(
+    listeners: &mut BTreeMap<Arc<str>, Latencies>,
+    listener: &Arc<str>,
+    which: fn(&mut Latencies) -> &mut Histogram,
+    latency: Duration,
+) {
+    match listeners.get_mut(listener) {
+        Some(l) => which(l).record(latency),
+        None => {
+            let mut l = Latencies::default();
+            which(&mut l).record(latency);
+            listeners.insert(Arc::clone(listener), l);
+        }
     }
 }
 
@@ -117,24 +133,28 @@ impl Timeline {
 impl Probe for Timeline {
     fn steps_committed(&self, run_id: i64, at: Instant) {
         let mut inner = self.lock();
-        let seen = match inner.pending.get_mut(&run_id) {
+        let Inner {
+            pending,
+            early,
+            listeners,
+            all,
+            ..
+        } = &mut *inner;
+        match pending.get_mut(&run_id) {
             Some(p) if !p.first_step_seen => {
                 p.first_step_seen = true;
-                Some((p.listener.clone(), p.emitted))
+                let latency = at.saturating_duration_since(p.emitted);
+                all.first_step.record(latency);
+                record(listeners, &p.listener, |l| &mut l.first_step, latency);
             }
-            Some(_) => None,
+            Some(_) => {}
             None => {
-                inner
-                    .early
+                early
                     .entry(run_id)
                     .or_default()
                     .first_step
                     .get_or_insert(at);
-                None
             }
-        };
-        if let Some((listener, emitted)) = seen {
-            inner.first_step(&listener, at.saturating_duration_since(emitted));
         }
     }
 

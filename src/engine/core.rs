@@ -13,8 +13,8 @@ use super::tracker::{Membership, Tracker};
 use crate::model::project::EngineSettings;
 use crate::model::{Kind, RunMode, RunStatus, Timestamp, json_text, names, parse_definition};
 use crate::store::{DataDb, Store, Writer};
+use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
@@ -111,18 +111,18 @@ pub struct Core {
     writer: Writer,
     reader: Mutex<Store>,
     data: DataDb,
-    http: reqwest::Client,
-    programs: Mutex<HashMap<(i64, i64), Arc<Program>>>,
+    http: OnceLock<reqwest::Client>,
+    programs: Mutex<FxHashMap<(i64, i64), Arc<Program>>>,
     settings: Settings,
     owner: String,
     lease: Duration,
     workers: Arc<Semaphore>,
     worker_count: usize,
-    concurrency: Mutex<HashMap<i64, Arc<Semaphore>>>,
+    concurrency: Mutex<FxHashMap<i64, Arc<Semaphore>>>,
     /// Every run this process has started and not finished.
     inflight: Tracker,
     /// How to stop each of them.
-    tasks: Mutex<HashMap<i64, tokio::task::AbortHandle>>,
+    tasks: Mutex<FxHashMap<i64, tokio::task::AbortHandle>>,
     /// Told when records are committed (measurements only).
     probe: OnceLock<Arc<dyn Probe>>,
 }
@@ -145,26 +145,22 @@ impl Core {
         let project = reader.project()?;
         let writer = Writer::spawn(path)?;
         let data = DataDb::open(&reader.data_path())?.paced_by(writer.load());
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("flowdeck/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| EngineError::Setup(format!("cannot build the HTTP client: {e}")))?;
         let owner = format!("{}-{}", std::process::id(), Timestamp::now().0);
         Ok(Arc::new_cyclic(|me| Core {
             me: me.clone(),
             writer,
             reader: Mutex::new(reader),
             data,
-            http,
-            programs: Mutex::new(HashMap::new()),
+            http: OnceLock::new(),
+            programs: Mutex::new(FxHashMap::default()),
             settings: Settings::from_project(&project.config),
             owner,
             lease: LEASE,
             workers: Arc::new(Semaphore::new(workers.max(1))),
             worker_count: workers.max(1),
-            concurrency: Mutex::new(HashMap::new()),
+            concurrency: Mutex::new(FxHashMap::default()),
             inflight: Tracker::new(),
-            tasks: Mutex::new(HashMap::new()),
+            tasks: Mutex::new(FxHashMap::default()),
             probe: OnceLock::new(),
         }))
     }
@@ -191,9 +187,18 @@ impl Core {
         &self.data
     }
 
-    /// The HTTP client of `http` steps.
-    pub fn http(&self) -> &reqwest::Client {
-        &self.http
+    /// The HTTP client of `http` steps, built on the first one: building it reads the
+    /// system's root certificates, two thirds of the instructions of a whole `flowdeck emit`.
+    pub fn http(&self) -> Result<&reqwest::Client, String> {
+        if let Some(client) = self.http.get() {
+            return Ok(client);
+        }
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("flowdeck/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        // two first steps may race: one client is kept, the other dropped
+        Ok(self.http.get_or_init(|| client))
     }
 
     /// The project's settings.

@@ -3,6 +3,7 @@
 
 use crate::model::{Kind, RunMode, SkipRecord, Timestamp};
 use crate::store::Result;
+use crate::store::definitions::cached_listeners;
 use crate::store::events::{NewEvent, StoredEvent};
 use crate::store::held::WriterStore;
 use crate::store::runs::NewRun;
@@ -120,13 +121,9 @@ pub(crate) fn dispatch(
     if !new {
         return Ok(out);
     }
-    let listeners = if req.draft {
-        store.draft_listeners(&req.name)?
-    } else {
-        store.live_listeners(&req.name)?
-    };
+    let listeners = cached_listeners(store, &req.name, req.draft)?;
     let event_id = out.event.record.id;
-    for l in listeners {
+    for l in listeners.iter() {
         let reason = if !l.active {
             Some("inactive".to_string())
         } else if !l.deployed {
@@ -170,7 +167,7 @@ pub(crate) fn dispatch(
                 out.runs.push(QueuedRun {
                     run_id,
                     definition_id: l.id,
-                    name: l.name,
+                    name: l.name.clone(),
                     version: l.version,
                 });
             }

@@ -1,11 +1,13 @@
 //! Workflows and endpoints: drafts, deployed versions, the active toggle, listeners of an event.
 
+use super::held::Prepared;
 use super::{Result, Store, StoreError};
 use crate::model::{Definition, Kind, Timestamp};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// A workflow or endpoint as listed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -76,12 +78,13 @@ pub struct Listener {
 }
 
 /// Each event's listeners as last read, with the generation of definitions they were read at
-/// (the `generation` table, bumped by triggers on every change to definitions and versions).
+/// (the `generation` table, bumped by triggers on every change to definitions and versions):
+/// live listeners first, drafts' second, each by event name (looked up without a copy of it).
 #[derive(Debug, Default)]
-pub struct ListenerCache(RefCell<HashMap<ListenersOf, (i64, Vec<Listener>)>>);
+pub struct ListenerCache(RefCell<[HashMap<String, (i64, Listeners)>; 2]>);
 
-/// The key of a cached listener list: the event's name, and whether drafts listen.
-type ListenersOf = (String, bool);
+/// An event's listeners, shared between the cache and the dispatcher.
+pub type Listeners = Arc<[Listener]>;
 
 const ROW_COLUMNS: &str = "d.id, d.kind, d.name, d.on_event, d.method, d.path, d.active, d.live_version,
     (d.live_version IS NULL OR d.draft IS NOT (SELECT body FROM versions v WHERE v.definition_id = d.id AND v.version = d.live_version)),
@@ -371,43 +374,21 @@ impl Store {
 
     /// Workflows that a live event named `event` concerns: those whose live version listens
     /// to it, and those whose draft listens but which have no such version deployed.
-    pub fn live_listeners(&self, event: &str) -> Result<Vec<Listener>> {
-        self.cached_listeners(event, false)
+    pub fn live_listeners(&self, event: &str) -> Result<Listeners> {
+        cached_listeners(self, event, false)
     }
 
     /// Drop the listeners kept in memory (after a rollback: they may have been read inside
     /// it).
     pub(crate) fn forget_cached(&self) {
-        self.listeners.0.borrow_mut().clear();
+        for cache in self.listeners.0.borrow_mut().iter_mut() {
+            cache.clear();
+        }
     }
 
     /// The definitions generation: it changes whenever a definition or version does.
     pub fn generation(&self) -> Result<i64> {
-        Ok(self
-            .conn()
-            .prepare_cached("SELECT n FROM generation WHERE id = 1")?
-            .query_row([], |r| r.get(0))?)
-    }
-
-    fn cached_listeners(&self, event: &str, draft: bool) -> Result<Vec<Listener>> {
-        let generation = self.generation()?;
-        let key = (event.to_string(), draft);
-        if let Some((seen, listeners)) = self.listeners.0.borrow().get(&key)
-            && *seen == generation
-        {
-            return Ok(listeners.clone());
-        }
-        let listeners = if draft {
-            self.read_draft_listeners(event)?
-        } else {
-            self.read_live_listeners(event)?
-        };
-        let mut cache = self.listeners.0.borrow_mut();
-        if cache.len() > 1024 {
-            cache.clear();
-        }
-        cache.insert(key, (generation, listeners.clone()));
-        Ok(listeners)
+        generation(self)
     }
 
     fn read_live_listeners(&self, event: &str) -> Result<Vec<Listener>> {
@@ -439,8 +420,8 @@ impl Store {
     }
 
     /// Workflows whose draft listens to `event` (for `emit --draft`).
-    pub fn draft_listeners(&self, event: &str) -> Result<Vec<Listener>> {
-        self.cached_listeners(event, true)
+    pub fn draft_listeners(&self, event: &str) -> Result<Listeners> {
+        cached_listeners(self, event, true)
     }
 
     fn read_draft_listeners(&self, event: &str) -> Result<Vec<Listener>> {
@@ -462,6 +443,40 @@ impl Store {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
+}
+
+/// The SQL of [`generation`] (a `static`: held statements are found by its address).
+static GENERATION: &str = "SELECT n FROM generation WHERE id = 1";
+
+/// [`Store::generation`] with statements from `db`.
+fn generation(db: &impl Prepared) -> Result<i64> {
+    Ok(db.with_statement(GENERATION, |stmt| stmt.query_row([], |r| r.get(0)))?)
+}
+
+/// [`Store::live_listeners`] (or [`Store::draft_listeners`] with `draft`) with statements from
+/// `db`: read again only when the definitions' generation has moved.
+pub(crate) fn cached_listeners(db: &impl Prepared, event: &str, draft: bool) -> Result<Listeners> {
+    let store = db.store();
+    let generation = generation(db)?;
+    let slot = usize::from(draft);
+    if let Some((seen, listeners)) = store.listeners.0.borrow()[slot].get(event)
+        && *seen == generation
+    {
+        return Ok(Arc::clone(listeners));
+    }
+    let listeners: Listeners = if draft {
+        store.read_draft_listeners(event)?
+    } else {
+        store.read_live_listeners(event)?
+    }
+    .into();
+    let mut caches = store.listeners.0.borrow_mut();
+    let cache = &mut caches[slot];
+    if cache.len() > 1024 {
+        cache.clear();
+    }
+    cache.insert(event.to_string(), (generation, Arc::clone(&listeners)));
+    Ok(listeners)
 }
 
 #[cfg(test)]

@@ -91,7 +91,8 @@ pub(super) async fn run(
     };
     let method = reqwest::Method::from_bytes(f.method.as_bytes())
         .map_err(|_| fail(&input, format!("unknown HTTP method {:?}", f.method)))?;
-    let mut request = cx.core.http().request(method, parsed).timeout(timeout);
+    let client = cx.core.http().map_err(|m| fail(&input, m))?;
+    let mut request = client.request(method, parsed).timeout(timeout);
     for (name, v) in &headers {
         if let Value::String(s) = v {
             request = request.header(name.as_str(), s.as_str());
