@@ -122,16 +122,25 @@ fn remove(path: &Path) {
 /// Write `events` copies of the records of `event_id` (from the store at `store_path`) into a
 /// fresh store beside it, timed; the fresh store is removed afterwards.
 pub fn measure(store_path: &Path, event_id: i64, events: usize) -> Result<Ceiling> {
-    let sample = sample(&Store::open(store_path)?, event_id)?;
+    let store = Store::open(store_path)?;
+    let sample = sample(&store, event_id)?;
+    let page_size: i64 = store
+        .conn()
+        .query_row("PRAGMA page_size", [], |r| r.get(0))?;
     let folder = store_path.parent().unwrap_or(Path::new("."));
     let path = folder.join(format!(".flowdeck-ceiling-{}.db", std::process::id()));
     remove(&path);
-    let result = write(&path, &sample, events);
+    let result = write(&path, page_size, &sample, events);
     remove(&path);
     result
 }
 
-fn write(path: &Path, sample: &Sample, events: usize) -> Result<Ceiling> {
+fn write(path: &Path, page_size: i64, sample: &Sample, events: usize) -> Result<Ceiling> {
+    // the same page size as the measured store (an older store keeps 4 KB pages), set before
+    // the store is opened: once in WAL mode, it would stay
+    Connection::open(path)?.execute_batch(&format!(
+        "PRAGMA page_size = {page_size}; PRAGMA journal_mode = WAL;"
+    ))?;
     let store = Store::open(path)?;
     let conn = store.conn();
     for d in &sample.definitions {
