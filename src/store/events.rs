@@ -109,21 +109,34 @@ impl Store {
             .transpose()
     }
 
-    /// Events, newest first.
+    /// Events, newest first. Each filter has its own statement, so that the name is looked
+    /// up in its index: one statement with `?1 IS NULL OR name = ?1` cannot use it, and read
+    /// the whole table backwards for a name with no event (65 ms on 1,000,000 events).
     pub fn list_events(&self, filter: &EventFilter) -> Result<Vec<EventRecord>> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM events
-              WHERE (?1 IS NULL OR name = ?1) AND (?2 IS NULL OR id < ?2)
-              ORDER BY id DESC LIMIT ?3"
-        );
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let raw = stmt
-            .query_map(params![filter.name, filter.before, filter.limit], stored)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let before = filter.before.unwrap_or(i64::MAX);
+        let raw = match &filter.name {
+            Some(name) => self
+                .conn()
+                .prepare_cached(&by_name_sql())?
+                .query_map(params![name, before, filter.limit], stored)?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
+            None => self
+                .conn()
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM events WHERE id < ?1 ORDER BY id DESC LIMIT ?2"
+                ))?
+                .query_map(params![before, filter.limit], stored)?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
+        };
         raw.into_iter()
             .map(|r| finish(r).map(|s| s.record))
             .collect()
     }
+}
+
+/// Events of name `?1` older than `?2`, newest first, `?3` at most.
+fn by_name_sql() -> String {
+    format!("SELECT {COLUMNS} FROM events WHERE name = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3")
 }
 
 /// The SQL of [`insert_event`] (a `static`: held statements are found by its address).
@@ -174,13 +187,21 @@ pub(crate) fn insert_event(db: &impl Prepared, e: &NewEvent<'_>) -> Result<(Stor
 
 #[cfg(test)]
 mod tests {
-    use super::NewEvent;
+    use super::{EventFilter, NewEvent, by_name_sql};
     use crate::store::testing::temp_store;
     use serde_json::json;
 
     fn event<'a>(params: &'a serde_json::Value, key: Option<&'a str>) -> NewEvent<'a> {
+        named("hit", params, key)
+    }
+
+    fn named<'a>(
+        name: &'a str,
+        params: &'a serde_json::Value,
+        key: Option<&'a str>,
+    ) -> NewEvent<'a> {
         NewEvent {
-            name: "hit",
+            name,
             params,
             params_json: "{}",
             source: "test",
@@ -223,5 +244,52 @@ mod tests {
             )
             .unwrap();
         assert_eq!(entries, 1);
+    }
+
+    #[test]
+    fn events_are_listed_newest_first_by_name_and_page_and_a_name_is_found_by_its_index() {
+        let (_d, store) = temp_store();
+        let params = json!({});
+        let mut ids = Vec::new();
+        for name in ["a", "b", "a", "b", "a"] {
+            ids.push(
+                store
+                    .insert_event(&named(name, &params, None))
+                    .unwrap()
+                    .0
+                    .record
+                    .id,
+            );
+        }
+        let list = |name: Option<&str>, before: Option<i64>, limit: u32| -> Vec<i64> {
+            store
+                .list_events(&EventFilter {
+                    name: name.map(String::from),
+                    limit,
+                    before,
+                })
+                .unwrap()
+                .iter()
+                .map(|e| e.id)
+                .collect()
+        };
+        assert_eq!(
+            list(None, None, 10),
+            vec![ids[4], ids[3], ids[2], ids[1], ids[0]]
+        );
+        assert_eq!(list(None, Some(ids[3]), 2), vec![ids[2], ids[1]]);
+        assert_eq!(list(Some("a"), None, 10), vec![ids[4], ids[2], ids[0]]);
+        assert_eq!(list(Some("a"), Some(ids[4]), 1), vec![ids[2]]);
+        assert_eq!(list(Some("b"), Some(ids[1]), 5), Vec::<i64>::new());
+        assert_eq!(list(Some("never"), None, 5), Vec::<i64>::new());
+        let plan: String = store
+            .conn()
+            .query_row(
+                &format!("EXPLAIN QUERY PLAN {}", by_name_sql()),
+                rusqlite::params!["a", i64::MAX, 1],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("events_name"), "{plan}");
     }
 }

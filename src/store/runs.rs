@@ -173,27 +173,38 @@ impl Store {
         raw.into_iter().map(finish_raw).collect()
     }
 
-    /// Runs, newest first.
+    /// Runs, newest first. A workflow's runs are read through its index (`?1 IS NULL OR
+    /// definition_id = ?1` in one statement for both cases would read the whole table
+    /// backwards instead, for a workflow with few runs).
     pub fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
-        let sql = format!(
-            "SELECT {RUN_COLUMNS} FROM runs r
-              WHERE (?1 IS NULL OR r.definition_id = ?1) AND (?2 IS NULL OR r.status = ?2)
-                AND (?3 IS NULL OR r.id < ?3)
-              ORDER BY r.id DESC LIMIT ?4"
-        );
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let raw = stmt
-            .query_map(
-                params![
-                    filter.definition_id,
-                    filter.status.map(RunStatus::as_str),
-                    filter.before,
-                    filter.limit
-                ],
-                raw_run,
-            )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let status = filter.status.map(RunStatus::as_str);
+        let before = filter.before.unwrap_or(i64::MAX);
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&list_runs_sql(filter.definition_id.is_some()))?;
+        let raw = match filter.definition_id {
+            Some(id) => stmt.query_map(params![id, status, before, filter.limit], raw_run)?,
+            None => stmt.query_map(params![status, before, filter.limit], raw_run)?,
+        }
+        .collect::<rusqlite::Result<Vec<_>>>()?;
         raw.into_iter().map(finish_raw).collect()
+    }
+}
+
+/// [`Store::list_runs`]' SQL: with a workflow (`?1`) or without; then the status, the id
+/// bound and the limit.
+fn list_runs_sql(of_workflow: bool) -> String {
+    if of_workflow {
+        format!(
+            "SELECT {RUN_COLUMNS} FROM runs r
+              WHERE r.definition_id = ?1 AND r.id < ?3 AND (?2 IS NULL OR r.status = ?2)
+              ORDER BY r.id DESC LIMIT ?4"
+        )
+    } else {
+        format!(
+            "SELECT {RUN_COLUMNS} FROM runs r WHERE r.id < ?2 AND (?1 IS NULL OR r.status = ?1)
+              ORDER BY r.id DESC LIMIT ?3"
+        )
     }
 }
 /// The SQL of [`insert_run`] (`static`s: held statements are found by their address).
@@ -277,4 +288,68 @@ pub(crate) fn finish_run_started(
         ])
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::{temp_store, workflow_w};
+
+    #[test]
+    fn runs_are_listed_newest_first_by_workflow_status_and_page() {
+        let (_d, store) = temp_store();
+        workflow_w(&store);
+        store
+            .conn()
+            .execute_batch(
+                "INSERT INTO definitions (id, kind, name, on_event, draft, draft_source, created_at, updated_at)
+                   VALUES (2, 'workflow', 'v', 'e', '{}', '{}', 0, 0);
+                 INSERT INTO runs (id, definition_id, kind, target, mode, status, params, queued_at) VALUES
+                   (1, 1, 'workflow', 'w', 'debug', 'succeeded', '{}', 0),
+                   (2, 2, 'workflow', 'v', 'debug', 'failed', '{}', 0),
+                   (3, 1, 'workflow', 'w', 'debug', 'failed', '{}', 0),
+                   (4, 2, 'workflow', 'v', 'debug', 'succeeded', '{}', 0),
+                   (5, 1, 'workflow', 'w', 'debug', 'succeeded', '{}', 0);",
+            )
+            .unwrap();
+        let list = |definition_id: Option<i64>,
+                    status: Option<RunStatus>,
+                    before: Option<i64>,
+                    limit: u32| {
+            store
+                .list_runs(&RunFilter {
+                    definition_id,
+                    status,
+                    limit,
+                    before,
+                })
+                .unwrap()
+                .iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(list(None, None, None, 10), vec![5, 4, 3, 2, 1]);
+        assert_eq!(list(None, None, Some(4), 2), vec![3, 2]);
+        assert_eq!(list(None, Some(RunStatus::Failed), None, 10), vec![3, 2]);
+        assert_eq!(list(Some(1), None, None, 10), vec![5, 3, 1]);
+        assert_eq!(list(Some(1), None, Some(5), 1), vec![3]);
+        assert_eq!(
+            list(Some(1), Some(RunStatus::Succeeded), None, 10),
+            vec![5, 1]
+        );
+        assert_eq!(
+            list(Some(2), Some(RunStatus::Failed), Some(2), 10),
+            Vec::<i64>::new()
+        );
+        // a workflow's runs come from its index, not from the whole table read backwards
+        let plan: String = store
+            .conn()
+            .query_row(
+                &format!("EXPLAIN QUERY PLAN {}", list_runs_sql(true)),
+                params![1, None::<String>, i64::MAX, 10],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("runs_definition"), "{plan}");
+    }
 }
