@@ -212,40 +212,26 @@ fn check_listeners(engine: &Engine, event: &str) -> Result<(), BenchError> {
     Ok(())
 }
 
-/// Run the benchmark on `engine` (whose store is at `store_path`).
-pub async fn run(
-    engine: &Engine,
-    store_path: &Path,
-    options: &Options,
-) -> Result<Report, BenchError> {
-    if !options.params.is_object() {
-        return Err(BenchError::Input(format!(
-            "--params must be a JSON object, got {}",
-            options.params
-        )));
-    }
-    if options.events == 0 {
-        return Err(BenchError::Input("--events must be at least 1".into()));
-    }
-    check_listeners(engine, &options.event)?;
-    let timeline = Arc::new(Timeline::default());
-    if !engine.core().set_probe(timeline.clone()) {
-        return Err(BenchError::Input(
-            "this engine is already being measured".into(),
-        ));
-    }
-    let before = marks(engine)?;
+/// Emit `events` events named `event` at `rate`, each tracked until its runs end on disk;
+/// the first error, if any (emitting stops at it).
+async fn emit_all(
+    engine: Engine,
+    event: String,
+    params: Value,
+    rate: Rate,
+    events: usize,
+    timeline: Arc<Timeline>,
+    start: Instant,
+) -> Option<EngineError> {
     let names: Arc<Mutex<BTreeMap<String, Arc<str>>>> = Arc::default();
-    let window = Arc::new(Semaphore::new(match options.rate {
+    let window = Arc::new(Semaphore::new(match rate {
         Rate::Max => WINDOW,
         Rate::PerSecond(_) => Semaphore::MAX_PERMITS,
     }));
     let mut tasks = tokio::task::JoinSet::new();
     let mut first_error: Option<EngineError> = None;
-    let cpu_before = steal::CpuTimes::now();
-    let start = Instant::now();
-    for i in 0..options.events {
-        if let Rate::PerSecond(r) = options.rate {
+    for i in 0..events {
+        if let Rate::PerSecond(r) = rate {
             let due = start + Duration::from_secs_f64(i as f64 / r);
             tokio::time::sleep_until(due.into()).await;
         }
@@ -253,7 +239,7 @@ pub async fn run(
             break;
         };
         let (engine, timeline, names) = (engine.clone(), timeline.clone(), names.clone());
-        let request = EmitRequest::new(options.event.clone(), options.params.clone(), "bench");
+        let request = EmitRequest::new(event.clone(), params.clone(), "bench");
         tasks.spawn(async move {
             let _permit = permit;
             let tracker = Tracker::new();
@@ -286,6 +272,49 @@ pub async fn run(
             first_error.get_or_insert(e);
         }
     }
+    first_error
+}
+
+/// Run the benchmark on `engine` (whose store is at `store_path`).
+pub async fn run(
+    engine: &Engine,
+    store_path: &Path,
+    options: &Options,
+) -> Result<Report, BenchError> {
+    if !options.params.is_object() {
+        return Err(BenchError::Input(format!(
+            "--params must be a JSON object, got {}",
+            options.params
+        )));
+    }
+    if options.events == 0 {
+        return Err(BenchError::Input("--events must be at least 1".into()));
+    }
+    check_listeners(engine, &options.event)?;
+    let timeline = Arc::new(Timeline::default());
+    if !engine.core().set_probe(timeline.clone()) {
+        return Err(BenchError::Input(
+            "this engine is already being measured".into(),
+        ));
+    }
+    let before = marks(engine)?;
+    let cpu_before = steal::CpuTimes::now();
+    let start = Instant::now();
+    // the emitting loop runs on the runtime's workers, as a server's handlers would: a
+    // finished event's permit then wakes it on the same worker, not the thread blocked on
+    // the benchmark (a futex wake-up per event)
+    let emitting = tokio::spawn(emit_all(
+        engine.clone(),
+        options.event.clone(),
+        options.params.clone(),
+        options.rate,
+        options.events,
+        timeline.clone(),
+        start,
+    ));
+    let first_error = emitting
+        .await
+        .map_err(|e| BenchError::Input(format!("the emitting task failed: {e}")))?;
     engine.core().writer().flush().await?;
     let elapsed = start.elapsed();
     let steal_pct = stolen_since(cpu_before);
