@@ -73,6 +73,19 @@ fn a_burst_is_measured_recorded_and_compared_with_the_ceiling() {
             assert!((0.0..=100.0).contains(&pct), "{key}: {r}");
         }
     }
+    // the process's CPU time, per event and as cores kept busy (Linux)
+    if std::path::Path::new("/proc/self/stat").exists() {
+        let per_event = r["cpu_us_per_event"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{r}"));
+        let cores = r["cores_busy"].as_f64().unwrap_or_else(|| panic!("{r}"));
+        let seconds = r["events_per_s"].as_f64().map(|e| 300.0 / e).unwrap();
+        assert!(
+            (per_event * 300.0 / 1e6 / seconds - cores).abs() < 1e-6,
+            "CPU per event × events = cores busy × seconds: {r}"
+        );
+        assert!(per_event >= 0.0 && cores >= 0.0, "{r}");
+    }
     let ratio = r["rows_per_s"].as_f64().unwrap() / r["ceiling_rows_per_s"].as_f64().unwrap();
     assert!((ratio - r["ratio"].as_f64().unwrap()).abs() < 1e-3, "{r}");
     percentiles(&r["latency_ms"], "latency_ms");
@@ -124,14 +137,18 @@ fn a_paced_burst_prints_a_table_per_listener() {
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", text(&out));
-    for words in [
+    let mut expected = vec![
         "bench hit: 40 events at 400 events/s → 80 runs (0 failed), 240 step records",
         "events/s",
         "peak memory",
         "emit → first step on disk",
         "audit (40 runs) end",
         "tally first step",
-    ] {
+    ];
+    if std::path::Path::new("/proc/self/stat").exists() {
+        expected.extend(["CPU time", "µs per event", "cores busy)"]);
+    }
+    for words in expected {
         assert!(stdout.contains(words), "lacks {words:?}:\n{stdout}");
     }
 }

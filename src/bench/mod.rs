@@ -3,6 +3,7 @@
 //! disk), peak memory and, on request, the SQLite ceiling of the same rows on the same disk.
 
 pub mod ceiling;
+pub mod cpu;
 pub mod stats;
 pub mod steal;
 pub mod timeline;
@@ -129,6 +130,11 @@ pub struct Report {
     pub steal_pct: Option<f64>,
     /// The same while the ceiling was measured.
     pub ceiling_steal_pct: Option<f64>,
+    /// The process's CPU time (user and system, every thread) per event, in microseconds
+    /// (Linux).
+    pub cpu_us_per_event: Option<f64>,
+    /// That CPU time over the wall time: how many cores the run kept busy (Linux).
+    pub cores_busy: Option<f64>,
 }
 
 /// Row counts of the record tables above given ids.
@@ -299,6 +305,7 @@ pub async fn run(
     }
     let before = marks(engine)?;
     let cpu_before = steal::CpuTimes::now();
+    let process_before = cpu::process_cpu();
     let start = Instant::now();
     // the emitting loop runs on the runtime's workers, as a server's handlers would: a
     // finished event's permit then wakes it on the same worker, not the thread blocked on
@@ -318,6 +325,9 @@ pub async fn run(
     engine.core().writer().flush().await?;
     let elapsed = start.elapsed();
     let steal_pct = stolen_since(cpu_before);
+    let cpu_used = process_before
+        .zip(cpu::process_cpu())
+        .and_then(|(before, after)| after.checked_sub(before));
     if let Some(e) = first_error {
         return Err(e.into());
     }
@@ -355,6 +365,8 @@ pub async fn run(
         ratio: None,
         steal_pct,
         ceiling_steal_pct: None,
+        cpu_us_per_event: cpu_used.map(|c| c.as_secs_f64() * 1e6 / options.events as f64),
+        cores_busy: cpu_used.map(|c| c.as_secs_f64() / seconds),
     };
     if options.baseline {
         let last_event: i64 = engine

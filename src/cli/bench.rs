@@ -60,6 +60,12 @@ fn text(r: &Report, rate: Rate) -> String {
         "peak memory".into(),
         format!("{:.1} MB", r.peak_rss_mb),
     ]);
+    if let (Some(per_event), Some(cores)) = (r.cpu_us_per_event, r.cores_busy) {
+        rows.push(vec![
+            "CPU time".into(),
+            format!("{per_event:.0} µs per event ({cores:.2} cores busy)"),
+        ]);
+    }
     if let Some(steal) = r.steal_pct {
         let ceiling = r
             .ceiling_steal_pct
