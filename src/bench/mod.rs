@@ -252,12 +252,20 @@ async fn emit_all(
             let at = Instant::now();
             let dispatched = engine.emit(request, Some(tracker.clone())).await?;
             for run in &dispatched.runs {
-                let name = names
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .entry(run.name.clone())
-                    .or_insert_with(|| Arc::from(run.name.as_str()))
-                    .clone();
+                let name = {
+                    let mut names = names
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    // looked up by `&str`: the name is copied once per listener, not per run
+                    match names.get(run.name.as_str()) {
+                        Some(name) => Arc::clone(name),
+                        None => Arc::clone(
+                            names
+                                .entry(run.name.clone())
+                                .or_insert_with(|| Arc::from(run.name.as_str())),
+                        ),
+                    }
+                };
                 timeline.register(run.run_id, &name, at);
             }
             tracker.wait().await;
