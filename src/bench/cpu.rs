@@ -1,7 +1,8 @@
 //! This process's CPU time (user and system, every thread), from `/proc/self/stat`. Over a
 //! benchmark, per event it is what one event cost, and against the wall time how many
-//! cores the run kept busy: a run that made fewer events/s on the same build at the same
-//! cost per event ran on a slower (or shared) machine, not a slower path.
+//! cores the run kept busy. Events/s is about the one over the other, so a slower run
+//! either kept fewer cores busy (it waited) or paid more per event (a slower path, or a
+//! slower host).
 
 use std::time::Duration;
 

@@ -32,6 +32,9 @@ pub enum BenchError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The benchmark's own task ended abnormally (a bug: please report it).
+    #[error("the benchmark's emitting task ended abnormally ({0}); please report this")]
+    Task(String),
 }
 
 /// How fast to emit.
@@ -329,7 +332,7 @@ pub async fn run(
     ));
     let first_error = emitting
         .await
-        .map_err(|e| BenchError::Input(format!("the emitting task failed: {e}")))?;
+        .map_err(|e| BenchError::Task(e.to_string()))?;
     engine.core().writer().flush().await?;
     let elapsed = start.elapsed();
     let steal_pct = stolen_since(cpu_before);
