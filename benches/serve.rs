@@ -217,11 +217,13 @@ fn main() {
     project(dir.path(), &db);
     let (mut child, base) = serve(&db, &dir.path().join("serve.log"));
     let pid = child.id();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // a worker per core for the clients, whatever `TOKIO_WORKER_THREADS` tells the server
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores)
         .enable_all()
         .build()
         .unwrap();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "flowdeck serve at {base}, {cores} cores; {requests} requests per row; each request's event has two listeners of three steps (set, db.exec, return)"
     );

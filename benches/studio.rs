@@ -134,11 +134,12 @@ fn generate(db: &Path, events: u64, runs: u64) {
 
 fn measure(db: &Path) {
     let rss_before = status_kb("VmRSS:");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_stack_size(flowdeck::engine::STACK_SIZE)
-        .build()
-        .unwrap();
+    // the studio's own runtime (`flowdeck::tui::run` builds the same)
+    let rt = flowdeck::engine::runtime::build(
+        "flowdeck-studio",
+        flowdeck::engine::runtime::Workers::PerCore,
+    )
+    .unwrap();
     rt.block_on(async {
         let start = Instant::now();
         let engine = Engine::open(db, 8).unwrap();

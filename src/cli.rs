@@ -333,11 +333,10 @@ fn studio(db: &std::path::Path, no_mouse: bool) -> Outcome {
 /// (reserved, not used, until needed): jq's own filters walk deeply nested values
 /// recursively.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_stack_size(crate::engine::STACK_SIZE)
-        .thread_name("flowdeck-worker")
-        .build()?)
+    Ok(crate::engine::runtime::build(
+        "flowdeck-worker",
+        crate::engine::runtime::Workers::BesideWriter,
+    )?)
 }
 
 /// Print a value as pretty JSON on stdout.

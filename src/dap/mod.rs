@@ -9,10 +9,8 @@ pub use server::Server;
 
 /// Serve DAP on stdin/stdout until the client disconnects.
 pub fn run_stdio() -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_stack_size(crate::engine::STACK_SIZE)
-        .build()?;
+    let rt =
+        crate::engine::runtime::build("flowdeck-dap", crate::engine::runtime::Workers::PerCore)?;
     rt.block_on(async {
         let reader = tokio::io::BufReader::new(tokio::io::stdin());
         let writer = tokio::io::stdout();

@@ -15,6 +15,7 @@ pub mod probe;
 pub mod program;
 pub mod routes;
 pub mod runlog;
+pub mod runtime;
 pub mod secrets;
 pub mod tracker;
 pub mod worker;

@@ -52,11 +52,8 @@ pub fn initial_state(db: &Path, mouse: Option<bool>) -> State {
 
 /// Open the studio on the store at `db` and run until the user quits.
 pub fn run(db: &Path, options: &Options) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_stack_size(crate::engine::STACK_SIZE)
-        .thread_name("flowdeck-studio")
-        .build()?;
+    let rt =
+        crate::engine::runtime::build("flowdeck-studio", crate::engine::runtime::Workers::PerCore)?;
     rt.block_on(async {
         let engine = Engine::open(db, DEFAULT_WORKERS)?;
         run_with(engine, db, options, |_| {}).await
