@@ -329,9 +329,9 @@ fn studio(db: &std::path::Path, no_mouse: bool) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A tokio runtime for the commands that run workflows. Worker threads get large stacks
-/// (reserved, not used, until needed): jq's own filters walk deeply nested values
-/// recursively.
+/// A tokio runtime for the commands that run workflows, with a core left to the store
+/// writer ([`crate::engine::runtime`]). Worker threads get large stacks (reserved, not
+/// used, until needed): jq's own filters walk deeply nested values recursively.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(crate::engine::runtime::build(
         "flowdeck-worker",
