@@ -136,8 +136,8 @@ pub fn measure(store_path: &Path, event_id: i64, events: usize) -> Result<Ceilin
 }
 
 fn write(path: &Path, page_size: i64, sample: &Sample, events: usize) -> Result<Ceiling> {
-    // the same page size as the measured store (an older store keeps 4 KB pages), set before
-    // the store is opened: once in WAL mode, it would stay
+    // the same page size as the measured store (a store made with 8 KB pages keeps them),
+    // set before the store is opened: once in WAL mode, it would stay
     Connection::open(path)?.execute_batch(&format!(
         "PRAGMA page_size = {page_size}; PRAGMA journal_mode = WAL;"
     ))?;

@@ -221,17 +221,21 @@ fn check_listeners(engine: &Engine, event: &str) -> Result<(), BenchError> {
     Ok(())
 }
 
-/// Emit `events` events named `event` at `rate`, each tracked until its runs end on disk;
-/// the first error, if any (emitting stops at it).
+/// Emit the events of `options`, each tracked until its runs end on disk; the first error,
+/// if any (emitting stops at it).
 async fn emit_all(
     engine: Engine,
-    event: String,
-    params: Value,
-    rate: Rate,
-    events: usize,
+    options: Options,
     timeline: Arc<Timeline>,
     start: Instant,
 ) -> Option<EngineError> {
+    let Options {
+        event,
+        events,
+        rate,
+        params,
+        ..
+    } = options;
     let names: Arc<Mutex<BTreeMap<String, Arc<str>>>> = Arc::default();
     let window = Arc::new(Semaphore::new(match rate {
         Rate::Max => WINDOW,
@@ -323,10 +327,7 @@ pub async fn run(
     // the benchmark (a futex wake-up per event)
     let emitting = tokio::spawn(emit_all(
         engine.clone(),
-        options.event.clone(),
-        options.params.clone(),
-        options.rate,
-        options.events,
+        options.clone(),
         timeline.clone(),
         start,
     ));

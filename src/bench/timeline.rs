@@ -48,8 +48,8 @@ struct Inner {
 
 impl Inner {
     fn first_step(&mut self, listener: &Arc<str>, latency: Duration) {
-        self.all.first_step.record(latency);
         record(
+            &mut self.all,
             &mut self.listeners,
             listener,
             |l| &mut l.first_step,
@@ -58,19 +58,27 @@ impl Inner {
     }
 
     fn end(&mut self, listener: &Arc<str>, latency: Duration) {
-        self.all.end.record(latency);
-        record(&mut self.listeners, listener, |l| &mut l.end, latency);
+        record(
+            &mut self.all,
+            &mut self.listeners,
+            listener,
+            |l| &mut l.end,
+            latency,
+        );
     }
 }
 
-/// Count `latency` into the histogram `which` of `listener` (its name is copied in only the
-/// first time: this runs on the store's writer thread, for every commit).
+/// Count `latency` into the histogram `which` of all listeners and of `listener` (its name
+/// is copied in only the first time: this runs on the store's writer thread, for every
+/// commit).
 fn record(
+    all: &mut Latencies,
     listeners: &mut BTreeMap<Arc<str>, Latencies>,
     listener: &Arc<str>,
     which: fn(&mut Latencies) -> &mut Histogram,
     latency: Duration,
 ) {
+    which(all).record(latency);
     match listeners.get_mut(listener) {
         Some(l) => which(l).record(latency),
         None => {
@@ -143,9 +151,9 @@ impl Probe for Timeline {
         match pending.get_mut(&run_id) {
             Some(p) if !p.first_step_seen => {
                 p.first_step_seen = true;
+                // the fields apart, so that the listener's name is borrowed, not cloned
                 let latency = at.saturating_duration_since(p.emitted);
-                all.first_step.record(latency);
-                record(listeners, &p.listener, |l| &mut l.first_step, latency);
+                record(all, listeners, &p.listener, |l| &mut l.first_step, latency);
             }
             Some(_) => {}
             None => {

@@ -196,7 +196,12 @@ impl Core {
         let client = reqwest::Client::builder()
             .user_agent(concat!("flowdeck/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(|e| {
+                format!(
+                    "cannot build the HTTP client: {e} (it reads the system's root \
+                     certificates: check that they are installed and readable)"
+                )
+            })?;
         // two first steps may race: one client is kept, the other dropped
         Ok(self.http.get_or_init(|| client))
     }
