@@ -13,7 +13,7 @@ use flowdeck::model::{Kind, RunMode, RunStatus, StepRecord, StepStatus, Timestam
 use flowdeck::store::Store;
 use flowdeck::store::events::NewEvent;
 use flowdeck::store::runs::NewRun;
-use flowdeck::store::steps::EncodedStep;
+use flowdeck::store::steps::EncodedSteps;
 use serde_json::{Value, json};
 use std::hint::black_box;
 use std::path::Path;
@@ -185,7 +185,10 @@ fn store(c: &mut Criterion) {
         })
         .unwrap();
     let mut seq = 0u32;
-    let encoded: Vec<EncodedStep> = (1..=3).map(|i| EncodedStep::new(record(i))).collect();
+    let mut encoded = EncodedSteps::default();
+    for i in 1..=3 {
+        encoded.push(&record(i));
+    }
     group.throughput(Throughput::Elements(BATCH));
     group.bench_function("step record (per record, 1,000 per transaction)", |b| {
         b.iter(|| {
@@ -193,7 +196,7 @@ fn store(c: &mut Criterion) {
                 .transaction(|s| {
                     for _ in 0..BATCH {
                         seq += 1;
-                        s.insert_encoded_step(run, &EncodedStep::new(record(seq)))?;
+                        s.insert_step(run, &record(seq))?;
                     }
                     Ok(())
                 })

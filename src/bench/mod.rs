@@ -13,9 +13,8 @@ use crate::store::StoreError;
 use serde::Serialize;
 use serde_json::Value;
 use stats::Percentiles;
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use timeline::Timeline;
 use tokio::sync::Semaphore;
@@ -78,7 +77,7 @@ pub struct Options {
 }
 
 /// Events in flight at once under `--rate max` (each holds its runs until they end).
-const WINDOW: usize = 512;
+const WINDOW: usize = 256;
 
 /// Latencies of one listener's runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -209,7 +208,7 @@ fn check_listeners(engine: &Engine, event: &str) -> Result<(), BenchError> {
                 "its listeners ({}) are inactive or not deployed",
                 listeners
                     .iter()
-                    .map(|l| l.name.as_str())
+                    .map(|l| &*l.name)
                     .collect::<Vec<_>>()
                     .join(", ")
             )
@@ -236,7 +235,6 @@ async fn emit_all(
         params,
         ..
     } = options;
-    let names: Arc<Mutex<BTreeMap<String, Arc<str>>>> = Arc::default();
     let window = Arc::new(Semaphore::new(match rate {
         Rate::Max => WINDOW,
         Rate::PerSecond(_) => Semaphore::MAX_PERMITS,
@@ -251,7 +249,7 @@ async fn emit_all(
         let Ok(permit) = window.clone().acquire_owned().await else {
             break;
         };
-        let (engine, timeline, names) = (engine.clone(), timeline.clone(), names.clone());
+        let (engine, timeline) = (engine.clone(), timeline.clone());
         let request = EmitRequest::new(event.clone(), params.clone(), "bench");
         tasks.spawn(async move {
             let _permit = permit;
@@ -259,21 +257,8 @@ async fn emit_all(
             let at = Instant::now();
             let dispatched = engine.emit(request, Some(tracker.clone())).await?;
             for run in &dispatched.runs {
-                let name = {
-                    let mut names = names
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    // looked up by `&str`: the name is copied once per listener, not per run
-                    match names.get(run.name.as_str()) {
-                        Some(name) => Arc::clone(name),
-                        None => Arc::clone(
-                            names
-                                .entry(run.name.clone())
-                                .or_insert_with(|| Arc::from(run.name.as_str())),
-                        ),
-                    }
-                };
-                timeline.register(run.run_id, &name, at);
+                // the listener cache's name, shared
+                timeline.register(run.run_id, &run.name, at);
             }
             tracker.wait().await;
             Ok::<(), EngineError>(())

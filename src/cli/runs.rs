@@ -71,7 +71,7 @@ pub fn emit(
         if json {
             print_json(&json!({
                 "event": dispatched.event.record,
-                "queued": dispatched.runs.iter().map(|r| json!({"id": r.run_id, "workflow": r.name})).collect::<Vec<_>>(),
+                "queued": dispatched.runs.iter().map(|r| json!({"id": r.run_id, "workflow": &*r.name})).collect::<Vec<_>>(),
                 "skipped": dispatched.skipped,
             }))?;
         } else {

@@ -327,7 +327,7 @@ impl Core {
                     run_id: run.run_id,
                     definition_id: run.definition_id,
                     kind: Kind::Workflow,
-                    name: run.name.clone(),
+                    name: run.name.to_string(),
                     version: run.version,
                     mode: if e.draft {
                         RunMode::Debug
@@ -373,24 +373,26 @@ impl Core {
         let params_json = json_text(&params);
         let lease_expires = Timestamp(Timestamp::now().0 + self.lease.as_micros() as i64);
         let max_depth = self.settings.engine.max_depth;
-        let mut dispatched = self
+        // shared with the write and let go here after it (the writer drops its handle
+        // first): these strings are freed on the core that made them, as is the event's
+        // record, built here from them
+        let input = Arc::new((req, params_json, owner));
+        let shared = input.clone();
+        let recorded = self
             .writer
             .call(move |s| {
+                let (req, params_json, owner) = &*shared;
                 dispatch::dispatch(
                     s,
-                    &req,
-                    &params_json,
+                    req,
+                    params_json,
                     owner.as_deref(),
                     lease_expires,
                     max_depth,
                 )
             })
             .await?;
-        if dispatched.new {
-            // a duplicate keeps the params it was first recorded with
-            dispatched.event.record.params = params;
-        }
-        Ok(dispatched)
+        Ok(recorded.dispatched(&input.0, params))
     }
 
     /// Run a job on the worker pool.

@@ -757,7 +757,7 @@ impl super::Engine {
                 run_id: run.run_id,
                 definition_id: run.definition_id,
                 kind: crate::model::Kind::Workflow,
-                name: run.name.clone(),
+                name: run.name.to_string(),
                 version: run.version,
                 mode: crate::model::RunMode::Debug,
                 inputs: Inputs::workflow(e.record.params.clone(), event_value.clone()),

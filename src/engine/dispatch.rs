@@ -1,13 +1,14 @@
 //! The dispatcher: record an event, then decide for every listener whether it runs (a queued
 //! run) or not (a skip with its reason), all in one transaction.
 
-use crate::model::{Kind, RunMode, SkipRecord, Timestamp};
+use crate::model::{EventRecord, Kind, RunMode, SkipRecord, Timestamp};
 use crate::store::Result;
 use crate::store::definitions::cached_listeners;
-use crate::store::events::{NewEvent, StoredEvent};
+use crate::store::events::{Inserted, NewEvent, StoredEvent};
 use crate::store::held::WriterStore;
 use crate::store::runs::NewRun;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// The run whose `emit` step creates an event.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,8 +62,8 @@ pub struct QueuedRun {
     pub run_id: i64,
     /// The workflow.
     pub definition_id: i64,
-    /// Its name.
-    pub name: String,
+    /// Its name (the listener cache's).
+    pub name: Arc<str>,
     /// The version to run (`None`: the draft).
     pub version: Option<i64>,
 }
@@ -88,6 +89,59 @@ fn loop_reason(chain: &[String], listener: &str) -> Option<String> {
     Some(format!("loop: {}", path.join(" → ")))
 }
 
+/// What the writer did for an event: its row (or the one recorded before under its key),
+/// the runs it queued and the listeners it skipped. Only ids and shared names: the event's
+/// record is built by [`Recorded::dispatched`] on the caller's side, which has the event
+/// (what the writer allocates for a caller is freed on another core).
+#[derive(Debug)]
+pub(crate) struct Recorded {
+    event: Inserted,
+    runs: Vec<QueuedRun>,
+    skipped: Vec<SkipRecord>,
+}
+
+impl Recorded {
+    /// What dispatching `req` did; `params` are its params (kept when the event is new).
+    pub(crate) fn dispatched(self, req: &EmitRequest, params: Value) -> Dispatched {
+        let (event, new) = match self.event {
+            Inserted::New { id, emitted_at } => {
+                let (chain, depth, parent_run) = lineage(req);
+                let record = EventRecord {
+                    id,
+                    name: req.name.clone(),
+                    params,
+                    source: req.source.clone(),
+                    parent_run,
+                    depth,
+                    emitted_at,
+                };
+                let event = StoredEvent {
+                    record,
+                    chain: chain.to_vec(),
+                    draft: req.draft,
+                };
+                (event, true)
+            }
+            // a duplicate keeps the params it was first recorded with
+            Inserted::Existing(event) => (event, false),
+        };
+        Dispatched {
+            event,
+            runs: self.runs,
+            skipped: self.skipped,
+            new,
+        }
+    }
+}
+
+/// The workflows that led to an event, its depth and its parent run.
+fn lineage(req: &EmitRequest) -> (&[String], u32, Option<i64>) {
+    match &req.parent {
+        Some(p) => (p.chain.as_slice(), p.depth, Some(p.run_id)),
+        None => (&[][..], 0, None),
+    }
+}
+
 /// Record the event and queue or skip each listener. Runs on the store's writer.
 pub(crate) fn dispatch(
     store: &WriterStore<'_>,
@@ -96,12 +150,9 @@ pub(crate) fn dispatch(
     owner: Option<&str>,
     lease_expires: Timestamp,
     max_depth: u32,
-) -> Result<Dispatched> {
-    let (chain, depth, parent_run) = match &req.parent {
-        Some(p) => (p.chain.as_slice(), p.depth, Some(p.run_id)),
-        None => (&[][..], 0, None),
-    };
-    let (event, new) = store.insert_event(&NewEvent {
+) -> Result<Recorded> {
+    let (chain, depth, parent_run) = lineage(req);
+    let event = store.insert_event_row(&NewEvent {
         name: &req.name,
         params: &req.params,
         params_json,
@@ -112,17 +163,19 @@ pub(crate) fn dispatch(
         draft: req.draft,
         dedup_key: req.dedup_key.as_deref(),
     })?;
-    let mut out = Dispatched {
-        event,
-        runs: Vec::new(),
-        skipped: Vec::new(),
-        new,
+    let Inserted::New { id: event_id, .. } = event else {
+        return Ok(Recorded {
+            event,
+            runs: Vec::new(),
+            skipped: Vec::new(),
+        });
     };
-    if !new {
-        return Ok(out);
-    }
     let listeners = cached_listeners(store, &req.name, req.draft)?;
-    let event_id = out.event.record.id;
+    let mut out = Recorded {
+        event,
+        runs: Vec::with_capacity(listeners.len()),
+        skipped: Vec::new(),
+    };
     for l in listeners.iter() {
         let reason = if !l.active {
             Some("inactive".to_string())
@@ -142,7 +195,7 @@ pub(crate) fn dispatch(
             Some(reason) => {
                 let skip = SkipRecord {
                     event_id,
-                    workflow: l.name.clone(),
+                    workflow: l.name.to_string(),
                     reason,
                 };
                 store.insert_skip(l.id, &skip)?;

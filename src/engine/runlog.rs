@@ -6,9 +6,9 @@
 //! runs' records.
 
 use super::core::{Core, RunEnd};
-use crate::model::{RunStatus, StepRecord, Timestamp, json_text};
+use crate::model::{RunStatus, StepRecord, Timestamp};
 use crate::store::held::WriterStore;
-use crate::store::steps::EncodedStep;
+use crate::store::steps::EncodedSteps;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,7 @@ pub struct RunLog {
     run_id: i64,
     /// When the run started, until its start (status `running`, its lease) is sent.
     started_at: Option<Timestamp>,
-    pending: Vec<EncodedStep>,
+    pending: EncodedSteps,
     last_flush: Instant,
 }
 
@@ -40,7 +40,7 @@ impl RunLog {
         RunLog {
             run_id,
             started_at: Some(Timestamp::now()),
-            pending: Vec::new(),
+            pending: EncodedSteps::default(),
             last_flush: Instant::now(),
         }
     }
@@ -96,8 +96,9 @@ impl Core {
 
     fn add_records(&self, log: &mut RunLog, mut records: Vec<StepRecord>) {
         self.mask_records(&mut records);
-        log.pending
-            .extend(records.into_iter().map(EncodedStep::new));
+        for r in &records {
+            log.pending.push(r);
+        }
     }
 
     /// Send the run's start (once) and its pending step records to the writer.
@@ -199,20 +200,15 @@ fn end_write(
     let RunLog {
         run_id,
         started_at,
-        pending,
+        mut pending,
         ..
     } = log;
-    let output = output.map(json_text);
-    let error = error.map(str::to_string);
+    // in the records' buffer: what the writer frees is one allocation made on another core
+    pending.set_end(output, error);
     move |s| {
         s.insert_encoded_steps(run_id, &pending)?;
-        s.finish_run_started(
-            run_id,
-            started_at,
-            status,
-            output.as_deref(),
-            error.as_deref(),
-        )
+        let (output, error) = pending.end();
+        s.finish_run_started(run_id, started_at, status, output, error)
     }
 }
 

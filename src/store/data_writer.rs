@@ -76,7 +76,25 @@ struct Job {
     sql: String,
     args: Vec<SqlValue>,
     result: Option<Result<ExecResult, DataError>>,
-    answer: oneshot::Sender<Result<ExecResult, DataError>>,
+    answer: oneshot::Sender<(Result<ExecResult, DataError>, Spent)>,
+}
+
+/// A job's statement and arguments, handed back with its answer: they were allocated on the
+/// caller's core and are freed there (a free from another thread costs both cores).
+struct Spent {
+    _sql: String,
+    _args: Vec<SqlValue>,
+}
+
+impl Job {
+    /// Answer the caller, handing back what it allocated.
+    fn reply(self, result: Result<ExecResult, DataError>) {
+        let spent = Spent {
+            _sql: self.sql,
+            _args: self.args,
+        };
+        let _ = self.answer.send((result, spent));
+    }
 }
 
 /// A handle to the data writer thread. Dropping it commits what is queued and joins the
@@ -121,7 +139,9 @@ impl DataWriter {
             answer,
         };
         self.tx.send(job).await.map_err(|_| gone())?;
-        rx.await.map_err(|_| gone())?
+        let (result, spent) = rx.await.map_err(|_| gone())?;
+        drop(spent);
+        result
     }
 }
 
@@ -221,7 +241,7 @@ fn run(conn: &Connection, guard: &Guard, mut rx: mpsc::Receiver<Job>, pace: Opti
         Err(e) => {
             tracing::error!(error = %e, "the data writer cannot prepare its statements");
             while let Some(job) = rx.blocking_recv() {
-                let _ = job.answer.send(Err(DataError::Sql(format!(
+                job.reply(Err(DataError::Sql(format!(
                     "the data writer cannot start: {e}"
                 ))));
             }
@@ -246,14 +266,14 @@ fn run(conn: &Connection, guard: &Guard, mut rx: mpsc::Receiver<Job>, pace: Opti
         if let Some(e) = &commit_error {
             tracing::error!(error = %e, "data group commit failed");
         }
-        for job in batch.drain(..) {
-            let answer = match (job.result, &commit_error) {
+        for mut job in batch.drain(..) {
+            let answer = match (job.result.take(), &commit_error) {
                 (Some(Err(e)), _) => Err(e),
                 (_, Some(e)) => Err(DataError::Sql(format!("not committed: {e}"))),
                 (Some(Ok(r)), None) => Ok(r),
                 (None, None) => Err(DataError::Sql("the statement did not run".into())),
             };
-            let _ = job.answer.send(answer);
+            job.reply(answer);
         }
     }
 }

@@ -65,8 +65,8 @@ pub enum ImportOutcome {
 pub struct Listener {
     /// Store id.
     pub id: i64,
-    /// Workflow name.
-    pub name: String,
+    /// Workflow name (shared: every run queued for it points at this one).
+    pub name: Arc<str>,
     /// The toggle.
     pub active: bool,
     /// The version that would run (`None`: the draft, or not deployed in live dispatch).
@@ -408,7 +408,7 @@ impl Store {
             .query_map(params![event], |r| {
                 Ok(Listener {
                     id: r.get(0)?,
-                    name: r.get(1)?,
+                    name: r.get::<_, String>(1)?.into(),
                     active: r.get(2)?,
                     version: r.get(3)?,
                     deployed: r.get(4)?,
@@ -433,7 +433,7 @@ impl Store {
             .query_map(params![event], |r| {
                 Ok(Listener {
                     id: r.get(0)?,
-                    name: r.get(1)?,
+                    name: r.get::<_, String>(1)?.into(),
                     active: r.get(2)?,
                     version: None,
                     deployed: true,

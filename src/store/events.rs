@@ -143,13 +143,56 @@ fn by_name_sql() -> String {
 static INSERT_EVENT: &str = "INSERT INTO events (name, params, source, parent_run, depth, chain, draft, dedup_key, emitted_at)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
+/// What inserting an event did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inserted {
+    /// A new row.
+    New {
+        /// Its id.
+        id: i64,
+        /// When it was recorded.
+        emitted_at: Timestamp,
+    },
+    /// The event recorded before under the same idempotency key.
+    Existing(StoredEvent),
+}
+
+impl NewEvent<'_> {
+    /// The stored event this is, recorded as `id` at `emitted_at`.
+    pub fn stored(&self, id: i64, emitted_at: Timestamp) -> StoredEvent {
+        StoredEvent {
+            record: EventRecord {
+                id,
+                name: self.name.to_string(),
+                params: self.params.clone(),
+                source: self.source.to_string(),
+                parent_run: self.parent_run,
+                depth: self.depth,
+                emitted_at,
+            },
+            chain: self.chain.to_vec(),
+            draft: self.draft,
+        }
+    }
+}
+
 /// [`Store::insert_event`] with statements from `db`.
 pub(crate) fn insert_event(db: &impl Prepared, e: &NewEvent<'_>) -> Result<(StoredEvent, bool)> {
+    Ok(match insert_event_row(db, e)? {
+        Inserted::New { id, emitted_at } => (e.stored(id, emitted_at), true),
+        Inserted::Existing(existing) => (existing, false),
+    })
+}
+
+/// Insert an event's row (or find the one under its key) without building its record: the
+/// writer thread answers with ids, and the caller, which has the event, builds the record
+/// on its own core.
+pub(crate) fn insert_event_row(db: &impl Prepared, e: &NewEvent<'_>) -> Result<Inserted> {
     let store = db.store();
     if let Some(key) = e.dedup_key
         && let Some(existing) = store.event_by_key(key)?
     {
-        return Ok((existing, false));
+        return Ok(Inserted::Existing(existing));
     }
     let chain = serde_json::to_string(e.chain).unwrap_or_else(|_| "[]".into());
     let now = Timestamp::now();
@@ -166,23 +209,10 @@ pub(crate) fn insert_event(db: &impl Prepared, e: &NewEvent<'_>) -> Result<(Stor
             now.0
         ])
     })?;
-    let record = EventRecord {
+    Ok(Inserted::New {
         id: store.conn().last_insert_rowid(),
-        name: e.name.to_string(),
-        params: e.params.clone(),
-        source: e.source.to_string(),
-        parent_run: e.parent_run,
-        depth: e.depth,
         emitted_at: now,
-    };
-    Ok((
-        StoredEvent {
-            record,
-            chain: e.chain.to_vec(),
-            draft: e.draft,
-        },
-        true,
-    ))
+    })
 }
 
 #[cfg(test)]

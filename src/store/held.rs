@@ -118,12 +118,12 @@ impl Deref for WriterStore<'_> {
 /// [`Store`] method it stands in for (one body serves both), so a writer job calls
 /// `store.insert_run(…)` either way and gets the held statement.
 impl WriterStore<'_> {
-    /// [`Store::insert_event`] on held statements.
-    pub fn insert_event(
+    /// Insert an event's row on held statements (see [`super::events::Inserted`]).
+    pub fn insert_event_row(
         &self,
         e: &super::events::NewEvent<'_>,
-    ) -> Result<(super::events::StoredEvent, bool)> {
-        super::events::insert_event(self, e)
+    ) -> Result<super::events::Inserted> {
+        super::events::insert_event_row(self, e)
     }
 
     /// [`Store::insert_run`] on held statements.
@@ -158,7 +158,7 @@ impl WriterStore<'_> {
     pub fn insert_encoded_steps(
         &self,
         run_id: i64,
-        steps: &[super::steps::EncodedStep],
+        steps: &super::steps::EncodedSteps,
     ) -> Result<()> {
         super::steps::insert_encoded_steps(self, run_id, steps)
     }

@@ -6,44 +6,137 @@ use crate::model::{StepRecord, StepStatus, Timestamp, json_text};
 use rusqlite::params;
 use std::sync::OnceLock;
 
-/// A step record with its JSON already written out, ready to insert: encoding happens on the
-/// run's thread, so the store's single writer only binds and inserts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EncodedStep {
+/// Step records with their JSON already written out, ready to insert: encoding happens on
+/// the run's thread, so the store's single writer only binds and inserts. The text of every
+/// column of every record goes into one buffer: a run's records are one allocation, written
+/// on the run's thread and read and freed by the writer's (each string apart was an
+/// allocation made on one core and freed on the other).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EncodedSteps {
+    text: Vec<u8>,
+    rows: Vec<EncodedRow>,
+    /// The run's output and error, when it ended (its end goes with its last records).
+    end: [Span; 2],
+}
+
+/// Bytes reserved for the text of a run's records (three steps of the bench example take
+/// about 400).
+const INITIAL_TEXT: usize = 512;
+
+/// A byte range of [`EncodedSteps::text`]; `None` stands for NULL.
+type Span = Option<(u32, u32)>;
+
+/// One record's columns: its text ones as spans of the shared buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct EncodedRow {
     seq: u32,
-    step: String,
-    path: String,
-    action: String,
     status: &'static str,
-    input: String,
-    output: String,
-    error: Option<String>,
-    vars: Option<String>,
-    iteration: Option<String>,
     attempt: u32,
     started_at: i64,
     duration_us: i64,
+    /// step, path, action, input, output, error, vars, iteration
+    text: [Span; 8],
 }
 
-impl EncodedStep {
-    /// Encode a record (consumed: its strings move).
-    pub fn new(s: StepRecord) -> EncodedStep {
-        EncodedStep {
-            iteration: (!s.iteration.is_empty())
-                .then(|| serde_json::to_string(&s.iteration).unwrap_or_default()),
-            input: json_text(&s.input),
-            output: json_text(&s.output),
-            vars: s.vars.as_ref().map(json_text),
+impl EncodedSteps {
+    /// Encode one record and add it.
+    pub fn push(&mut self, s: &StepRecord) {
+        if self.rows.is_empty() {
+            // a run's few records fit without growing
+            self.text.reserve(INITIAL_TEXT);
+            self.rows.reserve(4);
+        }
+        let step = self.put_str(&s.step);
+        let path = self.put_str(&s.path);
+        let action = self.put_str(&s.action);
+        let input = self.put_json(&s.input);
+        let output = self.put_json(&s.output);
+        let error = s.error.as_deref().and_then(|e| self.put_str(e));
+        let vars = s.vars.as_ref().and_then(|v| self.put_json(v));
+        let iteration = if s.iteration.is_empty() {
+            None
+        } else {
+            self.put(|buf| serde_json::to_writer(buf, &s.iteration).is_ok())
+        };
+        self.rows.push(EncodedRow {
             seq: s.seq,
-            step: s.step,
-            path: s.path,
-            action: s.action,
             status: s.status.as_str(),
-            error: s.error,
             attempt: s.attempt,
             started_at: s.started_at.0,
             duration_us: i64::try_from(s.duration_us).unwrap_or(i64::MAX),
+            text: [step, path, action, input, output, error, vars, iteration],
+        });
+    }
+
+    /// Add the run's output (as JSON) and error, for the write that ends it.
+    pub fn set_end(&mut self, output: Option<&serde_json::Value>, error: Option<&str>) {
+        let output = output.and_then(|v| self.put_json(v));
+        let error = error.and_then(|e| self.put_str(e));
+        self.end = [output, error];
+    }
+
+    /// The run's output and error given to [`EncodedSteps::set_end`].
+    pub fn end(&self) -> (Option<&str>, Option<&str>) {
+        let [output, error] = self.end.map(|span| self.str(span));
+        (output, error)
+    }
+
+    /// How many records.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    fn put_str(&mut self, text: &str) -> Span {
+        self.put(|buf| {
+            buf.extend_from_slice(text.as_bytes());
+            true
+        })
+    }
+
+    fn put_json(&mut self, value: &serde_json::Value) -> Span {
+        // a Value always serializes (its map keys are strings) into a Vec
+        self.put(|buf| serde_json::to_writer(buf, value).is_ok())
+            .or_else(|| self.put_str(&json_text(value)))
+    }
+
+    /// Append with `write`; the span written, or `None` (and nothing kept) when it failed or
+    /// the buffer would pass 4 GB.
+    fn put(&mut self, write: impl FnOnce(&mut Vec<u8>) -> bool) -> Span {
+        let start = self.text.len();
+        let ok = write(&mut self.text);
+        match (ok, u32::try_from(start), u32::try_from(self.text.len())) {
+            (true, Ok(a), Ok(b)) => Some((a, b)),
+            _ => {
+                self.text.truncate(start);
+                None
+            }
         }
+    }
+
+    /// The text of a span as a string (it was written from strings and JSON: UTF-8).
+    fn str(&self, span: Span) -> Option<&str> {
+        span.and_then(|(a, b)| std::str::from_utf8(&self.text[a as usize..b as usize]).ok())
+    }
+
+    /// The text of a span, bound as SQL text (NULL for `None`).
+    fn sql(&self, span: Span) -> Option<SqlText<'_>> {
+        span.map(|(a, b)| SqlText(&self.text[a as usize..b as usize]))
+    }
+}
+
+/// Bytes bound as SQL text (they are UTF-8: they were written from strings and JSON).
+struct SqlText<'a>(&'a [u8]);
+
+impl rusqlite::ToSql for SqlText<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(rusqlite::types::ToSqlOutput::Borrowed(
+            rusqlite::types::ValueRef::Text(self.0),
+        ))
     }
 }
 
@@ -75,17 +168,14 @@ fn insert_sql(rows: usize) -> &'static str {
 impl Store {
     /// Record one step of run `run_id`.
     pub fn insert_step(&self, run_id: i64, s: &StepRecord) -> Result<()> {
-        self.insert_encoded_step(run_id, &EncodedStep::new(s.clone()))
-    }
-
-    /// Record one encoded step of run `run_id`.
-    pub fn insert_encoded_step(&self, run_id: i64, s: &EncodedStep) -> Result<()> {
-        self.insert_encoded_steps(run_id, std::slice::from_ref(s))
+        let mut encoded = EncodedSteps::default();
+        encoded.push(s);
+        self.insert_encoded_steps(run_id, &encoded)
     }
 
     /// Record encoded steps of run `run_id`, several rows per statement (one statement's
     /// start and end cost as much as a row).
-    pub fn insert_encoded_steps(&self, run_id: i64, steps: &[EncodedStep]) -> Result<()> {
+    pub fn insert_encoded_steps(&self, run_id: i64, steps: &EncodedSteps) -> Result<()> {
         insert_encoded_steps(self, run_id, steps)
     }
 
@@ -144,26 +234,27 @@ impl Store {
 pub(crate) fn insert_encoded_steps(
     db: &impl Prepared,
     run_id: i64,
-    steps: &[EncodedStep],
+    steps: &EncodedSteps,
 ) -> Result<()> {
-    for chunk in steps.chunks(ROWS_PER_INSERT) {
+    for chunk in steps.rows.chunks(ROWS_PER_INSERT) {
         db.with_statement(insert_sql(chunk.len()), |stmt| {
-            for (i, s) in chunk.iter().enumerate() {
+            for (i, row) in chunk.iter().enumerate() {
                 let at = i * COLUMNS;
+                let [step, path, action, input, output, error, vars, iteration] = row.text;
                 stmt.raw_bind_parameter(at + 1, run_id)?;
-                stmt.raw_bind_parameter(at + 2, s.seq)?;
-                stmt.raw_bind_parameter(at + 3, &s.step)?;
-                stmt.raw_bind_parameter(at + 4, &s.path)?;
-                stmt.raw_bind_parameter(at + 5, &s.action)?;
-                stmt.raw_bind_parameter(at + 6, s.status)?;
-                stmt.raw_bind_parameter(at + 7, &s.input)?;
-                stmt.raw_bind_parameter(at + 8, &s.output)?;
-                stmt.raw_bind_parameter(at + 9, &s.error)?;
-                stmt.raw_bind_parameter(at + 10, &s.vars)?;
-                stmt.raw_bind_parameter(at + 11, &s.iteration)?;
-                stmt.raw_bind_parameter(at + 12, s.attempt)?;
-                stmt.raw_bind_parameter(at + 13, s.started_at)?;
-                stmt.raw_bind_parameter(at + 14, s.duration_us)?;
+                stmt.raw_bind_parameter(at + 2, row.seq)?;
+                stmt.raw_bind_parameter(at + 3, steps.sql(step))?;
+                stmt.raw_bind_parameter(at + 4, steps.sql(path))?;
+                stmt.raw_bind_parameter(at + 5, steps.sql(action))?;
+                stmt.raw_bind_parameter(at + 6, row.status)?;
+                stmt.raw_bind_parameter(at + 7, steps.sql(input))?;
+                stmt.raw_bind_parameter(at + 8, steps.sql(output))?;
+                stmt.raw_bind_parameter(at + 9, steps.sql(error))?;
+                stmt.raw_bind_parameter(at + 10, steps.sql(vars))?;
+                stmt.raw_bind_parameter(at + 11, steps.sql(iteration))?;
+                stmt.raw_bind_parameter(at + 12, row.attempt)?;
+                stmt.raw_bind_parameter(at + 13, row.started_at)?;
+                stmt.raw_bind_parameter(at + 14, row.duration_us)?;
             }
             stmt.raw_execute()
         })?;
@@ -216,9 +307,25 @@ mod tests {
             .unwrap();
         // more than one statement's worth, and a partial last one
         let records: Vec<StepRecord> = (1..=19).map(record).collect();
-        let encoded: Vec<EncodedStep> = records.iter().cloned().map(EncodedStep::new).collect();
-        store.insert_encoded_steps(run, &encoded[..18]).unwrap();
-        store.insert_encoded_step(run, &encoded[18]).unwrap();
+        let mut encoded = EncodedSteps::default();
+        for r in &records[..18] {
+            encoded.push(r);
+        }
+        assert_eq!(encoded.len(), 18);
+        store.insert_encoded_steps(run, &encoded).unwrap();
+        store.insert_step(run, &records[18]).unwrap();
         assert_eq!(store.steps_of(run).unwrap(), records);
+    }
+
+    #[test]
+    fn a_runs_end_shares_the_records_buffer() {
+        let mut encoded = EncodedSteps::default();
+        assert_eq!(encoded.end(), (None, None));
+        encoded.push(&record(1));
+        encoded.set_end(Some(&json!({"n": "é"})), Some("boom"));
+        assert_eq!(encoded.end(), (Some(r#"{"n":"é"}"#), Some("boom")));
+        assert_eq!(encoded.len(), 1, "the end is not a record");
+        encoded.set_end(None, None);
+        assert_eq!(encoded.end(), (None, None));
     }
 }
