@@ -10,7 +10,8 @@
 //! are committed one by one, so that the one that broke it alone fails (jobs are `Fn`:
 //! running one again is safe). Work sent with
 //! [`Writer::submit`] is not waited for but is committed in order with the rest, so awaiting
-//! any later call also means the earlier submissions are committed.
+//! any later call also means the earlier submissions are committed. Jobs the writer is done
+//! with are handed back and dropped by the next send, on the thread that allocated them.
 
 use super::background::{Joined, drain};
 use super::checkpointer::{self, Checkpointer};
@@ -211,7 +212,9 @@ impl Writer {
     }
 
     /// Run `f` in the next group commit and wait until it is committed. `f` may run more
-    /// than once (after a rollback caused by another job of its batch).
+    /// than once (after a rollback caused by another job of its batch). What `f` holds is
+    /// dropped later, by a later send: nothing anyone waits on, and no handle to this writer
+    /// (it would keep the writer alive).
     pub async fn call<T: Send + 'static>(
         &self,
         f: impl Fn(&WriterStore<'_>) -> Result<T> + Send + 'static,
@@ -246,7 +249,9 @@ impl Writer {
     }
 
     /// [`Writer::submit`], calling `committed` on the writer thread once the write is on
-    /// disk (not when it failed). Keep `committed` short: the next batch waits for it.
+    /// disk (not when it failed). Keep `committed` short: the next batch waits for it. It is
+    /// dropped at the commit either way, so a guard to let go of then belongs in it, not in
+    /// `f` (dropped later, by a later send).
     pub async fn submit_then(
         &self,
         what: &'static str,
