@@ -1,7 +1,7 @@
 //! The dispatcher: record an event, then decide for every listener whether it runs (a queued
 //! run) or not (a skip with its reason), all in one transaction.
 
-use crate::model::{EventRecord, Kind, RunMode, SkipRecord, Timestamp};
+use crate::model::{Kind, RunMode, SkipRecord, Timestamp};
 use crate::store::Result;
 use crate::store::definitions::cached_listeners;
 use crate::store::events::{Inserted, NewEvent, StoredEvent};
@@ -105,21 +105,9 @@ impl Recorded {
     pub(crate) fn dispatched(self, req: &EmitRequest, params: Value) -> Dispatched {
         let (event, new) = match self.event {
             Inserted::New { id, emitted_at } => {
-                let (chain, depth, parent_run) = lineage(req);
-                let record = EventRecord {
-                    id,
-                    name: req.name.clone(),
-                    params,
-                    source: req.source.clone(),
-                    parent_run,
-                    depth,
-                    emitted_at,
-                };
-                let event = StoredEvent {
-                    record,
-                    chain: chain.to_vec(),
-                    draft: req.draft,
-                };
+                // the request's params were taken out of it (they are `params`)
+                let mut event = new_event(req, "").stored(id, emitted_at);
+                event.record.params = params;
                 (event, true)
             }
             // a duplicate keeps the params it was first recorded with
@@ -134,11 +122,22 @@ impl Recorded {
     }
 }
 
-/// The workflows that led to an event, its depth and its parent run.
-fn lineage(req: &EmitRequest) -> (&[String], u32, Option<i64>) {
-    match &req.parent {
+/// The event `req` asks for, with its params as `params_json`.
+fn new_event<'a>(req: &'a EmitRequest, params_json: &'a str) -> NewEvent<'a> {
+    let (chain, depth, parent_run) = match &req.parent {
         Some(p) => (p.chain.as_slice(), p.depth, Some(p.run_id)),
         None => (&[][..], 0, None),
+    };
+    NewEvent {
+        name: &req.name,
+        params: &req.params,
+        params_json,
+        source: &req.source,
+        parent_run,
+        depth,
+        chain,
+        draft: req.draft,
+        dedup_key: req.dedup_key.as_deref(),
     }
 }
 
@@ -151,18 +150,9 @@ pub(crate) fn dispatch(
     lease_expires: Timestamp,
     max_depth: u32,
 ) -> Result<Recorded> {
-    let (chain, depth, parent_run) = lineage(req);
-    let event = store.insert_event_row(&NewEvent {
-        name: &req.name,
-        params: &req.params,
-        params_json,
-        source: &req.source,
-        parent_run,
-        depth,
-        chain,
-        draft: req.draft,
-        dedup_key: req.dedup_key.as_deref(),
-    })?;
+    let new = new_event(req, params_json);
+    let (chain, depth) = (new.chain, new.depth);
+    let event = store.insert_event_row(&new)?;
     let Inserted::New { id: event_id, .. } = event else {
         return Ok(Recorded {
             event,
