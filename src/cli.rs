@@ -2,6 +2,23 @@
 //!
 //! Exit codes: 0 ok, 1 the thing failed (validation, a failed run), 2 usage.
 
+/// `print!` that hands back the write's error instead of panicking: a closed pipe
+/// (`flowdeck list --json | head`) ends the command quietly (see [`main`]).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `println!` that hands back the write's error instead of panicking (see [`out!`]).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 mod args;
 mod bench;
 mod definitions;
@@ -228,11 +245,23 @@ pub fn main() -> ExitCode {
     logging::init();
     match run(cli) {
         Ok(code) => code,
+        // whoever read the output has gone (`| head`): nothing is wrong, and there is
+        // nobody left to tell
+        Err(e) if closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
     }
+}
+
+/// Whether an error is a write to a pipe whose reader has gone.
+fn closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// The store path, with the default.
@@ -279,11 +308,11 @@ pub fn run(cli: Cli) -> Outcome {
         }
         Some(Command::Config { print_default }) => {
             if print_default {
-                print!("{}", crate::tui::config::default_text());
+                out!("{}", crate::tui::config::default_text())?;
             } else {
                 match crate::tui::config::path() {
-                    Some(p) => println!("{}", p.display()),
-                    None => println!("(no configuration folder on this system)"),
+                    Some(p) => outln!("{}", p.display())?,
+                    None => outln!("(no configuration folder on this system)")?,
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -341,7 +370,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Print a value as pretty JSON on stdout.
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    outln!("{}", serde_json::to_string_pretty(value)?)?;
     Ok(())
 }
 

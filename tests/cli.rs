@@ -587,3 +587,72 @@ fn versions_diff_and_rollback() {
         &["not a version number"],
     );
 }
+
+/// Found by hand: `flowdeck list --json | head -c 100` panicked with "failed printing to
+/// stdout: Broken pipe" and exit 101. Every command ends quietly when its reader has gone.
+#[test]
+fn a_closed_pipe_ends_every_command_quietly() {
+    use std::process::{Command, Stdio};
+    let s = shop();
+    // params larger than a pipe's buffer: the writer blocks until the reader closes, so the
+    // closed pipe is met for sure, not only when the reader wins the race
+    let big = serde_json::json!({ "sku": 1, "note": "x".repeat(200_000) });
+    s.write("big.json", &big.to_string());
+    assert!(
+        s.cli(&["emit", "sku_reorder", "--params", "@big.json"])
+            .status
+            .success()
+    );
+    for args in [
+        &["list", "--json"][..],
+        &["events", "--json"],
+        &["events"],
+        &["show", "1"],
+        &["show", "1", "--json"],
+        &["runs", "--json"],
+        &["call", "GET", "/skus/1", "--json"],
+        &["config", "--print-default"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_flowdeck"))
+            .arg("--db")
+            .arg(s.db())
+            .args(args)
+            .current_dir(s.dir.path())
+            .env("FLOWDECK_LOG_FILE", s.path("flowdeck.log"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+}
+
+/// Found by hand: a filter that matched nothing said "No runs yet." on a store with runs.
+#[test]
+fn an_empty_filter_says_nothing_matched() {
+    let s = shop();
+    let out = s.cli(&["runs", "--workflow", "reorder_supply", "--status", "failed"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("No runs yet"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        s.cli(&["emit", "sku_reorder", "--params", r#"{"sku": 2}"#])
+            .status
+            .success()
+    );
+    let out = s.cli(&["runs", "--workflow", "reorder_supply", "--status", "failed"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("No run matches --workflow reorder_supply --status failed"),
+        "{stdout}"
+    );
+    let out = s.cli(&["events", "--name", "po_shipped"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("No event named \"po_shipped\""), "{stdout}");
+}

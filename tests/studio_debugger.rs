@@ -294,3 +294,30 @@ async fn a_conditional_breakpoint_is_asked_for_and_checked() {
             .is_empty()
     );
 }
+
+/// Found by hand: `b r a` then `=` on the cancelled run (it has no step records) panicked
+/// in the variables' time-travel slice, and kept doing so after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aborted_run_without_records_can_be_inspected() {
+    let mut s = on_reorder_supply().await;
+    s.press("b").await;
+    s.wait(|rt| !rt.state().breakpoints.is_empty()).await;
+    s.press("r").await;
+    s.wait_for("paused at load").await;
+    s.press("w$var<enter>").await;
+    s.press("a").await;
+    s.wait(|rt| {
+        rt.state().debug.is_none()
+            && rt
+                .state()
+                .run
+                .as_ref()
+                .is_some_and(|r| r.status == RunStatus::Cancelled)
+    })
+    .await;
+    s.press("=$param<enter>").await;
+    s.wait_for("$param = {\"sku\":1}").await;
+    s.press("w$var.rows<enter>[]").await;
+    s.settle().await;
+    assert!(s.screen().contains("Variables · run #1"), "{}", s.screen());
+}

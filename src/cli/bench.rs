@@ -134,7 +134,7 @@ pub fn bench(
     if json {
         print_json(&report)?;
     } else {
-        print!("{}", text(&report, rate));
+        out!("{}", text(&report, rate))?;
     }
     Ok(if report.failed_runs > 0 {
         ExitCode::from(1)

@@ -84,7 +84,7 @@ pub fn list(db: &Path, json: bool) -> Outcome {
             .collect();
         print_json(&json!({ "workflows": workflows, "endpoints": endpoints }))?;
     } else {
-        print!("{}", listing(&rows));
+        out!("{}", listing(&rows))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -126,9 +126,9 @@ pub fn toggle(db: &Path, name: &str, on: bool, json: bool) -> Outcome {
     if json {
         print_json(&json!({ "name": row.name, "active": on, "changed": changed }))?;
     } else if changed {
-        println!("{} is now {state}.", row.name);
+        outln!("{} is now {state}.", row.name)?;
     } else {
-        println!("{} was already {state}.", row.name);
+        outln!("{} was already {state}.", row.name)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -153,13 +153,13 @@ pub fn deploy(db: &Path, name: Option<&str>, all: bool, json: bool) -> Outcome {
             .collect();
         print_json(&json!({ "deployed": list }))?;
     } else if results.is_empty() {
-        println!("Nothing to deploy: the store has no definitions.");
+        outln!("Nothing to deploy: the store has no definitions.")?;
     } else {
         for (n, v, new) in &results {
             if *new {
-                println!("deployed {n} v{v}");
+                outln!("deployed {n} v{v}")?;
             } else {
-                println!("{n}: v{v} is already live (the draft has not changed)");
+                outln!("{n}: v{v} is already live (the draft has not changed)")?;
             }
         }
     }

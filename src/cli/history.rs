@@ -35,7 +35,25 @@ pub fn runs(
         return Ok(ExitCode::SUCCESS);
     }
     if runs.is_empty() {
-        println!("No runs yet.");
+        let filters: Vec<String> = [
+            workflow.map(|w| format!("--workflow {w}")),
+            status.map(|s| format!("--status {s}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let any = store.list_runs(&RunFilter {
+            limit: 1,
+            ..RunFilter::default()
+        })?;
+        if filters.is_empty() || any.is_empty() {
+            outln!("No runs yet.")?;
+        } else {
+            outln!(
+                "No run matches {}: there are runs, but none of them fits (`flowdeck runs` lists the newest).",
+                filters.join(" ")
+            )?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let rows: Vec<Vec<String>> = runs
@@ -54,7 +72,7 @@ pub fn runs(
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         render::table(
             &[
@@ -63,7 +81,7 @@ pub fn runs(
             &rows,
             0
         )
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -86,7 +104,7 @@ pub fn show(db: &Path, run_id: i64, json: bool) -> Outcome {
     if json {
         print_json(&run)?;
     } else {
-        print!("{}", render::trace(&run));
+        out!("{}", render::trace(&run))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -104,7 +122,17 @@ pub fn events(db: &Path, name: Option<&str>, limit: u32, json: bool) -> Outcome 
         return Ok(ExitCode::SUCCESS);
     }
     if events.is_empty() {
-        println!("No events yet.");
+        let any = store.list_events(&EventFilter {
+            name: None,
+            limit: 1,
+            before: None,
+        })?;
+        match name {
+            Some(name) if !any.is_empty() => outln!(
+                "No event named {name:?}: there are events, but none of that name (`flowdeck events` lists the newest)."
+            )?,
+            _ => outln!("No events yet.")?,
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let rows: Vec<Vec<String>> = events
@@ -120,13 +148,13 @@ pub fn events(db: &Path, name: Option<&str>, limit: u32, json: bool) -> Outcome 
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         render::table(
             &["EVENT", "NAME", "EMITTED", "SOURCE", "DEPTH", "PARAMS"],
             &rows,
             0
         )
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -20,15 +20,15 @@ pub fn init(dir: &Path, name: &str, json: bool) -> Outcome {
             &json!({ "dir": dir, "example": name, "files": files.iter().map(|(p, _)| p).collect::<Vec<_>>() }),
         )?;
     } else {
-        println!("Wrote the {name} example project to {}:", dir.display());
+        outln!("Wrote the {name} example project to {}:", dir.display())?;
         for (path, _) in files {
-            println!("  {path}");
+            outln!("  {path}")?;
         }
-        println!();
-        println!(
+        outln!()?;
+        outln!(
             "Next: flowdeck import {0} && flowdeck deploy --all && flowdeck list",
             dir.display()
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -41,7 +41,7 @@ pub fn import(db: &Path, path: &Path, json: bool) -> Outcome {
     if json {
         print_json(&report)?;
     } else {
-        print_import(&report, path, &store);
+        print_import(&report, path, &store)?;
     }
     Ok(if report.is_clean() {
         ExitCode::SUCCESS
@@ -50,22 +50,22 @@ pub fn import(db: &Path, path: &Path, json: bool) -> Outcome {
     })
 }
 
-fn print_import(report: &ImportReport, path: &Path, store: &Store) {
+fn print_import(report: &ImportReport, path: &Path, store: &Store) -> std::io::Result<()> {
     let total = report.created.len() + report.changed.len() + report.unchanged.len();
-    println!(
+    outln!(
         "Imported {total} definition(s) from {} as drafts: {} new, {} changed, {} unchanged.",
         path.display(),
         report.created.len(),
         report.changed.len(),
         report.unchanged.len()
-    );
+    )?;
     for (label, names) in [("new", &report.created), ("changed", &report.changed)] {
         for n in names {
-            println!("  {label:<8}{n}");
+            outln!("  {label:<8}{n}")?;
         }
     }
     if report.schema_applied {
-        println!("Ran schema.sql on {}.", store.data_path().display());
+        outln!("Ran schema.sql on {}.", store.data_path().display())?;
     }
     if !report.diagnostics.is_empty() {
         eprintln!();
@@ -77,8 +77,9 @@ fn print_import(report: &ImportReport, path: &Path, store: &Store) {
             eprintln!("  {d}");
         }
     } else if !report.created.is_empty() || !report.changed.is_empty() {
-        println!("Deploy to make them live: flowdeck deploy --all");
+        outln!("Deploy to make them live: flowdeck deploy --all")?;
     }
+    Ok(())
 }
 
 /// A definition's file name when it has none of its own.
@@ -146,9 +147,9 @@ pub fn export(db: &Path, dir: &Path, json: bool) -> Outcome {
     if json {
         print_json(&json!({ "dir": dir, "files": written }))?;
     } else {
-        println!("Wrote {} file(s) to {}:", written.len(), dir.display());
+        outln!("Wrote {} file(s) to {}:", written.len(), dir.display())?;
         for w in &written {
-            println!("  {}", w.display());
+            outln!("  {}", w.display())?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -183,21 +184,21 @@ pub fn demo(db: Option<&Path>, listing: bool, json: bool) -> anyhow::Result<Path
         print_json(&json!({ "db": db, "definitions": rows }))?;
         return Ok(db);
     }
-    println!(
+    outln!(
         "The example shop is seeded and deployed in {}.",
         db.display()
-    );
-    println!();
-    print!("{}", super::definitions::listing(&rows));
-    println!();
+    )?;
+    outln!()?;
+    out!("{}", super::definitions::listing(&rows))?;
+    outln!()?;
     let db_arg = format!("--db {}", shell_quote(&db.to_string_lossy()));
-    println!("Try it:");
-    println!("  flowdeck {db_arg}                 # the studio");
-    println!(
+    outln!("Try it:")?;
+    outln!("  flowdeck {db_arg}                 # the studio")?;
+    outln!(
         "  flowdeck {db_arg} call POST /orders --body '{{\"sku\":{{\"id\":1}},\"quantity\":60}}'"
-    );
-    println!("  flowdeck {db_arg} emit sku_reorder --params '{{\"sku\":3}}'");
-    println!("  flowdeck {db_arg} runs");
+    )?;
+    outln!("  flowdeck {db_arg} emit sku_reorder --params '{{\"sku\":3}}'")?;
+    outln!("  flowdeck {db_arg} runs")?;
     Ok(db)
 }
 

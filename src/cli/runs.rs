@@ -80,9 +80,9 @@ pub fn emit(
                 runs: Vec::new(),
                 skipped: dispatched.skipped.clone(),
             };
-            print!("{}", render::cascade(&c, &[dispatched.event.record.id]));
+            out!("{}", render::cascade(&c, &[dispatched.event.record.id]))?;
             for r in &dispatched.runs {
-                println!("  … {}  run #{} queued", r.name, r.run_id);
+                outln!("  … {}  run #{} queued", r.name, r.run_id)?;
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -97,7 +97,7 @@ pub fn emit(
             "events": report.cascade.events,
         }))?;
     } else {
-        print!("{}", render::cascade(&report.cascade, &[report.event.id]));
+        out!("{}", render::cascade(&report.cascade, &[report.event.id]))?;
     }
     Ok(if failed(&report.cascade.runs) {
         ExitCode::from(1)
@@ -136,10 +136,10 @@ pub fn call(db: &Path, method: &str, path: &str, body: Option<&str>, json: bool)
             "events": report.cascade.events,
         }))?;
     } else {
-        println!("HTTP {}", report.status);
-        println!("{}", serde_json::to_string_pretty(&report.body)?);
-        println!();
-        print!("{}", render::trace(&report.run));
+        outln!("HTTP {}", report.status)?;
+        outln!("{}", serde_json::to_string_pretty(&report.body)?)?;
+        outln!()?;
+        out!("{}", render::trace(&report.run))?;
         let roots: Vec<i64> = report
             .cascade
             .events
@@ -148,8 +148,8 @@ pub fn call(db: &Path, method: &str, path: &str, body: Option<&str>, json: bool)
             .map(|e| e.id)
             .collect();
         if !roots.is_empty() {
-            println!();
-            print!("{}", render::cascade(&report.cascade, &roots));
+            outln!()?;
+            out!("{}", render::cascade(&report.cascade, &roots))?;
         }
     }
     let mut all = report.cascade.runs.clone();
@@ -169,7 +169,7 @@ pub fn debug(db: &Path, name: &str, params: Option<&str>, json: bool) -> Outcome
     if json {
         print_json(&run)?;
     } else {
-        print!("{}", render::trace(&run));
+        out!("{}", render::trace(&run))?;
     }
     Ok(if run.status == RunStatus::Failed {
         ExitCode::from(1)

@@ -97,10 +97,11 @@ pub fn versions(db: &Path, name: &str, json: bool) -> Outcome {
         return Ok(ExitCode::SUCCESS);
     }
     if versions.is_empty() {
-        println!(
+        outln!(
             "{} was never deployed (flowdeck deploy \"{}\").",
-            row.name, row.name
-        );
+            row.name,
+            row.name
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     let rows: Vec<Vec<String>> = out
@@ -121,12 +122,12 @@ pub fn versions(db: &Path, name: &str, json: bool) -> Outcome {
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         render::table(&["VERSION", "DEPLOYED", "CHANGES"], &rows, 0)
-    );
+    )?;
     if row.draft_changed {
-        println!("  draft  (not deployed: flowdeck diff \"{}\")", row.name);
+        outln!("  draft  (not deployed: flowdeck diff \"{}\")", row.name)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -171,19 +172,19 @@ pub fn diff_cmd(db: &Path, name: &str, from: Option<i64>, to: Option<&str>, json
         return Ok(ExitCode::SUCCESS);
     }
     let from_label = from.map_or("nothing".to_string(), |v| format!("v{v}"));
-    println!("{}: {from_label} → {}", row.name, label(to_version));
+    outln!("{}: {from_label} → {}", row.name, label(to_version))?;
     if changes.is_empty() {
-        println!("  no change");
+        outln!("  no change")?;
     }
     for c in &changes {
-        println!("  {c}");
+        outln!("  {c}")?;
         if let (Change::Changed { id, fields, .. }, Some(old)) = (c, &old) {
             for (field, before, after) in crate::engine::diff::field_values(old, &new, id, fields) {
-                println!(
+                outln!(
                     "      {field}: {} → {}",
                     render::short(&before, 70),
                     render::short(&after, 70)
-                );
+                )?;
             }
         }
     }
@@ -206,11 +207,11 @@ pub fn rollback(db: &Path, name: &str, version: i64, json: bool) -> Outcome {
     if json {
         print_json(&json!({ "name": row.name, "live_version": version, "was": row.live_version }))?;
     } else {
-        println!(
+        outln!(
             "{}: v{version} is live again (was {}); the draft is unchanged.",
             row.name,
             row.live_version.map_or("none".into(), |v| format!("v{v}"))
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -11,7 +11,7 @@ use super::secrets::MASK;
 use crate::expr::{Expr, Scope};
 use crate::model::{RunStatus, StepStatus};
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -817,11 +817,7 @@ impl super::Engine {
             )));
         };
         let record = &steps[at];
-        let vars = steps[..at]
-            .iter()
-            .rev()
-            .find_map(|s| s.vars.clone())
-            .unwrap_or_else(|| Value::Object(Map::new()));
+        let vars = crate::model::record::vars_after(&steps[..at]);
         let program = self.core().program(row.id, run.version)?;
         let (inputs, event_context) = match &event {
             Some(e) => (

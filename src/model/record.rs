@@ -279,6 +279,16 @@ pub struct StepRecord {
     pub iteration: Vec<usize>,
 }
 
+/// `$var` as it was after the last of `records` (a run's records in order): records keep
+/// `vars` only when they changed, so this is the newest one that has them; `{}` before any.
+pub fn vars_after(records: &[StepRecord]) -> Value {
+    records
+        .iter()
+        .rev()
+        .find_map(|s| s.vars.clone())
+        .unwrap_or_else(|| Value::Object(serde_json::Map::new()))
+}
+
 /// A listener of an event that did not run, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SkipRecord {

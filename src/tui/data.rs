@@ -240,22 +240,6 @@ pub fn params_key(workflow: &str) -> String {
     format!("params:{workflow}")
 }
 
-/// `$var` as it was after the step `step_id` in `run` (the newest record of that step):
-/// records keep `vars` only when they changed, so walk back to the last one that has it.
-pub fn vars_at<'a>(
-    run: &'a RunRecord,
-    step_id: &str,
-) -> Option<(Value, &'a crate::model::StepRecord)> {
-    let steps = run.steps.as_deref()?;
-    let at = steps.iter().rposition(|s| s.step == step_id)?;
-    let vars = steps[..=at]
-        .iter()
-        .rev()
-        .find_map(|s| s.vars.clone())
-        .unwrap_or(Value::Object(Default::default()));
-    Some((vars, &steps[at]))
-}
-
 /// Whether a definition is a workflow.
 pub fn is_workflow(item: &DefinitionItem) -> bool {
     item.row.kind == Kind::Workflow

@@ -285,13 +285,13 @@ fn shown(state: &State) -> Option<(Value, Value, Value, Value)> {
         ));
     }
     let run = state.run.as_ref()?;
-    let steps = run.steps.as_deref()?;
-    let upto = state.cursor.unwrap_or(steps.len().saturating_sub(1));
-    let vars = steps[..=upto.min(steps.len().saturating_sub(1))]
-        .iter()
-        .rev()
-        .find_map(|s| s.vars.clone())
-        .unwrap_or(Value::Object(Default::default()));
+    let steps = run.steps.as_deref().unwrap_or_default();
+    // the records up to the cursor (all of them without one); a run cancelled or failed
+    // before its first step has none
+    let upto = state
+        .cursor
+        .map_or(steps.len(), |i| (i + 1).min(steps.len()));
+    let vars = crate::model::record::vars_after(&steps[..upto]);
     Some((run.params.clone(), vars, Value::Null, Value::Null))
 }
 

@@ -344,11 +344,7 @@ pub fn variables(frame: &mut Frame<'_>, state: &State, area: Rect) {
     };
     match chosen {
         Some((i, record)) => {
-            let vars = steps[..=i]
-                .iter()
-                .rev()
-                .find_map(|s| s.vars.clone())
-                .unwrap_or(serde_json::Value::Object(Default::default()));
+            let vars = crate::model::record::vars_after(&steps[..=i]);
             if state.cursor.is_some() {
                 lines.push(Line::from(Span::styled(
                     format!(
