@@ -370,12 +370,6 @@ fn bad_input_is_a_clear_error_never_a_panic() {
     );
     refused(
         &s,
-        &["emit", "sku_reodrer"],
-        1,
-        &["no workflow listens to", "did you mean \"sku_reorder\""],
-    );
-    refused(
-        &s,
         &["debug", "reorder_suply"],
         1,
         &["no workflow named", "did you mean \"reorder_supply\""],

@@ -571,3 +571,49 @@ fn two_server_processes_share_one_queue_and_run_each_run_once() {
         );
     }
 }
+
+/// Found by hand: `POST /events/nope` recorded the event while `flowdeck emit nope`
+/// refused it. One rule for both fronts: the event is recorded (a listener may come, and it
+/// can be replayed), and the answer warns, with the nearest name that has listeners.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_nobody_listens_to_is_recorded_and_warned_about_on_both_fronts() {
+    let (s, engine) = seeded();
+    let (running, base) = start(&engine, None, 1 << 20).await;
+    let r = client()
+        .post(format!("{base}/events/sku_reodrer"))
+        .json(&json!({"sku": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let v: Value = r.json().await.unwrap();
+    let warning = v["warning"].as_str().unwrap_or_default();
+    assert!(
+        warning.contains("no workflow listens to \"sku_reodrer\"")
+            && warning.contains("did you mean \"sku_reorder\"?"),
+        "{v}"
+    );
+    // a heard event carries no warning
+    let v: Value = client()
+        .post(format!("{base}/events/sku_reorder"))
+        .json(&json!({"sku": 1}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(v.get("warning").is_none(), "{v}");
+    running.stop().await.unwrap();
+    let out = s.cli(&["emit", "sku_reodrer", "--params", r#"{"sku": 1}"#]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("warning: no workflow listens to \"sku_reodrer\" (did you mean \"sku_reorder\"?)"),
+        "{stderr}"
+    );
+    let (_, json) = s.cli_json(&["emit", "sku_reodrer"]);
+    assert!(json["warning"].as_str().is_some(), "{json}");
+    let (_, events) = s.cli_json(&["events", "--name", "sku_reodrer"]);
+    assert_eq!(events["events"].as_array().unwrap().len(), 3, "{events}");
+}

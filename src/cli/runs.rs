@@ -3,8 +3,7 @@
 use super::args::{json_arg, json_object_arg};
 use super::{Outcome, print_json, render, runtime};
 use crate::engine::{DEFAULT_WORKERS, EmitRequest, Engine, Request};
-use crate::model::diagnostic::suggest;
-use crate::model::{Kind, RunRecord, RunStatus};
+use crate::model::{RunRecord, RunStatus};
 use crate::store::Store;
 use crate::store::cascade::Cascade;
 use anyhow::bail;
@@ -26,30 +25,6 @@ fn failed(runs: &[RunRecord]) -> bool {
     runs.iter().any(|r| r.status == RunStatus::Failed)
 }
 
-/// Refuse an event that no workflow listens to (almost always a typo).
-fn check_listened(store: &Store, event: &str) -> anyhow::Result<()> {
-    let events: Vec<String> = store
-        .list_definitions()?
-        .into_iter()
-        .filter(|r| r.kind == Kind::Workflow)
-        .filter_map(|r| r.on_event)
-        .collect();
-    if events.iter().any(|e| e == event) {
-        return Ok(());
-    }
-    let hint = match suggest(event, events.iter().map(String::as_str)) {
-        Some(s) => format!(" (did you mean {s:?}?)"),
-        None if events.is_empty() => " (the store has no workflows; import a project first)".into(),
-        None => {
-            let mut known = events.clone();
-            known.sort();
-            known.dedup();
-            format!(" (events with listeners: {})", known.join(", "))
-        }
-    };
-    bail!("no workflow listens to {event:?}{hint}; nothing was recorded")
-}
-
 /// `flowdeck emit EVENT`
 pub fn emit(
     db: &Path,
@@ -61,18 +36,24 @@ pub fn emit(
 ) -> Outcome {
     let params = json_object_arg("--params", params)?;
     let engine = Engine::open(db, DEFAULT_WORKERS)?;
-    check_listened(&engine.store(), event)?;
     let mut request = EmitRequest::new(event, params, "cli");
     request.draft = draft;
     request.queue_only = queue;
     let rt = runtime()?;
     if queue {
         let dispatched = rt.block_on(engine.emit(request, None))?;
+        let warning = dispatched
+            .unheard()
+            .then(|| engine.unheard_warning(event, dispatched.event.record.id));
+        if let Some(w) = &warning {
+            eprintln!("warning: {w}");
+        }
         if json {
             print_json(&json!({
                 "event": dispatched.event.record,
                 "queued": dispatched.runs.iter().map(|r| json!({"id": r.run_id, "workflow": &*r.name})).collect::<Vec<_>>(),
                 "skipped": dispatched.skipped,
+                "warning": warning,
             }))?;
         } else {
             let c = Cascade {
@@ -88,6 +69,20 @@ pub fn emit(
         return Ok(ExitCode::SUCCESS);
     }
     let report = rt.block_on(engine.emit_and_wait(request))?;
+    let heard = report
+        .cascade
+        .runs
+        .iter()
+        .any(|r| r.event_id == Some(report.event.id))
+        || report
+            .cascade
+            .skipped
+            .iter()
+            .any(|s| s.event_id == report.event.id);
+    let warning = (!heard).then(|| engine.unheard_warning(event, report.event.id));
+    if let Some(w) = &warning {
+        eprintln!("warning: {w}");
+    }
     let store = engine.store();
     if json {
         print_json(&json!({
@@ -95,6 +90,7 @@ pub fn emit(
             "runs": with_steps(&store, &report.cascade.runs)?,
             "skipped": report.cascade.skipped,
             "events": report.cascade.events,
+            "warning": warning,
         }))?;
     } else {
         out!("{}", render::cascade(&report.cascade, &[report.event.id]))?;

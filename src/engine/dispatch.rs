@@ -81,6 +81,14 @@ pub struct Dispatched {
     pub new: bool,
 }
 
+impl Dispatched {
+    /// Whether no workflow listens to the event (none ran, none was skipped): it is
+    /// recorded all the same, for a listener to come.
+    pub fn unheard(&self) -> bool {
+        self.new && self.runs.is_empty() && self.skipped.is_empty()
+    }
+}
+
 /// The loop described as a chain: `a → b → a`.
 fn loop_reason(chain: &[String], listener: &str) -> Option<String> {
     let first = chain.iter().position(|w| w == listener)?;

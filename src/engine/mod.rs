@@ -263,6 +263,33 @@ impl Engine {
         }
     }
 
+    /// What to tell whoever emitted `event` when no workflow listens to it (see
+    /// [`Dispatched::unheard`]): the event is kept, and the name may be a typo of one that
+    /// has listeners. Both fronts (`flowdeck emit`, `POST /events`) follow this one rule.
+    pub fn unheard_warning(&self, event: &str, id: i64) -> String {
+        let mut events: Vec<String> = self
+            .store()
+            .list_definitions()
+            .map(|rows| {
+                rows.into_iter()
+                    .filter(|r| r.kind == Kind::Workflow)
+                    .filter_map(|r| r.on_event)
+                    .collect()
+            })
+            .unwrap_or_default();
+        events.sort();
+        events.dedup();
+        let hint = match suggest(event, events.iter().map(String::as_str)) {
+            Some(s) => format!(" (did you mean {s:?}?)"),
+            None if events.is_empty() => " (the store has no workflows yet)".to_string(),
+            None => format!(" (events with listeners: {})", events.join(", ")),
+        };
+        format!(
+            "no workflow listens to {event:?}{hint}; event #{id} is recorded all the same, \
+             for a workflow that listens to it later"
+        )
+    }
+
     /// Find a workflow by name, with a suggestion when there is none.
     pub fn workflow(
         &self,

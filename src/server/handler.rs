@@ -154,16 +154,19 @@ async fn route(app: &App, request: Request<Body>) -> Response {
 async fn emit(app: &App, request: EmitRequest) -> Response {
     let name = request.name.clone();
     match app.engine.emit(request, None).await {
-        Ok(d) => json_reply(
-            202,
-            &json!({
+        Ok(d) => {
+            let mut body = json!({
                 "id": d.event.record.id,
                 "name": name,
                 "duplicate": !d.new,
                 "runs": d.runs.len(),
                 "skipped": d.skipped,
-            }),
-        ),
+            });
+            if d.unheard() {
+                body["warning"] = json!(app.engine.unheard_warning(&name, d.event.record.id));
+            }
+            json_reply(202, &body)
+        }
         Err(EngineError::BadInput(message)) => error(400, message, json!({})),
         Err(e) => internal(&e),
     }
