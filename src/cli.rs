@@ -121,7 +121,7 @@ pub enum Command {
         #[arg(long)]
         queue: bool,
     },
-    /// Run an endpoint's live version once, as a request would
+    /// Run an endpoint's live version (or its draft) once, as a request would
     Call {
         /// HTTP method
         method: String,
@@ -130,6 +130,12 @@ pub enum Command {
         /// Body as JSON, or @FILE
         #[arg(long, value_name = "JSON|@FILE")]
         body: Option<String>,
+        /// A request header, `Name: value` (repeat for more)
+        #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+        headers: Vec<String>,
+        /// Run the endpoint's draft (a debug run; its events run their listeners' drafts)
+        #[arg(long)]
+        draft: bool,
     },
     /// Run one workflow's draft once and print its trace
     Debug {
@@ -331,9 +337,23 @@ pub fn run(cli: Cli) -> Outcome {
             draft,
             queue,
         }) => runs::emit(&db, &event, params.as_deref(), draft, queue, json),
-        Some(Command::Call { method, path, body }) => {
-            runs::call(&db, &method, &path, body.as_deref(), json)
-        }
+        Some(Command::Call {
+            method,
+            path,
+            body,
+            headers,
+            draft,
+        }) => runs::call(
+            &db,
+            &runs::CallArgs {
+                method: &method,
+                path: &path,
+                body: body.as_deref(),
+                headers: &headers,
+                draft,
+            },
+            json,
+        ),
         Some(Command::Debug { name, params }) => runs::debug(&db, &name, params.as_deref(), json),
         Some(Command::Runs {
             workflow,

@@ -650,3 +650,80 @@ fn an_empty_filter_says_nothing_matched() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("No event named \"po_shipped\""), "{stdout}");
 }
+
+/// `call --draft` runs an endpoint's draft (never deployed here) as a request would, with
+/// `--header`s; without `--draft` the same call says the endpoint was never deployed.
+#[test]
+fn call_runs_a_draft_with_headers() {
+    let s = Sandbox::new();
+    let root = s.project(
+        "echo",
+        None,
+        &[(
+            "endpoints/echo.json",
+            r#"{"method": "GET", "path": "/echo/{id}", "steps": [
+                {"id": "answer", "action": "return", "status": 203,
+                 "value": {"id": "{{$path.id}}", "shop": "{{$headers[\"x-shop\"]}}", "q": "{{$query.q}}"}}]}"#,
+        )],
+    );
+    assert!(s.cli(&["import", root.to_str().unwrap()]).status.success());
+    let out = s.cli(&["call", "GET", "/echo/7?q=1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("never deployed"),
+        "{}",
+        text(&out)
+    );
+    let (code, v) = s.cli_json(&[
+        "call",
+        "GET",
+        "/echo/7?q=1",
+        "--draft",
+        "--header",
+        "X-Shop: berlin",
+    ]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["status"], 203);
+    assert_eq!(v["body"], json!({"id": "7", "shop": "berlin", "q": "1"}));
+    assert_eq!(
+        (v["run"]["version"].clone(), v["run"]["mode"].clone()),
+        (Value::Null, json!("debug"))
+    );
+    refused(
+        &s,
+        &[
+            "call",
+            "GET",
+            "/echo/7",
+            "--draft",
+            "--header",
+            "X-Shop berlin",
+        ],
+        1,
+        &["--header", "'Name: value'"],
+    );
+}
+
+/// Found by hand: `debug reorder_supply` printed one `emit` line, but its po_created ran
+/// receive_stock's draft too. A debug run shows what it set off, as `emit` does.
+#[test]
+fn debug_shows_what_the_run_set_off() {
+    let s = shop();
+    let out = s.cli(&["debug", "reorder_supply", "--params", r#"{"sku": 1}"#]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        stdout.contains("event #1 po_created") && stdout.contains("receive_stock  run #2 (draft)"),
+        "{stdout}"
+    );
+    let (_, v) = s.cli_json(&["debug", "reorder_supply", "--params", r#"{"sku": 2}"#]);
+    let cascade = &v["cascade"];
+    assert_eq!(cascade["events"][0]["name"], "po_created", "{v}");
+    assert_eq!(cascade["runs"][0]["workflow"], "receive_stock", "{v}");
+    assert_eq!(
+        cascade["runs"][0]["version"],
+        Value::Null,
+        "a draft's cascade runs drafts"
+    );
+    assert!(cascade["runs"][0]["steps"].is_array(), "{v}");
+}

@@ -539,3 +539,48 @@ async fn a_bad_condition_is_refused_at_the_start() {
         .unwrap_err();
     assert!(e.to_string().contains("breakpoint on check"), "{e}");
 }
+
+/// Found by hand: a replay of a v1 run set off a draft listener. A cascade stays in the
+/// world it started in: the events of a draft's run run their listeners' drafts, those of a
+/// deployed version's run (a debug session on a version, a replay of a live run) their live
+/// versions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cascade_stays_in_the_world_it_started_in() {
+    let f = fixture();
+    let listener_version = |run_id: i64| {
+        let store = f.engine.store();
+        let cascade = store.cascade_of_run(run_id).unwrap();
+        assert_eq!(cascade.runs.len(), 1, "{cascade:?}");
+        assert_eq!(cascade.runs[0].target.name(), "listener");
+        cascade.runs[0].version
+    };
+    // the draft
+    let mut d = f.debug("dbg", json!({"n": 1}), Options::default()).await;
+    assert_eq!(d.finished().await.0, RunStatus::Succeeded);
+    f.engine.flush().await.unwrap();
+    assert_eq!(listener_version(d.session.run_id), None);
+    // version 1 under the debugger
+    let (tx, events) = unbounded_channel();
+    let session = f
+        .engine
+        .debug_session("dbg", json!({"n": 1}), Some(1), Options::default(), tx)
+        .await
+        .unwrap();
+    let mut v1 = Debugging { session, events };
+    assert_eq!(v1.finished().await.0, RunStatus::Succeeded);
+    f.engine.flush().await.unwrap();
+    assert_eq!(listener_version(v1.session.run_id), Some(1));
+    // a replay of that v1 run, from its emit
+    let steps = f.engine.store().steps_of(v1.session.run_id).unwrap();
+    let tell = steps.iter().find(|s| s.step == "tell").unwrap();
+    let (tx, events) = unbounded_channel();
+    let session = f
+        .engine
+        .replay_from(v1.session.run_id, tell.seq, Options::default(), tx)
+        .await
+        .unwrap();
+    let mut replay = Debugging { session, events };
+    assert_eq!(replay.finished().await.0, RunStatus::Succeeded);
+    f.engine.flush().await.unwrap();
+    assert_eq!(listener_version(replay.session.run_id), Some(1));
+}

@@ -1721,7 +1721,12 @@ async fn debug_runs_the_draft_while_live_emits_run_the_deployed_version() {
     assert!(row.draft_changed);
     assert_eq!(row.live_version, Some(1));
 
-    let debug = f.engine.debug("w", json!({"who": "dev"})).await.unwrap();
+    let debug = f
+        .engine
+        .debug("w", json!({"who": "dev"}))
+        .await
+        .unwrap()
+        .run;
     assert_succeeded(&debug);
     assert_eq!(debug.mode, RunMode::Debug);
     assert_eq!(debug.version, None);

@@ -609,7 +609,9 @@ async fn an_event_nobody_listens_to_is_recorded_and_warned_about_on_both_fronts(
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
-        stderr.contains("warning: no workflow listens to \"sku_reodrer\" (did you mean \"sku_reorder\"?)"),
+        stderr.contains(
+            "warning: no workflow listens to \"sku_reodrer\" (did you mean \"sku_reorder\"?)"
+        ),
         "{stderr}"
     );
     let (_, json) = s.cli_json(&["emit", "sku_reodrer"]);

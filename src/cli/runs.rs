@@ -102,8 +102,48 @@ pub fn emit(
     })
 }
 
+/// What `flowdeck call` was given.
+pub struct CallArgs<'a> {
+    /// HTTP method.
+    pub method: &'a str,
+    /// Path, with an optional `?query`.
+    pub path: &'a str,
+    /// `--body`.
+    pub body: Option<&'a str>,
+    /// `--header`s, as given (`Name: value`).
+    pub headers: &'a [String],
+    /// `--draft`.
+    pub draft: bool,
+}
+
+/// `Name: value` as a lower-case name and its value.
+fn header(text: &str) -> anyhow::Result<(String, Value)> {
+    let Some((name, value)) = text.split_once(':') else {
+        bail!("--header {text:?}: write it as 'Name: value', like --header 'X-Shop: berlin'");
+    };
+    let name = name.trim();
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !valid {
+        bail!("--header {text:?}: {name:?} is not a header name (letters, digits and - _ .)");
+    }
+    Ok((
+        name.to_ascii_lowercase(),
+        Value::String(value.trim().to_string()),
+    ))
+}
+
 /// `flowdeck call METHOD PATH`
-pub fn call(db: &Path, method: &str, path: &str, body: Option<&str>, json: bool) -> Outcome {
+pub fn call(db: &Path, args: &CallArgs<'_>, json: bool) -> Outcome {
+    let CallArgs {
+        method,
+        path,
+        body,
+        headers,
+        draft,
+    } = *args;
     let body = json_arg("--body", body, Value::Null)?;
     if !crate::model::parse::HTTP_METHODS.contains(&method.to_ascii_uppercase().as_str()) {
         bail!(
@@ -113,11 +153,17 @@ pub fn call(db: &Path, method: &str, path: &str, body: Option<&str>, json: bool)
     if !path.starts_with('/') {
         bail!("the path must start with `/`, like /orders");
     }
+    let headers = headers
+        .iter()
+        .map(|h| header(h))
+        .collect::<anyhow::Result<serde_json::Map<String, Value>>>()?;
     let engine = Engine::open(db, DEFAULT_WORKERS)?;
     let request = Request {
         method: method.to_string(),
         path: path.to_string(),
         body,
+        headers,
+        draft,
         ..Request::default()
     };
     let report = runtime()?.block_on(engine.call(request))?;
@@ -136,17 +182,7 @@ pub fn call(db: &Path, method: &str, path: &str, body: Option<&str>, json: bool)
         outln!("{}", serde_json::to_string_pretty(&report.body)?)?;
         outln!()?;
         out!("{}", render::trace(&report.run))?;
-        let roots: Vec<i64> = report
-            .cascade
-            .events
-            .iter()
-            .filter(|e| e.parent_run == Some(report.run.id))
-            .map(|e| e.id)
-            .collect();
-        if !roots.is_empty() {
-            outln!()?;
-            out!("{}", render::cascade(&report.cascade, &roots))?;
-        }
+        print_set_off(&report.cascade, report.run.id)?;
     }
     let mut all = report.cascade.runs.clone();
     all.push(report.run.clone());
@@ -161,15 +197,40 @@ pub fn call(db: &Path, method: &str, path: &str, body: Option<&str>, json: bool)
 pub fn debug(db: &Path, name: &str, params: Option<&str>, json: bool) -> Outcome {
     let params = json_object_arg("--params", params)?;
     let engine = Engine::open(db, DEFAULT_WORKERS)?;
-    let run = runtime()?.block_on(engine.debug(name, params))?;
+    let report = runtime()?.block_on(engine.debug(name, params))?;
+    let run = &report.run;
     if json {
-        print_json(&run)?;
+        let mut value = serde_json::to_value(run)?;
+        value["cascade"] = json!({
+            "events": report.cascade.events,
+            "runs": with_steps(&engine.store(), &report.cascade.runs)?,
+            "skipped": report.cascade.skipped,
+        });
+        print_json(&value)?;
     } else {
-        out!("{}", render::trace(&run))?;
+        out!("{}", render::trace(run))?;
+        print_set_off(&report.cascade, run.id)?;
     }
-    Ok(if run.status == RunStatus::Failed {
+    let mut all = report.cascade.runs.clone();
+    all.push(run.clone());
+    Ok(if failed(&all) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The events a run emitted, each with what it set off (nothing when it emitted none).
+fn print_set_off(cascade: &Cascade, run_id: i64) -> std::io::Result<()> {
+    let roots: Vec<i64> = cascade
+        .events
+        .iter()
+        .filter(|e| e.parent_run == Some(run_id))
+        .map(|e| e.id)
+        .collect();
+    if !roots.is_empty() {
+        outln!()?;
+        out!("{}", render::cascade(cascade, &roots))?;
+    }
+    Ok(())
 }

@@ -14,8 +14,6 @@ pub struct EventContext {
     pub chain: Vec<String>,
     /// Its depth.
     pub depth: u32,
-    /// Whether its cascade runs drafts.
-    pub draft: bool,
 }
 
 /// A run being executed.
@@ -27,6 +25,10 @@ pub struct RunContext {
     pub kind: Kind,
     /// Workflow name or `METHOD /path`.
     pub name: String,
+    /// The version it runs (`None`: the draft). The events it emits run their listeners'
+    /// drafts when it is a draft, their live versions when it is a deployed version: a
+    /// cascade stays in the world it started in.
+    pub version: Option<i64>,
     /// Live, debug or replay.
     pub mode: RunMode,
     /// The event (workflows).

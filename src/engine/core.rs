@@ -339,7 +339,6 @@ impl Core {
                         id: Some(e.record.id),
                         chain: chain.clone(),
                         depth: e.record.depth,
-                        draft: e.draft,
                     }),
                     tracker: tracker.clone(),
                 });
@@ -492,6 +491,7 @@ impl Core {
         };
         let context = RunContext {
             run_id,
+            version: job.version,
             kind: job.kind,
             name: job.name.clone(),
             mode: job.mode,

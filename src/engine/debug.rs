@@ -681,7 +681,6 @@ pub fn debug_inputs(params: Value, on: Option<&str>) -> (Inputs, EventContext) {
             id: None,
             chain: Vec::new(),
             depth: 0,
-            draft: true,
         },
     )
 }
@@ -765,7 +764,6 @@ impl super::Engine {
                     id: Some(e.record.id),
                     chain: e.chain.clone(),
                     depth: e.record.depth,
-                    draft: true,
                 }),
                 tracker: None,
             };
@@ -826,7 +824,6 @@ impl super::Engine {
                     id: Some(e.record.id),
                     chain: e.chain.clone(),
                     depth: e.record.depth,
-                    draft: true,
                 },
             ),
             None if row.kind == crate::model::Kind::Workflow => {
@@ -846,7 +843,6 @@ impl super::Engine {
                         id: None,
                         chain: Vec::new(),
                         depth: 0,
-                        draft: true,
                     },
                 )
             }
@@ -874,6 +870,7 @@ impl super::Engine {
             .await?;
         let context = RunContext {
             run_id: new_id,
+            version: run.version,
             kind: row.kind,
             name: row.name.clone(),
             mode: crate::model::RunMode::Replay,

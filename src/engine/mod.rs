@@ -62,6 +62,8 @@ pub struct Request {
     pub headers: Map<String, Value>,
     /// Body (JSON).
     pub body: Value,
+    /// Run the endpoint's draft (a debug run) instead of its live version.
+    pub draft: bool,
 }
 
 /// What an emit did, once its cascade finished.
@@ -70,6 +72,15 @@ pub struct EmitReport {
     /// The event.
     pub event: EventRecord,
     /// Everything its cascade recorded.
+    pub cascade: Cascade,
+}
+
+/// What a debug run did, once its cascade finished.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DebugReport {
+    /// The run, with its steps.
+    pub run: RunRecord,
+    /// What its emits set off (the listeners' drafts, as the run is a draft).
     pub cascade: Cascade,
 }
 
@@ -136,7 +147,8 @@ impl Engine {
         })
     }
 
-    /// Run an endpoint's live version once, as a request would, and wait for its cascade.
+    /// Run an endpoint's live version (or its draft, with `request.draft`) once, as a request
+    /// would, and wait for its cascade.
     pub async fn call(&self, request: Request) -> Result<CallReport, EngineError> {
         let tracker = Tracker::new();
         let answer = self.answer(request, Some(tracker.clone())).await?;
@@ -173,8 +185,12 @@ impl Engine {
                 query.insert(k.to_string(), Value::String(v.to_string()));
             }
         }
-        let (row, bound) = self.route(&method, &path)?;
-        let version = row.live_version;
+        let (row, bound) = self.route(&method, &path, request.draft)?;
+        let (version, mode) = if request.draft {
+            (None, RunMode::Debug)
+        } else {
+            (row.live_version, RunMode::Live)
+        };
         let inputs = Inputs {
             body: request.body.clone(),
             query: Value::Object(query),
@@ -183,8 +199,12 @@ impl Engine {
             ..Inputs::default()
         };
         let params = inputs.recorded(Kind::Endpoint);
+        if request.draft {
+            // compile first: a draft that does not compile is an error, not a failed run
+            self.core.program(row.id, None)?;
+        }
         let run_id = self
-            .record_run(&row, Kind::Endpoint, version, RunMode::Live, params, true)
+            .record_run(&row, Kind::Endpoint, version, mode, params, true)
             .await?;
         let end = self
             .core
@@ -194,7 +214,7 @@ impl Engine {
                 kind: Kind::Endpoint,
                 name: row.name.clone(),
                 version,
-                mode: RunMode::Live,
+                mode,
                 inputs,
                 event: None,
                 tracker,
@@ -217,11 +237,13 @@ impl Engine {
         })
     }
 
-    /// Find the live endpoint that answers `method` and `path`.
+    /// Find the live endpoint (or, with `draft`, the endpoint whose draft) answers
+    /// `method` and `path`.
     fn route(
         &self,
         method: &str,
         path: &str,
+        draft: bool,
     ) -> Result<(crate::store::definitions::DefinitionRow, Map<String, Value>), EngineError> {
         let rows = self.store().list_definitions()?;
         let endpoints: Vec<_> = rows
@@ -238,7 +260,9 @@ impl Engine {
             .collect();
         matches.sort_by_key(|(_, _, s)| std::cmp::Reverse(*s));
         match matches.into_iter().next() {
-            Some((row, bound, _)) if row.live_version.is_some() => Ok((row.clone(), bound)),
+            Some((row, bound, _)) if draft || row.live_version.is_some() => {
+                Ok((row.clone(), bound))
+            }
             Some((row, _, _)) => Err(EngineError::UnknownRoute {
                 method: method.to_string(),
                 path: path.to_string(),
@@ -312,8 +336,9 @@ impl Engine {
     }
 
     /// Run one workflow's draft once with `params` and wait for it and its cascade
-    /// (events it emits run their listeners' drafts). Returns the run with its steps.
-    pub async fn debug(&self, workflow: &str, params: Value) -> Result<RunRecord, EngineError> {
+    /// (events it emits run their listeners' drafts). Returns the run with its steps and
+    /// everything it set off.
+    pub async fn debug(&self, workflow: &str, params: Value) -> Result<DebugReport, EngineError> {
         if !params.is_object() {
             return Err(EngineError::BadInput(format!(
                 "params must be a JSON object, got {params}"
@@ -353,15 +378,17 @@ impl Engine {
                     id: None,
                     chain: Vec::new(),
                     depth: 0,
-                    draft: true,
                 }),
                 tracker: Some(tracker.clone()),
             })
             .await;
         tracker.wait().await;
-        self.store()
+        let store = self.store();
+        let run = store
             .run_with_steps(run_id)?
-            .ok_or_else(|| EngineError::Setup(format!("run {run_id} vanished")))
+            .ok_or_else(|| EngineError::Setup(format!("run {run_id} vanished")))?;
+        let cascade = store.cascade_of_run(run_id)?;
+        Ok(DebugReport { run, cascade })
     }
 
     /// Record a run that this process executes at once (no event): an endpoint call or a

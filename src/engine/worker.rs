@@ -5,7 +5,7 @@
 use super::context::{EventContext, Inputs};
 use super::core::{Core, RunJob, event_value};
 use super::error::EngineError;
-use crate::model::{Kind, RunMode, RunRecord, RunStatus, Target, Timestamp};
+use crate::model::{Kind, RunRecord, RunStatus, Target, Timestamp};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,7 +100,6 @@ impl Core {
                 id: Some(event.record.id),
                 chain: event.chain.clone(),
                 depth: event.record.depth,
-                draft: event.draft || run.mode != RunMode::Live,
             }),
             tracker: None,
         })

@@ -233,6 +233,7 @@ async fn endpoint(app: &App, parts: &axum::http::request::Parts, bytes: &[u8]) -
         query,
         headers,
         body,
+        draft: false,
     };
     match app.engine.answer(request, None).await {
         Ok(answer) => json_reply(answer.status, &answer.body),

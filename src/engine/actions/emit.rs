@@ -38,7 +38,7 @@ pub(super) async fn run(
             chain,
             depth: run.event.as_ref().map_or(0, |e| e.depth + 1),
         }),
-        draft: run.event.as_ref().is_some_and(|e| e.draft),
+        draft: run.version.is_none(),
         dedup_key: Some(format!(
             "run:{}:{}:{:?}",
             run.run_id, cx.step.path, cx.iteration
