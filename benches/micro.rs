@@ -91,6 +91,7 @@ fn steps(c: &mut Criterion) {
     );
     let context = RunContext {
         run_id: 1,
+        version: Some(1),
         kind: Kind::Workflow,
         name: "w".into(),
         mode: RunMode::Live,

@@ -26,6 +26,20 @@ pub fn short(v: &Value, max: usize) -> String {
     }
 }
 
+/// A run's status as one mark: `✓` succeeded, `✗` failed, `⊘` cancelled, `…` running,
+/// `‖` paused, `○` queued.
+pub fn status_mark(status: crate::model::RunStatus) -> &'static str {
+    use crate::model::RunStatus;
+    match status {
+        RunStatus::Succeeded => "✓",
+        RunStatus::Failed => "✗",
+        RunStatus::Cancelled => "⊘",
+        RunStatus::Running => "…",
+        RunStatus::Paused => "‖",
+        RunStatus::Queued => "○",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

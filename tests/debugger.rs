@@ -7,7 +7,7 @@ mod common;
 use common::Sandbox;
 use flowdeck::engine::Engine;
 use flowdeck::engine::debug::{
-    Breakpoint, EditScope, Event, Options, Resume, Session, Snapshot, StopReason,
+    Breakpoint, DebugEvent, EditScope, Options, Resume, Session, Snapshot, StopReason,
 };
 use flowdeck::model::RunStatus;
 use serde_json::{Value, json};
@@ -71,7 +71,7 @@ fn fixture() -> Fixture {
 
 struct Debugging {
     session: Session,
-    events: UnboundedReceiver<Event>,
+    events: UnboundedReceiver<DebugEvent>,
 }
 
 impl Fixture {
@@ -104,8 +104,8 @@ impl Debugging {
                 .expect("the run stops in time")
                 .expect("the session is alive");
             match event {
-                Event::Stopped { reason, snapshot } => return (reason, *snapshot),
-                Event::Finished { status, error, .. } => {
+                DebugEvent::Stopped { reason, snapshot } => return (reason, *snapshot),
+                DebugEvent::Finished { status, error, .. } => {
                     panic!("finished ({status}, {error:?}) instead of stopping")
                 }
                 _ => {}
@@ -121,13 +121,13 @@ impl Debugging {
                 .expect("the run ends in time")
                 .expect("the session is alive");
             match event {
-                Event::Finished {
+                DebugEvent::Finished {
                     status,
                     output,
                     error,
                     ..
                 } => return (status, output, error),
-                Event::Stopped { reason, .. } => {
+                DebugEvent::Stopped { reason, .. } => {
                     panic!("stopped ({reason:?}) instead of finishing")
                 }
                 _ => {}
@@ -140,6 +140,7 @@ fn on_entry() -> Options {
     Options {
         breakpoints: Vec::new(),
         stop_on_entry: true,
+        cascade: None,
     }
 }
 
@@ -147,6 +148,7 @@ fn at(breakpoints: Vec<Breakpoint>) -> Options {
     Options {
         breakpoints,
         stop_on_entry: false,
+        cascade: None,
     }
 }
 
@@ -508,7 +510,7 @@ async fn debugging_an_event_runs_every_listener_under_the_debugger() {
         .unwrap();
     assert!(matches!(
         stop,
-        Event::Stopped {
+        DebugEvent::Stopped {
             reason: StopReason::Entry,
             ..
         }
@@ -516,7 +518,7 @@ async fn debugging_an_event_runs_every_listener_under_the_debugger() {
     assert!(f.seen().is_empty(), "stopped before its step");
     sessions[0].resume(Resume::Continue);
     loop {
-        if let Event::Finished { status, .. } = events.recv().await.unwrap() {
+        if let DebugEvent::Finished { status, .. } = events.recv().await.unwrap() {
             assert_eq!(status, RunStatus::Succeeded);
             break;
         }

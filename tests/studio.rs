@@ -27,7 +27,8 @@ async fn emitted(w: u16, h: u16) -> Studio {
     let mut s = Studio::new(w, h).await;
     s.press("jj").await;
     s.wait(|rt| {
-        rt.state().params.loaded && rt.state().params.workflow.as_deref() == Some("reorder_supply")
+        rt.state().params.loaded
+            && rt.state().params.definition.as_deref() == Some("reorder_supply")
     })
     .await;
     s.press("x").await;
@@ -81,12 +82,14 @@ async fn help_and_palette_overlays() {
     for (w, h) in [(120, 40), (80, 24)] {
         let mut s = Studio::new(w, h).await;
         s.press("?").await;
-        assert!(
-            s.screen().contains("Emit the selected workflow's event"),
-            "{}",
-            s.screen()
-        );
+        assert!(s.screen().contains("Everywhere"), "{}", s.screen());
         snap!(format!("help_{w}x{h}"), s.screen());
+        // the end of help, and no further: its last line at the bottom of the overlay
+        s.press("G").await;
+        let end = s.screen();
+        assert!(end.contains("config --print-default"), "{end}");
+        s.press("jjj").await;
+        assert_eq!(s.screen(), end, "help does not scroll past its end");
         s.press("<esc>:dep").await;
         assert!(s.screen().contains("deploy"));
         snap!(format!("palette_{w}x{h}"), s.screen());
@@ -156,7 +159,7 @@ async fn deploy_confirm_shows_what_changed() {
     // the steps pane loads on its own: the snapshot shows it
     s.wait_for("unknown_sku").await;
     s.press("d").await;
-    s.wait_for("nothing to deploy").await;
+    s.wait_for("The draft equals the live version").await;
     snap!("confirm_unchanged_120x40", s.screen());
     s.press("<esc>").await;
     // another process changes the draft: the studio sees it, and the confirm shows the change
@@ -169,7 +172,7 @@ async fn deploy_confirm_shows_what_changed() {
     let out = s.sandbox.cli(&["import", "demo-project"]);
     assert!(out.status.success(), "{}", text(&out));
     s.wait_for("v1*").await;
-    s.wait_for("(draft changed)").await;
+    s.wait_for(" draft changed ").await;
     s.press("d").await;
     s.wait_for("~ step order (http): body").await;
     snap!("confirm_changed_120x40", s.screen());
@@ -218,7 +221,8 @@ async fn params_are_checked_live_and_remembered() {
     let mut s = Studio::new(120, 40).await;
     s.press("jj").await;
     s.wait(|rt| {
-        rt.state().params.loaded && rt.state().params.workflow.as_deref() == Some("reorder_supply")
+        rt.state().params.loaded
+            && rt.state().params.definition.as_deref() == Some("reorder_supply")
     })
     .await;
     // the steps pane loads on its own: the snapshot shows it
@@ -229,7 +233,7 @@ async fn params_are_checked_live_and_remembered() {
     s.wait_for("✗ 2:").await;
     snap!("params_invalid_120x40", s.screen());
     s.press("<esc>x").await;
-    s.wait_for("not valid JSON").await;
+    s.wait_for("the params are not valid").await;
     let none = s
         .store()
         .list_events(&flowdeck::store::events::EventFilter {
@@ -302,12 +306,12 @@ async fn filter_narrows_the_lists() {
     s.press("/notify<enter>").await;
     let screen = s.screen();
     assert!(
-        screen.contains("Workflows (1 of 6)") && screen.contains("notify_buyer"),
+        screen.contains("Workflows 1/4 ") && screen.contains("notify_buyer"),
         "{screen}"
     );
     assert!(!screen.contains("[x] receive_stock"), "{screen}");
     s.press("/<esc>").await;
-    assert!(s.screen().contains("Workflows (6)"));
+    assert!(s.screen().contains("Workflows 4 · endpoints 2"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -355,7 +359,7 @@ async fn narrow_screens_show_the_focused_detail_pane() {
     let mut s = emitted(80, 24).await;
     // params take the detail pane while editing
     s.press("e").await;
-    s.wait_for("editing · esc done").await;
+    s.wait_for("esc done").await;
     snap!("params_editing_80x24", s.screen());
     s.press("<esc>").await;
     // the variables pane, when focused
@@ -365,7 +369,7 @@ async fn narrow_screens_show_the_focused_detail_pane() {
     snap!("variables_80x24", s.screen());
     // the deploy confirm
     s.press("d").await;
-    s.wait_for("nothing to deploy").await;
+    s.wait_for("The draft equals the live version").await;
     snap!("confirm_unchanged_80x24", s.screen());
 }
 

@@ -26,7 +26,7 @@ async fn on_reorder_supply() -> Studio {
     s.wait(|rt| {
         let st = rt.state();
         st.params.loaded
-            && st.params.workflow.as_deref() == Some("reorder_supply")
+            && st.params.definition.as_deref() == Some("reorder_supply")
             && st.steps_of == st.selected_def
             && !st.steps.is_empty()
     })

@@ -127,7 +127,7 @@ fn the_studio_opens_emits_and_gives_the_terminal_back() {
     }
     let (_s, command) = seeded();
     let t = Tmux::start("emit", &command, 120, 40);
-    t.wait_for("Workflows (6)");
+    t.wait_for("Workflows 4 · endpoints 2");
     t.keys(&["j", "j"]);
     t.wait_for("Params · reorder_supply");
     t.wait_for("\"sku\": 1");
@@ -138,7 +138,7 @@ fn the_studio_opens_emits_and_gives_the_terminal_back() {
     t.wait_for("STUDIO-EXITED 0");
     let screen = t.screen();
     assert!(
-        !screen.contains("Workflows (6)"),
+        !screen.contains("Workflows 4 · endpoints 2"),
         "the alternate screen is gone:\n{screen}"
     );
 }
@@ -151,11 +151,11 @@ fn the_studio_follows_a_resize_and_says_when_too_small() {
     }
     let (_s, command) = seeded();
     let t = Tmux::start("resize", &command, 120, 40);
-    t.wait_for("Workflows (6)");
+    t.wait_for("Workflows 4 · endpoints 2");
     t.resize(50, 12);
     t.wait_for("too small");
     t.resize(90, 26);
-    t.wait_for("Workflows (6)");
+    t.wait_for("Workflows 4 · endpoints 2");
     t.keys(&["C-c"]);
     t.wait_for("STUDIO-EXITED 0");
 }

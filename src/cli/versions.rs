@@ -160,33 +160,24 @@ pub fn diff_cmd(db: &Path, name: &str, from: Option<i64>, to: Option<&str>, json
             .definition_body(row.id, to_version)
             .with_context(|| format!("{} has no version {}", row.name, to.unwrap_or("")))?,
     )?;
-    let changes = diff(old.as_ref(), &new);
     let label = |v: Option<i64>| v.map_or("draft".to_string(), |v| format!("v{v}"));
     if json {
         print_json(&json!({
             "name": row.name,
             "from": from,
             "to": to_version.map_or(json!("draft"), |v| json!(v)),
-            "changes": changes,
+            "changes": diff(old.as_ref(), &new),
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
     let from_label = from.map_or("nothing".to_string(), |v| format!("v{v}"));
     outln!("{}: {from_label} → {}", row.name, label(to_version))?;
-    if changes.is_empty() {
+    let lines = crate::engine::diff::describe(old.as_ref(), &new, 70);
+    if lines.is_empty() {
         outln!("  no change")?;
     }
-    for c in &changes {
-        outln!("  {c}")?;
-        if let (Change::Changed { id, fields, .. }, Some(old)) = (c, &old) {
-            for (field, before, after) in crate::engine::diff::field_values(old, &new, id, fields) {
-                outln!(
-                    "      {field}: {} → {}",
-                    render::short(&before, 70),
-                    render::short(&after, 70)
-                )?;
-            }
-        }
+    for line in lines {
+        outln!("  {line}")?;
     }
     Ok(ExitCode::SUCCESS)
 }

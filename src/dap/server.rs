@@ -2,7 +2,7 @@
 
 use super::wire;
 use crate::engine::debug::{
-    self, Breakpoint, EditScope, Event, Resume, Session, Snapshot, StopReason,
+    self, Breakpoint, DebugEvent, EditScope, Resume, Session, Snapshot, StopReason,
 };
 use crate::engine::{DEFAULT_WORKERS, Engine, import::import_project};
 use crate::model::source_map::{StepSpan, step_at_line, step_spans};
@@ -55,7 +55,10 @@ pub struct Server<W> {
     failure: bool,
     threads: BTreeMap<i64, Thread>,
     refs: Vec<Value>,
-    events: (mpsc::UnboundedSender<Event>, mpsc::UnboundedReceiver<Event>),
+    events: (
+        mpsc::UnboundedSender<DebugEvent>,
+        mpsc::UnboundedReceiver<DebugEvent>,
+    ),
     done: bool,
 }
 
@@ -307,6 +310,7 @@ impl<W: AsyncWrite + Unpin> Server<W> {
         let options = debug::Options {
             breakpoints: self.all_breakpoints(),
             stop_on_entry: self.stop_on_entry,
+            cascade: None,
         };
         let tx = self.events.0.clone();
         let sessions = match target {
@@ -351,9 +355,9 @@ impl<W: AsyncWrite + Unpin> Server<W> {
         Ok(())
     }
 
-    async fn event(&mut self, event: Event) -> std::io::Result<()> {
+    async fn event(&mut self, event: DebugEvent) -> std::io::Result<()> {
         match event {
-            Event::Stopped { reason, snapshot } => {
+            DebugEvent::Stopped { reason, snapshot } => {
                 let thread = snapshot.run_id;
                 let (dap_reason, text) = match &reason {
                     StopReason::Entry => ("entry", None),
@@ -381,7 +385,7 @@ impl<W: AsyncWrite + Unpin> Server<W> {
                 }
                 self.emit("stopped", body).await
             }
-            Event::Resumed { run_id } => {
+            DebugEvent::Resumed { run_id } => {
                 self.refs.clear();
                 if let Some(t) = self.threads.get_mut(&run_id) {
                     t.snapshot = None;
@@ -392,8 +396,8 @@ impl<W: AsyncWrite + Unpin> Server<W> {
                 )
                 .await
             }
-            Event::Output { text, .. } => self.output(&text).await,
-            Event::Finished {
+            DebugEvent::Output { text, .. } => self.output(&text).await,
+            DebugEvent::Finished {
                 run_id,
                 status,
                 output,

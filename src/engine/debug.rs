@@ -155,13 +155,16 @@ pub struct Snapshot {
     pub env: Value,
     /// `$event`.
     pub event: Value,
+    /// The request of an endpoint's run: `{body, query, headers, path}` (`null` for a
+    /// workflow's).
+    pub request: Value,
     /// The next step's fields as they evaluate now.
     pub input: Value,
 }
 
 /// What a session tells its debugger.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Event {
+pub enum DebugEvent {
     /// The run paused.
     Stopped {
         /// Why.
@@ -257,6 +260,9 @@ pub struct Options {
     pub breakpoints: Vec<Breakpoint>,
     /// Stop before the first step.
     pub stop_on_entry: bool,
+    /// Follows the runs that the debugged run's events set off, so that a debugger can
+    /// wait for them (they run on their own, never paused).
+    pub cascade: Option<super::Tracker>,
 }
 
 /// Breakpoints with their conditions compiled.
@@ -343,18 +349,21 @@ struct Runner {
     interpreter: Interpreter,
     breakpoints: Compiled,
     commands: mpsc::UnboundedReceiver<Command>,
-    events: mpsc::UnboundedSender<Event>,
+    events: mpsc::UnboundedSender<DebugEvent>,
     mode: Mode,
 }
 
 /// Start a session for `job` and return its handle; `events` receives what happens.
 pub async fn start(
     core: Arc<Core>,
-    job: RunJob,
+    mut job: RunJob,
     options: Options,
-    events: mpsc::UnboundedSender<Event>,
+    events: mpsc::UnboundedSender<DebugEvent>,
 ) -> Result<Session, String> {
     let breakpoints = Compiled::new(options.breakpoints)?;
+    if job.tracker.is_none() {
+        job.tracker = options.cascade;
+    }
     let (tx, rx) = mpsc::unbounded_channel();
     let session = Session {
         run_id: job.run_id,
@@ -364,7 +373,7 @@ pub async fn start(
     let (interpreter, context) = match core.begin(job).await {
         Ok(started) => started,
         Err(end) => {
-            let _ = events.send(Event::Finished {
+            let _ = events.send(DebugEvent::Finished {
                 run_id: end.run_id,
                 status: end.status,
                 output: end.output,
@@ -391,7 +400,7 @@ pub fn start_positioned(
     context: RunContext,
     interpreter: Interpreter,
     options: Options,
-    events: mpsc::UnboundedSender<Event>,
+    events: mpsc::UnboundedSender<DebugEvent>,
 ) -> Result<Session, String> {
     let breakpoints = Compiled::new(options.breakpoints)?;
     let (tx, rx) = mpsc::unbounded_channel();
@@ -418,7 +427,7 @@ fn spawn(
     interpreter: Interpreter,
     breakpoints: Compiled,
     commands: mpsc::UnboundedReceiver<Command>,
-    events: mpsc::UnboundedSender<Event>,
+    events: mpsc::UnboundedSender<DebugEvent>,
     stop_on_entry: bool,
 ) {
     let runner = Runner {
@@ -471,7 +480,7 @@ impl Runner {
                     Value::String(s) => s.clone(),
                     other => other.to_string(),
                 };
-                let _ = self.events.send(Event::Output { run_id, text });
+                let _ = self.events.send(DebugEvent::Output { run_id, text });
             }
             self.core.record_steps(run_id, records).await;
             if let Some((step, message)) = failed
@@ -483,7 +492,7 @@ impl Runner {
             }
         }
         let end = self.core.conclude(run_id, &self.interpreter).await;
-        let _ = self.events.send(Event::Finished {
+        let _ = self.events.send(DebugEvent::Finished {
             run_id,
             status: end.status,
             output: end.output,
@@ -555,7 +564,7 @@ impl Runner {
             Command::SetBreakpoints(list) => match Compiled::new(list) {
                 Ok(c) => self.breakpoints = c,
                 Err(e) => {
-                    let _ = self.events.send(Event::Output {
+                    let _ = self.events.send(DebugEvent::Output {
                         run_id: self.context.run_id,
                         text: e,
                     });
@@ -598,12 +607,22 @@ impl Runner {
             var: b.get(crate::expr::Global::Var).clone(),
             env,
             event: b.get(crate::expr::Global::Event).clone(),
+            request: match self.context.kind {
+                crate::model::Kind::Endpoint => json!({
+                    "body": b.get(crate::expr::Global::Body),
+                    "query": b.get(crate::expr::Global::Query),
+                    "headers": b.get(crate::expr::Global::Headers),
+                    "path": b.get(crate::expr::Global::Path),
+                }),
+                crate::model::Kind::Workflow => Value::Null,
+            },
             input: self.interpreter.preview_input(),
         };
         let secrets = &self.core.settings().secrets;
         secrets.mask(&mut snapshot.var);
         secrets.mask(&mut snapshot.param);
         secrets.mask(&mut snapshot.input);
+        secrets.mask(&mut snapshot.request);
         snapshot
     }
 
@@ -619,7 +638,7 @@ impl Runner {
         {
             tracing::warn!(run_id, error = %e, "cannot record the pause");
         }
-        let _ = self.events.send(Event::Stopped {
+        let _ = self.events.send(DebugEvent::Stopped {
             reason,
             snapshot: Box::new(self.snapshot()),
         });
@@ -662,7 +681,7 @@ impl Runner {
                 s.set_run_status(run_id, RunStatus::Running)
             })
             .await;
-        let _ = self.events.send(Event::Resumed { run_id });
+        let _ = self.events.send(DebugEvent::Resumed { run_id });
     }
 }
 
@@ -693,7 +712,7 @@ impl super::Engine {
         params: Value,
         version: Option<i64>,
         options: Options,
-        events: mpsc::UnboundedSender<Event>,
+        events: mpsc::UnboundedSender<DebugEvent>,
     ) -> Result<Session, super::EngineError> {
         if !params.is_object() {
             return Err(super::EngineError::BadInput(format!(
@@ -737,13 +756,70 @@ impl super::Engine {
             .map_err(super::EngineError::BadInput)
     }
 
+    /// Run an endpoint's draft (or a deployed `version`) under a debugger, for a request:
+    /// `request` holds `body`, `query`, `headers` and `path` (the route's `{name}` segments),
+    /// each optional.
+    pub async fn debug_endpoint(
+        &self,
+        endpoint: &str,
+        request: Value,
+        version: Option<i64>,
+        options: Options,
+        events: mpsc::UnboundedSender<DebugEvent>,
+    ) -> Result<Session, super::EngineError> {
+        let Value::Object(parts) = request else {
+            return Err(super::EngineError::BadInput(format!(
+                "the request must be a JSON object like {{\"body\": {{}}, \"path\": {{}}}}, got {request}"
+            )));
+        };
+        let row = self
+            .store()
+            .find_definition(crate::model::Kind::Endpoint, endpoint)?
+            .ok_or_else(|| {
+                super::EngineError::BadInput(format!("no endpoint named {endpoint:?}"))
+            })?;
+        self.core().program(row.id, version)?;
+        let part = |name: &str, empty: Value| parts.get(name).cloned().unwrap_or(empty);
+        let inputs = Inputs {
+            body: part("body", Value::Null),
+            query: part("query", json!({})),
+            headers: part("headers", json!({})),
+            path: part("path", json!({})),
+            ..Inputs::default()
+        };
+        let run_id = self
+            .record_run(
+                &row,
+                crate::model::Kind::Endpoint,
+                version,
+                crate::model::RunMode::Debug,
+                inputs.recorded(crate::model::Kind::Endpoint),
+                true,
+            )
+            .await?;
+        let job = RunJob {
+            run_id,
+            definition_id: row.id,
+            kind: crate::model::Kind::Endpoint,
+            name: row.name.clone(),
+            version,
+            mode: crate::model::RunMode::Debug,
+            inputs,
+            event: None,
+            tracker: None,
+        };
+        start(self.core().clone(), job, options, events)
+            .await
+            .map_err(super::EngineError::BadInput)
+    }
+
     /// Emit an event (to drafts) whose listeners each run under the debugger.
     pub async fn debug_event(
         &self,
         event: &str,
         params: Value,
         options: Options,
-        events: mpsc::UnboundedSender<Event>,
+        events: mpsc::UnboundedSender<DebugEvent>,
     ) -> Result<(crate::model::EventRecord, Vec<Session>), super::EngineError> {
         let mut request = super::EmitRequest::new(event, params, "debug");
         request.draft = true;
@@ -783,7 +859,7 @@ impl super::Engine {
         run_id: i64,
         seq: u32,
         options: Options,
-        events: mpsc::UnboundedSender<Event>,
+        events: mpsc::UnboundedSender<DebugEvent>,
     ) -> Result<Session, super::EngineError> {
         let (run, row, event) = {
             let store = self.store();
@@ -875,7 +951,7 @@ impl super::Engine {
             name: row.name.clone(),
             mode: crate::model::RunMode::Replay,
             event: (row.kind == crate::model::Kind::Workflow).then_some(event_context),
-            tracker: None,
+            tracker: options.cascade.clone(),
         };
         let core = self.core().clone();
         let owner = core.owner().to_string();

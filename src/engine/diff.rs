@@ -128,6 +128,26 @@ pub fn field_values(
         .collect()
 }
 
+/// The changes from `old` to `new` as lines to read: each change, and under a changed step
+/// (indented by four spaces) each field with its value before and after, shortened to
+/// `width` characters a side.
+pub fn describe(old: Option<&Definition>, new: &Definition, width: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for change in diff(old, new) {
+        out.push(change.to_string());
+        if let (Change::Changed { id, fields, .. }, Some(old)) = (&change, old) {
+            for (field, before, after) in field_values(old, new, id, fields) {
+                out.push(format!(
+                    "    {field}: {} → {}",
+                    crate::text::short(&before, width),
+                    crate::text::short(&after, width)
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// The id of the step whose branch holds a step (empty at the top) and the branch.
 type Parent = (String, String);
 

@@ -220,16 +220,13 @@ impl Engine {
                 tracker,
             })
             .await;
-        let (status, body) = match end.status {
-            crate::model::RunStatus::Succeeded => (
-                end.http_status.unwrap_or(200),
-                end.output.unwrap_or(Value::Null),
-            ),
-            _ => (
-                500,
-                json!({ "error": end.error.unwrap_or_default(), "run_id": run_id }),
-            ),
-        };
+        let (status, body) = crate::model::record::response(
+            run_id,
+            end.status,
+            end.http_status,
+            end.output.as_ref(),
+            end.error.as_deref(),
+        );
         Ok(Answer {
             status,
             body,

@@ -24,6 +24,62 @@ pub fn match_route(route: &str, path: &str) -> Option<Map<String, Value>> {
     Some(bound)
 }
 
+/// The `{name}` segments of a route, in order.
+pub fn route_params(route: &str) -> Vec<&str> {
+    route
+        .split('/')
+        .filter_map(|s| s.strip_prefix('{').and_then(|n| n.strip_suffix('}')))
+        .collect()
+}
+
+/// The path that `route` answers with `values` in its `{name}` segments (each
+/// percent-encoded): the inverse of [`match_route`]. Names that `values` lacks, or gives an
+/// empty value, are the error.
+pub fn fill_route(route: &str, values: &Map<String, Value>) -> Result<String, String> {
+    let mut missing = Vec::new();
+    let parts: Vec<String> = route
+        .split('/')
+        .map(|segment| {
+            let Some(name) = segment.strip_prefix('{').and_then(|n| n.strip_suffix('}')) else {
+                return segment.to_string();
+            };
+            let text = match values.get(name) {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Null) | None => String::new(),
+                Some(other) => other.to_string(),
+            };
+            if text.is_empty() {
+                missing.push(name);
+            }
+            percent_encode(&text)
+        })
+        .collect();
+    if missing.is_empty() {
+        Ok(parts.join("/"))
+    } else {
+        Err(format!(
+            "the path needs {} (the route is {route})",
+            missing
+                .iter()
+                .map(|n| format!("{n:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    }
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// How specific a route is: literal segments count more than parameters.
 pub fn specificity(route: &str) -> usize {
     route
@@ -67,5 +123,20 @@ mod tests {
         assert_eq!(match_route("/skus/{id}", "/skus"), None);
         assert_eq!(match_route("/skus/{id}", "/orders/1"), None);
         assert!(specificity("/skus/new") > specificity("/skus/{id}"));
+    }
+
+    #[test]
+    fn filled_routes_match_back_to_their_values() {
+        let values = json!({"id": "a b/c", "n": 7});
+        let Value::Object(values) = values else {
+            unreachable!()
+        };
+        let path = fill_route("/skus/{id}/lines/{n}", &values).unwrap();
+        assert_eq!(path, "/skus/a%20b%2Fc/lines/7");
+        let bound = match_route("/skus/{id}/lines/{n}", &path).unwrap();
+        assert_eq!(Value::Object(bound), json!({"id": "a b/c", "n": "7"}));
+        assert_eq!(route_params("/skus/{id}/lines/{n}"), ["id", "n"]);
+        let e = fill_route("/skus/{id}", &Map::new()).unwrap_err();
+        assert!(e.contains("\"id\""), "{e}");
     }
 }

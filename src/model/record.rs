@@ -225,6 +225,54 @@ impl RunRecord {
         let (s, f) = (self.started_at?, self.finished_at?);
         Some(Duration::from_micros(u64::try_from(f.0 - s.0).unwrap_or(0)))
     }
+
+    /// What an endpoint's finished run answered, its HTTP status and body, as [`response`]
+    /// gives them (the status of the `return` step it ended at). `None` for workflows and
+    /// for runs not finished.
+    pub fn response(&self) -> Option<(u16, Value)> {
+        if !matches!(self.target, Target::Endpoint(_)) || !self.status.is_finished() {
+            return None;
+        }
+        let status = self
+            .steps
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .rev()
+            .find(|s| s.action == "return" && s.status == StepStatus::Succeeded)
+            .and_then(|s| s.input.get("status"))
+            .and_then(Value::as_u64)
+            .and_then(|n| u16::try_from(n).ok());
+        Some(response(
+            self.id,
+            self.status,
+            status,
+            self.output.as_ref(),
+            self.error.as_deref(),
+        ))
+    }
+}
+
+/// The HTTP answer of an endpoint's run that ended with `status`: a success answers with
+/// the `return` step's status (200 when it gives none) and its value; anything else with
+/// 500 and `{"error", "run_id"}`, never a stack trace.
+pub fn response(
+    run_id: i64,
+    status: RunStatus,
+    http_status: Option<u16>,
+    output: Option<&Value>,
+    error: Option<&str>,
+) -> (u16, Value) {
+    match status {
+        RunStatus::Succeeded => (
+            http_status.unwrap_or(200),
+            output.cloned().unwrap_or(Value::Null),
+        ),
+        _ => (
+            500,
+            serde_json::json!({ "error": error.unwrap_or_default(), "run_id": run_id }),
+        ),
+    }
 }
 
 /// The state of one step record.

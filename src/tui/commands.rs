@@ -118,6 +118,31 @@ pub enum Context {
     Debug,
 }
 
+/// When a command can act (help marks the ones that need a debug run in a state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acts {
+    /// Whenever its keys reach it.
+    Always,
+    /// While a debug run is paused.
+    WhilePaused,
+    /// While a debug run is running (not paused).
+    WhileRunning,
+    /// While there is a debug run, paused or running.
+    DuringDebugRun,
+}
+
+impl Acts {
+    /// What help says of it (nothing for [`Acts::Always`]).
+    pub fn mark(self) -> &'static str {
+        match self {
+            Acts::Always => "",
+            Acts::WhilePaused => "‖ paused",
+            Acts::WhileRunning => "▶ running",
+            Acts::DuringDebugRun => "debug run",
+        }
+    }
+}
+
 /// One command as the registry knows it.
 #[derive(Debug, Clone, Copy)]
 pub struct CommandInfo {
@@ -135,6 +160,8 @@ pub struct CommandInfo {
     pub contexts: &'static [Context],
     /// Shown in the hint bar.
     pub hint: bool,
+    /// When it can act.
+    pub acts: Acts,
 }
 
 use Context as C;
@@ -149,6 +176,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["n"],
         contexts: &[C::Debug],
         hint: true,
+        acts: Acts::WhilePaused,
     },
     CommandInfo {
         cmd: Cmd::StepInto,
@@ -158,6 +186,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["s"],
         contexts: &[C::Debug],
         hint: true,
+        acts: Acts::WhilePaused,
     },
     CommandInfo {
         cmd: Cmd::StepOut,
@@ -167,6 +196,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["o"],
         contexts: &[C::Debug],
         hint: true,
+        acts: Acts::WhilePaused,
     },
     CommandInfo {
         cmd: Cmd::Continue,
@@ -176,6 +206,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["c"],
         contexts: &[C::Debug],
         hint: true,
+        acts: Acts::WhilePaused,
     },
     CommandInfo {
         cmd: Cmd::Pause,
@@ -185,6 +216,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["p"],
         contexts: &[C::Debug],
         hint: false,
+        acts: Acts::WhileRunning,
     },
     CommandInfo {
         cmd: Cmd::Abort,
@@ -194,6 +226,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["a"],
         contexts: &[C::Debug],
         hint: true,
+        acts: Acts::DuringDebugRun,
     },
     CommandInfo {
         cmd: Cmd::EditVariable,
@@ -203,6 +236,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["enter"],
         contexts: &[C::Variables],
         hint: true,
+        acts: Acts::WhilePaused,
     },
     CommandInfo {
         cmd: Cmd::ToggleBreakpoint,
@@ -212,6 +246,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["b"],
         contexts: &[C::Global],
         hint: true,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::ConditionalBreakpoint,
@@ -221,6 +256,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["B"],
         contexts: &[C::Global],
         hint: false,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::TravelBack,
@@ -230,6 +266,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["["],
         contexts: &[C::Global],
         hint: false,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::TravelForward,
@@ -239,6 +276,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["]"],
         contexts: &[C::Global],
         hint: false,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::ReplayFrom,
@@ -248,6 +286,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["R"],
         contexts: &[C::Global],
         hint: false,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::AddWatch,
@@ -257,6 +296,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["w"],
         contexts: &[C::Global],
         hint: false,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::ClearWatches,
@@ -266,6 +306,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["W"],
         contexts: &[C::Global],
         hint: false,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::Evaluate,
@@ -275,6 +316,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["="],
         contexts: &[C::Global],
         hint: false,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::Toggle,
@@ -284,42 +326,47 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["space"],
         contexts: &[C::Workflows],
         hint: true,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::EditParams,
         name: "edit_params",
         title: "edit params",
-        description: "Edit the JSON params of the selected workflow",
+        description: "Edit the JSON params of the selected workflow (of an endpoint: its request)",
         keys: &["e"],
         contexts: &[C::Global],
         hint: true,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::Emit,
         name: "emit",
         title: "emit",
-        description: "Emit the selected workflow's event with the params (every listener runs)",
+        description: "Emit the selected workflow's event with the params (every listener runs); on an endpoint, call its live version with the request",
         keys: &["x"],
         contexts: &[C::Global],
         hint: true,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::DebugRun,
         name: "debug_run",
         title: "debug",
-        description: "Run the selected workflow's draft once with the params",
+        description: "Run the selected workflow's or endpoint's draft under the debugger, with the params or request",
         keys: &["r"],
         contexts: &[C::Global],
         hint: true,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::Deploy,
         name: "deploy",
         title: "deploy",
-        description: "Deploy the selected workflow's draft (shows what changed first)",
+        description: "Deploy the selected workflow's or endpoint's draft (shows what changed first)",
         keys: &["d"],
         contexts: &[C::Global],
         hint: true,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::Open,
@@ -329,6 +376,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["enter"],
         contexts: &[C::Workflows, C::Activity],
         hint: true,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::FormatParams,
@@ -338,6 +386,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["ctrl-f"],
         contexts: &[C::Editor, C::Params],
         hint: true,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::LeaveEditor,
@@ -347,6 +396,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["esc"],
         contexts: &[C::Editor],
         hint: true,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::ExpandJson,
@@ -356,6 +406,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["z"],
         contexts: &[C::Trace, C::Variables],
         hint: true,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::ScrollDown,
@@ -365,6 +416,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["J", "ctrl-e"],
         contexts: &[C::Trace, C::Variables],
         hint: true,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::ScrollUp,
@@ -374,6 +426,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["K", "ctrl-y"],
         contexts: &[C::Trace, C::Variables],
         hint: false,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::Confirm,
@@ -383,6 +436,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["y", "enter"],
         contexts: &[C::Confirm],
         hint: true,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::Back,
@@ -392,6 +446,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["esc", "q"],
         contexts: &[C::Overlay],
         hint: true,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::Up,
@@ -401,6 +456,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["k", "up"],
         contexts: &[C::Global, C::Trace, C::Overlay],
         hint: false,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::Down,
@@ -410,6 +466,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["j", "down"],
         contexts: &[C::Global, C::Trace, C::Overlay],
         hint: false,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::PageUp,
@@ -419,6 +476,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["pageup", "ctrl-u"],
         contexts: &[C::Global, C::Trace, C::Overlay],
         hint: false,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::PageDown,
@@ -428,6 +486,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["pagedown", "ctrl-d"],
         contexts: &[C::Global, C::Trace, C::Overlay],
         hint: false,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::Top,
@@ -435,8 +494,9 @@ pub const COMMANDS: &[CommandInfo] = &[
         title: "top",
         description: "Go to the first item",
         keys: &["g", "home"],
-        contexts: &[C::Global, C::Trace],
+        contexts: &[C::Global, C::Trace, C::Overlay],
         hint: false,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::Bottom,
@@ -444,8 +504,9 @@ pub const COMMANDS: &[CommandInfo] = &[
         title: "bottom",
         description: "Go to the last item",
         keys: &["G", "end"],
-        contexts: &[C::Global, C::Trace],
+        contexts: &[C::Global, C::Trace, C::Overlay],
         hint: false,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::FocusNext,
@@ -455,6 +516,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["tab"],
         contexts: &[C::Global],
         hint: false,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::FocusPrev,
@@ -464,6 +526,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["shift-tab"],
         contexts: &[C::Global],
         hint: false,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::Filter,
@@ -473,6 +536,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["/"],
         contexts: &[C::Global],
         hint: true,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::Help,
@@ -482,6 +546,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["?"],
         contexts: &[C::Global],
         hint: true,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::Palette,
@@ -491,6 +556,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &[":", "ctrl-p"],
         contexts: &[C::Global],
         hint: true,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::ToggleMouse,
@@ -500,6 +566,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["m"],
         contexts: &[C::Global],
         hint: false,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::Quit,
@@ -509,6 +576,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["q"],
         contexts: &[C::Global],
         hint: true,
+        acts: Acts::Always,
     },
     CommandInfo {
         cmd: Cmd::ForceQuit,
@@ -518,6 +586,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["ctrl-c"],
         contexts: &[C::Global, C::Editor, C::Overlay],
         hint: false,
+        acts: Acts::Always,
     },
 ];
 

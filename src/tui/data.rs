@@ -172,6 +172,24 @@ impl ActivityRow {
         }
     }
 
+    /// What identifies the row across reloads.
+    pub fn key(&self) -> super::state::RowKey {
+        match self {
+            ActivityRow::Event(e) => (0, e.id, String::new()),
+            ActivityRow::Run { run, .. } => (1, run.id, String::new()),
+            ActivityRow::Skip(s) => (2, s.event_id, s.workflow.clone()),
+        }
+    }
+
+    /// Whether the row starts an entry of the log (an event, or a run on its own), rather
+    /// than sitting under an event.
+    pub fn is_entry(&self) -> bool {
+        matches!(
+            self,
+            ActivityRow::Event(_) | ActivityRow::Run { nested: false, .. }
+        )
+    }
+
     /// Text the filter matches against.
     pub fn matches(&self, filter: &str) -> bool {
         let f = filter.to_lowercase();
@@ -216,11 +234,24 @@ pub fn activity(store: &Store, window: u32) -> crate::store::Result<(Vec<Activit
     Ok((rows, full))
 }
 
-/// Params to start from for a workflow: the last used, else the params of the newest event
-/// it listens to, else `{}`.
-pub fn params(store: &Store, workflow: &str, event: Option<&str>) -> String {
-    if let Ok(Some(saved)) = store.ui_get(&params_key(workflow)) {
+/// What to start from in the params pane: the last used; else, for a workflow, the params
+/// of the newest event it listens to, and for an endpoint (with its `route`) the request of
+/// its newest run; else `{}`, or an empty request with the route's path segments to fill.
+pub fn params(store: &Store, definition: &str, event: Option<&str>, route: Option<&str>) -> String {
+    if let Ok(Some(saved)) = store.ui_get(&params_key(definition)) {
         return saved;
+    }
+    let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_else(|_| "{}".into());
+    if let Some(route) = route {
+        let last = store
+            .find_definition(Kind::Endpoint, definition)
+            .ok()
+            .flatten()
+            .and_then(|row| store.last_run_of(row.id).ok().flatten());
+        return match last {
+            Some(run) => pretty(&run.params),
+            None => super::input::request_template(route),
+        };
     }
     if let Some(name) = event
         && let Ok(events) = store.list_events(&crate::store::events::EventFilter {
@@ -230,14 +261,14 @@ pub fn params(store: &Store, workflow: &str, event: Option<&str>) -> String {
         })
         && let Some(e) = events.first()
     {
-        return serde_json::to_string_pretty(&e.params).unwrap_or_else(|_| "{}".into());
+        return pretty(&e.params);
     }
     "{}".to_string()
 }
 
-/// The `ui_state` key of a workflow's params.
-pub fn params_key(workflow: &str) -> String {
-    format!("params:{workflow}")
+/// The `ui_state` key of a workflow's params (or an endpoint's request).
+pub fn params_key(definition: &str) -> String {
+    format!("params:{definition}")
 }
 
 /// Whether a definition is a workflow.

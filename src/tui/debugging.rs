@@ -4,24 +4,12 @@
 
 use super::commands::Cmd;
 use super::data::StepLineKind;
-use super::state::{DebugView, Mode, ParamsCheck, Prompt, PromptKind, State, Watch};
-use super::update::Effect;
-use crate::engine::debug::{Breakpoint, EditScope, Event, Resume, Snapshot};
+use super::message::{DebugTarget, Effect, SessionAction as Action};
+use super::state::{DebugView, Mode, Prompt, PromptKind, State, Watch};
+use crate::engine::debug::{Breakpoint, DebugEvent, EditScope, Resume, Snapshot};
 use crate::expr::{Bindings, Expr, Global, Scope};
-use crate::model::Kind;
 use serde_json::Value;
 use std::time::Duration;
-
-/// What the debugger asks of a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// Go on.
-    Resume(Resume),
-    /// Stop at the next step.
-    Pause,
-    /// End the run.
-    Abort,
-}
 
 /// Run a debugger command.
 pub fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
@@ -63,8 +51,13 @@ pub fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
                     vec![Effect::Replay { run_id, seq }]
                 }
                 None => {
-                    state
-                        .warn("walk a run with [ and ] first, then R runs it again from that step");
+                    let text = format!(
+                        "walk a run with {} and {} first, then {} runs it again from that step",
+                        state.key(Cmd::TravelBack),
+                        state.key(Cmd::TravelForward),
+                        state.key(Cmd::ReplayFrom)
+                    );
+                    state.warn(text);
                     Vec::new()
                 }
             }
@@ -83,7 +76,12 @@ pub fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
         }
         Cmd::EditVariable => {
             if state.debug.as_ref().is_none_or(|d| d.paused.is_none()) {
-                state.warn("variables can be changed while a debug run is paused (r runs one; b sets breakpoints)");
+                let text = format!(
+                    "variables can be changed while a debug run is paused ({} runs one; {} sets a breakpoint)",
+                    state.key(Cmd::DebugRun),
+                    state.key(Cmd::ToggleBreakpoint)
+                );
+                state.warn(text);
                 return Vec::new();
             }
             open_prompt(state, PromptKind::EditVariable, "$var.".into());
@@ -104,11 +102,21 @@ fn open_prompt(state: &mut State, kind: PromptKind, text: String) {
 
 fn act(state: &mut State, action: Action) -> Vec<Effect> {
     let Some(debug) = &mut state.debug else {
+        let text = format!(
+            "no debug run: {} runs the selected draft under the debugger ({} sets a breakpoint on a step first)",
+            state.key(Cmd::DebugRun),
+            state.key(Cmd::ToggleBreakpoint)
+        );
+        state.warn(text);
         return Vec::new();
     };
     match action {
         Action::Resume(_) if debug.paused.is_none() => {
-            state.warn("the debug run is running; p pauses it");
+            let text = format!(
+                "the debug run is running; {} pauses it",
+                state.key(Cmd::Pause)
+            );
+            state.warn(text);
             return Vec::new();
         }
         Action::Resume(_) | Action::Abort => debug.paused = None,
@@ -118,12 +126,8 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
 }
 
 fn toggle_breakpoint(state: &mut State) -> Vec<Effect> {
-    let Some(workflow) = state
-        .selected()
-        .filter(|d| d.row.kind == Kind::Workflow)
-        .map(|d| d.row.name.clone())
-    else {
-        state.warn("select a workflow, then a step, to set a breakpoint");
+    let Some(definition) = state.selected().map(|d| d.row.name.clone()) else {
+        state.warn("select a workflow or an endpoint, then a step, to set a breakpoint");
         return Vec::new();
     };
     let Some(step) = state.selected_step_id().map(String::from) else {
@@ -143,7 +147,7 @@ fn toggle_breakpoint(state: &mut State) -> Vec<Effect> {
         }
     };
     vec![Effect::SetBreakpoint {
-        workflow,
+        definition,
         breakpoint,
         on,
     }]
@@ -190,7 +194,7 @@ fn submit(state: &mut State) -> Vec<Effect> {
     let text = text.trim().to_string();
     match kind {
         PromptKind::Condition { step } => {
-            let Some(workflow) = state.selected().map(|d| d.row.name.clone()) else {
+            let Some(definition) = state.selected().map(|d| d.row.name.clone()) else {
                 return Vec::new();
             };
             if !text.is_empty()
@@ -213,7 +217,7 @@ fn submit(state: &mut State) -> Vec<Effect> {
                 .retain(|b| !matches!(b, Breakpoint::Step { step: s, .. } if *s == step));
             state.breakpoints.push(breakpoint.clone());
             vec![Effect::SetBreakpoint {
-                workflow,
+                definition,
                 breakpoint,
                 on: true,
             }]
@@ -273,16 +277,27 @@ pub fn parse_edit(text: &str) -> Result<(EditScope, String, Value), String> {
     Ok((scope, name.to_string(), value))
 }
 
+/// The variables the panes show.
+struct Shown {
+    param: Value,
+    var: Value,
+    env: Value,
+    event: Value,
+    /// An endpoint's request: `{body, query, headers, path}`.
+    request: Value,
+}
+
 /// The variables the panes show: the paused run's, or the selected run's as recorded at the
 /// time-travel cursor (or at its end).
-fn shown(state: &State) -> Option<(Value, Value, Value, Value)> {
+fn shown(state: &State) -> Option<Shown> {
     if let Some((_, s)) = state.debug.as_ref().and_then(|d| d.paused.as_ref()) {
-        return Some((
-            s.param.clone(),
-            s.var.clone(),
-            s.env.clone(),
-            s.event.clone(),
-        ));
+        return Some(Shown {
+            param: s.param.clone(),
+            var: s.var.clone(),
+            env: s.env.clone(),
+            event: s.event.clone(),
+            request: s.request.clone(),
+        });
     }
     let run = state.run.as_ref()?;
     let steps = run.steps.as_deref().unwrap_or_default();
@@ -291,20 +306,40 @@ fn shown(state: &State) -> Option<(Value, Value, Value, Value)> {
     let upto = state
         .cursor
         .map_or(steps.len(), |i| (i + 1).min(steps.len()));
-    let vars = crate::model::record::vars_after(&steps[..upto]);
-    Some((run.params.clone(), vars, Value::Null, Value::Null))
+    let var = crate::model::record::vars_after(&steps[..upto]);
+    let (param, request) = match run.target {
+        crate::model::Target::Workflow(_) => (run.params.clone(), Value::Null),
+        crate::model::Target::Endpoint(_) => (Value::Null, run.params.clone()),
+    };
+    Some(Shown {
+        param,
+        var,
+        env: Value::Null,
+        event: Value::Null,
+        request,
+    })
 }
 
 /// Evaluate a jq expression against what the panes show.
 pub fn evaluate(state: &State, expr: &str) -> Result<Value, String> {
-    let (param, var, env, event) =
-        shown(state).ok_or("no run to evaluate against: emit (x) or run (r) first")?;
+    let shown = shown(state).ok_or_else(|| {
+        format!(
+            "no run to evaluate against: {} emits (or calls), {} runs the draft",
+            state.key(Cmd::Emit),
+            state.key(Cmd::DebugRun)
+        )
+    })?;
     let e = Expr::compile(expr, Scope::ALL)?;
+    let part = |name: &str| shown.request.get(name).unwrap_or(&Value::Null);
     let b = Bindings::new()
-        .with(Global::Param, &param)
-        .with(Global::Var, &var)
-        .with(Global::Env, &env)
-        .with(Global::Event, &event);
+        .with(Global::Param, &shown.param)
+        .with(Global::Var, &shown.var)
+        .with(Global::Env, &shown.env)
+        .with(Global::Event, &shown.event)
+        .with(Global::Body, part("body"))
+        .with(Global::Query, part("query"))
+        .with(Global::Headers, part("headers"))
+        .with(Global::Path, part("path"));
     e.eval(&b, Duration::from_millis(500))
         .map_err(|e| e.to_string())
 }
@@ -324,7 +359,12 @@ pub fn refresh_watches(state: &mut State) {
 /// Move the time-travel cursor through the selected run's records.
 fn travel(state: &mut State, back: bool) -> Vec<Effect> {
     let Some(run) = &state.run else {
-        state.warn("no run selected: emit (x), run (r), or pick one in the activity log");
+        let text = format!(
+            "no run selected: {} emits (or calls), {} runs the draft, or pick a run in the activity log",
+            state.key(Cmd::Emit),
+            state.key(Cmd::DebugRun)
+        );
+        state.warn(text);
         return Vec::new();
     };
     let len = run.steps.as_ref().map_or(0, Vec::len);
@@ -362,38 +402,44 @@ pub fn select_step(state: &mut State, step: &str) {
     }
 }
 
-/// Start a debug run of the selected workflow's draft with the params.
-pub fn start(state: &mut State, workflow: String, params: Value) -> Vec<Effect> {
+/// Start a debug run of a workflow's or an endpoint's draft.
+pub fn start(state: &mut State, target: DebugTarget) -> Vec<Effect> {
     state.cursor = None;
-    state.notify(format!("debugging the draft of {workflow}…"));
+    state.notify(format!("debugging the draft of {}…", target.name()));
     vec![Effect::StartDebug {
-        workflow,
-        params,
+        target,
         breakpoints: state.breakpoints.clone(),
     }]
 }
 
 /// What the debug session said.
-pub fn on_event(state: &mut State, event: Event) -> Vec<Effect> {
+pub fn on_event(state: &mut State, event: DebugEvent) -> Vec<Effect> {
     match event {
-        Event::Stopped { reason, snapshot } => {
+        DebugEvent::Stopped { reason, snapshot } => {
             let run_id = snapshot.run_id;
             if let Some(next) = snapshot.next.clone() {
                 select_step(state, &next);
             }
             let text = describe_stop(&reason, &snapshot);
+            let keys = state.hint(&[
+                Cmd::StepOver,
+                Cmd::StepInto,
+                Cmd::StepOut,
+                Cmd::Continue,
+                Cmd::Abort,
+            ]);
             state.debug = Some(DebugView {
                 run_id,
-                workflow: snapshot.workflow.clone(),
+                definition: snapshot.workflow.clone(),
                 paused: Some((reason, *snapshot)),
             });
             state.cursor = None;
             state.vars_scroll = 0;
             refresh_watches(state);
-            state.notify(text);
+            state.notify_with_keys(text, keys);
             vec![Effect::LoadRun(run_id)]
         }
-        Event::Resumed { run_id } => {
+        DebugEvent::Resumed { run_id } => {
             if let Some(d) = &mut state.debug
                 && d.run_id == run_id
             {
@@ -401,11 +447,11 @@ pub fn on_event(state: &mut State, event: Event) -> Vec<Effect> {
             }
             Vec::new()
         }
-        Event::Output { text, .. } => {
+        DebugEvent::Output { text, .. } => {
             state.notify(format!("log: {text}"));
             Vec::new()
         }
-        Event::Finished {
+        DebugEvent::Finished {
             run_id,
             status,
             error,
@@ -414,13 +460,61 @@ pub fn on_event(state: &mut State, event: Event) -> Vec<Effect> {
             if state.debug.as_ref().is_some_and(|d| d.run_id == run_id) {
                 state.debug = None;
             }
+            // said at once; what the run set off follows when it is read
             match error {
                 Some(e) => state.warn(format!("debug run #{run_id} {status}: {e}")),
                 None => state.notify(format!("debug run #{run_id} {status}")),
             }
-            vec![Effect::LoadRun(run_id), Effect::ReloadAll]
+            vec![
+                Effect::LoadRun(run_id),
+                Effect::ReloadAll,
+                Effect::DescribeEnd { run_id },
+            ]
         }
     }
+}
+
+/// How a debug run ended, in a line: its status (and an endpoint's answer), then what its
+/// events set off. The second value says whether anything failed.
+pub fn describe_end(
+    run: &crate::model::RunRecord,
+    cascade: &crate::store::cascade::Cascade,
+) -> (String, bool) {
+    use crate::model::RunStatus;
+    let mut text = format!("debug run #{} {}", run.id, run.status);
+    if let Some((status, body)) = run.response() {
+        text.push_str(&format!(" → {status} {}", crate::text::short(&body, 60)));
+    } else if let Some(e) = &run.error {
+        text.push_str(&format!(": {e}"));
+    }
+    let mut failed = run.status != RunStatus::Succeeded;
+    if !cascade.events.is_empty() {
+        let runs: Vec<String> = cascade
+            .runs
+            .iter()
+            .map(|r| {
+                let version = r.version.map_or("draft".to_string(), |v| format!("v{v}"));
+                format!(
+                    "{} {} {}",
+                    crate::text::status_mark(r.status),
+                    r.target.name(),
+                    version
+                )
+            })
+            .collect();
+        failed |= cascade.runs.iter().any(|r| r.status == RunStatus::Failed);
+        let events: Vec<&str> = cascade.events.iter().map(|e| e.name.as_str()).collect();
+        text.push_str(&format!(" · set off {}", events.join(", ")));
+        if runs.is_empty() {
+            text.push_str(" (no listener ran)");
+        } else {
+            text.push_str(&format!(" → {}", runs.join(", ")));
+        }
+        if !cascade.skipped.is_empty() {
+            text.push_str(&format!(", {} skipped", cascade.skipped.len()));
+        }
+    }
+    (text, failed)
 }
 
 /// A fresh snapshot after an edit.
@@ -446,28 +540,7 @@ fn describe_stop(reason: &crate::engine::debug::StopReason, s: &Snapshot) -> Str
         R::Step => "after a step".to_string(),
         R::Pause => "on request".to_string(),
     };
-    format!(
-        "run #{} paused at {at} {why} · n step · s into · o out · c continue · a abort",
-        s.run_id
-    )
-}
-
-/// The params for a debug run, if they are valid.
-pub fn params(state: &mut State) -> Option<Value> {
-    match &state.params.check {
-        ParamsCheck::Valid(v) => Some(v.clone()),
-        ParamsCheck::Invalid {
-            line,
-            column,
-            message,
-        } => {
-            let text = format!(
-                "the params are not valid JSON ({line}:{column} {message}); press e to fix them"
-            );
-            state.warn(text);
-            None
-        }
-    }
+    format!("run #{} paused at {at} {why}", s.run_id)
 }
 
 #[cfg(test)]

@@ -2,13 +2,14 @@
 //! result comes back to the loop as a message.
 
 use super::data;
-use super::debugging::Action;
-use super::update::{Effect, Msg};
+use super::message::{DebugTarget, Effect, Msg, SessionAction};
 use crate::engine::debug::{self, Session};
-use crate::engine::{EmitRequest, Engine, Tracker};
+use crate::engine::{EmitRequest, Engine, Request, Tracker};
 use crate::store::Store;
+use serde_json::Value;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::mpsc::{self, UnboundedSender};
 
 /// What effects need: the engine (for runs) and the studio's own read connection.
@@ -23,6 +24,8 @@ pub struct Services {
     more: Arc<AtomicBool>,
     /// The debug session the studio drives.
     session: Arc<Mutex<Option<Session>>>,
+    /// What that session's run set off, for saying so when it ends.
+    cascade: Arc<Mutex<Option<(i64, Tracker)>>>,
 }
 
 impl Services {
@@ -35,7 +38,17 @@ impl Services {
             window: Arc::new(AtomicU32::new(data::ACTIVITY_WINDOW)),
             more: Arc::new(AtomicBool::new(false)),
             session: Arc::new(Mutex::new(None)),
+            cascade: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// Send `msg` to the loop after `delay` (a notice's end, say).
+    pub fn later(&self, delay: Duration, msg: Msg) {
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = tx.send(msg);
+        });
     }
 
     /// The engine.
@@ -54,14 +67,22 @@ impl Services {
 
     /// Drive `session`: its events become messages; it replaces any earlier one (which then
     /// runs on to its end without stopping).
-    fn adopt(&self, session: Session, mut events: mpsc::UnboundedReceiver<debug::Event>) {
+    fn adopt(
+        &self,
+        session: Session,
+        cascade: Tracker,
+        mut events: mpsc::UnboundedReceiver<debug::DebugEvent>,
+    ) {
+        if let Ok(mut slot) = self.cascade.lock() {
+            *slot = Some((session.run_id, cascade));
+        }
         if let Ok(mut slot) = self.session.lock() {
             *slot = Some(session);
         }
         let me = self.clone();
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
-                let done = matches!(event, debug::Event::Finished { .. });
+                let done = matches!(event, debug::DebugEvent::Finished { .. });
                 me.send(Msg::Debug(event));
                 if done {
                     break;
@@ -138,13 +159,17 @@ impl Services {
                     Err(e) => vec![Msg::Failure(format!("cannot read the last run: {e}"))],
                 }
             }),
-            Effect::LoadParams { workflow, event } => self.query(move |s| {
-                let text = data::params(s, &workflow, event.as_deref());
-                vec![Msg::Params { workflow, text }]
+            Effect::LoadParams {
+                definition,
+                event,
+                route,
+            } => self.query(move |s| {
+                let text = data::params(s, &definition, event.as_deref(), route.as_deref());
+                vec![Msg::Params { definition, text }]
             }),
-            Effect::SaveParams { workflow, text } => {
+            Effect::SaveParams { definition, text } => {
                 self.query(
-                    move |s| match s.ui_set(&data::params_key(&workflow), &text) {
+                    move |s| match s.ui_set(&data::params_key(&definition), &text) {
                         Ok(()) => Vec::new(),
                         Err(e) => vec![Msg::Failure(format!("cannot remember the params: {e}"))],
                     },
@@ -159,19 +184,16 @@ impl Services {
                 self.query(move |s| match s.set_active(def_id, active) {
                     Ok(_) => {
                         me.perform(Effect::ReloadAll);
-                        vec![Msg::Notice(format!(
-                            "{name} is now {}",
-                            if active { "on" } else { "off" }
-                        ))]
+                        vec![Msg::Toggled {
+                            def_id,
+                            name,
+                            active,
+                        }]
                     }
                     Err(e) => vec![Msg::Failure(format!("cannot switch {name}: {e}"))],
                 });
             }
-            Effect::Emit {
-                workflow: _,
-                event,
-                params,
-            } => {
+            Effect::Emit { event, params } => {
                 let me = self.clone();
                 tokio::spawn(async move {
                     let tracker = Tracker::new();
@@ -192,38 +214,84 @@ impl Services {
                     }
                 });
             }
+            Effect::Call { endpoint, request } => self.call(endpoint, request),
             Effect::StartDebug {
-                workflow,
-                params,
+                target,
                 breakpoints,
             } => {
                 let me = self.clone();
                 tokio::spawn(async move {
+                    let cascade = Tracker::new();
                     let options = debug::Options {
                         breakpoints,
                         stop_on_entry: false,
+                        cascade: Some(cascade.clone()),
                     };
                     let (tx, rx) = mpsc::unbounded_channel();
-                    match me
-                        .engine
-                        .debug_session(&workflow, params, None, options, tx)
-                        .await
-                    {
-                        Ok(session) => me.adopt(session, rx),
-                        Err(e) => me.send(Msg::Failure(format!("cannot run {workflow}: {e}"))),
+                    let started = match &target {
+                        DebugTarget::Workflow { name, params } => {
+                            me.engine
+                                .debug_session(name, params.clone(), None, options, tx)
+                                .await
+                        }
+                        DebugTarget::Endpoint { name, request } => {
+                            me.engine
+                                .debug_endpoint(name, request.clone(), None, options, tx)
+                                .await
+                        }
+                    };
+                    match started {
+                        Ok(session) => me.adopt(session, cascade, rx),
+                        Err(e) => {
+                            me.send(Msg::Failure(format!("cannot run {}: {e}", target.name())))
+                        }
                     }
+                });
+            }
+            Effect::DescribeEnd { run_id } => {
+                let cascade = self
+                    .cascade
+                    .lock()
+                    .ok()
+                    .and_then(|c| c.clone())
+                    .filter(|(id, _)| *id == run_id)
+                    .map(|(_, t)| t);
+                let me = self.clone();
+                tokio::spawn(async move {
+                    if let Some(t) = cascade {
+                        // the runs it set off go on without the debugger: say what they did
+                        // once they have (or what they are doing, when they take long)
+                        let _ = tokio::time::timeout(Duration::from_secs(5), t.wait()).await;
+                    }
+                    me.query(move |s| {
+                        let run = s.run_with_steps(run_id).ok().flatten();
+                        let cascade = s.cascade_of_run(run_id).ok();
+                        match (run, cascade) {
+                            (Some(run), Some(cascade)) => {
+                                let (text, failed) = super::debugging::describe_end(&run, &cascade);
+                                vec![if failed {
+                                    Msg::Failure(text)
+                                } else {
+                                    Msg::Notice(text)
+                                }]
+                            }
+                            _ => Vec::new(),
+                        }
+                    });
                 });
             }
             Effect::Replay { run_id, seq } => {
                 let me = self.clone();
                 tokio::spawn(async move {
+                    let cascade = Tracker::new();
                     let options = debug::Options {
                         breakpoints: Vec::new(),
                         stop_on_entry: true,
+                        cascade: Some(cascade.clone()),
                     };
                     let (tx, rx) = mpsc::unbounded_channel();
                     match me.engine.replay_from(run_id, seq, options, tx).await {
-                        Ok(session) => me.adopt(session, rx),
+                        Ok(session) => me.adopt(session, cascade, rx),
                         Err(e) => me.send(Msg::Failure(format!("cannot run #{run_id} again: {e}"))),
                     }
                 });
@@ -231,9 +299,9 @@ impl Services {
             Effect::Debug(action) => {
                 if let Some(session) = self.session() {
                     match action {
-                        Action::Resume(how) => session.resume(how),
-                        Action::Pause => session.send(debug::Command::Pause),
-                        Action::Abort => session.send(debug::Command::Abort),
+                        SessionAction::Resume(how) => session.resume(how),
+                        SessionAction::Pause => session.send(debug::Command::Pause),
+                        SessionAction::Abort => session.send(debug::Command::Abort),
                     }
                 } else {
                     self.send(Msg::Failure("the debug run has ended".into()));
@@ -265,41 +333,38 @@ impl Services {
                 });
             }
             Effect::SetBreakpoint {
-                workflow,
+                definition,
                 breakpoint,
                 on,
             } => {
-                let session = self.session().filter(|s| s.workflow == workflow);
+                let session = self.session().filter(|s| s.workflow == definition);
                 self.query(move |s| {
                     let done = if on {
-                        s.set_breakpoint(&workflow, &breakpoint)
+                        s.set_breakpoint(&definition, &breakpoint)
                     } else {
-                        s.remove_breakpoint(&workflow, &breakpoint).map(|_| ())
+                        s.remove_breakpoint(&definition, &breakpoint).map(|_| ())
                     };
-                    match done.and_then(|()| s.breakpoints_of(&workflow)) {
+                    match done.and_then(|()| s.breakpoints_of(&definition)) {
                         Ok(list) => {
                             if let Some(session) = session {
                                 session.send(debug::Command::SetBreakpoints(list.clone()));
                             }
-                            vec![Msg::Breakpoints { workflow, list }]
+                            vec![Msg::Breakpoints { definition, list }]
                         }
                         Err(e) => vec![Msg::Failure(format!("cannot change the breakpoint: {e}"))],
                     }
                 });
             }
-            Effect::LoadBreakpoints(workflow) => {
-                self.query(move |s| match s.breakpoints_of(&workflow) {
-                    Ok(list) => vec![Msg::Breakpoints { workflow, list }],
+            Effect::LoadBreakpoints(definition) => {
+                self.query(move |s| match s.breakpoints_of(&definition) {
+                    Ok(list) => vec![Msg::Breakpoints { definition, list }],
                     Err(e) => vec![Msg::Failure(format!("cannot read the breakpoints: {e}"))],
                 })
             }
             Effect::LoadDiff(id) => self.query(move |s| {
                 let result = data::draft(s, id).and_then(|draft| {
                     let live = data::live(s, id)?;
-                    Ok(crate::engine::diff::diff(live.as_ref(), &draft)
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect())
+                    Ok(crate::engine::diff::describe(live.as_ref(), &draft, 60))
                 });
                 vec![Msg::Diff { def_id: id, result }]
             }),
@@ -322,4 +387,60 @@ impl Services {
             Effect::SetMouse(_) => {}
         }
     }
+
+    /// Call an endpoint's live version with the pane's request, as a request would; the
+    /// answer becomes a notice, and its run the selected one.
+    fn call(&self, endpoint: String, request: Value) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let request = match http_request(&endpoint, &request) {
+                Ok(r) => r,
+                Err(e) => return me.send(Msg::Failure(format!("cannot call {endpoint}: {e}"))),
+            };
+            match me.engine.call(request).await {
+                Ok(report) => {
+                    let run = &report.run;
+                    let text = format!(
+                        "{endpoint} → {} {} · run #{} (v{})",
+                        report.status,
+                        crate::text::short(&report.body, 80),
+                        run.id,
+                        run.version.unwrap_or_default()
+                    );
+                    me.send(if report.status >= 500 {
+                        Msg::Failure(text)
+                    } else {
+                        Msg::Notice(text)
+                    });
+                    me.send(Msg::Run(Some(report.run)));
+                    me.perform(Effect::ReloadAll);
+                }
+                Err(e) => me.send(Msg::Failure(format!("cannot call {endpoint}: {e}"))),
+            }
+        });
+    }
+}
+
+/// The engine's request for an endpoint (`METHOD /route`) and the pane's request.
+fn http_request(endpoint: &str, request: &Value) -> Result<Request, String> {
+    let (method, route) = endpoint
+        .split_once(' ')
+        .ok_or_else(|| format!("{endpoint:?} is not METHOD /path"))?;
+    let object = |name: &str| match request.get(name) {
+        Some(Value::Object(m)) => m.clone(),
+        _ => serde_json::Map::new(),
+    };
+    let path = crate::engine::routes::fill_route(route, &object("path"))?;
+    let headers = object("headers")
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect();
+    Ok(Request {
+        method: method.to_string(),
+        path,
+        query: object("query"),
+        headers,
+        body: request.get("body").cloned().unwrap_or(Value::Null),
+        draft: false,
+    })
 }

@@ -1,6 +1,7 @@
 //! The studio's state: plain data that `update` changes and `view` draws.
 
 use super::data::{ActivityRow, DefinitionItem, StepLine, StepLineKind};
+use super::input::ParamsCheck;
 use super::keymap::Keymap;
 use super::theme::Theme;
 use crate::model::{Kind, RunRecord};
@@ -101,8 +102,8 @@ pub struct Prompt {
 pub struct DebugView {
     /// The run.
     pub run_id: i64,
-    /// Its workflow.
-    pub workflow: String,
+    /// Its workflow or endpoint.
+    pub definition: String,
     /// Where and why it is paused, with the variables, when it is.
     pub paused: Option<(
         crate::engine::debug::StopReason,
@@ -119,13 +120,29 @@ pub struct Watch {
     pub value: Result<Value, String>,
 }
 
-/// A message for the user at the bottom of the screen.
+/// A message for the user at the bottom of the screen. It goes at the next key, after a
+/// while (see [`Notice::lasts`]), or when what it says stops being true.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
     /// What to say.
     pub text: String,
     /// Whether it is an error.
     pub error: bool,
+    /// Which notice this is (a timer ends this one, not a later one).
+    pub id: u64,
+    /// A workflow's active state it reports (`def_id`, `active`): when the store says
+    /// otherwise (another process switched it), the notice goes.
+    pub about: Option<(i64, bool)>,
+    /// Keys that act on what it says (`n step · c continue`): when the line is too
+    /// narrow, the text is shortened and these are kept.
+    pub keys: Option<String>,
+}
+
+impl Notice {
+    /// How long a notice stays when nothing else ends it: errors longer, to be read.
+    pub fn lasts(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(if self.error { 12 } else { 6 })
+    }
 }
 
 /// A run opened in the trace view.
@@ -175,53 +192,15 @@ pub enum Overlay {
     Confirm(Confirm),
 }
 
-/// Whether the params are valid, and if not where they are wrong.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ParamsCheck {
-    /// A JSON object.
-    Valid(Value),
-    /// Not a JSON object: line, column, message.
-    Invalid {
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What is wrong.
-        message: String,
-    },
-}
-
-/// Check params text.
-pub fn check_params(text: &str) -> ParamsCheck {
-    match serde_json::from_str::<Value>(text) {
-        Ok(v @ Value::Object(_)) => ParamsCheck::Valid(v),
-        Ok(other) => ParamsCheck::Invalid {
-            line: 1,
-            column: 1,
-            message: format!(
-                "params must be a JSON object, not {}",
-                crate::expr::value::type_name(&other)
-            ),
-        },
-        Err(e) => {
-            let message = e.to_string();
-            let message = message
-                .rfind(" at line ")
-                .map_or(message.clone(), |i| message[..i].to_string());
-            ParamsCheck::Invalid {
-                line: e.line().max(1),
-                column: e.column().max(1),
-                message,
-            }
-        }
-    }
-}
-
-/// The params pane.
+/// The params pane: a workflow's params, or an endpoint's request.
 #[derive(Debug, Clone)]
 pub struct Params {
-    /// The workflow whose params these are.
-    pub workflow: Option<String>,
+    /// The workflow or endpoint they belong to.
+    pub definition: Option<String>,
+    /// Which of the two.
+    pub kind: Kind,
+    /// An endpoint's route (`/skus/{id}`): the request's path must fill its segments.
+    pub route: Option<String>,
     /// The editor.
     pub editor: TextArea<'static>,
     /// Live validation.
@@ -235,23 +214,40 @@ pub struct Params {
 }
 
 impl Params {
-    /// Params for `workflow`, from `text`.
-    pub fn new(workflow: Option<String>, text: &str) -> Params {
-        let lines: Vec<String> = text.lines().map(String::from).collect();
-        let mut editor = TextArea::new(if lines.is_empty() {
-            vec![String::new()]
-        } else {
-            lines
-        });
+    /// An empty pane, belonging to nothing.
+    pub fn none() -> Params {
+        Params::new(None, Kind::Workflow, None, "{}")
+    }
+
+    /// The pane for `definition` (of `kind`, answering at `route` when an endpoint), holding
+    /// `text`.
+    pub fn new(
+        definition: Option<String>,
+        kind: Kind,
+        route: Option<String>,
+        text: &str,
+    ) -> Params {
+        let mut editor = TextArea::new(text.lines().map(String::from).collect());
+        if editor.lines().is_empty() {
+            editor = TextArea::new(vec![String::new()]);
+        }
         editor.set_tab_length(2);
+        let check = super::input::check(kind, route.as_deref(), text);
         Params {
-            workflow,
+            definition,
+            kind,
+            route,
             editor,
-            check: check_params(text),
+            check,
             dirty: false,
             loaded: true,
             pending: None,
         }
+    }
+
+    /// The same pane holding `text` instead (the owner kept, the edit unsaved).
+    pub fn replaced(&self, text: &str) -> Params {
+        Params::new(self.definition.clone(), self.kind, self.route.clone(), text)
     }
 
     /// The text in the editor.
@@ -261,8 +257,16 @@ impl Params {
 
     /// Re-check after an edit.
     pub fn changed(&mut self) {
-        self.check = check_params(&self.text());
+        self.check = super::input::check(self.kind, self.route.as_deref(), &self.text());
         self.dirty = true;
+    }
+
+    /// What the pane holds, in a word: "params", or "request" for an endpoint.
+    pub fn noun(&self) -> &'static str {
+        match self.kind {
+            Kind::Workflow => "params",
+            Kind::Endpoint => "request",
+        }
     }
 }
 
@@ -309,10 +313,17 @@ pub struct State {
     pub activity: Vec<ActivityRow>,
     /// The selected activity row.
     pub activity_selected: usize,
+    /// Where the user left the newest entries (`None`: the log follows them): the newest
+    /// event or loose run when the selection moved away from the top.
+    pub activity_anchor: Option<RowKey>,
+    /// Entries newer than the anchor (shown as `↑ N new`).
+    pub activity_new: usize,
     /// The filter.
     pub filter: String,
     /// A message for the user.
     pub notice: Option<Notice>,
+    /// Notices given so far (the next one's id).
+    pub notices: u64,
     /// The terminal size.
     pub size: (u16, u16),
     /// Mouse capture on.
@@ -326,6 +337,9 @@ pub struct State {
     /// The store, for the title bar.
     pub store_label: String,
 }
+
+/// What identifies an activity row across reloads: its kind, its id, and a skip's workflow.
+pub type RowKey = (u8, i64, String);
 
 /// A row of the workflows list.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -349,7 +363,7 @@ impl State {
             steps_of: None,
             step_selected: 0,
             steps_error: None,
-            params: Params::new(None, "{}"),
+            params: Params::none(),
             run: None,
             vars_expanded: false,
             vars_scroll: 0,
@@ -360,8 +374,11 @@ impl State {
             prompt: None,
             activity: Vec::new(),
             activity_selected: 0,
+            activity_anchor: None,
+            activity_new: 0,
             filter: String::new(),
             notice: None,
+            notices: 0,
             size: (120, 40),
             mouse,
             quit: false,
@@ -447,18 +464,50 @@ impl State {
 
     /// Say something at the bottom.
     pub fn notify(&mut self, text: impl Into<String>) {
-        self.notice = Some(Notice {
-            text: text.into(),
-            error: false,
-        });
+        self.say(text.into(), false, None);
     }
 
     /// Say something went wrong.
     pub fn warn(&mut self, text: impl Into<String>) {
+        self.say(text.into(), true, None);
+    }
+
+    /// Say something; `about` ties it to a workflow's active state.
+    pub fn say(&mut self, text: String, error: bool, about: Option<(i64, bool)>) {
+        self.notices += 1;
         self.notice = Some(Notice {
-            text: text.into(),
-            error: true,
+            text,
+            error,
+            id: self.notices,
+            about,
+            keys: None,
         });
+    }
+
+    /// Say something, with the keys that act on it.
+    pub fn notify_with_keys(&mut self, text: String, keys: String) {
+        self.say(text, false, None);
+        if let Some(n) = &mut self.notice {
+            n.keys = Some(keys);
+        }
+    }
+
+    /// `n step · s into`: the keys of commands with their short titles, as the user has
+    /// them.
+    pub fn hint(&self, cmds: &[super::commands::Cmd]) -> String {
+        cmds.iter()
+            .map(|c| format!("{} {}", self.key(*c), super::commands::info(*c).title))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    }
+
+    /// The key of a command as the user has it (the first, when it has several), for
+    /// messages that say what to press; the palette name when no key is bound.
+    pub fn key(&self, cmd: super::commands::Cmd) -> String {
+        match self.keymap.keys(cmd).first() {
+            Some(k) => k.to_string(),
+            None => format!(":{}", super::commands::info(cmd).name),
+        }
     }
 
     /// Where keys are looked up now, most specific first.
@@ -478,11 +527,9 @@ impl State {
                     Focus::Variables => C::Variables,
                     Focus::Activity => C::Activity,
                 };
-                if self.debug.is_some() {
-                    vec![pane, C::Debug, C::Global]
-                } else {
-                    vec![pane, C::Global]
-                }
+                // the debugger's keys are always theirs: without a debug run they say so,
+                // rather than doing nothing
+                vec![pane, C::Debug, C::Global]
             }
         }
     }
@@ -494,31 +541,13 @@ impl State {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn params_are_checked_with_line_and_column() {
-        assert!(matches!(
-            check_params("{\"sku\": 1}"),
-            ParamsCheck::Valid(_)
-        ));
-        match check_params("{\n  \"sku\": 1,\n}") {
-            ParamsCheck::Invalid { line, column, .. } => assert_eq!((line, column), (3, 1)),
-            other => panic!("{other:?}"),
-        }
-        assert!(matches!(check_params("[1]"), ParamsCheck::Invalid { .. }));
-    }
-}
-
-#[cfg(test)]
 mod editor_tests {
     use super::*;
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
     #[test]
     fn arrows_move_in_the_editor() {
-        let mut p = Params::new(Some("w".into()), "{\n  \"sku\": 1\n}");
+        let mut p = Params::new(Some("w".into()), Kind::Workflow, None, "{\n  \"sku\": 1\n}");
         p.editor
             .input(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE));
         p.editor

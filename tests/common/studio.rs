@@ -55,7 +55,7 @@ impl Studio {
         let mut studio = Studio { rt, sandbox };
         if seed {
             studio
-                .wait(|rt| !rt.state().steps.is_empty() && rt.state().params.workflow.is_some())
+                .wait(|rt| !rt.state().steps.is_empty() && rt.state().params.definition.is_some())
                 .await;
             studio.settle().await;
         }

@@ -1,8 +1,9 @@
 //! The activity log: events with their listeners (ran, with status and time, or skipped,
 //! with why), and endpoint calls and debug runs.
 
-use super::block;
 use super::panes::status_mark;
+use super::{fit, titled_block};
+use crate::tui::commands::Cmd;
 use crate::tui::data::ActivityRow;
 use crate::tui::layout::scroll_offset;
 use crate::tui::state::{Focus, Mode, State};
@@ -24,14 +25,34 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, area: Rect) {
     let t = &state.theme;
     let focused = state.focus == Focus::Activity && state.mode == Mode::Normal;
     let rows = state.visible_activity();
-    let b = block(Span::styled(" Activity ", t.accent()), focused, t);
+    // where the user left the newest entries: how many arrived since, and how to get there
+    let note = (state.activity_new > 0).then(|| {
+        Line::from(Span::styled(
+            format!(" ↑ {} new · {} ", state.activity_new, state.key(Cmd::Top)),
+            t.warn(),
+        ))
+    });
+    let b = titled_block(
+        Line::from(Span::styled(" Activity ", t.accent())),
+        note,
+        focused,
+        t,
+        area.width,
+    );
     if rows.is_empty() {
         let text = if state.activity.is_empty() {
-            " Nothing yet: select a workflow and press x to emit its event"
+            format!(
+                "Nothing yet: select a workflow and press {} to emit its event",
+                state.key(Cmd::Emit)
+            )
         } else {
-            " Nothing matches the filter"
+            "Nothing matches the filter".to_string()
         };
-        frame.render_widget(Paragraph::new(Span::styled(text, t.muted())).block(b), area);
+        let lines: Vec<Line<'_>> = fit::wrap(&text, usize::from(area.width.saturating_sub(3)))
+            .into_iter()
+            .map(|l| Line::from(Span::styled(format!(" {l}"), t.muted())))
+            .collect();
+        frame.render_widget(Paragraph::new(lines).block(b), area);
         return;
     }
     let lines: Vec<Line<'_>> = rows
@@ -95,6 +116,7 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, area: Rect) {
         .into_iter()
         .skip(offset)
         .take(inner.height as usize)
+        .map(|l| fit::line(l, usize::from(inner.width)))
         .collect();
     frame.render_widget(Paragraph::new(visible).block(b), area);
 }

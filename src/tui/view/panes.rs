@@ -1,28 +1,31 @@
 //! The workflows list, the steps tree, the params editor and the variables pane.
 
-use super::block;
-use crate::model::{RunStatus, StepStatus};
+use super::{fit, titled_block};
+use crate::model::breakpoint::Breakpoint;
+use crate::model::{Kind, RunRecord, RunStatus, StepStatus};
+use crate::tui::commands::Cmd;
 use crate::tui::data::{self, StepLineKind};
+use crate::tui::input::ParamsCheck;
 use crate::tui::json_view;
 use crate::tui::layout::{Areas, scroll_offset};
-use crate::tui::state::{Focus, ListRow, Mode, ParamsCheck, State};
+use crate::tui::state::{Focus, ListRow, Mode, State};
 use crate::tui::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use serde_json::Value;
 
 /// A status mark with its style.
 pub(crate) fn status_mark(status: RunStatus, t: &Theme) -> Span<'static> {
-    match status {
-        RunStatus::Succeeded => Span::styled("✓", t.ok()),
-        RunStatus::Failed => Span::styled("✗", t.error()),
-        RunStatus::Cancelled => Span::styled("⊘", t.error()),
-        RunStatus::Running => Span::styled("…", t.warn()),
-        RunStatus::Paused => Span::styled("‖", t.warn()),
-        RunStatus::Queued => Span::styled("○", t.muted()),
-    }
+    let style = match status {
+        RunStatus::Succeeded => t.ok(),
+        RunStatus::Failed | RunStatus::Cancelled => t.error(),
+        RunStatus::Running | RunStatus::Paused => t.warn(),
+        RunStatus::Queued => t.muted(),
+    };
+    Span::styled(crate::text::status_mark(status), style)
 }
 
 fn row_style(selected: bool, focused: bool, t: &Theme) -> Style {
@@ -33,7 +36,8 @@ fn row_style(selected: bool, focused: bool, t: &Theme) -> Style {
     }
 }
 
-/// Draw `lines` in `area` inside `block`, scrolled to keep `selected` visible.
+/// Draw `lines` in `area` inside `block`, scrolled to keep `selected` visible, each line
+/// fitted to the pane.
 fn list(
     frame: &mut Frame<'_>,
     area: Rect,
@@ -42,15 +46,29 @@ fn list(
     selected: usize,
 ) {
     let inner = block.inner(area);
-    let height = inner.height as usize;
+    let height = usize::from(inner.height);
     let offset = scroll_offset(selected, lines.len(), height);
-    let visible: Vec<Line<'_>> = lines.into_iter().skip(offset).take(height).collect();
+    let visible: Vec<Line<'_>> = lines
+        .into_iter()
+        .skip(offset)
+        .take(height)
+        .map(|l| fit::line(l, usize::from(inner.width)))
+        .collect();
     frame.render_widget(Paragraph::new(visible).block(block), area);
+}
+
+/// Prose in a pane, wrapped between words, in one style.
+fn prose(text: &str, width: u16, style: Style) -> Vec<Line<'static>> {
+    fit::wrap(text, usize::from(width.saturating_sub(3)))
+        .into_iter()
+        .map(|l| Line::from(Span::styled(format!(" {l}"), style)))
+        .collect()
 }
 
 /// The workflows list: grouped by event, `[x]` toggles, live version, draft changed, last run.
 pub fn workflows(frame: &mut Frame<'_>, state: &State, areas: &Areas) {
     let t = &state.theme;
+    let area = areas.workflows;
     let focused = state.focus == Focus::Workflows && state.mode == Mode::Normal;
     let rows = state.list_rows();
     let name_width = rows
@@ -105,59 +123,83 @@ pub fn workflows(frame: &mut Frame<'_>, state: &State, areas: &Areas) {
             }
         })
         .collect();
-    let count = state.definitions.len();
-    let title = if state.filter.is_empty() {
-        format!(" Workflows ({count}) ")
-    } else {
-        format!(
-            " Workflows ({} of {count}) ",
-            state.visible_definitions().len()
-        )
-    };
-    let b = block(Span::styled(title, t.accent()), focused, t);
+    let b = titled_block(
+        Line::from(Span::styled(list_title(state), t.accent())),
+        None,
+        focused,
+        t,
+        area.width,
+    );
     if lines.is_empty() {
-        let empty = if count == 0 {
-            " No workflows yet: flowdeck import DIR"
+        let empty = if state.definitions.is_empty() {
+            "No workflows yet: flowdeck import DIR"
         } else {
-            " Nothing matches the filter"
+            "Nothing matches the filter"
         };
         frame.render_widget(
-            Paragraph::new(Span::styled(empty, t.muted())).block(b),
-            areas.workflows,
+            Paragraph::new(prose(empty, area.width, t.muted())).block(b),
+            area,
         );
         return;
     }
-    list(frame, areas.workflows, b, lines, selected_row);
+    list(frame, area, b, lines, selected_row);
 }
 
-/// The selected workflow's steps as a tree; marks from the selected run.
+/// `Workflows 4 · endpoints 2`, or with a filter `Workflows 1/4`.
+fn list_title(state: &State) -> String {
+    let count = |kind: Kind, of: &mut dyn Iterator<Item = Kind>| of.filter(|k| *k == kind).count();
+    let visible = state.visible_definitions();
+    let parts: Vec<String> = [(Kind::Workflow, "Workflows"), (Kind::Endpoint, "endpoints")]
+        .into_iter()
+        .filter_map(|(kind, name)| {
+            let all = count(kind, &mut state.definitions.iter().map(|d| d.row.kind));
+            let shown = count(kind, &mut visible.iter().map(|d| d.row.kind));
+            if state.filter.is_empty() {
+                Some(format!("{name} {all}"))
+            } else {
+                // filtered: the kinds that have matches
+                (shown > 0).then(|| format!("{name} {shown}/{all}"))
+            }
+        })
+        .collect();
+    if parts.is_empty() {
+        return " Workflows: none match ".to_string();
+    }
+    format!(" {} ", parts.join(" · "))
+}
+
+/// The selected definition's steps as a tree; marks from the selected run.
 pub fn steps(frame: &mut Frame<'_>, state: &State, area: Rect) {
     let t = &state.theme;
     let focused = state.focus == Focus::Steps && state.mode == Mode::Normal;
     let mut title = vec![Span::styled(" Steps", t.accent())];
+    let mut note = None;
     if let Some(item) = state.selected() {
         title.push(Span::styled(format!(" · {} ", item.row.name), t.accent()));
         if item.row.draft_changed {
-            title.push(Span::styled("(draft changed) ", t.warn()));
+            note = Some(Line::from(Span::styled(" draft changed ", t.warn())));
         }
     } else {
         title.push(Span::raw(" "));
     }
-    let b = block(Line::from(title), focused, t);
+    let b = titled_block(Line::from(title), note, focused, t, area.width);
     if let Some(e) = &state.steps_error {
         frame.render_widget(
-            Paragraph::new(Span::styled(format!(" {e}"), t.error())).block(b),
+            Paragraph::new(prose(e, area.width, t.error())).block(b),
             area,
         );
         return;
     }
     if state.steps.is_empty() {
         let text = if state.selected().is_some() {
-            " No steps"
+            "No steps"
         } else {
-            " Select a workflow"
+            "Select a workflow"
         };
-        frame.render_widget(Paragraph::new(Span::styled(text, t.muted())).block(b), area);
+        frame.render_widget(
+            Paragraph::new(prose(text, area.width, t.muted())).block(b),
+            area,
+        );
         return;
     }
     let id_width = state
@@ -170,22 +212,21 @@ pub fn steps(frame: &mut Frame<'_>, state: &State, area: Rect) {
         .max()
         .unwrap_or(0)
         .min(28);
-    let selected_name = state.selected().map(|d| d.row.name.clone());
+    let selected_name = state.selected().map(|d| d.row.name.as_str());
     let paused_at = state
         .debug
         .as_ref()
-        .filter(|d| Some(&d.workflow) == selected_name.as_ref())
+        .filter(|d| Some(d.definition.as_str()) == selected_name)
         .and_then(|d| d.paused.as_ref())
         .and_then(|(_, s)| s.next.clone());
+    let run = state
+        .run
+        .as_ref()
+        .filter(|r| selected_name == Some(r.target.name()));
     let cursor_at = state.cursor.and_then(|i| {
-        let run = state.run.as_ref()?;
-        (Some(run.target.name()) == selected_name.as_deref())
-            .then(|| run.steps.as_ref()?.get(i).map(|s| s.step.clone()))
-            .flatten()
-    });
-    let run = state.run.as_ref().filter(|r| {
-        state.selected_def.is_some()
-            && r.target.name() == state.selected().map_or("", |d| d.row.name.as_str())
+        run.and_then(|r| r.steps.as_ref())
+            .and_then(|s| s.get(i))
+            .map(|s| s.step.clone())
     });
     let lines: Vec<Line<'_>> = state
         .steps
@@ -212,14 +253,26 @@ pub fn steps(frame: &mut Frame<'_>, state: &State, area: Rect) {
                         });
                     let used = line.depth * 2 + id.chars().count();
                     let gap = " ".repeat(id_width.saturating_sub(used) + 2);
-                    let bp = match state.breakpoints.iter().find(|b| matches!(b, crate::model::breakpoint::Breakpoint::Step { step, .. } if step == id)) {
-                        Some(crate::model::breakpoint::Breakpoint::Step { condition: Some(_), .. }) => Span::styled("◆", t.error()),
+                    let bp = match state
+                        .breakpoints
+                        .iter()
+                        .find(|b| matches!(b, Breakpoint::Step { step, .. } if step == id))
+                    {
+                        Some(Breakpoint::Step {
+                            condition: Some(_), ..
+                        }) => Span::styled("◆", t.error()),
                         Some(_) => Span::styled("●", t.error()),
                         None => Span::raw(" "),
                     };
-                    let here = paused_at.as_deref() == Some(id.as_str()) || cursor_at.as_deref() == Some(id.as_str());
-                    let cur = if here { Span::styled("▶", t.warn()) } else { Span::raw(" ") };
-                    let mut spans = vec![bp, cur, Span::raw(pad.clone()), mark, Span::raw(id.clone())];
+                    let here = paused_at.as_deref() == Some(id.as_str())
+                        || cursor_at.as_deref() == Some(id.as_str());
+                    let cur = if here {
+                        Span::styled("▶", t.warn())
+                    } else {
+                        Span::raw(" ")
+                    };
+                    let mut spans =
+                        vec![bp, cur, Span::raw(pad.clone()), mark, Span::raw(id.clone())];
                     spans.push(Span::styled(format!("{gap}{action:<8}"), t.accent()));
                     if !key.is_empty() {
                         spans.push(Span::styled(format!(" {key}"), t.muted()));
@@ -235,52 +288,90 @@ pub fn steps(frame: &mut Frame<'_>, state: &State, area: Rect) {
     list(frame, area, b, lines, state.step_selected);
 }
 
-/// The params editor with live validation.
+/// The params editor (an endpoint's request) with live validation.
 pub fn params(frame: &mut Frame<'_>, state: &State, area: Rect) {
     let t = &state.theme;
     let editing = state.mode == Mode::Editing;
     let focused = editing || (state.focus == Focus::Params && state.mode == Mode::Normal);
-    let title = match &state.params.workflow {
-        Some(w) => format!(" Params · {w} "),
-        None => " Params ".to_string(),
+    let noun = match state.params.kind {
+        Kind::Workflow => "Params",
+        Kind::Endpoint => "Request",
     };
+    let title = match &state.params.definition {
+        Some(d) => format!(" {noun} · {d} "),
+        None => format!(" {noun} "),
+    };
+    // "editing" when the title keeps its room, the key in any case
+    let done = format!(" {} done ", state.key(Cmd::LeaveEditor));
+    let long = format!(" editing ·{done}");
+    let room = usize::from(area.width.saturating_sub(3));
+    let note = editing.then(|| {
+        let text = if fit::width(&title) + fit::width(&long) <= room {
+            long
+        } else {
+            done
+        };
+        Line::from(Span::styled(text, t.warn()))
+    });
+    let room = usize::from(area.width.saturating_sub(2));
     let status = match &state.params.check {
-        ParamsCheck::Valid(_) => Span::styled(" ✓ valid JSON ", t.ok()),
+        ParamsCheck::Valid(_) => Line::from(Span::styled(" ✓ valid JSON ", t.ok())),
         ParamsCheck::Invalid {
             line,
             column,
             message,
-        } => Span::styled(format!(" ✗ {line}:{column} {message} "), t.error()),
+        } => Line::from(Span::styled(
+            format!(" ✗ {line}:{column} {message} "),
+            t.error(),
+        )),
     };
-    let mut b = block(Span::styled(title, t.accent()), focused, t).title_bottom(Line::from(status));
-    if editing {
-        b = b.title_top(Line::from(Span::styled(" editing · esc done ", t.warn())).right_aligned());
-    }
+    let b = titled_block(
+        Line::from(Span::styled(title, t.accent())),
+        note,
+        focused,
+        t,
+        area.width,
+    )
+    .title_bottom(fit::line(status, room));
     let mut editor = state.params.editor.clone();
     editor.set_block(b);
     editor.set_cursor_line_style(Style::default());
-    if !editing {
-        editor.set_cursor_style(Style::default());
-    } else {
+    if editing {
         editor.set_cursor_style(Style::default().add_modifier(ratatui::style::Modifier::REVERSED));
+    } else {
+        editor.set_cursor_style(Style::default());
     }
     frame.render_widget(&editor, area);
 }
 
-/// `$var` after the selected step of the selected run, with the step's input and output.
-pub fn variables(frame: &mut Frame<'_>, state: &State, area: Rect) {
+/// The variables pane's title.
+fn variables_title(state: &State) -> Line<'static> {
     let t = &state.theme;
-    let focused = state.focus == Focus::Variables && state.mode == Mode::Normal;
-    let expanded = state.vars_expanded;
-    let mut lines: Vec<Line<'_>> = Vec::new();
-    watches(&mut lines, state);
-    // a paused debug run: its live variables and the next step's input
-    if let Some((reason, snap)) = state.debug.as_ref().and_then(|d| d.paused.as_ref()) {
-        let title = Line::from(vec![
+    if let Some((_, snap)) = state.debug.as_ref().and_then(|d| d.paused.as_ref()) {
+        return Line::from(vec![
             Span::styled(format!(" Variables · run #{} ", snap.run_id), t.accent()),
             Span::styled("‖ paused ", t.warn()),
         ]);
-        let b = block(title, focused, t);
+    }
+    match &state.run {
+        Some(run) => Line::from(vec![
+            Span::styled(format!(" Variables · run #{} ", run.id), t.accent()),
+            status_mark(run.status, t),
+            Span::raw(" "),
+        ]),
+        None => Line::from(Span::styled(" Variables ", t.accent())),
+    }
+}
+
+/// Every line of the variables pane, fitted to `width` columns: the paused run's variables
+/// and its next step's input, or the selected run's variables after the selected step (or
+/// the record under the time-travel cursor), with an endpoint's request and response.
+pub fn variables_lines(state: &State, width: usize) -> Vec<Line<'static>> {
+    let t = &state.theme;
+    let expanded = state.vars_expanded;
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    watches(&mut lines, state);
+    if let Some((reason, snap)) = state.debug.as_ref().and_then(|d| d.paused.as_ref()) {
         let at = snap.next.clone().unwrap_or_else(|| "the end".into());
         lines.insert(
             0,
@@ -291,48 +382,33 @@ pub fn variables(frame: &mut Frame<'_>, state: &State, area: Rect) {
             ]),
         );
         section(&mut lines, "$var", &snap.var, expanded, t);
-        section(&mut lines, "$param", &snap.param, expanded, t);
+        if snap.request.is_null() {
+            section(&mut lines, "$param", &snap.param, expanded, t);
+        } else {
+            request(&mut lines, &snap.request, expanded, t);
+        }
         if snap.next.is_some() {
             section(&mut lines, "next step's input", &snap.input, expanded, t);
         }
         section(&mut lines, "$env", &snap.env, expanded, t);
-        lines.push(Line::from(Span::styled(
-            " enter edits a variable · w watch · = evaluate",
-            t.muted(),
-        )));
-        frame.render_widget(
-            Paragraph::new(lines)
-                .block(b)
-                .scroll((state.vars_scroll, 0)),
-            area,
-        );
-        return;
+        let keys = state.hint(&[Cmd::EditVariable, Cmd::AddWatch, Cmd::Evaluate]);
+        lines.push(Line::from(Span::styled(format!(" {keys}"), t.muted())));
+        return fit::lines(lines, width);
     }
     let Some(run) = &state.run else {
-        let b = block(Span::styled(" Variables ", t.accent()), focused, t);
-        lines.insert(
-            0,
-            Line::from(Span::styled(
-                " No run yet: x emits, r runs the draft",
-                t.muted(),
-            )),
+        let text = format!(
+            "No run yet: {} emits (an endpoint: calls it), {} runs the draft under the debugger.",
+            state.key(Cmd::Emit),
+            state.key(Cmd::DebugRun)
         );
-        frame.render_widget(Paragraph::new(lines).block(b), area);
-        return;
+        let mut out: Vec<Line<'static>> = fit::wrap(&text, width.saturating_sub(1))
+            .into_iter()
+            .map(|l| Line::from(Span::styled(format!(" {l}"), t.muted())))
+            .collect();
+        out.extend(lines);
+        return fit::lines(out, width);
     };
-    let mut title = vec![Span::styled(
-        format!(" Variables · run #{} ", run.id),
-        t.accent(),
-    )];
-    title.push(status_mark(run.status, t));
-    title.push(Span::raw(" "));
-    let b = block(Line::from(title), focused, t);
-    let header = format!(
-        " {} {}",
-        run.target.name(),
-        run.version.map_or("(draft)".into(), |v| format!("v{v}"))
-    );
-    lines.insert(0, Line::from(Span::styled(header, t.muted())));
+    lines.insert(0, Line::from(Span::styled(run_header(run), t.muted())));
     let steps = run.steps.as_deref().unwrap_or_default();
     // time travel: the record under the cursor, the variables as they were after it
     let chosen = match state.cursor {
@@ -344,14 +420,17 @@ pub fn variables(frame: &mut Frame<'_>, state: &State, area: Rect) {
     };
     match chosen {
         Some((i, record)) => {
-            let vars = crate::model::record::vars_after(&steps[..=i]);
             if state.cursor.is_some() {
+                // the keys first: they are what the line is for
+                let keys = format!(
+                    "{} {} walk · {} run from here",
+                    state.key(Cmd::TravelBack),
+                    state.key(Cmd::TravelForward),
+                    state.key(Cmd::ReplayFrom)
+                );
+                lines.push(Line::from(Span::styled(format!(" {keys}"), t.accent())));
                 lines.push(Line::from(Span::styled(
-                    format!(
-                        " record {} of {} · [ ] walk · R run from here",
-                        i + 1,
-                        steps.len()
-                    ),
+                    format!(" record {} of {}", i + 1, steps.len()),
                     t.warn(),
                 )));
             }
@@ -360,10 +439,11 @@ pub fn variables(frame: &mut Frame<'_>, state: &State, area: Rect) {
                 Span::styled(record.step.clone(), t.accent()),
                 Span::styled(format!(" ({})", record.action), t.muted()),
             ]));
+            let vars = crate::model::record::vars_after(&steps[..=i]);
             section(&mut lines, "$var", &vars, expanded, t);
             section(&mut lines, "input", &record.input, expanded, t);
             if let Some(e) = &record.error {
-                lines.push(Line::from(Span::styled(format!(" error: {e}"), t.error())));
+                error(&mut lines, "error", e, width, t);
             } else {
                 section(&mut lines, "output", &record.output, expanded, t);
             }
@@ -375,27 +455,63 @@ pub fn variables(frame: &mut Frame<'_>, state: &State, area: Rect) {
                     t.muted(),
                 )));
             }
-            section(&mut lines, "$param", &run.params, expanded, t);
-            if let Some(o) = &run.output {
-                section(&mut lines, "output", o, expanded, t);
+            match run.target {
+                crate::model::Target::Workflow(_) => {
+                    section(&mut lines, "$param", &run.params, expanded, t);
+                    if let Some(o) = &run.output {
+                        section(&mut lines, "output", o, expanded, t);
+                    }
+                }
+                crate::model::Target::Endpoint(_) => {
+                    request(&mut lines, &run.params, expanded, t);
+                }
             }
         }
     }
-    if let Some(e) = &run.error {
-        lines.push(Line::from(Span::styled(
-            format!(" run error: {e}"),
-            t.error(),
-        )));
+    if let Some((status, body)) = run.response() {
+        section(
+            &mut lines,
+            &format!("response {status}"),
+            &body,
+            expanded,
+            t,
+        );
+    } else if let Some(e) = &run.error {
+        error(&mut lines, "run error", e, width, t);
     }
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(b)
-            .scroll((state.vars_scroll, 0)),
-        area,
-    );
+    fit::lines(lines, width)
 }
 
-fn watches(lines: &mut Vec<Line<'_>>, state: &State) {
+/// `reorder_supply v1`, `POST /orders (draft)`.
+fn run_header(run: &RunRecord) -> String {
+    format!(
+        " {} {}",
+        run.target.name(),
+        run.version.map_or("(draft)".into(), |v| format!("v{v}"))
+    )
+}
+
+/// `$var` after the selected step of the selected run, with the step's input and output.
+pub fn variables(frame: &mut Frame<'_>, state: &State, area: Rect) {
+    let focused = state.focus == Focus::Variables && state.mode == Mode::Normal;
+    let b = titled_block(
+        variables_title(state),
+        None,
+        focused,
+        &state.theme,
+        area.width,
+    );
+    let lines = variables_lines(state, usize::from(area.width.saturating_sub(2)));
+    let max = lines
+        .len()
+        .saturating_sub(usize::from(area.height.saturating_sub(2)));
+    let scroll = state
+        .vars_scroll
+        .min(u16::try_from(max).unwrap_or(u16::MAX));
+    frame.render_widget(Paragraph::new(lines).block(b).scroll((scroll, 0)), area);
+}
+
+fn watches(lines: &mut Vec<Line<'static>>, state: &State) {
     if state.watches.is_empty() {
         return;
     }
@@ -426,15 +542,25 @@ fn reason_text(reason: &crate::engine::debug::StopReason) -> String {
     }
 }
 
-fn section(
-    lines: &mut Vec<Line<'_>>,
-    name: &str,
-    value: &serde_json::Value,
-    expanded: bool,
-    t: &Theme,
-) {
+/// An endpoint's request, as the variables its steps read.
+fn request(lines: &mut Vec<Line<'static>>, request: &Value, expanded: bool, t: &Theme) {
+    for part in crate::tui::input::REQUEST_PARTS {
+        let value = request.get(part).unwrap_or(&Value::Null);
+        section(lines, &format!("${part}"), value, expanded, t);
+    }
+}
+
+fn section(lines: &mut Vec<Line<'static>>, name: &str, value: &Value, expanded: bool, t: &Theme) {
     lines.push(Line::from(Span::styled(format!(" {name}"), t.accent())));
     for l in json_view::lines(value, expanded) {
         lines.push(Line::from(format!("   {l}")));
+    }
+}
+
+/// An error, wrapped: it is read whole.
+fn error(lines: &mut Vec<Line<'static>>, label: &str, text: &str, width: usize, t: &Theme) {
+    let text = format!("{label}: {text}");
+    for l in fit::wrap(&text, width.saturating_sub(1)) {
+        lines.push(Line::from(Span::styled(format!(" {l}"), t.error())));
     }
 }

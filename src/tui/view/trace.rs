@@ -1,9 +1,9 @@
 //! A run's trace: its step records on the left, the selected one's input, output, error and
-//! variables on the right, JSON folded where long.
+//! variables on the right, JSON folded where long; an endpoint's response at the end.
 
 use super::activity::duration;
 use super::panes::status_mark;
-use super::{block, clear};
+use super::{block, clear, fit};
 use crate::model::StepStatus;
 use crate::tui::json_view;
 use crate::tui::layout::scroll_offset;
@@ -12,10 +12,77 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use std::rc::Rc;
 use std::time::Duration;
 
 fn depth(path: &str) -> usize {
     (path.split('/').filter(|s| !s.is_empty()).count() / 2).saturating_sub(1)
+}
+
+/// The trace's two columns inside its frame over `area`: the records and the detail.
+fn columns(area: Rect) -> Rc<[Rect]> {
+    // inside the border
+    let inner = Rect::new(
+        area.x.saturating_add(1),
+        area.y.saturating_add(1),
+        area.width.saturating_sub(2),
+        area.height.saturating_sub(2),
+    );
+    Layout::default()
+        .direction(Direction::Horizontal)
+        .constraints([Constraint::Percentage(38), Constraint::Percentage(62)])
+        .split(inner)
+}
+
+/// Where the detail column is drawn when the trace covers `area`.
+pub fn detail_rect(area: Rect) -> Rect {
+    columns(area)[1]
+}
+
+/// Every line of the detail column, fitted to `width` columns.
+pub fn detail_lines(state: &State, trace: &Trace, width: usize) -> Vec<Line<'static>> {
+    let t = &state.theme;
+    let run = &trace.run;
+    let steps = run.steps.as_deref().unwrap_or_default();
+    let mut detail: Vec<Line<'static>> = Vec::new();
+    if let Some(s) = steps.get(trace.selected) {
+        detail.push(Line::from(vec![
+            Span::styled(format!(" {} ", s.step), t.accent()),
+            Span::styled(
+                format!("{} · {} · {}", s.action, s.path, s.started_at),
+                t.muted(),
+            ),
+        ]));
+        section(&mut detail, "input", &s.input, trace.expanded, state);
+        if let Some(e) = &s.error {
+            wrapped(&mut detail, &format!("error: {e}"), width, t.error());
+        } else {
+            section(&mut detail, "output", &s.output, trace.expanded, state);
+        }
+        if let Some(vars) = &s.vars {
+            section(&mut detail, "$var after", vars, trace.expanded, state);
+        }
+    }
+    if let Some((status, body)) = run.response() {
+        detail.push(Line::from(""));
+        section(
+            &mut detail,
+            &format!("response {status}"),
+            &body,
+            trace.expanded,
+            state,
+        );
+    } else {
+        if let Some(e) = &run.error {
+            detail.push(Line::from(""));
+            wrapped(&mut detail, &format!("run error: {e}"), width, t.error());
+        }
+        if let Some(o) = &run.output {
+            detail.push(Line::from(""));
+            section(&mut detail, "run output", o, trace.expanded, state);
+        }
+    }
+    fit::lines(detail, width)
 }
 
 /// Draw the trace over the panes.
@@ -40,13 +107,10 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, area: Rect, trace: &Trace) {
     if let Some(d) = run.duration() {
         title.push(Span::styled(format!("{} ", duration(d)), t.muted()));
     }
-    let outer = block(Line::from(title), true, t);
-    let inner = outer.inner(area);
+    let room = usize::from(area.width.saturating_sub(2));
+    let outer = block(fit::line(Line::from(title), room), true, t);
     frame.render_widget(outer, area);
-    let cols = Layout::default()
-        .direction(Direction::Horizontal)
-        .constraints([Constraint::Percentage(38), Constraint::Percentage(62)])
-        .split(inner);
+    let cols = columns(area);
     let steps = run.steps.as_deref().unwrap_or_default();
     let lines: Vec<Line<'_>> = steps
         .iter()
@@ -82,9 +146,14 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, area: Rect, trace: &Trace) {
             }
         })
         .collect();
-    let height = cols[0].height as usize;
+    let height = usize::from(cols[0].height);
     let offset = scroll_offset(trace.selected, lines.len(), height);
-    let visible: Vec<Line<'_>> = lines.into_iter().skip(offset).take(height).collect();
+    let visible: Vec<Line<'_>> = lines
+        .into_iter()
+        .skip(offset)
+        .take(height)
+        .map(|l| fit::line(l, usize::from(cols[0].width)))
+        .collect();
     if visible.is_empty() {
         frame.render_widget(
             Paragraph::new(Span::styled(" no steps recorded", t.muted())),
@@ -93,46 +162,20 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, area: Rect, trace: &Trace) {
     } else {
         frame.render_widget(Paragraph::new(visible), cols[0]);
     }
-    let mut detail: Vec<Line<'_>> = Vec::new();
-    if let Some(s) = steps.get(trace.selected) {
-        detail.push(Line::from(vec![
-            Span::styled(format!(" {} ", s.step), t.accent()),
-            Span::styled(
-                format!("{} · {} · {}", s.action, s.path, s.started_at),
-                t.muted(),
-            ),
-        ]));
-        section(&mut detail, "input", &s.input, trace.expanded, state);
-        if let Some(e) = &s.error {
-            detail.push(Line::from(Span::styled(format!(" error: {e}"), t.error())));
-        } else {
-            section(&mut detail, "output", &s.output, trace.expanded, state);
-        }
-        if let Some(vars) = &s.vars {
-            section(&mut detail, "$var after", vars, trace.expanded, state);
-        }
-    } else if let Some(e) = &run.error {
-        detail.push(Line::from(Span::styled(format!(" {e}"), t.error())));
+    let detail = detail_lines(state, trace, usize::from(cols[1].width));
+    let max = detail.len().saturating_sub(usize::from(cols[1].height));
+    let scroll = trace.scroll.min(u16::try_from(max).unwrap_or(u16::MAX));
+    frame.render_widget(Paragraph::new(detail).scroll((scroll, 0)), cols[1]);
+}
+
+fn wrapped(lines: &mut Vec<Line<'static>>, text: &str, width: usize, style: ratatui::style::Style) {
+    for l in fit::wrap(text, width.saturating_sub(1)) {
+        lines.push(Line::from(Span::styled(format!(" {l}"), style)));
     }
-    if let Some(e) = &run.error {
-        detail.push(Line::from(""));
-        detail.push(Line::from(Span::styled(
-            format!(" run error: {e}"),
-            t.error(),
-        )));
-    }
-    if let Some(o) = &run.output {
-        detail.push(Line::from(""));
-        detail.push(Line::from(Span::styled(" run output", t.accent())));
-        for l in json_view::lines(o, trace.expanded) {
-            detail.push(Line::from(format!("   {l}")));
-        }
-    }
-    frame.render_widget(Paragraph::new(detail).scroll((trace.scroll, 0)), cols[1]);
 }
 
 fn section(
-    lines: &mut Vec<Line<'_>>,
+    lines: &mut Vec<Line<'static>>,
     name: &str,
     v: &serde_json::Value,
     expanded: bool,
