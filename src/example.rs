@@ -91,7 +91,7 @@ pub fn files(name: &str) -> anyhow::Result<&'static [(&'static str, &'static str
     }
 }
 
-/// Params the demo starts each workflow's editor with.
+/// Params (an endpoint's request) the demo starts each definition's editor with.
 pub const DEMO_PARAMS: &[(&str, &str)] = &[
     ("reorder_supply", "{\n  \"sku\": 1\n}"),
     ("notify_buyer", "{\n  \"sku\": 1\n}"),
@@ -100,6 +100,15 @@ pub const DEMO_PARAMS: &[(&str, &str)] = &[
         "{\n  \"sku\": 1,\n  \"po\": 1,\n  \"qty\": 100\n}",
     ),
     ("slack_alert", "{\n  \"sku\": 1,\n  \"stock\": 40\n}"),
+    // the endpoints' requests, for Debug Mode
+    (
+        "POST /orders",
+        "{\n  \"body\": {\n    \"sku\": {\n      \"id\": 1\n    },\n    \"quantity\": 60\n  },\n  \"query\": {},\n  \"headers\": {},\n  \"path\": {}\n}",
+    ),
+    (
+        "GET /skus/{id}",
+        "{\n  \"body\": null,\n  \"query\": {},\n  \"headers\": {},\n  \"path\": {\n    \"id\": \"1\"\n  }\n}",
+    ),
 ];
 
 /// Write an example's `files` into `dir`, which must not exist or be empty.

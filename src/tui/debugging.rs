@@ -169,7 +169,7 @@ pub fn prompt_key(state: &mut State, key: crossterm::event::KeyEvent) -> Vec<Eff
             prompt.text.pop();
             prompt.error = None;
         }
-        KeyCode::Char(c) => {
+        KeyCode::Char(c) if !c.is_control() => {
             prompt.text.push(c);
             prompt.error = None;
         }
@@ -179,10 +179,16 @@ pub fn prompt_key(state: &mut State, key: crossterm::event::KeyEvent) -> Vec<Eff
     Vec::new()
 }
 
-/// Paste into the prompt.
+/// Paste into the prompt: one line, so line breaks become spaces.
 pub fn prompt_paste(state: &mut State, text: &str) {
     if let Some(p) = &mut state.prompt {
-        p.text.push_str(text.trim_end_matches('\n'));
+        let line: String = text
+            .trim_end_matches('\n')
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        p.text.push_str(&line);
+        p.error = None;
     }
 }
 
@@ -483,7 +489,7 @@ pub fn describe_end(
     use crate::model::RunStatus;
     let mut text = format!("debug run #{} {}", run.id, run.status);
     if let Some((status, body)) = run.response() {
-        text.push_str(&format!(" → {status} {}", crate::text::short(&body, 60)));
+        text.push_str(&format!(" → {status} {}", crate::text::short(&body, 40)));
     } else if let Some(e) = &run.error {
         text.push_str(&format!(": {e}"));
     }

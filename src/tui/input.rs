@@ -72,12 +72,14 @@ pub fn check_request(text: &str, route: &str) -> ParamsCheck {
     };
     for key in parts.keys() {
         if !REQUEST_PARTS.contains(&key.as_str()) {
-            let hint = suggest(key, REQUEST_PARTS)
-                .map_or(String::new(), |s| format!(" (did you mean {s:?}?)"));
-            return ParamsCheck::whole(format!(
-                "{key:?} is not a part of a request{hint}: use {}",
-                REQUEST_PARTS.join(", ")
-            ));
+            // the suggestion first: the pane's border has room for a few words
+            return ParamsCheck::whole(match suggest(key, REQUEST_PARTS) {
+                Some(s) => format!("{key:?}: did you mean {s:?}?"),
+                None => format!(
+                    "{key:?} is not a part of a request ({})",
+                    REQUEST_PARTS.join(", ")
+                ),
+            });
         }
     }
     for name in ["query", "headers", "path"] {
@@ -105,7 +107,7 @@ pub fn check_request(text: &str, route: &str) -> ParamsCheck {
         .collect();
     if !missing.is_empty() {
         return ParamsCheck::whole(format!(
-            "path needs {} (the route is {route})",
+            "path needs {} (route {route})",
             missing
                 .iter()
                 .map(|n| format!("{n:?}"))

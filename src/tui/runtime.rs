@@ -3,8 +3,9 @@
 //! and nothing else is waiting.
 
 use super::effects::Services;
+use super::message::{Effect, Msg};
 use super::state::State;
-use super::update::{Effect, Msg, update};
+use super::update::update;
 use super::view;
 use crossterm::event::Event;
 use futures_util::{Stream, StreamExt};
@@ -86,7 +87,14 @@ impl<B: Backend> Runtime<B> {
             self.state.size = (*w, *h);
         }
         self.dirty |= changes;
+        let notices = self.state.notices;
         let effects = update(&mut self.state, msg);
+        // a new notice ends on its own after a while, unless something ends it first
+        if self.state.notices != notices
+            && let Some(n) = &self.state.notice
+        {
+            self.services.later(n.lasts(), Msg::NoticeExpired(n.id));
+        }
         self.perform(effects);
     }
 

@@ -35,6 +35,18 @@ impl Studio {
 
     /// The studio on an existing sandbox (seeded or not).
     pub async fn with(w: u16, h: u16, no_color: bool, sandbox: Sandbox, seed: bool) -> Studio {
+        Self::with_keymap(w, h, no_color, sandbox, seed, Keymap::defaults()).await
+    }
+
+    /// [`Studio::with`], with the user's keys.
+    pub async fn with_keymap(
+        w: u16,
+        h: u16,
+        no_color: bool,
+        sandbox: Sandbox,
+        seed: bool,
+        keymap: Keymap,
+    ) -> Studio {
         if seed {
             flowdeck::example::seed(&sandbox.db()).unwrap();
         }
@@ -44,7 +56,7 @@ impl Studio {
         flowdeck::tui::watch::spawn(&sandbox.db(), tx.clone()).unwrap();
         let services = Services::new(engine, store, tx);
         let mut state = State::new(
-            Keymap::defaults(),
+            keymap,
             Theme::new(&ThemeConfig::default(), no_color),
             true,
             "flowdeck.db".into(),

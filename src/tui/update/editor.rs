@@ -5,7 +5,7 @@ use super::Effect;
 use crate::tui::commands::Cmd;
 use crate::tui::input::ParamsCheck;
 use crate::tui::state::{Focus, Mode, State};
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyCode, KeyEvent};
 
 /// Edit, leave the editor, or pretty-print.
 pub(super) fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
@@ -47,22 +47,30 @@ pub(super) fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
     }
 }
 
-/// A key the keymap does not take, typed into the editor.
+/// A key the keymap does not take, typed into the editor (control characters are not text).
 pub(super) fn type_key(state: &mut State, key: KeyEvent) {
+    if matches!(key.code, KeyCode::Char(c) if c.is_control()) {
+        return;
+    }
     if state.params.editor.input(key) {
         state.params.changed();
     }
 }
 
-/// Line breaks as the editor keeps them: a paste from a terminal may bring `\r\n` or `\r`.
-fn unix_lines(text: &str) -> String {
-    text.replace("\r\n", "\n").replace('\r', "\n")
+/// Pasted text as the editor keeps it: line breaks as `\n` (a terminal may send `\r\n` or
+/// `\r`), and no control characters but tabs.
+fn clean(text: &str) -> String {
+    text.replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect()
 }
 
 /// Pasted text: into the editor, the filter or the prompt, whichever takes the keys (and
 /// into the editor when the params pane is focused).
 pub(super) fn on_paste(state: &mut State, text: &str) -> Vec<Effect> {
-    let text = unix_lines(text);
+    let text = clean(text);
     match state.mode {
         Mode::Editing => {
             state.params.editor.insert_str(&text);

@@ -157,7 +157,7 @@ fn palette_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
                 return run(state, cmd);
             }
         }
-        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) && !c.is_control() => {
             query.push(c);
             *selected = 0;
         }

@@ -409,6 +409,11 @@ pub fn variables_lines(state: &State, width: usize) -> Vec<Line<'static>> {
         return fit::lines(out, width);
     };
     lines.insert(0, Line::from(Span::styled(run_header(run), t.muted())));
+    // an endpoint's answer first: it is what the run was for
+    let response = run.response();
+    if let Some((status, body)) = &response {
+        section(&mut lines, &format!("response {status}"), body, expanded, t);
+    }
     let steps = run.steps.as_deref().unwrap_or_default();
     // time travel: the record under the cursor, the variables as they were after it
     let chosen = match state.cursor {
