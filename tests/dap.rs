@@ -346,3 +346,88 @@ fn bad_launches_say_what_is_wrong() {
     let r = c.call("stepBack", json!({}));
     assert_eq!(r["success"], false);
 }
+
+/// Found with VS Code's own DAP test client: an editor's first F5 on a project never
+/// imported. VS Code's order: initialize; launch without waiting for its answer; breakpoints
+/// when `initialized` arrives; configurationDone. The launch loads the whole project (schema,
+/// `[env]`, the other definitions), so the run reaches its breakpoint instead of failing at
+/// once with "no such table".
+#[test]
+fn an_editors_first_launch_of_a_workflow_file_loads_its_project() {
+    let s = Sandbox::new();
+    assert!(s.cli(&["init", "shop"]).status.success());
+    let file = s.path("shop/workflows/reorder_supply.json");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.contains("\"id\": \"load\""))
+        .unwrap()
+        + 1;
+    let mut c = Client::start(&s);
+    c.request(
+        "initialize",
+        json!({ "adapterID": "flowdeck", "linesStartAt1": true, "columnsStartAt1": true }),
+    );
+    let launch = c.send("launch", json!({ "program": file, "params": { "sku": 1 } }));
+    c.event("initialized");
+    let bps = c.send(
+        "setBreakpoints",
+        json!({ "source": { "path": file }, "breakpoints": [{ "line": line }] }),
+    );
+    let exceptions = c.send("setExceptionBreakpoints", json!({ "filters": [] }));
+    let done = c.send("configurationDone", json!({}));
+    for (what, seq) in [
+        ("launch", launch),
+        ("setBreakpoints", bps),
+        ("setExceptionBreakpoints", exceptions),
+        ("configurationDone", done),
+    ] {
+        let r = c.wait(what, |m| m["type"] == "response" && m["request_seq"] == seq);
+        assert_eq!(r["success"], true, "{what}: {r:#}");
+        if what == "setBreakpoints" {
+            assert_eq!(r["body"]["breakpoints"][0]["verified"], true, "{r:#}");
+        }
+    }
+    let stopped = c.event("stopped");
+    assert_eq!(stopped["body"]["reason"], "breakpoint", "{stopped:#}");
+    let thread = stopped["body"]["threadId"].as_i64().unwrap();
+    let stack = c.request("stackTrace", json!({ "threadId": thread }));
+    let top = &stack["stackFrames"][0];
+    assert_eq!(top["name"], "load (db.query)");
+    assert_eq!(top["line"], line);
+    let ev = c.request(
+        "evaluate",
+        json!({ "expression": "$param.sku", "frameId": top["id"], "context": "repl" }),
+    );
+    assert_eq!(ev["result"], "1");
+    c.request("next", json!({ "threadId": thread }));
+    c.event("stopped");
+    let scopes = c.request("scopes", json!({ "frameId": top["id"] }));
+    let var = scopes["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "$var")
+        .unwrap()
+        .clone();
+    let vars = c.request(
+        "variables",
+        json!({ "variablesReference": var["variablesReference"] }),
+    );
+    let rows = vars["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "rows")
+        .expect("load read the SKU: schema.sql ran")
+        .clone();
+    assert_eq!(rows["value"], "array[1]", "{rows}");
+    c.request("continue", json!({ "threadId": thread }));
+    c.event("terminated");
+    c.request("disconnect", json!({}));
+    // the run succeeded, in the project's own store, with the other definitions beside it
+    let store = flowdeck::store::Store::open(&s.path("shop/flowdeck.db")).unwrap();
+    let run = store.run(1).unwrap().unwrap();
+    assert_eq!(run.status, flowdeck::model::RunStatus::Succeeded, "{run:?}");
+    assert_eq!(store.list_definitions().unwrap().len(), 6);
+}

@@ -212,47 +212,7 @@ impl<W: AsyncWrite + Unpin> Server<W> {
             ));
         }
         if let Some(program) = arg(args, "program").and_then(Value::as_str) {
-            let path = PathBuf::from(program);
-            let db = match arg(args, "db").and_then(Value::as_str) {
-                Some(db) => PathBuf::from(db),
-                None => default_db(&path),
-            };
-            let loaded = project::load_file(&path).map_err(|e| format!("launch: {e}"))?;
-            let mut store = Store::open(&db).map_err(|e| format!("launch: {e}"))?;
-            let report = import_project(&mut store, &loaded).map_err(|e| format!("launch: {e}"))?;
-            if !report.is_clean() {
-                return Err(format!(
-                    "launch: {} cannot be debugged: {}",
-                    path.display(),
-                    report
-                        .diagnostics
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ));
-            }
-            let Some((file, def)) = loaded.definitions().next() else {
-                return Err(format!("launch: {} holds no definition", path.display()));
-            };
-            if def.kind() != Kind::Workflow {
-                return Err(
-                    "launch: only workflows can be debugged (this file is an endpoint)".into(),
-                );
-            }
-            self.source = Some(Source {
-                path: Some(std::fs::canonicalize(&path).unwrap_or(path.clone())),
-                spans: step_spans(&file.text),
-                text: file.text.clone(),
-            });
-            self.target = Some(Target::Workflow {
-                name: def.key(),
-                params,
-                version: None,
-            });
-            self.engine =
-                Some(Engine::open(&db, DEFAULT_WORKERS).map_err(|e| format!("launch: {e}"))?);
-            return Ok(json!({}));
+            return self.launch_program(Path::new(program), args, params).await;
         }
         let db = arg(args, "db")
             .and_then(Value::as_str)
@@ -296,6 +256,73 @@ impl<W: AsyncWrite + Unpin> Server<W> {
             return Err("launch: give \"workflow\" (with \"db\"), \"program\" (a workflow file) or \"event\"".into());
         }
         self.engine = Some(engine);
+        Ok(json!({}))
+    }
+
+    /// `launch {"program": FILE}`: the file's whole project is imported as `flowdeck import`
+    /// would (its schema, `[env]` and other definitions), into the project's store unless
+    /// `db` says otherwise, and the file's workflow is debugged as the draft. Faults of the
+    /// project's other files are told, not in the way.
+    async fn launch_program(&mut self, path: &Path, args: &Value, params: Value) -> Reply {
+        let root = project::project_of(path);
+        let db = match (arg(args, "db").and_then(Value::as_str), &root) {
+            (Some(db), _) => PathBuf::from(db),
+            (None, Some(root)) => root.join("flowdeck.db"),
+            (None, None) => path.with_file_name("flowdeck.db"),
+        };
+        let loaded = match &root {
+            Some(root) => project::load(root),
+            None => project::load_file(path),
+        }
+        .map_err(|e| format!("launch: {e}"))?;
+        let wanted = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let base = loaded.root.clone().unwrap_or_default();
+        let Some(file) = loaded.files.iter().find(|f| {
+            let full = base.join(&f.path);
+            std::fs::canonicalize(&full).unwrap_or(full) == wanted
+        }) else {
+            return Err(format!(
+                "launch: {} is not a definition file of its project (workflows/*.json)",
+                path.display()
+            ));
+        };
+        if !file.diagnostics.is_empty() {
+            return Err(format!(
+                "launch: {} cannot be debugged: {}",
+                path.display(),
+                file.diagnostics
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+        }
+        let Some(def) = file.definition.clone() else {
+            return Err(format!("launch: {} holds no definition", path.display()));
+        };
+        if def.kind() != Kind::Workflow {
+            return Err("launch: only workflows can be debugged (this file is an endpoint)".into());
+        }
+        let (text, source_path) = (file.text.clone(), wanted.clone());
+        let mut store = Store::open(&db).map_err(|e| format!("launch: {e}"))?;
+        let report = import_project(&mut store, &loaded).map_err(|e| format!("launch: {e}"))?;
+        drop(store);
+        for fault in &report.diagnostics {
+            self.output(&format!("not imported: {fault}"))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        self.source = Some(Source {
+            path: Some(source_path),
+            spans: step_spans(&text),
+            text,
+        });
+        self.target = Some(Target::Workflow {
+            name: def.key(),
+            params,
+            version: None,
+        });
+        self.engine = Some(Engine::open(&db, DEFAULT_WORKERS).map_err(|e| format!("launch: {e}"))?);
         Ok(json!({}))
     }
 
@@ -739,18 +766,6 @@ fn same_file(ours: Option<&Path>, theirs: &Path) -> bool {
         }
         None => true,
     }
-}
-
-/// The store for a workflow file: `flowdeck.db` in its project (the folder holding
-/// `workflows/`), or beside the file.
-fn default_db(file: &Path) -> PathBuf {
-    let dir = file.parent().unwrap_or(Path::new("."));
-    let project = if dir.file_name().is_some_and(|n| n == "workflows") {
-        dir.parent().unwrap_or(dir)
-    } else {
-        dir
-    };
-    project.join("flowdeck.db")
 }
 
 fn capabilities() -> Value {

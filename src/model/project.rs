@@ -148,6 +148,23 @@ pub fn load(path: &Path) -> Result<LoadedProject, ProjectError> {
     }
 }
 
+/// The project folder a definition file belongs to: the nearest folder above it that holds
+/// `flowdeck.toml`, else the folder above its `workflows/` or `endpoints/` folder; `None`
+/// for a file on its own.
+pub fn project_of(file: &Path) -> Option<PathBuf> {
+    let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    let folder = file.parent()?;
+    if let Some(root) = folder
+        .ancestors()
+        .find(|dir| dir.join("flowdeck.toml").is_file())
+    {
+        return Some(root.to_path_buf());
+    }
+    let named = folder.file_name()?.to_string_lossy();
+    kind_of_folder(&named)?;
+    folder.parent().map(Path::to_path_buf)
+}
+
 /// Load one definition file (its kind told from its fields or its folder name).
 pub fn load_file(path: &Path) -> Result<LoadedProject, ProjectError> {
     let text = std::fs::read_to_string(path).map_err(io(path))?;
