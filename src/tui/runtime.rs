@@ -58,6 +58,12 @@ impl<B: Backend> Runtime<B> {
         &self.terminal
     }
 
+    /// The terminal, to change (tests resize their test backend through it, as a real
+    /// terminal resizes itself).
+    pub fn terminal_mut(&mut self) -> &mut Terminal<B> {
+        &mut self.terminal
+    }
+
     /// The services (tests reach the engine and store through them).
     pub fn services(&self) -> &Services {
         &self.services

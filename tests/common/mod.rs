@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod studio;
+pub mod tmux;
 
 use flowdeck::engine::Engine;
 use flowdeck::engine::import::import_project;
