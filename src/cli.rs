@@ -1,4 +1,4 @@
-//! The command line (clap): every command of DESIGN §6 that exists so far.
+//! The command line (clap): every command of docs/contracts.md.
 //!
 //! Exit codes: 0 ok, 1 the thing failed (validation, a failed run), 2 usage.
 

@@ -1,4 +1,4 @@
-//! The engine against a real SQLite store in a temporary folder (DESIGN §3–§5): every action
+//! The engine against a real SQLite store in a temporary folder (the rules of docs/file-format.md and docs/contracts.md): every action
 //! and the step record it leaves, typed templates, bound SQL parameters, every skip reason,
 //! fan-out and nested cascades, retries, expression limits, a restart in the middle of a
 //! stored history, debug runs of drafts, and the masking of secrets.

@@ -1,4 +1,4 @@
-//! The `$` variables of DESIGN §4 and which of them a template may use where.
+//! The `$` variables of templates (docs/file-format.md) and which of them a template may use where.
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! Compiled JSON values with `{{ }}` templates inside (DESIGN §4).
+//! Compiled JSON values with `{{ }}` templates inside (docs/file-format.md).
 //!
 //! A string that is exactly one template yields the expression's typed value; a string with
 //! text around templates yields a string (`null` prints as nothing); objects and arrays are

@@ -1,4 +1,4 @@
-//! What the engine records: events, runs, step records and listener skips (DESIGN §2, §6).
+//! What the engine records: events, runs, step records and listener skips (their JSON: docs/contracts.md).
 
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;

@@ -1,4 +1,4 @@
-//! Steps and their actions: the contract of DESIGN §3.
+//! Steps and their actions: the contract of docs/file-format.md.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
