@@ -115,7 +115,7 @@ fn the_tour_in_the_studio_with_another_process_emitting() {
     t.press(&["Enter"]);
     t.wait_for("set $var.qty = 7");
     t.press(&["c"]);
-    t.wait_for("succeeded");
+    t.wait_for("succeeded · set off po_created");
     // the edit is in the record: the run ordered 7
     let (_, runs) = s.cli_json(&["runs", "--workflow", "reorder_supply", "--limit", "1"]);
     let run_id = runs["runs"][0]["id"].as_i64().unwrap();

@@ -266,7 +266,8 @@ async fn debug_runs_the_draft_and_the_variables_follow_the_steps() {
     let mut s = Studio::new(120, 40).await;
     s.press("jj").await;
     s.press("r").await;
-    s.wait_for("debug run #1 succeeded").await;
+    s.wait_for("debug run #1 succeeded · set off po_created")
+        .await;
     s.wait(|rt| {
         // the draft run and, from its po_created, receive_stock's draft
         rt.state().activity.iter().filter_map(|r| r.run()).count() == 2

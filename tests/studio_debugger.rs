@@ -158,7 +158,8 @@ async fn break_inspect_edit_step_and_continue() {
 
     // continue to the end
     s.press("c").await;
-    s.wait_for("succeeded").await;
+    // the end, and then what the run set off (said once its cascade has run)
+    s.wait_for("succeeded · set off po_created").await;
     s.wait(|rt| rt.state().debug.is_none()).await;
     let run_id = s.state().run.as_ref().unwrap().id;
     let run = s.store().run_with_steps(run_id).unwrap().unwrap();
@@ -176,7 +177,7 @@ async fn break_inspect_edit_step_and_continue() {
 async fn a_finished_run_is_walked_backwards_and_run_again_from_a_step() {
     let mut s = on_reorder_supply().await;
     s.press("r").await;
-    s.wait_for("succeeded").await;
+    s.wait_for("succeeded · set off po_created").await;
     s.wait(|rt| {
         rt.state().run.as_ref().is_some_and(|r| {
             r.status.is_finished() && r.steps.as_ref().is_some_and(|s| s.len() > 5)

@@ -131,6 +131,23 @@ async fn a_notice_goes_when_the_store_says_otherwise() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_goes_after_a_while() {
+    let mut s = Studio::configured(120, 40, false, common::Sandbox::new(), true, |state| {
+        state.notice_life = std::time::Duration::from_millis(300);
+    })
+    .await;
+    s.press("m").await;
+    s.wait_for("mouse off").await;
+    s.wait(|rt| rt.state().notice.is_none()).await;
+    s.settle().await;
+    assert!(
+        s.screen().contains("? help"),
+        "the hints are back: {}",
+        s.screen()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_name_the_keys_the_user_has() {
     use flowdeck::tui::keymap::Keymap;
     use std::collections::BTreeMap;

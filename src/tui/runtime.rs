@@ -99,7 +99,8 @@ impl<B: Backend> Runtime<B> {
         if self.state.notices != notices
             && let Some(n) = &self.state.notice
         {
-            self.services.later(n.lasts(), Msg::NoticeExpired(n.id));
+            self.services
+                .later(n.lasts(self.state.notice_life), Msg::NoticeExpired(n.id));
         }
         self.perform(effects);
     }

@@ -139,9 +139,10 @@ pub struct Notice {
 }
 
 impl Notice {
-    /// How long a notice stays when nothing else ends it: errors longer, to be read.
-    pub fn lasts(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(if self.error { 12 } else { 6 })
+    /// How long a notice stays when nothing else ends it, given how long notices last:
+    /// errors twice as long, to be read.
+    pub fn lasts(&self, life: std::time::Duration) -> std::time::Duration {
+        if self.error { life * 2 } else { life }
     }
 }
 
@@ -324,6 +325,8 @@ pub struct State {
     pub notice: Option<Notice>,
     /// Notices given so far (the next one's id).
     pub notices: u64,
+    /// How long a notice stays when nothing ends it sooner.
+    pub notice_life: std::time::Duration,
     /// The terminal size.
     pub size: (u16, u16),
     /// Mouse capture on.
@@ -379,6 +382,7 @@ impl State {
             filter: String::new(),
             notice: None,
             notices: 0,
+            notice_life: std::time::Duration::from_secs(6),
             size: (120, 40),
             mouse,
             quit: false,

@@ -47,6 +47,18 @@ impl Studio {
         seed: bool,
         keymap: Keymap,
     ) -> Studio {
+        Self::configured(w, h, no_color, sandbox, seed, |state| state.keymap = keymap).await
+    }
+
+    /// [`Studio::with`], the starting state changed by `configure` (as a config file would).
+    pub async fn configured(
+        w: u16,
+        h: u16,
+        no_color: bool,
+        sandbox: Sandbox,
+        seed: bool,
+        configure: impl FnOnce(&mut State),
+    ) -> Studio {
         if seed {
             flowdeck::example::seed(&sandbox.db()).unwrap();
         }
@@ -56,12 +68,15 @@ impl Studio {
         flowdeck::tui::watch::spawn(&sandbox.db(), tx.clone()).unwrap();
         let services = Services::new(engine, store, tx);
         let mut state = State::new(
-            keymap,
+            Keymap::defaults(),
             Theme::new(&ThemeConfig::default(), no_color),
             true,
             "flowdeck.db".into(),
         );
         state.size = (w, h);
+        // notices stay while a test looks at them (one test sets them short on purpose)
+        state.notice_life = Duration::from_secs(3600);
+        configure(&mut state);
         let terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
         let rt = Runtime::new(terminal, state, services, rx, Box::new(|_| {}));
         let mut studio = Studio { rt, sandbox };

@@ -128,3 +128,15 @@ pub(super) fn save(state: &mut State) -> Vec<Effect> {
         _ => Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::clean;
+
+    #[test]
+    fn pasted_line_breaks_are_kept_whatever_their_kind() {
+        assert_eq!(clean("{\r\n\"a\": 1\r\n}"), "{\n\"a\": 1\n}");
+        assert_eq!(clean("{\r\"a\": 1\r}"), "{\n\"a\": 1\n}");
+        assert_eq!(clean("a\tb\u{1b}[31m\u{7}"), "a\tb[31m");
+    }
+}

@@ -13,6 +13,7 @@ use super::commands::{COMMANDS, Cmd, Context};
 use super::layout::{self, Areas};
 use super::state::{Mode, Overlay, State};
 use super::theme::Theme;
+use crate::model::RunStatus;
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Rect};
 use ratatui::style::Style;
@@ -168,7 +169,7 @@ fn title(frame: &mut Frame<'_>, state: &State, area: Rect) {
         .activity
         .iter()
         .filter_map(|r| r.run())
-        .filter(|r| !r.status.is_finished())
+        .filter(|r| matches!(r.status, RunStatus::Running | RunStatus::Queued))
         .count();
     // what matters most first: the debug run, then what is running, the filter, the store
     let mut spans = vec![Span::styled(" flowdeck ", t.accent())];
