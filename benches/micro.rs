@@ -114,7 +114,7 @@ fn steps(c: &mut Criterion) {
             |mut interpreter| {
                 rt.block_on(async {
                     while !interpreter.is_finished() {
-                        black_box(interpreter.step(engine.core(), &context).await);
+                        black_box(interpreter.step(&**engine.core(), &context).await);
                     }
                 });
             },

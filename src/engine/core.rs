@@ -4,14 +4,15 @@
 use super::context::{EventContext, Inputs, RunContext};
 use super::dispatch::{self, Dispatched, EmitRequest};
 use super::error::EngineError;
-use super::interpreter::{Interpreter, Outcome};
+use super::interpreter::Interpreter;
 use super::probe::Probe;
 use super::program::{self, Origin, Program};
+use super::run_end::RunEnd;
 use super::runlog::RunLog;
 use super::secrets::Secrets;
 use super::tracker::{Membership, Tracker};
 use crate::model::project::EngineSettings;
-use crate::model::{Kind, RunMode, RunStatus, Timestamp, json_text, names, parse_definition};
+use crate::model::{Kind, RunMode, Timestamp, json_text, names, parse_definition};
 use crate::store::{DataDb, Store, Writer};
 use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
@@ -88,21 +89,6 @@ pub struct RunJob {
     pub event: Option<EventContext>,
     /// The cascade.
     pub tracker: Option<Tracker>,
-}
-
-/// How a run ended, as the caller needs it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunEnd {
-    /// Store id.
-    pub run_id: i64,
-    /// Final status.
-    pub status: RunStatus,
-    /// Output.
-    pub output: Option<Value>,
-    /// Error.
-    pub error: Option<String>,
-    /// HTTP status from `return` (endpoints).
-    pub http_status: Option<u16>,
 }
 
 /// The engine's services, shared by every run.
@@ -426,10 +412,9 @@ impl Core {
             if let Ok((interpreter, log)) = ran {
                 // nobody waits for this end but the cascade and the claim room: they are
                 // left once it is on disk, by the writer (no wake-up of this task for it)
-                let (status, output, error, _) = core.ending(&interpreter);
+                let end = RunEnd::of(run_id, interpreter.outcome(), &core.settings.secrets);
                 let left = move || drop((_membership, _inflight));
-                core.finish_log_then(log, status, output.as_ref(), error.as_deref(), left)
-                    .await;
+                core.end_run(log, &end, left).await;
             }
         });
         let handle = tokio::spawn(run);
@@ -484,9 +469,8 @@ impl Core {
         let program = match self.program(job.definition_id, job.version) {
             Ok(p) => p,
             Err(e) => {
-                return Err(self
-                    .finish(run_id, RunStatus::Failed, None, Some(e.to_string()), None)
-                    .await);
+                let end = RunEnd::failed(run_id, e.to_string());
+                return Err(self.end_run_and_wait(RunLog::recorded(run_id), end).await);
             }
         };
         let context = RunContext {
@@ -507,10 +491,14 @@ impl Core {
         Ok((interpreter, context))
     }
 
-    /// Execute a run to its end, recording every step, and finish it in the store.
+    /// Execute a run to its end, recording every step and its end; wait until the end is
+    /// on disk.
     pub async fn execute(&self, job: RunJob) -> RunEnd {
         match self.run_steps(job).await {
-            Ok((interpreter, log)) => self.conclude_log(log, &interpreter).await,
+            Ok((interpreter, log)) => {
+                let end = RunEnd::of(log.run_id, interpreter.outcome(), &self.settings.secrets);
+                self.end_run_and_wait(log, end).await
+            }
             Err(end) => end,
         }
     }
@@ -535,67 +523,6 @@ impl Core {
             self.log_steps(&mut log, records).await;
         }
         Ok((interpreter, log))
-    }
-
-    /// Record how a run whose steps were recorded as they happened ended (secrets masked).
-    pub async fn conclude(&self, run_id: i64, interpreter: &Interpreter) -> RunEnd {
-        self.conclude_log(RunLog::recorded(run_id), interpreter)
-            .await
-    }
-
-    /// Record how a logged run ended, with its pending records (secrets masked).
-    pub async fn conclude_log(&self, log: RunLog, interpreter: &Interpreter) -> RunEnd {
-        let (status, output, error, http_status) = self.ending(interpreter);
-        self.finish_log(log, status, output, error, http_status)
-            .await
-    }
-
-    /// How a run ended, as it is recorded (secrets masked): status, output, error, HTTP
-    /// status.
-    fn ending(
-        &self,
-        interpreter: &Interpreter,
-    ) -> (RunStatus, Option<Value>, Option<String>, Option<u16>) {
-        match interpreter.outcome() {
-            Some(Outcome::Succeeded { output, status }) => {
-                let mut output = output.clone();
-                self.settings.secrets.mask(&mut output);
-                (RunStatus::Succeeded, Some(output), None, *status)
-            }
-            Some(Outcome::Failed { error, step }) => {
-                let message = match step {
-                    Some(s) => format!("step {s}: {error}"),
-                    None => error.clone(),
-                };
-                let message = self.settings.secrets.mask_text(&message);
-                let status = if error == super::debug::ABORTED {
-                    RunStatus::Cancelled
-                } else {
-                    RunStatus::Failed
-                };
-                (status, None, Some(message), None)
-            }
-            None => (
-                RunStatus::Failed,
-                None,
-                Some("the run stopped without an outcome".into()),
-                None,
-            ),
-        }
-    }
-
-    /// Record the end of a run whose start (if any) and steps were recorded, and say how
-    /// it ended.
-    pub async fn finish(
-        &self,
-        run_id: i64,
-        status: RunStatus,
-        output: Option<Value>,
-        error: Option<String>,
-        http_status: Option<u16>,
-    ) -> RunEnd {
-        self.finish_log(RunLog::recorded(run_id), status, output, error, http_status)
-            .await
     }
 }
 

@@ -10,50 +10,7 @@ use crate::store::runs::NewRun;
 use serde_json::Value;
 use std::sync::Arc;
 
-/// The run whose `emit` step creates an event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Parent {
-    /// The emitting run.
-    pub run_id: i64,
-    /// Workflows that led to the new event, the emitting one last.
-    pub chain: Vec<String>,
-    /// Depth of the new event.
-    pub depth: u32,
-}
-
-/// An event to emit.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EmitRequest {
-    /// Event name.
-    pub name: String,
-    /// Params (an object).
-    pub params: Value,
-    /// Who emits it (`cli`, `studio`, `workflow:<name>`, …).
-    pub source: String,
-    /// The emitting run, for events from `emit` steps.
-    pub parent: Option<Parent>,
-    /// Run listeners' drafts (active ones, deployed or not) instead of live versions.
-    pub draft: bool,
-    /// Idempotency key.
-    pub dedup_key: Option<String>,
-    /// Only record and queue: a worker (serve, the studio) takes the runs up.
-    pub queue_only: bool,
-}
-
-impl EmitRequest {
-    /// An event from outside (the command line, the studio, a test).
-    pub fn new(name: impl Into<String>, params: Value, source: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            params,
-            source: source.into(),
-            parent: None,
-            draft: false,
-            dedup_key: None,
-            queue_only: false,
-        }
-    }
-}
+pub use super::effects::{EmitRequest, Parent};
 
 /// A run the dispatcher queued.
 #[derive(Debug, Clone, PartialEq, Eq)]

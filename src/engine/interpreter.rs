@@ -9,7 +9,7 @@
 
 use super::actions::{self, Effect, LeafCx, foreach, if_, try_};
 use super::context::{Inputs, RunContext};
-use super::core::Core;
+use super::effects::Effects;
 use super::program::{CStep, Op, Program, Steps};
 use crate::expr::{Bindings, Global};
 use crate::model::{Retry, StepRecord, StepStatus, Timestamp};
@@ -33,6 +33,11 @@ pub enum Outcome {
         error: String,
         /// The step that failed.
         step: Option<String>,
+    },
+    /// It was stopped from outside (a debugger's abort) before its end.
+    Cancelled {
+        /// Who stopped it, in words.
+        reason: String,
     },
 }
 
@@ -483,19 +488,18 @@ impl Interpreter {
         }
     }
 
-    /// End the run as failed from outside (abort, cancelled, lost its program).
-    pub fn abort(&mut self, error: impl Into<String>) {
+    /// Stop the run from outside before its end: it ends cancelled, saying `reason`.
+    pub fn cancel(&mut self, reason: impl Into<String>) {
         self.frames.clear();
-        self.outcome = Some(Outcome::Failed {
-            error: error.into(),
-            step: None,
+        self.outcome = Some(Outcome::Cancelled {
+            reason: reason.into(),
         });
     }
 
     /// Execute the next step. Returns the records completed by it, in completion order:
     /// the step's own (for leaves and failed entries), and those of compound steps whose
     /// bodies it finished.
-    pub async fn step(&mut self, core: &Core, run: &RunContext) -> Vec<StepRecord> {
+    pub async fn step<E: Effects>(&mut self, effects: &E, run: &RunContext) -> Vec<StepRecord> {
         let mut records = Vec::new();
         let Some(frame) = self.frames.last() else {
             return records;
@@ -507,12 +511,12 @@ impl Interpreter {
             return records;
         };
         if let Some(pause) = self.backoff.take() {
-            tokio::time::sleep(pause).await;
+            effects.sleep(pause).await;
         }
         let attempt = self.next_attempt.take().unwrap_or(1);
         self.seq += 1;
         let seq = self.seq;
-        let started = (Instant::now(), Timestamp::now());
+        let started = (Instant::now(), effects.now());
         match &step.op {
             Op::If {
                 cond,
@@ -599,10 +603,11 @@ impl Interpreter {
                     let cx = LeafCx {
                         bindings: self.bindings(),
                         limit: self.limit,
-                        core,
+                        effects,
                         run,
                         step,
                         iteration: &iteration,
+                        attempt,
                     };
                     actions::run(&cx).await
                 };

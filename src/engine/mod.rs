@@ -8,21 +8,26 @@ pub mod core;
 pub mod debug;
 pub mod diff;
 pub mod dispatch;
+pub mod effects;
 pub mod error;
+pub mod http_client;
 pub mod import;
 pub mod interpreter;
+mod live;
 pub mod probe;
 pub mod program;
 pub mod routes;
+pub mod run_end;
 pub mod runlog;
 pub mod runtime;
 pub mod secrets;
 pub mod tracker;
 pub mod worker;
 
-pub use self::core::{Core, RunEnd, RunJob};
+pub use self::core::{Core, RunJob};
 pub use dispatch::{Dispatched, EmitRequest};
 pub use error::EngineError;
+pub use run_end::RunEnd;
 pub use tracker::Tracker;
 
 use self::context::{EventContext, Inputs};

@@ -5,11 +5,9 @@
 //! that a fast run's records go with its end). The writer group-commits them with other
 //! runs' records.
 
-use super::core::{Core, RunEnd};
-use crate::model::{RunStatus, StepRecord, Timestamp};
-use crate::store::held::WriterStore;
+use super::core::Core;
+use crate::model::{StepRecord, Timestamp};
 use crate::store::steps::EncodedSteps;
-use serde_json::Value;
 use std::time::{Duration, Instant};
 
 /// The longest a step record waits in a run before it is sent to the writer.
@@ -21,10 +19,10 @@ pub const FLUSH_EVERY_SATURATED: Duration = Duration::from_millis(20);
 /// Records of one run not yet sent to the writer.
 #[derive(Debug)]
 pub struct RunLog {
-    run_id: i64,
+    pub(super) run_id: i64,
     /// When the run started, until its start (status `running`, its lease) is sent.
-    started_at: Option<Timestamp>,
-    pending: EncodedSteps,
+    pub(super) started_at: Option<Timestamp>,
+    pub(super) pending: EncodedSteps,
     last_flush: Instant,
 }
 
@@ -129,96 +127,6 @@ impl Core {
             )
             .await;
     }
-
-    /// Record the end of a logged run, with its pending step records, in one write; wait
-    /// until it is committed.
-    pub async fn finish_log(
-        &self,
-        log: RunLog,
-        status: RunStatus,
-        output: Option<Value>,
-        error: Option<String>,
-        http_status: Option<u16>,
-    ) -> RunEnd {
-        let (run_id, has_steps) = (log.run_id, log.has_pending());
-        let written = self
-            .writer()
-            .call(end_write(log, status, output.as_ref(), error.as_deref()))
-            .await;
-        match written {
-            Err(err) => tracing::error!(run_id, error = %err, "cannot record the end of a run"),
-            Ok(()) => {
-                if let Some(p) = self.probe() {
-                    ended(p.as_ref(), run_id, has_steps);
-                }
-            }
-        }
-        RunEnd {
-            run_id,
-            status,
-            output,
-            error,
-            http_status,
-        }
-    }
-
-    /// [`Core::finish_log`] for a run nobody waits on: the end is queued, and `after` runs
-    /// (on the writer thread, keep it short) once it is on disk; when it cannot be written,
-    /// the failure is logged and `after` is dropped unrun.
-    pub async fn finish_log_then(
-        &self,
-        log: RunLog,
-        status: RunStatus,
-        output: Option<&Value>,
-        error: Option<&str>,
-        after: impl FnOnce() + Send + 'static,
-    ) {
-        let (run_id, has_steps) = (log.run_id, log.has_pending());
-        let probe = self.probe().cloned();
-        self.writer()
-            .submit_then(
-                "run end",
-                end_write(log, status, output, error),
-                Some(move || {
-                    if let Some(p) = probe {
-                        ended(p.as_ref(), run_id, has_steps);
-                    }
-                    after();
-                }),
-            )
-            .await;
-    }
-}
-
-/// The write that ends a run: its pending step records and its end.
-fn end_write(
-    log: RunLog,
-    status: RunStatus,
-    output: Option<&Value>,
-    error: Option<&str>,
-) -> impl Fn(&WriterStore<'_>) -> crate::store::Result<()> + Send + 'static {
-    let RunLog {
-        run_id,
-        started_at,
-        mut pending,
-        ..
-    } = log;
-    // in the records' buffer: what the writer frees is one allocation made on another core
-    pending.set_end(output, error);
-    move |s| {
-        s.insert_encoded_steps(run_id, &pending)?;
-        let (output, error) = pending.end();
-        s.finish_run_started(run_id, started_at, status, output, error)
-    }
-}
-
-/// Tell the probe a run's end (and its last step records) are on disk.
-fn ended(probe: &dyn super::probe::Probe, run_id: i64, has_steps: bool) {
-    let now = Instant::now();
-    if has_steps {
-        probe.steps_committed(run_id, now);
-    }
-    probe.run_finished(run_id, now);
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@
 use super::context::{EventContext, Inputs};
 use super::core::{Core, RunJob, event_value};
 use super::error::EngineError;
-use crate::model::{Kind, RunRecord, RunStatus, Target, Timestamp};
+use super::run_end::RunEnd;
+use super::runlog::RunLog;
+use crate::model::{Kind, RunRecord, Target, Timestamp};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,8 +59,8 @@ impl Core {
                 Ok(job) => self.spawn(job),
                 Err(why) => {
                     tracing::warn!(run = run.id, why, "a claimed run cannot be resumed");
-                    self.finish(run.id, RunStatus::Failed, None, Some(why), None)
-                        .await;
+                    let end = RunEnd::failed(run.id, why);
+                    self.end_run_and_wait(RunLog::recorded(run.id), end).await;
                 }
             }
         }

@@ -2,10 +2,11 @@
 //! parameters.
 
 use super::{Done, Failure, LeafCx, store_as};
+use crate::engine::effects::Effects;
 use crate::expr::Template;
 use serde_json::{Value, json};
 
-fn args(cx: &LeafCx<'_>, sql: &str, args: &[Template]) -> Result<Vec<Value>, Failure> {
+fn args<E>(cx: &LeafCx<'_, E>, sql: &str, args: &[Template]) -> Result<Vec<Value>, Failure> {
     args.iter()
         .enumerate()
         .map(|(i, t)| cx.eval(&format!("args[{i}]"), t))
@@ -13,15 +14,15 @@ fn args(cx: &LeafCx<'_>, sql: &str, args: &[Template]) -> Result<Vec<Value>, Fai
         .map_err(|m| Failure::with_input(json!({ "sql": sql }), m))
 }
 
-pub(super) async fn query(
-    cx: &LeafCx<'_>,
+pub(super) async fn query<E: Effects>(
+    cx: &LeafCx<'_, E>,
     sql: &str,
     arg_templates: &[Template],
     result: Option<&String>,
 ) -> Result<Done, Failure> {
     let values = args(cx, sql, arg_templates)?;
     let input = json!({ "sql": sql, "args": values });
-    match cx.core.data().query(sql, &values) {
+    match cx.effects.query(cx.at(), sql, &values).await {
         Ok(rows) => {
             let output = Value::Array(rows);
             Ok(Done {
@@ -30,19 +31,19 @@ pub(super) async fn query(
                 output,
             })
         }
-        Err(e) => Err(Failure::with_input(input, e.to_string())),
+        Err(e) => Err(Failure::with_input(input, e)),
     }
 }
 
-pub(super) async fn exec(
-    cx: &LeafCx<'_>,
+pub(super) async fn exec<E: Effects>(
+    cx: &LeafCx<'_, E>,
     sql: &str,
     arg_templates: &[Template],
     result: Option<&String>,
 ) -> Result<Done, Failure> {
     let values = args(cx, sql, arg_templates)?;
     let input = json!({ "sql": sql, "args": values });
-    match cx.core.data().exec(sql, &values).await {
+    match cx.effects.exec(cx.at(), sql, &values).await {
         Ok(r) => {
             let output = json!({ "changes": r.changes, "last_id": r.last_id });
             Ok(Done {
@@ -51,6 +52,6 @@ pub(super) async fn exec(
                 output,
             })
         }
-        Err(e) => Err(Failure::with_input(input, e.to_string())),
+        Err(e) => Err(Failure::with_input(input, e)),
     }
 }

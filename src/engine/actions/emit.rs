@@ -2,12 +2,12 @@
 //! listeners before the step completes; their runs join this run's cascade.
 
 use super::{Done, Failure, LeafCx, store_as};
-use crate::engine::dispatch::{EmitRequest, Parent};
+use crate::engine::effects::{Effects, EmitRequest, Parent};
 use crate::expr::Template;
 use serde_json::json;
 
-pub(super) async fn run(
-    cx: &LeafCx<'_>,
+pub(super) async fn run<E: Effects>(
+    cx: &LeafCx<'_, E>,
     event: &str,
     params: &Template,
     result: Option<&String>,
@@ -45,9 +45,9 @@ pub(super) async fn run(
         )),
         queue_only: false,
     };
-    match cx.core.emit(request, run.tracker.clone()).await {
-        Ok(dispatched) => {
-            let output = json!({ "event_id": dispatched.event.record.id });
+    match cx.effects.emit(cx.at(), request).await {
+        Ok(event_id) => {
+            let output = json!({ "event_id": event_id });
             Ok(Done {
                 effect: store_as(result, &output),
                 input,

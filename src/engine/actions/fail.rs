@@ -4,7 +4,7 @@ use super::{Done, Failure, LeafCx};
 use crate::expr::Template;
 use serde_json::{Value, json};
 
-pub(super) fn run(cx: &LeafCx<'_>, message: &Template) -> Result<Done, Failure> {
+pub(super) fn run<E>(cx: &LeafCx<'_, E>, message: &Template) -> Result<Done, Failure> {
     let m = cx.eval("message", message).map_err(Failure::new)?;
     let text = match &m {
         Value::String(s) => s.clone(),

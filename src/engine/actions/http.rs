@@ -1,14 +1,12 @@
-//! `http`: call an HTTP service (reqwest with rustls on tokio). Any response is a result
-//! (`{status, headers, body}`, the body parsed when it is JSON); failing to get one (refused,
-//! timed out, a bad URL) fails the step.
+//! `http`: call an HTTP service. The step's fields are evaluated and checked here; the call
+//! itself is an effect. Any response is a result (`{status, headers, body}`, the body parsed
+//! when it is JSON); failing to get one (refused, timed out, a bad URL) fails the step.
 
 use super::{Done, Failure, LeafCx, store_as};
+use crate::engine::effects::{Effects, HttpRequest};
 use crate::expr::Template;
 use serde_json::{Map, Value, json};
 use std::time::Duration;
-
-/// Responses larger than this are cut off (the step fails rather than eat memory).
-const MAX_BODY: usize = 16 * 1024 * 1024;
 
 pub(super) struct Fields<'a> {
     pub method: &'a str,
@@ -18,8 +16,8 @@ pub(super) struct Fields<'a> {
     pub timeout_ms: Option<&'a Template>,
 }
 
-pub(super) async fn run(
-    cx: &LeafCx<'_>,
+pub(super) async fn run<E: Effects>(
+    cx: &LeafCx<'_, E>,
     f: Fields<'_>,
     result: Option<&String>,
 ) -> Result<Done, Failure> {
@@ -29,7 +27,7 @@ pub(super) async fn run(
     let Some(url_text) = url.as_str() else {
         return Err(fail(&input, format!("url: must be a string, got {url}")));
     };
-    let parsed = match reqwest::Url::parse(url_text) {
+    let parsed = match url::Url::parse(url_text) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => u,
         Ok(u) => {
             return Err(fail(
@@ -87,92 +85,28 @@ pub(super) async fn run(
                 }
             }
         }
-        None => cx.core.settings().http_timeout(),
+        None => cx.effects.http_timeout(),
     };
-    let method = reqwest::Method::from_bytes(f.method.as_bytes())
-        .map_err(|_| fail(&input, format!("unknown HTTP method {:?}", f.method)))?;
-    let client = cx.core.http().map_err(|m| fail(&input, m))?;
-    let mut request = client.request(method, parsed).timeout(timeout);
-    for (name, v) in &headers {
-        if let Value::String(s) = v {
-            request = request.header(name.as_str(), s.as_str());
-        }
-    }
-    match body {
-        Some(Value::String(text)) => request = request.body(text),
-        Some(other) => request = request.json(&other),
-        None => {}
-    }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| fail(&input, transport_error(&e, f.method, url_text, timeout)))?;
-    let status = response.status().as_u16();
-    let mut response_headers = Map::new();
-    for (name, value) in response.headers() {
-        let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        match response_headers.get_mut(name.as_str()) {
-            Some(Value::String(existing)) => {
-                existing.push_str(", ");
-                existing.push_str(&text);
-            }
-            _ => {
-                response_headers.insert(name.as_str().to_string(), Value::String(text));
-            }
-        }
-    }
-    let bytes = read_body(response, MAX_BODY)
+    let request = HttpRequest {
+        method: f.method.to_string(),
+        url: parsed.to_string(),
+        headers,
+        body,
+        timeout,
+    };
+    let response = cx
+        .effects
+        .http(cx.at(), request)
         .await
         .map_err(|e| fail(&input, e))?;
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice::<Value>(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-    };
-    let output = json!({ "status": status, "headers": response_headers, "body": body });
+    let output = json!({
+        "status": response.status,
+        "headers": response.headers,
+        "body": response.body,
+    });
     Ok(Done {
         effect: store_as(result, &output),
         input,
         output,
     })
-}
-
-async fn read_body(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| format!("reading the response failed: {e}"))?
-    {
-        if out.len() + chunk.len() > limit {
-            return Err(format!(
-                "the response is larger than {} MiB",
-                limit / (1024 * 1024)
-            ));
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
-}
-
-fn transport_error(e: &reqwest::Error, method: &str, url: &str, timeout: Duration) -> String {
-    if e.is_timeout() {
-        format!("{method} {url} timed out after {} ms", timeout.as_millis())
-    } else if e.is_connect() {
-        let cause = std::error::Error::source(e)
-            .map(|s| {
-                let mut text = s.to_string();
-                let mut inner = s.source();
-                while let Some(i) = inner {
-                    text = i.to_string();
-                    inner = i.source();
-                }
-                text
-            })
-            .unwrap_or_default();
-        format!("{method} {url}: cannot connect ({cause})")
-    } else {
-        format!("{method} {url} failed: {e}")
-    }
 }

@@ -16,33 +16,46 @@ mod sleep;
 pub mod try_;
 
 use super::context::RunContext;
-use super::core::Core;
+use super::effects::{Effects, StepRef};
 use super::program::{CStep, Op};
 use crate::expr::{Bindings, EvalError, Template};
 use serde_json::Value;
 use std::time::Duration;
 
 /// What a leaf action sees.
-pub struct LeafCx<'a> {
+pub struct LeafCx<'a, E> {
     /// The `$` variables.
     pub bindings: Bindings<'a>,
     /// Time limit of one expression.
     pub limit: Duration,
-    /// The engine's services (writer, data database, HTTP client, dispatcher).
-    pub core: &'a Core,
+    /// Where the step's side effects go.
+    pub effects: &'a E,
     /// The run.
     pub run: &'a RunContext,
     /// The step.
     pub step: &'a CStep,
     /// Indexes of the enclosing `foreach` loops.
     pub iteration: &'a [usize],
+    /// Which attempt of the step this is.
+    pub attempt: u32,
 }
 
-impl LeafCx<'_> {
+impl<E> LeafCx<'_, E> {
     /// Evaluate a template, naming the field on failure.
     pub fn eval(&self, field: &str, t: &Template) -> Result<Value, String> {
         t.eval(&self.bindings, self.limit)
             .map_err(|e| describe(field, &e))
+    }
+
+    /// This step of this run, as its effects are asked for.
+    pub fn at(&self) -> StepRef<'_> {
+        StepRef {
+            run: self.run,
+            step: &self.step.id,
+            path: &self.step.path,
+            iteration: self.iteration,
+            attempt: self.attempt,
+        }
     }
 }
 
@@ -113,7 +126,7 @@ fn store_as(result: Option<&String>, output: &Value) -> Effect {
 }
 
 /// Run a leaf action.
-pub async fn run(cx: &LeafCx<'_>) -> Result<Done, Failure> {
+pub async fn run<E: Effects>(cx: &LeafCx<'_, E>) -> Result<Done, Failure> {
     match &cx.step.op {
         Op::Set { var, value } => set::run(cx, var, value),
         Op::Emit {

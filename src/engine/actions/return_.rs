@@ -4,8 +4,8 @@ use super::{Done, Effect, Failure, LeafCx};
 use crate::expr::Template;
 use serde_json::{Value, json};
 
-pub(super) fn run(
-    cx: &LeafCx<'_>,
+pub(super) fn run<E>(
+    cx: &LeafCx<'_, E>,
     value: &Template,
     status: Option<&Template>,
 ) -> Result<Done, Failure> {

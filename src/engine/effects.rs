@@ -1,0 +1,148 @@
+//! The seam between a run's logic and the world: every side effect a step can have goes
+//! through [`Effects`], which the interpreter is handed. The live engine performs them
+//! ([`super::core::Core`]); what-if holds writes back and answers from the record
+//! ([`super::what_if`]); tests of workflows mock them. The interpreter knows nothing else
+//! of the engine.
+
+use super::context::RunContext;
+use crate::model::Timestamp;
+use crate::store::data::ExecResult;
+use serde_json::{Map, Value};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Which step of which run asks: what makes an effect identifiable (a what-if answers a
+/// step's request from the same step's record; an effect done once is known by it).
+#[derive(Debug, Clone, Copy)]
+pub struct StepRef<'a> {
+    /// The run.
+    pub run: &'a RunContext,
+    /// The step's id.
+    pub step: &'a str,
+    /// The step's JSON pointer in its definition.
+    pub path: &'a str,
+    /// Item indexes of the enclosing `foreach` loops, outermost first.
+    pub iteration: &'a [usize],
+    /// Which attempt of the step this is, from 1.
+    pub attempt: u32,
+}
+
+/// The run whose `emit` step creates an event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parent {
+    /// The emitting run.
+    pub run_id: i64,
+    /// Workflows that led to the new event, the emitting one last.
+    pub chain: Vec<String>,
+    /// Depth of the new event.
+    pub depth: u32,
+}
+
+/// An event to emit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmitRequest {
+    /// Event name.
+    pub name: String,
+    /// Params (an object).
+    pub params: Value,
+    /// Who emits it (`cli`, `studio`, `workflow:<name>`, …).
+    pub source: String,
+    /// The emitting run, for events from `emit` steps.
+    pub parent: Option<Parent>,
+    /// Run listeners' drafts (active ones, deployed or not) instead of live versions.
+    pub draft: bool,
+    /// Idempotency key.
+    pub dedup_key: Option<String>,
+    /// Only record and queue: a worker (serve, the studio) takes the runs up.
+    pub queue_only: bool,
+}
+
+impl EmitRequest {
+    /// An event from outside (the command line, the studio, a test).
+    pub fn new(name: impl Into<String>, params: Value, source: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            params,
+            source: source.into(),
+            parent: None,
+            draft: false,
+            dedup_key: None,
+            queue_only: false,
+        }
+    }
+}
+
+/// An `http` step's request, its fields evaluated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpRequest {
+    /// Method, upper case.
+    pub method: String,
+    /// An absolute `http` or `https` URL.
+    pub url: String,
+    /// Header names as written, values as text.
+    pub headers: Map<String, Value>,
+    /// The body: a string is sent as it is, anything else as JSON.
+    pub body: Option<Value>,
+    /// How long to wait for the answer.
+    pub timeout: Duration,
+}
+
+/// What an `http` step got back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpResponse {
+    /// Status.
+    pub status: u16,
+    /// Headers, lower-case names (repeated ones joined with `, `).
+    pub headers: Map<String, Value>,
+    /// The body, parsed when it is JSON, else text (`null` when empty).
+    pub body: Value,
+}
+
+/// Every side effect of a step. Implementations decide what "doing it" means.
+pub trait Effects: Sync {
+    /// `db.query`: rows as objects.
+    fn query(
+        &self,
+        at: StepRef<'_>,
+        sql: &str,
+        args: &[Value],
+    ) -> impl Future<Output = Result<Vec<Value>, String>> + Send;
+
+    /// `db.exec`: what changed.
+    fn exec(
+        &self,
+        at: StepRef<'_>,
+        sql: &str,
+        args: &[Value],
+    ) -> impl Future<Output = Result<ExecResult, String>> + Send;
+
+    /// `http`: the response, or why there is none (refused, timed out, …).
+    fn http(
+        &self,
+        at: StepRef<'_>,
+        request: HttpRequest,
+    ) -> impl Future<Output = Result<HttpResponse, String>> + Send;
+
+    /// `emit`: the event recorded (and dispatched, for real); its id when it has one.
+    fn emit(
+        &self,
+        at: StepRef<'_>,
+        request: EmitRequest,
+    ) -> impl Future<Output = Result<Option<i64>, String>> + Send;
+
+    /// `sleep`, and the pause before a retry.
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send;
+
+    /// The time now, as step records give it.
+    fn now(&self) -> Timestamp;
+
+    /// `$env`, with the values of secrets.
+    fn env(&self) -> Arc<Value>;
+
+    /// How long one expression may run.
+    fn expr_limit(&self) -> Duration;
+
+    /// How long an `http` step waits when it does not say.
+    fn http_timeout(&self) -> Duration;
+}
