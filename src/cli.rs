@@ -27,6 +27,7 @@ mod logging;
 mod project;
 mod render;
 mod runs;
+mod second_goes;
 mod serving;
 mod versions;
 
@@ -240,6 +241,73 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
+    /// Run a recorded run again: its params or new ones, from its start or from a step
+    Rerun {
+        /// The run
+        run_id: i64,
+        /// Start at this step (the last time the run came to it), with the variables the
+        /// record had before it; the steps before it do not run again
+        #[arg(long, value_name = "STEP")]
+        from: Option<String>,
+        /// Params (an endpoint's request) instead of the recorded ones, as JSON or @FILE
+        #[arg(long, value_name = "JSON|@FILE")]
+        params: Option<String>,
+        /// Run the draft instead of the run's version
+        #[arg(long)]
+        draft: bool,
+    },
+    /// Emit recorded events again, with their cascades
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["event_ids", "event"])))]
+    Replay {
+        /// The events, by id
+        event_ids: Vec<i64>,
+        /// The newest events of this name
+        #[arg(long, value_name = "NAME")]
+        event: Option<String>,
+        /// With --event: only events since a time ago (`1h`, `30m`) or a time (RFC 3339)
+        #[arg(long, value_name = "AGO|TIME", requires = "event")]
+        since: Option<String>,
+        /// With --event: at most this many
+        #[arg(long, default_value_t = 10, requires = "event")]
+        limit: u32,
+        /// Run the listeners' drafts instead of their live versions
+        #[arg(long)]
+        draft: bool,
+    },
+    /// Run a workflow's draft against recorded events, side effects held back, and compare
+    /// with what its live version did
+    WhatIf {
+        /// Workflow name
+        workflow: String,
+        /// The newest N events of its event
+        #[arg(long, default_value_t = 10, value_name = "N")]
+        last: u32,
+        /// These events instead (repeat for more)
+        #[arg(long = "event-id", value_name = "ID")]
+        event_ids: Vec<i64>,
+        /// Exit 1 when the draft did anything differently
+        #[arg(long)]
+        check: bool,
+    },
+    /// Compare two runs step by step
+    DiffRuns {
+        /// The first run
+        a: i64,
+        /// The second run
+        b: i64,
+    },
+    /// Everything an event caused, as a tree: listeners, runs, skips, the events they emitted
+    Trace {
+        /// The event
+        event_id: i64,
+    },
+    /// Why an event did or did not run a workflow, in one sentence
+    Why {
+        /// The event
+        event_id: i64,
+        /// The workflow
+        workflow: String,
+    },
 }
 
 /// What a command produced: its exit code.
@@ -362,6 +430,36 @@ pub fn run(cli: Cli) -> Outcome {
         }) => history::runs(&db, workflow.as_deref(), status.as_deref(), limit, json),
         Some(Command::Show { run_id }) => history::show(&db, run_id, json),
         Some(Command::Events { name, limit }) => history::events(&db, name.as_deref(), limit, json),
+        Some(Command::Rerun {
+            run_id,
+            from,
+            params,
+            draft,
+        }) => second_goes::rerun(&db, run_id, from, params.as_deref(), draft, json),
+        Some(Command::Replay {
+            event_ids,
+            event,
+            since,
+            limit,
+            draft,
+        }) => {
+            let which = match event {
+                Some(name) => second_goes::Which::Named { name, since, limit },
+                None => second_goes::Which::Ids(event_ids),
+            };
+            second_goes::replay(&db, which, draft, json)
+        }
+        Some(Command::WhatIf {
+            workflow,
+            last,
+            event_ids,
+            check,
+        }) => second_goes::what_if(&db, &workflow, last, event_ids, check, json),
+        Some(Command::DiffRuns { a, b }) => second_goes::diff_runs(&db, a, b, json),
+        Some(Command::Trace { event_id }) => second_goes::trace(&db, event_id, json),
+        Some(Command::Why { event_id, workflow }) => {
+            second_goes::why(&db, event_id, &workflow, json)
+        }
     }
 }
 

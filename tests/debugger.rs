@@ -9,6 +9,7 @@ use flowdeck::engine::Engine;
 use flowdeck::engine::debug::{
     Breakpoint, DebugEvent, EditScope, Options, Resume, Session, Snapshot, StopReason,
 };
+use flowdeck::engine::rerun::{Rerun, RerunFrom};
 use flowdeck::model::RunStatus;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -457,7 +458,14 @@ async fn a_run_replays_from_a_recorded_step_with_the_state_it_had() {
     let (tx, events) = unbounded_channel();
     let session = f
         .engine
-        .replay_from(d.session.run_id, check.seq, on_entry(), tx)
+        .rerun_session(
+            Rerun {
+                from: RerunFrom::Record(check.seq),
+                ..Rerun::of(d.session.run_id)
+            },
+            on_entry(),
+            tx,
+        )
         .await
         .unwrap();
     let mut r = Debugging { session, events };
@@ -479,7 +487,14 @@ async fn a_run_replays_from_a_recorded_step_with_the_state_it_had() {
     let (tx, events) = unbounded_channel();
     let session = f
         .engine
-        .replay_from(d.session.run_id, body.seq, on_entry(), tx)
+        .rerun_session(
+            Rerun {
+                from: RerunFrom::Record(body.seq),
+                ..Rerun::of(d.session.run_id)
+            },
+            on_entry(),
+            tx,
+        )
         .await
         .unwrap();
     let mut r = Debugging { session, events };
@@ -578,7 +593,14 @@ async fn a_cascade_stays_in_the_world_it_started_in() {
     let (tx, events) = unbounded_channel();
     let session = f
         .engine
-        .replay_from(v1.session.run_id, tell.seq, Options::default(), tx)
+        .rerun_session(
+            Rerun {
+                from: RerunFrom::Record(tell.seq),
+                ..Rerun::of(v1.session.run_id)
+            },
+            Options::default(),
+            tx,
+        )
         .await
         .unwrap();
     let mut replay = Debugging { session, events };

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use std::path::Path;
 use std::process::ExitCode;
 
-fn with_steps(store: &Store, runs: &[RunRecord]) -> anyhow::Result<Vec<RunRecord>> {
+pub(super) fn with_steps(store: &Store, runs: &[RunRecord]) -> anyhow::Result<Vec<RunRecord>> {
     runs.iter()
         .map(|r| {
             let mut r = r.clone();
@@ -21,7 +21,7 @@ fn with_steps(store: &Store, runs: &[RunRecord]) -> anyhow::Result<Vec<RunRecord
         .collect()
 }
 
-fn failed(runs: &[RunRecord]) -> bool {
+pub(super) fn failed(runs: &[RunRecord]) -> bool {
     runs.iter().any(|r| r.status == RunStatus::Failed)
 }
 
@@ -221,7 +221,7 @@ pub fn debug(db: &Path, name: &str, params: Option<&str>, json: bool) -> Outcome
 }
 
 /// The events a run emitted, each with what it set off (nothing when it emitted none).
-fn print_set_off(cascade: &Cascade, run_id: i64) -> std::io::Result<()> {
+pub(super) fn print_set_off(cascade: &Cascade, run_id: i64) -> std::io::Result<()> {
     let roots: Vec<i64> = cascade
         .events
         .iter()

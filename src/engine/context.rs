@@ -75,6 +75,19 @@ impl Inputs {
         }
     }
 
+    /// Inputs of an endpoint run from a request `{body, query, headers, path}` (each part
+    /// optional: the body `null`, the others empty).
+    pub fn request(request: &Value) -> Self {
+        let part = |name: &str, empty: Value| request.get(name).cloned().unwrap_or(empty);
+        Self {
+            body: part("body", Value::Null),
+            query: part("query", serde_json::json!({})),
+            headers: part("headers", serde_json::json!({})),
+            path: part("path", serde_json::json!({})),
+            ..Self::default()
+        }
+    }
+
     /// What is recorded as the run's `params`: `$param` for workflows, the request for endpoints.
     pub fn recorded(&self, kind: Kind) -> Value {
         match kind {

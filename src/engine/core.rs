@@ -300,7 +300,7 @@ impl Core {
             )));
         }
         let owner = (!req.queue_only).then(|| self.owner.clone());
-        let queue_only = req.queue_only;
+        let (queue_only, mode) = (req.queue_only, req.run_mode());
         let dispatched = self.record_event(req, owner).await?;
         if !queue_only && dispatched.new {
             let e = &dispatched.event;
@@ -315,11 +315,7 @@ impl Core {
                     kind: Kind::Workflow,
                     name: run.name.to_string(),
                     version: run.version,
-                    mode: if e.draft {
-                        RunMode::Debug
-                    } else {
-                        RunMode::Live
-                    },
+                    mode,
                     inputs: Inputs::workflow(Arc::clone(&params), Arc::clone(&event_value)),
                     event: Some(EventContext {
                         id: Some(e.record.id),
@@ -506,7 +502,17 @@ impl Core {
     /// Execute a run's steps, logging each (see [`RunLog`]); the end is not recorded yet
     /// (`Err`: the run could not begin and is already finished).
     pub async fn run_steps(&self, job: RunJob) -> Result<(Interpreter, RunLog), RunEnd> {
-        let (mut interpreter, context) = self.prepare(job).await?;
+        let (interpreter, context) = self.prepare(job).await?;
+        Ok(self.drive(interpreter, &context).await)
+    }
+
+    /// Execute a run's steps from where its interpreter stands to the end, logging each
+    /// (the end is not recorded yet).
+    pub async fn drive(
+        &self,
+        mut interpreter: Interpreter,
+        context: &RunContext,
+    ) -> (Interpreter, RunLog) {
         let mut log = RunLog::new(context.run_id);
         while !interpreter.is_finished() {
             // before a step that waits, send what the run has recorded: the studio then
@@ -519,10 +525,10 @@ impl Core {
             {
                 self.flush_log(&mut log).await;
             }
-            let records = interpreter.step(self, &context).await;
+            let records = interpreter.step(self, context).await;
             self.log_steps(&mut log, records).await;
         }
-        Ok((interpreter, log))
+        (interpreter, log)
     }
 }
 

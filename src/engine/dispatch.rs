@@ -1,7 +1,7 @@
 //! The dispatcher: record an event, then decide for every listener whether it runs (a queued
 //! run) or not (a skip with its reason), all in one transaction.
 
-use crate::model::{Kind, RunMode, SkipRecord, Timestamp};
+use crate::model::{Kind, SkipRecord, Timestamp};
 use crate::store::Result;
 use crate::store::definitions::cached_listeners;
 use crate::store::events::{Inserted, NewEvent, StoredEvent};
@@ -73,6 +73,7 @@ impl Recorded {
                 // the request's params were taken out of it (they are `params`)
                 let mut event = new_event(req, "").stored(id, emitted_at);
                 event.record.params = params;
+                event.record.replay_of = req.replay_of;
                 (event, true)
             }
             // a duplicate keeps the params it was first recorded with
@@ -125,6 +126,10 @@ pub(crate) fn dispatch(
             skipped: Vec::new(),
         });
     };
+    if let Some(original) = req.replay_of {
+        store.set_replay_of(event_id, original)?;
+    }
+    let mode = req.run_mode();
     let listeners = cached_listeners(store, &req.name, req.draft)?;
     let mut out = Recorded {
         event,
@@ -163,11 +168,7 @@ pub(crate) fn dispatch(
                     target: &l.name,
                     version: l.version,
                     event_id: Some(event_id),
-                    mode: if req.draft {
-                        RunMode::Debug
-                    } else {
-                        RunMode::Live
-                    },
+                    mode,
                     params_json,
                     lease_owner: owner,
                     lease_expires: owner.map(|_| lease_expires),

@@ -56,6 +56,8 @@ pub struct EmitRequest {
     pub dedup_key: Option<String>,
     /// Only record and queue: a worker (serve, the studio) takes the runs up.
     pub queue_only: bool,
+    /// The recorded event this one replays.
+    pub replay_of: Option<i64>,
 }
 
 impl EmitRequest {
@@ -69,6 +71,18 @@ impl EmitRequest {
             draft: false,
             dedup_key: None,
             queue_only: false,
+            replay_of: None,
+        }
+    }
+
+    /// The mode of the runs this event queues: `debug` for listeners' drafts, `replay` for a
+    /// replayed event's live versions, `live` otherwise.
+    pub fn run_mode(&self) -> crate::model::RunMode {
+        use crate::model::RunMode;
+        match (self.draft, self.replay_of) {
+            (true, _) => RunMode::Debug,
+            (false, Some(_)) => RunMode::Replay,
+            (false, None) => RunMode::Live,
         }
     }
 }

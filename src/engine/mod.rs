@@ -3,6 +3,7 @@
 //! worker pool on tokio that runs the cascades that runs emit.
 
 pub mod actions;
+pub mod compare;
 pub mod context;
 pub mod core;
 pub mod debug;
@@ -16,12 +17,15 @@ pub mod interpreter;
 mod live;
 pub mod probe;
 pub mod program;
+pub mod rerun;
 pub mod routes;
 pub mod run_end;
 pub mod runlog;
 pub mod runtime;
 pub mod secrets;
+pub mod trace;
 pub mod tracker;
+pub mod what_if;
 pub mod worker;
 
 pub use self::core::{Core, RunJob};

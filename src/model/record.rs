@@ -163,6 +163,9 @@ pub struct EventRecord {
     pub depth: u32,
     /// When it was recorded.
     pub emitted_at: Timestamp,
+    /// The recorded event this one replays (`flowdeck replay`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay_of: Option<i64>,
 }
 
 /// What a run executes.
@@ -214,6 +217,12 @@ pub struct RunRecord {
     pub finished_at: Option<Timestamp>,
     /// Executions of the whole run (more than 1 after a process died mid-run).
     pub attempt: u32,
+    /// The run this one runs again (`flowdeck rerun`, the studio's rerun).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rerun_of: Option<i64>,
+    /// The step it started at, when it did not start at the first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_step: Option<String>,
     /// Step records, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<StepRecord>>,

@@ -126,24 +126,17 @@ impl DataDb {
 
     /// Run a read-only statement; rows come back as objects keyed by column name.
     pub fn query(&self, sql: &str, args: &[Value]) -> Result<Vec<Value>, DataError> {
-        self.with(|conn| {
-            let mut stmt = conn.prepare_cached(sql)?;
-            if !stmt.readonly() {
-                return Err(DataError::NotReadOnly);
-            }
-            check_args(stmt.parameter_count(), args.len())?;
-            let names: Vec<String> = stmt.column_names().map(String::from).collect();
-            let params = args.iter().map(to_sql).collect::<Vec<_>>();
-            let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                let mut obj = Map::with_capacity(names.len());
-                for (i, name) in names.iter().enumerate() {
-                    obj.insert(name.clone(), from_sql(row.get_ref(i)?));
-                }
-                out.push(Value::Object(obj));
-            }
-            Ok(out)
+        self.with(|conn| query_on(conn, sql, args))
+    }
+
+    /// A transaction of its own whose changes are never committed (see [`Scratch`]).
+    pub fn scratch(&self) -> Result<Scratch, DataError> {
+        let guard = Arc::new(Guard::default());
+        let conn = connect(&self.path, Some(guard.clone()))?;
+        conn.execute_batch("BEGIN")?;
+        Ok(Scratch {
+            conn: Mutex::new(conn),
+            guard,
         })
     }
 
@@ -180,6 +173,64 @@ impl DataDb {
             }
         })
     }
+}
+
+/// A transaction on the data database that is rolled back, never committed: a what-if
+/// run's `db.exec` writes into it, its `db.query` reads through it (seeing those writes),
+/// and nothing of it reaches the file. Steps' rules hold as everywhere: values bound, no
+/// transaction control, no `ATTACH`.
+#[derive(Debug)]
+pub struct Scratch {
+    conn: Mutex<Connection>,
+    guard: Arc<Guard>,
+}
+
+impl Scratch {
+    /// [`DataDb::query`], inside the transaction.
+    pub fn query(&self, sql: &str, args: &[Value]) -> Result<Vec<Value>, DataError> {
+        let conn = self.conn.lock().map_err(|_| poisoned())?;
+        query_on(&conn, sql, args)
+    }
+
+    /// [`DataDb::exec`], inside the transaction.
+    pub fn exec(&self, sql: &str, args: &[Value]) -> Result<ExecResult, DataError> {
+        let conn = self.conn.lock().map_err(|_| poisoned())?;
+        let args: Vec<SqlValue> = args.iter().map(to_sql).collect();
+        super::data_writer::run_statement(&conn, &self.guard, sql, &args)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Ok(conn) = self.conn.lock() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+fn poisoned() -> DataError {
+    DataError::Sql("the scratch transaction was left broken by a panic".into())
+}
+
+/// Rows of a read-only statement on `conn`, as objects keyed by column name.
+fn query_on(conn: &Connection, sql: &str, args: &[Value]) -> Result<Vec<Value>, DataError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    if !stmt.readonly() {
+        return Err(DataError::NotReadOnly);
+    }
+    check_args(stmt.parameter_count(), args.len())?;
+    let names: Vec<String> = stmt.column_names().map(String::from).collect();
+    let params = args.iter().map(to_sql).collect::<Vec<_>>();
+    let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let mut obj = Map::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
+            obj.insert(name.clone(), from_sql(row.get_ref(i)?));
+        }
+        out.push(Value::Object(obj));
+    }
+    Ok(out)
 }
 
 /// Open a connection to the data database at `path`. `guard` (the writer's) also refuses
@@ -300,6 +351,33 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("no such column")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_scratch_transaction_sees_its_writes_and_leaves_nothing() {
+        let (_d, db) = db();
+        {
+            let scratch = db.scratch().unwrap();
+            let r = scratch
+                .exec("INSERT INTO t (name) VALUES (?)", &[json!("held")])
+                .unwrap();
+            assert_eq!(r.changes, 1);
+            assert_eq!(
+                scratch.query("SELECT name FROM t", &[]).unwrap(),
+                vec![json!({"name": "held"})]
+            );
+            assert!(
+                scratch
+                    .exec("COMMIT", &[])
+                    .unwrap_err()
+                    .to_string()
+                    .contains("cannot control transactions")
+            );
+        }
+        assert_eq!(
+            db.query("SELECT count(*) AS n FROM t", &[]).unwrap(),
+            vec![json!({"n": 0})]
         );
     }
 

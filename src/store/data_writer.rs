@@ -164,18 +164,29 @@ impl<'c> Controls<'c> {
 }
 
 fn run_step(conn: &Connection, guard: &Guard, job: &Job) -> Result<ExecResult, DataError> {
+    run_statement(conn, guard, &job.sql, &job.args)
+}
+
+/// Run a step's statement on `conn`, refusing transaction control (the transaction is the
+/// caller's).
+pub(crate) fn run_statement(
+    conn: &Connection,
+    guard: &Guard,
+    sql: &str,
+    args: &[rusqlite::types::Value],
+) -> Result<ExecResult, DataError> {
     guard.denied.store(DENIED_NOTHING, Ordering::Relaxed);
     guard.steps_sql.store(true, Ordering::Relaxed);
     let result = (|| {
-        let mut stmt = conn.prepare_cached(&job.sql)?;
+        let mut stmt = conn.prepare_cached(sql)?;
         let expected = stmt.parameter_count();
-        if expected != job.args.len() {
+        if expected != args.len() {
             return Err(DataError::ArgCount {
                 expected,
-                given: job.args.len(),
+                given: args.len(),
             });
         }
-        let changes = stmt.execute(rusqlite::params_from_iter(job.args.iter()))?;
+        let changes = stmt.execute(rusqlite::params_from_iter(args.iter()))?;
         Ok(ExecResult {
             changes: changes as u64,
             last_id: conn.last_insert_rowid(),

@@ -51,7 +51,8 @@ pub struct EventFilter {
     pub before: Option<i64>,
 }
 
-const COLUMNS: &str = "id, name, params, source, parent_run, depth, emitted_at, chain, draft";
+const COLUMNS: &str =
+    "id, name, params, source, parent_run, depth, emitted_at, chain, draft, replay_of";
 
 fn stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<(EventRecord, String, String, bool)> {
     Ok((
@@ -63,6 +64,7 @@ fn stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<(EventRecord, String, Strin
             parent_run: r.get(4)?,
             depth: r.get(5)?,
             emitted_at: Timestamp(r.get(6)?),
+            replay_of: r.get(9)?,
         },
         r.get(2)?,
         r.get(7)?,
@@ -96,6 +98,14 @@ impl Store {
             .optional()?
             .map(finish)
             .transpose()
+    }
+
+    /// Mark an event as a replay of `original`.
+    pub fn set_replay_of(&self, id: i64, original: i64) -> Result<()> {
+        self.conn()
+            .prepare_cached("UPDATE events SET replay_of = ?2 WHERE id = ?1")?
+            .execute(params![id, original])?;
+        Ok(())
     }
 
     /// One event by id.
@@ -169,6 +179,7 @@ impl NewEvent<'_> {
                 parent_run: self.parent_run,
                 depth: self.depth,
                 emitted_at,
+                replay_of: None,
             },
             chain: self.chain.to_vec(),
             draft: self.draft,

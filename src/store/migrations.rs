@@ -240,6 +240,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_parent_run ON events (parent_run) WHERE parent_run IS NOT NULL;
     CREATE UNIQUE INDEX events_dedup_key ON events (dedup_key) WHERE dedup_key IS NOT NULL;
     "#,
+    // 5: where a run or an event came from when it is a second go at one: a rerun of a run
+    // (from one of its steps), a replay of a recorded event
+    r#"
+    ALTER TABLE runs ADD COLUMN rerun_of INTEGER REFERENCES runs (id) ON DELETE SET NULL;
+    ALTER TABLE runs ADD COLUMN from_step TEXT;
+    ALTER TABLE events ADD COLUMN replay_of INTEGER REFERENCES events (id) ON DELETE SET NULL;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -44,7 +44,7 @@ pub struct RunFilter {
 
 pub(crate) const RUN_COLUMNS: &str =
     "r.id, r.kind, r.target, r.version, r.event_id, r.mode, r.status, r.params, r.output, r.error,
-    r.queued_at, r.started_at, r.finished_at, r.attempt";
+    r.queued_at, r.started_at, r.finished_at, r.attempt, r.rerun_of, r.from_step";
 
 type RawRun = (RunRecord, String, Option<String>);
 
@@ -71,6 +71,8 @@ pub(crate) fn raw_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRun> {
             started_at: r.get::<_, Option<i64>>(11)?.map(Timestamp),
             finished_at: r.get::<_, Option<i64>>(12)?.map(Timestamp),
             attempt: r.get(13)?,
+            rerun_of: r.get(14)?,
+            from_step: r.get(15)?,
             steps: None,
         },
         r.get(7)?,
@@ -151,6 +153,14 @@ impl Store {
             .optional()?
             .map(finish_raw)
             .transpose()
+    }
+
+    /// Name the run a rerun runs again, and the step it started at.
+    pub fn set_rerun_of(&self, id: i64, of: i64, from_step: Option<&str>) -> Result<()> {
+        self.conn()
+            .prepare_cached("UPDATE runs SET rerun_of = ?2, from_step = ?3 WHERE id = ?1")?
+            .execute(params![id, of, from_step])?;
+        Ok(())
     }
 
     /// One run with every step record.

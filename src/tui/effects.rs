@@ -290,7 +290,11 @@ impl Services {
                         cascade: Some(cascade.clone()),
                     };
                     let (tx, rx) = mpsc::unbounded_channel();
-                    match me.engine.replay_from(run_id, seq, options, tx).await {
+                    let rerun = crate::engine::rerun::Rerun {
+                        from: crate::engine::rerun::RerunFrom::Record(seq),
+                        ..crate::engine::rerun::Rerun::of(run_id)
+                    };
+                    match me.engine.rerun_session(rerun, options, tx).await {
                         Ok(session) => me.adopt(session, cascade, rx),
                         Err(e) => me.send(Msg::Failure(format!("cannot run #{run_id} again: {e}"))),
                     }

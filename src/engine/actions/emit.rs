@@ -44,6 +44,7 @@ pub(super) async fn run<E: Effects>(
             run.run_id, cx.step.path, cx.iteration
         )),
         queue_only: false,
+        replay_of: None,
     };
     match cx.effects.emit(cx.at(), request).await {
         Ok(event_id) => {

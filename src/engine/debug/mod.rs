@@ -17,9 +17,8 @@ pub use protocol::{
 };
 pub use runner::{start, start_positioned};
 
-use super::context::{EventContext, Inputs, RunContext};
+use super::context::{EventContext, Inputs};
 use super::core::RunJob;
-use super::interpreter::Interpreter;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -117,14 +116,7 @@ impl super::Engine {
                 super::EngineError::BadInput(format!("no endpoint named {endpoint:?}"))
             })?;
         self.core().program(row.id, version)?;
-        let part = |name: &str, empty: Value| parts.get(name).cloned().unwrap_or(empty);
-        let inputs = Inputs {
-            body: part("body", Value::Null),
-            query: part("query", json!({})),
-            headers: part("headers", json!({})),
-            path: part("path", json!({})),
-            ..Inputs::default()
-        };
+        let inputs = Inputs::request(&Value::Object(parts));
         let run_id = self
             .record_run(
                 &row,
@@ -188,123 +180,5 @@ impl super::Engine {
             );
         }
         Ok((dispatched.event.record, sessions))
-    }
-
-    /// Run again from a recorded step: a new run (mode replay) of the same version, with the
-    /// params and the variables the record had just before that step.
-    pub async fn replay_from(
-        &self,
-        run_id: i64,
-        seq: u32,
-        options: Options,
-        events: mpsc::UnboundedSender<DebugEvent>,
-    ) -> Result<Session, super::EngineError> {
-        let (run, row, event) = {
-            let store = self.store();
-            let run = store
-                .run_with_steps(run_id)?
-                .ok_or_else(|| super::EngineError::BadInput(format!("no run #{run_id}")))?;
-            let kind = match run.target {
-                crate::model::Target::Workflow(_) => crate::model::Kind::Workflow,
-                crate::model::Target::Endpoint(_) => crate::model::Kind::Endpoint,
-            };
-            let row = store
-                .find_definition(kind, run.target.name())?
-                .ok_or_else(|| {
-                    super::EngineError::BadInput(format!(
-                        "{} is no longer in the store",
-                        run.target.name()
-                    ))
-                })?;
-            let event = match run.event_id {
-                Some(id) => store.event(id)?,
-                None => None,
-            };
-            (run, row, event)
-        };
-        let steps = run.steps.clone().unwrap_or_default();
-        let Some(at) = steps.iter().position(|s| s.seq == seq) else {
-            return Err(super::EngineError::BadInput(format!(
-                "run #{run_id} has no step record {seq}"
-            )));
-        };
-        let record = &steps[at];
-        let vars = crate::model::record::vars_after(&steps[..at]);
-        let program = self.core().program(row.id, run.version)?;
-        let (inputs, event_context) = match &event {
-            Some(e) => (
-                Inputs::workflow(run.params.clone(), super::core::event_value(&e.record)),
-                EventContext {
-                    id: Some(e.record.id),
-                    chain: e.chain.clone(),
-                    depth: e.record.depth,
-                },
-            ),
-            None if row.kind == crate::model::Kind::Workflow => {
-                debug_inputs(run.params.clone(), row.on_event.as_deref())
-            }
-            None => {
-                let p = &run.params;
-                (
-                    Inputs {
-                        body: p.get("body").cloned().unwrap_or(Value::Null),
-                        query: p.get("query").cloned().unwrap_or(Value::Null),
-                        headers: p.get("headers").cloned().unwrap_or(Value::Null),
-                        path: p.get("path").cloned().unwrap_or(Value::Null),
-                        ..Inputs::default()
-                    },
-                    EventContext {
-                        id: None,
-                        chain: Vec::new(),
-                        depth: 0,
-                    },
-                )
-            }
-        };
-        let settings = self.core().settings();
-        let interpreter = Interpreter::start_at(
-            program,
-            inputs.clone(),
-            settings.env.clone(),
-            settings.expr_limit(),
-            vars,
-            &record.path,
-            &record.iteration,
-        )
-        .map_err(super::EngineError::BadInput)?;
-        let new_id = self
-            .record_run(
-                &row,
-                row.kind,
-                run.version,
-                crate::model::RunMode::Replay,
-                run.params.clone(),
-                true,
-            )
-            .await?;
-        let context = RunContext {
-            run_id: new_id,
-            version: run.version,
-            kind: row.kind,
-            name: row.name.clone(),
-            mode: crate::model::RunMode::Replay,
-            event: (row.kind == crate::model::Kind::Workflow).then_some(event_context),
-            tracker: options.cascade.clone(),
-        };
-        let core = self.core().clone();
-        let owner = core.owner().to_string();
-        core.writer()
-            .submit("start replay", move |s| {
-                s.start_run(
-                    new_id,
-                    &owner,
-                    crate::model::Timestamp(
-                        crate::model::Timestamp::now().0 + super::core::LEASE.as_micros() as i64,
-                    ),
-                )
-            })
-            .await;
-        start_positioned(core, context, interpreter, options, events)
-            .map_err(super::EngineError::BadInput)
     }
 }
