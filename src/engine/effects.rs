@@ -58,6 +58,8 @@ pub struct EmitRequest {
     pub queue_only: bool,
     /// The recorded event this one replays.
     pub replay_of: Option<i64>,
+    /// Emitted by a run that is a replay (a rerun, or a replayed event's): its runs are too.
+    pub in_replay: bool,
 }
 
 impl EmitRequest {
@@ -72,17 +74,21 @@ impl EmitRequest {
             dedup_key: None,
             queue_only: false,
             replay_of: None,
+            in_replay: false,
         }
     }
 
-    /// The mode of the runs this event queues: `debug` for listeners' drafts, `replay` for a
-    /// replayed event's live versions, `live` otherwise.
+    /// The mode of the runs this event queues: `debug` for listeners' drafts, `replay` for
+    /// the live versions in a replay (a replayed event, or what a rerun emits), `live`
+    /// otherwise.
     pub fn run_mode(&self) -> crate::model::RunMode {
         use crate::model::RunMode;
-        match (self.draft, self.replay_of) {
-            (true, _) => RunMode::Debug,
-            (false, Some(_)) => RunMode::Replay,
-            (false, None) => RunMode::Live,
+        if self.draft {
+            RunMode::Debug
+        } else if self.replay_of.is_some() || self.in_replay {
+            RunMode::Replay
+        } else {
+            RunMode::Live
         }
     }
 }

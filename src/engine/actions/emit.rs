@@ -45,6 +45,7 @@ pub(super) async fn run<E: Effects>(
         )),
         queue_only: false,
         replay_of: None,
+        in_replay: run.mode == crate::model::RunMode::Replay,
     };
     match cx.effects.emit(cx.at(), request).await {
         Ok(event_id) => {
