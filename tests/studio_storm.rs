@@ -103,33 +103,27 @@ const PASTES: &[&str] = &[
 /// Short sequences a user types on purpose, dropped into the noise now and then so that the
 /// storm reaches debug sessions, traces and emits often, not by luck.
 const BURSTS: &[&[KeyCode]] = &[
-    // back to the panes, a breakpoint on the selected step, a debug run
-    &[
-        KeyCode::Esc,
-        KeyCode::Esc,
-        KeyCode::Char('b'),
-        KeyCode::Char('r'),
-    ],
+    // (each starts in the activity log, with nothing open)
+    // a breakpoint on the selected step, a debug run
+    &[KeyCode::Char('b'), KeyCode::Char('r')],
     // emit (or call)
-    &[KeyCode::Esc, KeyCode::Esc, KeyCode::Char('x')],
-    // the activity log, a run's trace
+    &[KeyCode::Char('x')],
+    // a run's trace
+    &[KeyCode::Char('j'), KeyCode::Enter],
+    // the newest event: its cascade as a tree
+    &[KeyCode::Char('g'), KeyCode::Enter],
+    // mark a run, another one, compare them
     &[
-        KeyCode::Esc,
-        KeyCode::Esc,
-        KeyCode::BackTab,
         KeyCode::Char('j'),
-        KeyCode::Enter,
+        KeyCode::Char('M'),
+        KeyCode::Char('j'),
+        KeyCode::Char('j'),
+        KeyCode::Char('D'),
     ],
+    // the deploy confirm, and what-if
+    &[KeyCode::Char('d'), KeyCode::Char('w')],
     // the workflows list, another definition
-    &[
-        KeyCode::Esc,
-        KeyCode::Esc,
-        KeyCode::Tab,
-        KeyCode::Tab,
-        KeyCode::Tab,
-        KeyCode::Tab,
-        KeyCode::Char('j'),
-    ],
+    &[KeyCode::Tab, KeyCode::Char('j')],
 ];
 
 struct Storm {
@@ -140,7 +134,9 @@ struct Storm {
 }
 
 impl Storm {
-    fn input(&mut self, size: (u16, u16)) -> Event {
+    /// The next input; `focus_index` is the focused pane's place in the `tab` order, so that
+    /// a burst that needs the activity log can get there first.
+    fn input(&mut self, size: (u16, u16), focus_index: usize) -> Event {
         if let Some(code) = self.burst.pop() {
             let mods = if code == KeyCode::BackTab {
                 KeyModifiers::SHIFT
@@ -151,8 +147,13 @@ impl Storm {
         }
         if self.rng.u32(0..100) < 3 {
             let burst = BURSTS[self.rng.usize(0..BURSTS.len())];
-            self.burst = burst.iter().rev().copied().collect();
-            return self.input(size);
+            // to the activity log first (the last pane in tab order), then the burst
+            let tabs = (4 + 5 - focus_index) % 5;
+            let mut keys: Vec<KeyCode> = vec![KeyCode::Esc, KeyCode::Esc];
+            keys.extend(std::iter::repeat_n(KeyCode::Tab, tabs));
+            keys.extend(burst.iter().copied());
+            self.burst = keys.into_iter().rev().collect();
+            return self.input(size, focus_index);
         }
         let r = &mut self.rng;
         match r.u32(0..100) {
@@ -274,6 +275,8 @@ struct Reached {
     palette: usize,
     trace: usize,
     confirm: usize,
+    run_diff: usize,
+    cascade: usize,
     editing: usize,
     filtering: usize,
     prompting: usize,
@@ -293,6 +296,8 @@ impl Reached {
             Some(Overlay::Palette { .. }) => self.palette += 1,
             Some(Overlay::Trace(_)) => self.trace += 1,
             Some(Overlay::Confirm(_)) => self.confirm += 1,
+            Some(Overlay::RunDiff(_)) => self.run_diff += 1,
+            Some(Overlay::Cascade(_)) => self.cascade += 1,
             None => {}
         }
         match state.mode {
@@ -324,6 +329,8 @@ impl Reached {
             (self.palette, "the palette"),
             (self.trace, "a trace"),
             (self.confirm, "the deploy confirm"),
+            (self.run_diff, "two runs compared"),
+            (self.cascade, "a cascade tree"),
             (self.editing, "the editor"),
             (self.filtering, "the filter"),
             (self.prompting, "a prompt"),
@@ -362,7 +369,11 @@ async fn storm(seed: u64) -> usize {
             break;
         }
         let size = s.state().size;
-        let input = storm.input(size);
+        let focus_index = flowdeck::tui::state::Focus::ALL
+            .iter()
+            .position(|f| *f == s.state().focus)
+            .unwrap_or(0);
+        let input = storm.input(size, focus_index);
         if let Event::Resize(w, h) = input {
             s.rt.terminal_mut().backend_mut().resize(w, h);
         }

@@ -124,9 +124,16 @@ fn step_depth(path: &str) -> usize {
 pub fn trace(run: &RunRecord) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", run_line(run));
+    let rerun = run.rerun_of.map_or(String::new(), |of| {
+        let from = run
+            .from_step
+            .as_deref()
+            .map_or(String::new(), |s| format!(" from {s}"));
+        format!("  rerun of #{of}{from}")
+    });
     let _ = writeln!(
         out,
-        "  mode {}  params {}{}",
+        "  mode {}  params {}{}{rerun}",
         run.mode.as_str(),
         short(&run.params, 100),
         run.event_id

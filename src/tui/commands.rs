@@ -79,8 +79,14 @@ pub enum Cmd {
     TravelBack,
     /// Walk the selected run's record forwards.
     TravelForward,
-    /// Run again from the step under the time-travel cursor.
-    ReplayFrom,
+    /// Run the selected run again (from a step, or with the params on the right).
+    Rerun,
+    /// Mark the selected run, to compare another with it.
+    MarkRun,
+    /// Compare the selected run with the marked one, side by side.
+    CompareRuns,
+    /// In the deploy confirm: what the draft would have done with the events that came in.
+    WhatIf,
     /// Add a watch expression.
     AddWatch,
     /// Remove every watch expression.
@@ -110,6 +116,8 @@ pub enum Context {
     Editor,
     /// A run's trace.
     Trace,
+    /// An event's cascade, as a tree.
+    Cascade,
     /// The deploy confirm.
     Confirm,
     /// Any overlay (help, palette, trace, confirm, filter).
@@ -279,12 +287,32 @@ pub const COMMANDS: &[CommandInfo] = &[
         acts: Acts::Always,
     },
     CommandInfo {
-        cmd: Cmd::ReplayFrom,
-        name: "replay_from",
-        title: "run from here",
-        description: "Run again from the step under the time-travel cursor, with the state it had",
+        cmd: Cmd::Rerun,
+        name: "rerun",
+        title: "rerun",
+        description: "Run the selected run again: from the step under the cursor (or the trace's selected step) with the state it had, else from its start with the params on the right",
         keys: &["R"],
-        contexts: &[C::Global],
+        contexts: &[C::Global, C::Trace],
+        hint: false,
+        acts: Acts::Always,
+    },
+    CommandInfo {
+        cmd: Cmd::MarkRun,
+        name: "mark_run",
+        title: "mark",
+        description: "Mark the selected run, to compare another run with it",
+        keys: &["M"],
+        contexts: &[C::Global, C::Trace],
+        hint: false,
+        acts: Acts::Always,
+    },
+    CommandInfo {
+        cmd: Cmd::CompareRuns,
+        name: "diff_runs",
+        title: "diff",
+        description: "Compare the selected run with the marked one, side by side, step by step",
+        keys: &["D"],
+        contexts: &[C::Global, C::Trace],
         hint: false,
         acts: Acts::Always,
     },
@@ -372,9 +400,9 @@ pub const COMMANDS: &[CommandInfo] = &[
         cmd: Cmd::Open,
         name: "open",
         title: "open",
-        description: "Open the selected run's trace (or focus the steps of a workflow)",
+        description: "Open the selected run's trace, or the selected event's cascade as a tree (on a workflow: focus its steps)",
         keys: &["enter"],
-        contexts: &[C::Workflows, C::Activity],
+        contexts: &[C::Workflows, C::Activity, C::Cascade],
         hint: true,
         acts: Acts::Always,
     },
@@ -434,6 +462,16 @@ pub const COMMANDS: &[CommandInfo] = &[
         title: "yes",
         description: "Confirm",
         keys: &["y", "enter"],
+        contexts: &[C::Confirm],
+        hint: true,
+        acts: Acts::Always,
+    },
+    CommandInfo {
+        cmd: Cmd::WhatIf,
+        name: "what_if",
+        title: "what-if",
+        description: "Run the draft against the last 10 events that came in, side effects held back, and compare with what the live version did",
+        keys: &["w"],
         contexts: &[C::Confirm],
         hint: true,
         acts: Acts::Always,

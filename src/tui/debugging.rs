@@ -38,30 +38,6 @@ pub fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
         Cmd::Pause => act(state, Action::Pause),
         Cmd::Abort => act(state, Action::Abort),
         Cmd::TravelBack | Cmd::TravelForward => travel(state, cmd == Cmd::TravelBack),
-        Cmd::ReplayFrom => {
-            let target = state.run.as_ref().and_then(|run| {
-                let steps = run.steps.as_ref()?;
-                let i = state.cursor?;
-                steps.get(i).map(|s| (run.id, s.seq, s.step.clone()))
-            });
-            match target {
-                Some((run_id, seq, step)) => {
-                    state.notify(format!("running run #{run_id} again from {step}…"));
-                    state.cursor = None;
-                    vec![Effect::Replay { run_id, seq }]
-                }
-                None => {
-                    let text = format!(
-                        "walk a run with {} and {} first, then {} runs it again from that step",
-                        state.key(Cmd::TravelBack),
-                        state.key(Cmd::TravelForward),
-                        state.key(Cmd::ReplayFrom)
-                    );
-                    state.warn(text);
-                    Vec::new()
-                }
-            }
-        }
         Cmd::AddWatch => {
             open_prompt(state, PromptKind::Watch, String::new());
             Vec::new()

@@ -280,24 +280,69 @@ impl Services {
                     });
                 });
             }
-            Effect::Replay { run_id, seq } => {
+            Effect::Rerun {
+                run_id,
+                from,
+                params,
+                stop_on_entry,
+                breakpoints,
+            } => {
                 let me = self.clone();
                 tokio::spawn(async move {
                     let cascade = Tracker::new();
                     let options = debug::Options {
-                        breakpoints: Vec::new(),
-                        stop_on_entry: true,
+                        breakpoints,
+                        stop_on_entry,
                         cascade: Some(cascade.clone()),
                     };
                     let (tx, rx) = mpsc::unbounded_channel();
                     let rerun = crate::engine::rerun::Rerun {
-                        from: crate::engine::rerun::RerunFrom::Record(seq),
-                        ..crate::engine::rerun::Rerun::of(run_id)
+                        run_id,
+                        from,
+                        params,
+                        draft: false,
                     };
                     match me.engine.rerun_session(rerun, options, tx).await {
                         Ok(session) => me.adopt(session, cascade, rx),
                         Err(e) => me.send(Msg::Failure(format!("cannot run #{run_id} again: {e}"))),
                     }
+                });
+            }
+            Effect::CompareRuns { a, b } => self.query(move |s| {
+                let load = |id: i64| -> Result<crate::model::RunRecord, String> {
+                    s.run_with_steps(id)
+                        .map_err(|e| format!("cannot read run #{id}: {e}"))?
+                        .ok_or_else(|| format!("run #{id} is not in the store"))
+                };
+                let view = load(a).and_then(|ra| {
+                    let rb = load(b)?;
+                    let diff = crate::engine::compare::diff_runs(&ra, &rb);
+                    Ok(Box::new(super::state::RunDiffView {
+                        a: ra,
+                        b: rb,
+                        diff,
+                        selected: 0,
+                    }))
+                });
+                vec![Msg::RunDiff(view)]
+            }),
+            Effect::WhatIf { def_id, name } => {
+                let me = self.clone();
+                tokio::spawn(async move {
+                    let result = me
+                        .engine
+                        .what_if(&name, crate::engine::what_if::Events::Last(10))
+                        .await
+                        .map_err(|e| e.to_string());
+                    me.send(Msg::WhatIf { def_id, result });
+                });
+            }
+            Effect::OpenCascade(id) => {
+                let engine = self.engine.clone();
+                self.query(move |_| {
+                    vec![Msg::Cascade(
+                        engine.trace(id).map(Box::new).map_err(|e| e.to_string()),
+                    )]
                 });
             }
             Effect::Debug(action) => {

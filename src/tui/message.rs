@@ -31,12 +31,23 @@ pub enum Msg {
     Run(Option<RunRecord>),
     /// A trace to open.
     Trace(Result<RunRecord, String>),
+    /// Two runs compared, to show side by side.
+    RunDiff(Result<Box<super::state::RunDiffView>, String>),
+    /// An event's cascade, to show as a tree.
+    Cascade(Result<Box<crate::engine::trace::TraceNode>, String>),
     /// The params (or an endpoint's request) to start from.
     Params {
         /// The workflow or endpoint they belong to.
         definition: String,
         /// The JSON text.
         text: String,
+    },
+    /// A what-if's answer, for the deploy confirm.
+    WhatIf {
+        /// The workflow's id.
+        def_id: i64,
+        /// The answer, or why there is none.
+        result: Result<crate::engine::what_if::WhatIfReport, String>,
     },
     /// What a deploy would change.
     Diff {
@@ -198,12 +209,34 @@ pub enum Effect {
         /// Value.
         value: Value,
     },
-    /// Run again from a recorded step, under the debugger.
-    Replay {
+    /// Run a recorded run again, under the debugger.
+    Rerun {
         /// The recorded run.
         run_id: i64,
-        /// The step record to start at.
-        seq: u32,
+        /// Where it starts.
+        from: crate::engine::rerun::RerunFrom,
+        /// Params (an endpoint's request) in place of the recorded ones.
+        params: Option<Value>,
+        /// Stop before its first step.
+        stop_on_entry: bool,
+        /// Where to stop (the breakpoints of its definition, when the studio shows them).
+        breakpoints: Vec<Breakpoint>,
+    },
+    /// Compare two runs (with their steps).
+    CompareRuns {
+        /// The marked run.
+        a: i64,
+        /// The run compared with it.
+        b: i64,
+    },
+    /// Open an event's cascade as a tree.
+    OpenCascade(i64),
+    /// What a workflow's draft would have done with the events that came in.
+    WhatIf {
+        /// The workflow's id.
+        def_id: i64,
+        /// Its name.
+        name: String,
     },
     /// Compute what a deploy would change.
     LoadDiff(i64),

@@ -160,7 +160,7 @@ pub struct Trace {
 }
 
 /// The deploy confirm.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Confirm {
     /// The definition.
     pub def_id: i64,
@@ -170,6 +170,101 @@ pub struct Confirm {
     pub live_version: Option<i64>,
     /// What changed, once loaded.
     pub changes: Option<Result<Vec<String>, String>>,
+    /// What the draft would have done with the events that came in, once asked for.
+    pub what_if: WhatIfState,
+}
+
+/// A what-if in the deploy confirm.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum WhatIfState {
+    /// Not asked for.
+    #[default]
+    NotAsked,
+    /// Running.
+    Running,
+    /// Its answer, or why there is none.
+    Done(Result<crate::engine::what_if::WhatIfReport, String>),
+}
+
+/// Two runs side by side, step by step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunDiffView {
+    /// The marked run.
+    pub a: RunRecord,
+    /// The run compared with it.
+    pub b: RunRecord,
+    /// How they differ.
+    pub diff: crate::engine::compare::RunDiff,
+    /// The selected step row.
+    pub selected: usize,
+}
+
+/// One line of an event's cascade as the studio shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CascadeLine {
+    /// An event.
+    Event(crate::model::EventRecord),
+    /// A listener's run.
+    Run(RunRecord),
+    /// A listener that did not run, and why.
+    Skip {
+        /// The workflow.
+        workflow: String,
+        /// Why.
+        reason: String,
+        /// Stopped by the loop guard.
+        is_loop: bool,
+    },
+}
+
+/// An event's cascade, as a tree to walk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CascadeView {
+    /// The root event's id.
+    pub root: i64,
+    /// The tree flattened: each line with its depth.
+    pub lines: Vec<(usize, CascadeLine)>,
+    /// The selected line.
+    pub selected: usize,
+}
+
+impl CascadeView {
+    /// The view of a cascade tree.
+    pub fn of(tree: &crate::engine::trace::TraceNode) -> CascadeView {
+        fn walk(
+            node: &crate::engine::trace::TraceNode,
+            depth: usize,
+            out: &mut Vec<(usize, CascadeLine)>,
+        ) {
+            out.push((depth, CascadeLine::Event(node.event.clone())));
+            for l in &node.listeners {
+                match (&l.run, &l.skipped) {
+                    (Some(run), _) => {
+                        out.push((depth + 1, CascadeLine::Run(run.clone())));
+                        for child in &l.emitted {
+                            walk(child, depth + 2, out);
+                        }
+                    }
+                    (None, Some(reason)) => out.push((
+                        depth + 1,
+                        CascadeLine::Skip {
+                            workflow: l.workflow.clone(),
+                            reason: reason.clone(),
+                            is_loop: l.is_loop,
+                        },
+                    )),
+                    (None, None) => {}
+                }
+            }
+        }
+        let mut lines = Vec::new();
+        walk(tree, 0, &mut lines);
+        CascadeView {
+            root: tree.event.id,
+            lines,
+            selected: 0,
+        }
+    }
 }
 
 /// An overlay over the panes.
@@ -191,6 +286,10 @@ pub enum Overlay {
     Trace(Box<Trace>),
     /// The deploy confirm.
     Confirm(Confirm),
+    /// Two runs compared.
+    RunDiff(Box<RunDiffView>),
+    /// An event's cascade.
+    Cascade(Box<CascadeView>),
 }
 
 /// The params pane: a workflow's params, or an endpoint's request.
@@ -308,6 +407,8 @@ pub struct State {
     pub watches: Vec<Watch>,
     /// Time travel: the record of the selected run the panes show.
     pub cursor: Option<usize>,
+    /// The run marked to compare another with.
+    pub marked: Option<i64>,
     /// The open prompt.
     pub prompt: Option<Prompt>,
     /// The activity log.
@@ -374,6 +475,7 @@ impl State {
             debug: None,
             watches: Vec::new(),
             cursor: None,
+            marked: None,
             prompt: None,
             activity: Vec::new(),
             activity_selected: 0,
@@ -520,6 +622,7 @@ impl State {
         match (&self.overlay, self.mode) {
             (Some(Overlay::Trace(_)), _) => vec![C::Trace, C::Overlay],
             (Some(Overlay::Confirm(_)), _) => vec![C::Confirm, C::Overlay],
+            (Some(Overlay::Cascade(_)), _) => vec![C::Cascade, C::Overlay],
             (Some(_), _) => vec![C::Overlay],
             (None, Mode::Editing) => vec![C::Editor],
             (None, Mode::Filtering | Mode::Prompting) => vec![C::Overlay],

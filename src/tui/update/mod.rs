@@ -3,6 +3,7 @@
 //! effects (load this, emit that); the runtime performs the effects and feeds their results
 //! back as messages. Nothing here does I/O. One file per group of commands.
 
+mod compare;
 mod editor;
 mod mouse;
 mod navigation;
@@ -73,11 +74,29 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             })));
             Vec::new()
         }
-        Msg::Trace(Err(e)) | Msg::Failure(e) => {
+        Msg::RunDiff(Ok(view)) => {
+            state.overlay = Some(Overlay::RunDiff(view));
+            Vec::new()
+        }
+        Msg::Cascade(Ok(tree)) => {
+            state.overlay = Some(Overlay::Cascade(Box::new(super::state::CascadeView::of(
+                &tree,
+            ))));
+            Vec::new()
+        }
+        Msg::Trace(Err(e)) | Msg::RunDiff(Err(e)) | Msg::Cascade(Err(e)) | Msg::Failure(e) => {
             state.warn(e);
             Vec::new()
         }
         Msg::Params { definition, text } => editor::on_loaded(state, &definition, &text),
+        Msg::WhatIf { def_id, result } => {
+            if let Some(Overlay::Confirm(c)) = &mut state.overlay
+                && c.def_id == def_id
+            {
+                c.what_if = super::state::WhatIfState::Done(result);
+            }
+            Vec::new()
+        }
         Msg::Diff { def_id, result } => {
             if let Some(Overlay::Confirm(c)) = &mut state.overlay
                 && c.def_id == def_id
@@ -187,7 +206,9 @@ pub fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
         Cmd::EditParams | Cmd::LeaveEditor | Cmd::FormatParams => editor::run(state, cmd),
         Cmd::Emit | Cmd::DebugRun => runs::start(state, cmd),
         Cmd::Deploy | Cmd::Confirm => runs::deploy(state, cmd),
+        Cmd::WhatIf => runs::what_if(state),
         Cmd::Open => runs::open(state),
+        Cmd::Rerun | Cmd::MarkRun | Cmd::CompareRuns => compare::run(state, cmd),
         Cmd::Back => {
             if state.overlay.is_some() {
                 state.overlay = None;
@@ -234,7 +255,6 @@ pub fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
         | Cmd::Abort
         | Cmd::TravelBack
         | Cmd::TravelForward
-        | Cmd::ReplayFrom
         | Cmd::AddWatch
         | Cmd::ClearWatches
         | Cmd::Evaluate

@@ -219,6 +219,14 @@ pub(super) fn step(state: &mut State, delta: isize) -> Vec<Effect> {
             return Vec::new();
         }
         Some(Overlay::Confirm(_)) => return Vec::new(),
+        Some(Overlay::RunDiff(d)) => {
+            d.selected = moved(d.selected, d.diff.steps.len(), delta);
+            return Vec::new();
+        }
+        Some(Overlay::Cascade(c)) => {
+            c.selected = moved(c.selected, c.lines.len(), delta);
+            return Vec::new();
+        }
         None => {}
     }
     match state.focus {

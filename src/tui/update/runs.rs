@@ -6,7 +6,7 @@ use crate::model::Kind;
 use crate::tui::commands::Cmd;
 use crate::tui::data::ActivityRow;
 use crate::tui::input::ParamsCheck;
-use crate::tui::state::{Confirm, Focus, Overlay, State};
+use crate::tui::state::{Confirm, Focus, Overlay, State, WhatIfState};
 
 /// Switch the selected workflow on or off.
 pub(super) fn toggle(state: &mut State) -> Vec<Effect> {
@@ -115,6 +115,7 @@ pub(super) fn deploy(state: &mut State, cmd: Cmd) -> Vec<Effect> {
             name: item.row.name.clone(),
             live_version: item.row.live_version,
             changes: None,
+            what_if: WhatIfState::NotAsked,
         }));
         return vec![Effect::LoadDiff(item.row.id)];
     }
@@ -138,8 +139,33 @@ pub(super) fn deploy(state: &mut State, cmd: Cmd) -> Vec<Effect> {
     }
 }
 
-/// Open the selected thing: a workflow's steps, or a run's trace.
+/// `w` in the deploy confirm: what the draft would have done with the events that came in.
+pub(super) fn what_if(state: &mut State) -> Vec<Effect> {
+    let Some(Overlay::Confirm(c)) = &mut state.overlay else {
+        return Vec::new();
+    };
+    let is_workflow = state
+        .definitions
+        .iter()
+        .any(|d| d.row.id == c.def_id && d.row.kind == Kind::Workflow);
+    if !is_workflow {
+        c.what_if = WhatIfState::Done(Err(
+            "what-if replays events: it is for workflows, not endpoints".into(),
+        ));
+        return Vec::new();
+    }
+    c.what_if = WhatIfState::Running;
+    vec![Effect::WhatIf {
+        def_id: c.def_id,
+        name: c.name.clone(),
+    }]
+}
+
+/// Open the selected thing: a workflow's steps, a run's trace, an event's cascade.
 pub(super) fn open(state: &mut State) -> Vec<Effect> {
+    if let Some(Overlay::Cascade(_)) = state.overlay {
+        return super::compare::open_in_cascade(state);
+    }
     match state.focus {
         Focus::Workflows => {
             state.focus = Focus::Steps;
@@ -147,8 +173,10 @@ pub(super) fn open(state: &mut State) -> Vec<Effect> {
         }
         Focus::Activity => match state.visible_activity().get(state.activity_selected) {
             Some(ActivityRow::Run { run, .. }) => vec![Effect::OpenTrace(run.id)],
-            Some(_) => {
-                state.warn("select a run (the lines under an event) to open its trace");
+            Some(ActivityRow::Event(e)) => vec![Effect::OpenCascade(e.id)],
+            Some(ActivityRow::Skip(s)) => {
+                let text = format!("{} did not run: {}", s.workflow, s.reason);
+                state.notify(text);
                 Vec::new()
             }
             None => Vec::new(),

@@ -65,7 +65,13 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, area: Rect) {
                     Span::styled(format!("event #{} ", e.id), t.muted()),
                     Span::styled(e.name.clone(), t.accent()),
                     Span::raw(format!(" {}", short(&e.params, 60))),
-                    Span::styled(format!("  from {}", e.source), t.muted()),
+                    Span::styled(
+                        match e.replay_of {
+                            Some(of) => format!("  replays #{of}"),
+                            None => format!("  from {}", e.source),
+                        },
+                        t.muted(),
+                    ),
                 ]),
                 ActivityRow::Run { run, nested } => {
                     let mut spans = if *nested {
@@ -84,6 +90,9 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, area: Rect) {
                         t.muted(),
                     ));
                     spans.push(Span::raw(format!("  {}", run.status)));
+                    if let Some(of) = run.rerun_of {
+                        spans.push(Span::styled(format!("  rerun of #{of}"), t.muted()));
+                    }
                     if let Some(d) = run.duration() {
                         spans.push(Span::styled(format!("  {}", duration(d)), t.muted()));
                     }

@@ -11,7 +11,7 @@ use ratatui::widgets::Paragraph;
 
 /// The groups, in the order help shows them. A command is listed once, in the group of the
 /// first place it applies.
-const SECTIONS: [(Context, &str); 11] = [
+const SECTIONS: [(Context, &str); 12] = [
     (Context::Global, "Everywhere"),
     (Context::Workflows, "Workflows and endpoints"),
     (Context::Steps, "Steps"),
@@ -21,6 +21,7 @@ const SECTIONS: [(Context, &str); 11] = [
     (Context::Activity, "Activity"),
     (Context::Debug, "Debugger"),
     (Context::Trace, "Run trace"),
+    (Context::Cascade, "Cascade tree"),
     (Context::Confirm, "Deploy confirm"),
     (Context::Overlay, "Overlays (help, palette, trace, confirm)"),
 ];

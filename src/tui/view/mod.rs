@@ -3,6 +3,7 @@
 //! border.
 
 mod activity;
+mod compare;
 pub mod fit;
 mod help;
 mod overlays;
@@ -49,6 +50,8 @@ pub fn draw(frame: &mut Frame<'_>, state: &State) {
         }
         Some(Overlay::Trace(t)) => trace::draw(frame, state, areas.main, t),
         Some(Overlay::Confirm(c)) => overlays::confirm(frame, state, areas.main, c),
+        Some(Overlay::RunDiff(d)) => compare::run_diff(frame, state, areas.main, d),
+        Some(Overlay::Cascade(c)) => compare::cascade(frame, state, areas.main, c),
     }
 }
 

@@ -3,7 +3,7 @@
 use super::{block, centered, clear, fit};
 use crate::tui::commands::{Cmd, palette_matches};
 use crate::tui::layout::scroll_offset;
-use crate::tui::state::{Confirm, State};
+use crate::tui::state::{Confirm, State, WhatIfState};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -119,8 +119,16 @@ pub fn confirm(frame: &mut Frame<'_>, state: &State, area: Rect, c: &Confirm) {
             }
         }
     }
+    what_if_lines(&mut lines, state, c, width);
     lines.push(Line::from(""));
     let mut keys = Vec::new();
+    if changed && c.what_if == WhatIfState::NotAsked {
+        keys.push(Span::styled(
+            format!(" {}", state.keymap.describe(Cmd::WhatIf)),
+            t.accent(),
+        ));
+        keys.push(Span::raw(" what-if first  "));
+    }
     if changed {
         keys.push(Span::styled(
             format!(" {}", state.keymap.describe(Cmd::Confirm)),
@@ -141,4 +149,55 @@ pub fn confirm(frame: &mut Frame<'_>, state: &State, area: Rect, c: &Confirm) {
     }
     lines.push(Line::from(keys));
     frame.render_widget(Paragraph::new(fit::lines(lines, width)).block(b), rect);
+}
+
+/// What the draft would have done with the events that came in, when asked: the summary and
+/// the first differences.
+fn what_if_lines(lines: &mut Vec<Line<'static>>, state: &State, c: &Confirm, width: usize) {
+    let t = &state.theme;
+    match &c.what_if {
+        WhatIfState::NotAsked => {}
+        WhatIfState::Running => {
+            lines.push(Line::from(""));
+            lines.push(Line::from(Span::styled(
+                " what-if: running the draft against the events that came in…",
+                t.muted(),
+            )));
+        }
+        WhatIfState::Done(Err(e)) => {
+            lines.push(Line::from(""));
+            for l in fit::wrap(&format!("what-if: {e}"), width.saturating_sub(1)) {
+                lines.push(Line::from(Span::styled(format!(" {l}"), t.error())));
+            }
+        }
+        WhatIfState::Done(Ok(r)) => {
+            lines.push(Line::from(""));
+            let summary = if r.events.is_empty() {
+                " what-if: no event has come in to try the draft on".to_string()
+            } else {
+                format!(
+                    " what-if on the last {} event(s): {} the same, {} different",
+                    r.events.len(),
+                    r.same,
+                    r.different
+                )
+            };
+            let style = if r.different == 0 { t.ok() } else { t.warn() };
+            lines.push(Line::from(Span::styled(summary, style)));
+            let shown = r
+                .events
+                .iter()
+                .filter(|e| !e.same)
+                .flat_map(|e| e.differences.iter().map(move |d| (e.event_id, d)))
+                .take(5);
+            for (event, d) in shown {
+                lines.push(Line::from(vec![
+                    Span::styled(format!("   event #{event} {} ", d.pointer), t.muted()),
+                    Span::styled(crate::text::short(&d.live, 30), t.error()),
+                    Span::styled(" → ", t.muted()),
+                    Span::styled(crate::text::short(&d.draft, 30), t.ok()),
+                ]));
+            }
+        }
+    }
 }

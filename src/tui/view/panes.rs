@@ -431,7 +431,7 @@ pub fn variables_lines(state: &State, width: usize) -> Vec<Line<'static>> {
                     "{} {} walk · {} run from here",
                     state.key(Cmd::TravelBack),
                     state.key(Cmd::TravelForward),
-                    state.key(Cmd::ReplayFrom)
+                    state.key(Cmd::Rerun)
                 );
                 lines.push(Line::from(Span::styled(format!(" {keys}"), t.accent())));
                 lines.push(Line::from(Span::styled(

@@ -107,6 +107,13 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, area: Rect, trace: &Trace) {
     if let Some(d) = run.duration() {
         title.push(Span::styled(format!("{} ", duration(d)), t.muted()));
     }
+    if let Some(of) = run.rerun_of {
+        let from = run
+            .from_step
+            .as_deref()
+            .map_or(String::new(), |s| format!(" from {s}"));
+        title.push(Span::styled(format!("· rerun of #{of}{from} "), t.muted()));
+    }
     let room = usize::from(area.width.saturating_sub(2));
     let outer = block(fit::line(Line::from(title), room), true, t);
     frame.render_widget(outer, area);
