@@ -30,8 +30,8 @@ async fn emitted() -> Studio {
     s
 }
 
-/// Focus the activity log and select the row `pick` finds.
-async fn select_in_activity(s: &mut Studio, pick: impl Fn(&ActivityRow) -> bool) {
+/// Focus the activity log and select the row `pick` finds; the id of its run, if any.
+async fn select_in_activity(s: &mut Studio, pick: impl Fn(&ActivityRow) -> bool) -> Option<i64> {
     while s.state().focus != Focus::Activity {
         s.press("<tab>").await;
     }
@@ -39,7 +39,7 @@ async fn select_in_activity(s: &mut Studio, pick: impl Fn(&ActivityRow) -> bool)
     for _ in 0..50 {
         let at = s.state().visible_activity()[s.state().activity_selected].clone();
         if pick(&at) {
-            return;
+            return at.run().map(|r| r.id);
         }
         s.press("j").await;
     }
@@ -59,11 +59,14 @@ fn purchase_orders(s: &Studio) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_is_run_again_with_the_params_or_from_a_step_of_its_trace() {
     let mut s = emitted().await;
-    select_in_activity(&mut s, |r| is_run_of(r, "reorder_supply")).await;
-    let original = s.state().run.as_ref().unwrap().id;
-    // again with the params on the right (reorder_supply's)
+    // the params on the right changed to SKU 2
+    s.press("<tab><tab>e<down><c-e><bs>2<esc>").await;
+    assert!(s.state().params.text().contains("\"sku\": 2"));
+    let original = select_in_activity(&mut s, |r| is_run_of(r, "reorder_supply"))
+        .await
+        .unwrap();
+    // again with them
     s.press("R").await;
-    s.wait_for("again with the params on the right").await;
     s.wait(|rt| {
         rt.state()
             .activity
@@ -72,6 +75,19 @@ async fn a_run_is_run_again_with_the_params_or_from_a_step_of_its_trace() {
             .any(|r| r.rerun_of == Some(original) && r.status == RunStatus::Succeeded)
     })
     .await;
+    let rerun = s
+        .state()
+        .activity
+        .iter()
+        .filter_map(|r| r.run())
+        .find(|r| r.rerun_of == Some(original))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        rerun.params,
+        serde_json::json!({"sku": 2}),
+        "the params on the right"
+    );
     s.wait_for(&format!("rerun of #{original}")).await;
     // from the trace's `tell` step: stopped there first, the insert before it not repeated
     let orders = purchase_orders(&s);
@@ -130,22 +146,22 @@ async fn two_runs_that_took_different_branches_side_by_side() {
             .any(|r| r.target.name() == "reorder_supply" && r.status == RunStatus::Failed)
     })
     .await;
-    select_in_activity(&mut s, |r| {
+    let ok = select_in_activity(&mut s, |r| {
         r.run().is_some_and(|run| {
             run.target.name() == "reorder_supply" && run.status == RunStatus::Succeeded
         })
     })
-    .await;
-    let ok = s.state().run.as_ref().unwrap().id;
+    .await
+    .unwrap();
     s.press("M").await;
     s.wait_for(&format!("run #{ok} marked")).await;
-    select_in_activity(&mut s, |r| {
+    let failed = select_in_activity(&mut s, |r| {
         r.run().is_some_and(|run| {
             run.target.name() == "reorder_supply" && run.status == RunStatus::Failed
         })
     })
-    .await;
-    let failed = s.state().run.as_ref().unwrap().id;
+    .await
+    .unwrap();
     s.press("D").await;
     s.wait_for(&format!("Run #{ok} ↔ run #{failed}")).await;
     let Some(Overlay::RunDiff(view)) = &s.state().overlay else {
