@@ -86,6 +86,36 @@ fn a_rerun_from_a_step_does_not_repeat_what_came_before() {
         .collect();
     assert_eq!(steps, ["check", "fine", "done"]);
     assert_eq!(bookings(&s), 1, "no second write");
+    // compared with the first run, the write is what the rerun began after, not a difference
+    let rerun_id = rerun["id"].to_string();
+    let (_, diff) = s.cli_json(&["diff-runs", &failed.to_string(), &rerun_id]);
+    let write = diff["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "write")
+        .cloned()
+        .unwrap();
+    assert_eq!(write["only_in"], "a", "{diff}");
+    assert_eq!(write["before_start"], true, "{diff}");
+    let refuse = diff["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "refuse")
+        .cloned()
+        .unwrap();
+    assert!(
+        refuse.get("before_start").is_none(),
+        "a real difference: {diff}"
+    );
+    let out = s.cli(&["diff-runs", &failed.to_string(), &rerun_id]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("· write  not run again in run #")
+            && stdout.contains("- refuse  only in run #"),
+        "{stdout}"
+    );
     // from the start it does write again; show says where it came from
     let (code, again) = s.cli_json(&[
         "rerun",

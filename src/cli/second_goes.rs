@@ -275,7 +275,16 @@ pub fn diff_runs(db: &Path, a: i64, b: i64, json: bool) -> Outcome {
                     .join(",")
             )
         };
+        let other = |side| if side == "a" { b } else { a };
         match s.only_in {
+            Some(side) if s.before_start => {
+                let _ = writeln!(
+                    text,
+                    "  · {}{at}  not run again in run #{} (it began at a later step)",
+                    s.step,
+                    other(side)
+                );
+            }
             Some("a") => {
                 let _ = writeln!(text, "  - {}{at}  only in run #{a}", s.step);
             }
@@ -291,7 +300,7 @@ pub fn diff_runs(db: &Path, a: i64, b: i64, json: bool) -> Outcome {
                     let _ = writeln!(
                         text,
                         "      {}: {} → {}",
-                        c.pointer,
+                        c.pointer.trim_start_matches('/'),
                         render::short(&c.a, 60),
                         render::short(&c.b, 60)
                     );

@@ -82,6 +82,10 @@ pub struct StepDiff {
     pub iteration: Vec<usize>,
     /// `"a"` or `"b"` when the step ran in one run only (a different branch), else `null`.
     pub only_in: Option<&'static str>,
+    /// The step ran in one run only because the other began after it (a rerun from a later
+    /// step): not a difference in what they did.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub before_start: bool,
     /// Where its status, input, output or error differ.
     pub changes: Vec<Change>,
 }
@@ -112,7 +116,7 @@ impl RunDiff {
             && self
                 .steps
                 .iter()
-                .all(|s| s.only_in.is_none() && s.changes.is_empty())
+                .all(|s| (s.only_in.is_none() || s.before_start) && s.changes.is_empty())
     }
 }
 
@@ -146,13 +150,30 @@ fn ended(r: &RunRecord) -> Value {
     }
 }
 
+/// The places `run` recorded before the other run began, when the other is a rerun from a
+/// step (`other.from_step`): those before `run`'s last record of that step.
+fn before_start_of(run: &RunRecord, other: &RunRecord) -> Vec<Place> {
+    let (Some(from), Some(steps)) = (other.from_step.as_deref(), run.steps.as_deref()) else {
+        return Vec::new();
+    };
+    let Some(at) = steps.iter().rposition(|s| s.step == from) else {
+        return Vec::new();
+    };
+    steps[..at]
+        .iter()
+        .map(|s| (s.path.clone(), s.iteration.clone()))
+        .collect()
+}
+
 /// Compare two runs step by step: steps aligned by path and loop indexes (the last attempt
-/// of each), so that a step that ran in one run only shows a different branch.
+/// of each), so that a step that ran in one run only shows a different branch; a step the
+/// other run never came to because it was a rerun from a later step is marked `before_start`.
 pub fn diff_runs(a: &RunRecord, b: &RunRecord) -> RunDiff {
     let (sa, sb) = (
         by_place(a.steps.as_deref().unwrap_or_default()),
         by_place(b.steps.as_deref().unwrap_or_default()),
     );
+    let (early_a, early_b) = (before_start_of(a, b), before_start_of(b, a));
     let mut steps = Vec::new();
     for ((path, iteration), ra) in &sa {
         let rb = sb
@@ -164,6 +185,7 @@ pub fn diff_runs(a: &RunRecord, b: &RunRecord) -> RunDiff {
             path: path.clone(),
             iteration: iteration.clone(),
             only_in: rb.is_none().then_some("a"),
+            before_start: rb.is_none() && early_a.contains(&(path.clone(), iteration.clone())),
             changes: rb.map_or_else(Vec::new, |rb| changes(&did(ra), &did(rb))),
         });
     }
@@ -174,6 +196,7 @@ pub fn diff_runs(a: &RunRecord, b: &RunRecord) -> RunDiff {
                 path: path.clone(),
                 iteration: iteration.clone(),
                 only_in: Some("b"),
+                before_start: early_b.contains(&(path.clone(), iteration.clone())),
                 changes: Vec::new(),
             });
         }

@@ -108,6 +108,7 @@ pub fn run_diff(frame: &mut Frame<'_>, state: &State, area: Rect, view: &RunDiff
     let (mut left, mut right) = (Vec::new(), Vec::new());
     for (i, s) in d.steps.iter().enumerate().skip(offset).take(height) {
         let (mark, style) = match (s.only_in, s.changes.is_empty()) {
+            (Some(_), _) if s.before_start => ("·", t.muted()),
             (Some("a"), _) => ("-", t.error()),
             (Some(_), _) => ("+", t.ok()),
             (None, true) => ("=", t.muted()),
@@ -140,6 +141,11 @@ pub fn run_diff(frame: &mut Frame<'_>, state: &State, area: Rect, view: &RunDiff
     let mut lines = Vec::new();
     if let Some(s) = d.steps.get(view.selected) {
         let what = match s.only_in {
+            Some(side) if s.before_start => format!(
+                " {}: before run #{} began (a rerun from a later step)",
+                s.step,
+                if side == "a" { d.b } else { d.a }
+            ),
             Some("a") => format!(" {}: only in run #{}", s.step, d.a),
             Some(_) => format!(" {}: only in run #{}", s.step, d.b),
             None if s.changes.is_empty() => format!(" {}: the same in both", s.step),
