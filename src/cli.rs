@@ -29,6 +29,7 @@ mod render;
 mod runs;
 mod second_goes;
 mod serving;
+mod testing;
 mod versions;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -308,6 +309,26 @@ pub enum Command {
         /// The workflow
         workflow: String,
     },
+    /// Run the project's tests (tests/*.test.json), or write one from a recorded run
+    Test {
+        /// The project folder (default: the tests and drafts imported into the store)
+        dir: Option<PathBuf>,
+        /// Only the cases whose file, workflow, event, endpoint or name contains this
+        #[arg(long, value_name = "TEXT")]
+        filter: Option<String>,
+        /// Write the snapshots of cases whose trace changed
+        #[arg(long)]
+        update: bool,
+        /// Also write the results as JUnit XML to FILE
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Write a case from this recorded run instead (params, rows read, HTTP answers, outcome)
+        #[arg(long, value_name = "RUN_ID", conflicts_with_all = ["filter", "update", "junit", "dir"])]
+        record: Option<i64>,
+        /// With --record: the test file to add the case to [default: tests/NAME.test.json in the project]
+        #[arg(long, value_name = "FILE", requires = "record")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// What a command produced: its exit code.
@@ -460,6 +481,27 @@ pub fn run(cli: Cli) -> Outcome {
         Some(Command::Why { event_id, workflow }) => {
             second_goes::why(&db, event_id, &workflow, json)
         }
+        Some(Command::Test {
+            record: Some(run_id),
+            out,
+            ..
+        }) => testing::record(&db, run_id, out.as_deref(), json),
+        Some(Command::Test {
+            dir,
+            filter,
+            update,
+            junit,
+            ..
+        }) => testing::test(
+            &db,
+            &testing::TestArgs {
+                dir: dir.as_deref(),
+                filter,
+                update,
+                junit: junit.as_deref(),
+            },
+            json,
+        ),
     }
 }
 

@@ -38,6 +38,42 @@ pub const FILES: &[(&str, &str)] = &[
         "workflows/slack_alert.json",
         include_str!("../assets/example/workflows/slack_alert.json"),
     ),
+    (
+        "tests/create_order.test.json",
+        include_str!("../assets/example/tests/create_order.test.json"),
+    ),
+    (
+        "tests/get_sku.test.json",
+        include_str!("../assets/example/tests/get_sku.test.json"),
+    ),
+    (
+        "tests/notify_buyer.test.json",
+        include_str!("../assets/example/tests/notify_buyer.test.json"),
+    ),
+    (
+        "tests/receive_stock.test.json",
+        include_str!("../assets/example/tests/receive_stock.test.json"),
+    ),
+    (
+        "tests/reorder_supply.test.json",
+        include_str!("../assets/example/tests/reorder_supply.test.json"),
+    ),
+    (
+        "tests/sku_reorder.test.json",
+        include_str!("../assets/example/tests/sku_reorder.test.json"),
+    ),
+    (
+        "tests/__snapshots__/create_order.the_whole_cascade_of_a_low_stock_order.json",
+        include_str!(
+            "../assets/example/tests/__snapshots__/create_order.the_whole_cascade_of_a_low_stock_order.json"
+        ),
+    ),
+    (
+        "tests/__snapshots__/reorder_supply.the_whole_trace_offline.json",
+        include_str!(
+            "../assets/example/tests/__snapshots__/reorder_supply.the_whole_trace_offline.json"
+        ),
+    ),
 ];
 
 /// Every file of the benchmark project (one event, two listeners of three steps).

@@ -19,5 +19,6 @@ pub mod expr;
 pub mod model;
 pub mod server;
 pub mod store;
+pub mod suite;
 pub mod text;
 pub mod tui;

@@ -64,6 +64,12 @@ fn print_import(report: &ImportReport, path: &Path, store: &Store) -> std::io::R
             outln!("  {label:<8}{n}")?;
         }
     }
+    if !report.tests.is_empty() {
+        outln!(
+            "Kept {} test file(s); run them with flowdeck test.",
+            report.tests.len()
+        )?;
+    }
     if report.schema_applied {
         outln!("Ran schema.sql on {}.", store.data_path().display())?;
     }
@@ -143,6 +149,16 @@ pub fn export(db: &Path, dir: &Path, json: bool) -> Outcome {
         let rel = safe_relative(row.source_file.as_deref(), row.kind)
             .unwrap_or_else(|| default_file(row.kind, &row.name));
         write(rel, &text)?;
+    }
+    for kept in store.kept_files(crate::model::project::TESTS_DIR)? {
+        // a kept file's path is relative and inside tests/ (as import keeps them)
+        if kept
+            .path
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+        {
+            write(kept.path, &kept.text)?;
+        }
     }
     if json {
         print_json(&json!({ "dir": dir, "files": written }))?;

@@ -54,6 +54,41 @@ fn loop_reason(chain: &[String], listener: &str) -> Option<String> {
     Some(format!("loop: {}", path.join(" → ")))
 }
 
+/// What decides whether a listener runs an event.
+#[derive(Debug, Clone, Copy)]
+pub struct ListenerFacts<'a> {
+    /// The workflow.
+    pub name: &'a str,
+    /// Switched on.
+    pub active: bool,
+    /// Has the version the event asks for (a live version, for a live event).
+    pub deployed: bool,
+    /// May run again for an event its own run led to.
+    pub allow_self_trigger: bool,
+}
+
+impl ListenerFacts<'_> {
+    /// Why the listener does not run an event of `depth` that `chain` led to (`inactive`,
+    /// `not deployed`, `loop: a → b → a`, `max depth`), or `None`: it runs. The one rule,
+    /// for the engine and for tests of workflows.
+    pub fn skip_reason(&self, chain: &[String], depth: u32, max_depth: u32) -> Option<String> {
+        if !self.active {
+            Some("inactive".to_string())
+        } else if !self.deployed {
+            Some("not deployed".to_string())
+        } else if let Some(r) = (!self.allow_self_trigger)
+            .then(|| loop_reason(chain, self.name))
+            .flatten()
+        {
+            Some(r)
+        } else if depth > max_depth {
+            Some("max depth".to_string())
+        } else {
+            None
+        }
+    }
+}
+
 /// What the writer did for an event: its row (or the one recorded before under its key),
 /// the runs it queued and the listeners it skipped. Only ids and shared names: the event's
 /// record is built by [`Recorded::dispatched`] on the caller's side, which has the event
@@ -137,21 +172,13 @@ pub(crate) fn dispatch(
         skipped: Vec::new(),
     };
     for l in listeners.iter() {
-        let reason = if !l.active {
-            Some("inactive".to_string())
-        } else if !l.deployed {
-            Some("not deployed".to_string())
-        } else if let Some(r) = (!l.allow_self_trigger)
-            .then(|| loop_reason(chain, &l.name))
-            .flatten()
-        {
-            Some(r)
-        } else if depth > max_depth {
-            Some("max depth".to_string())
-        } else {
-            None
+        let facts = ListenerFacts {
+            name: &l.name,
+            active: l.active,
+            deployed: l.deployed,
+            allow_self_trigger: l.allow_self_trigger,
         };
-        match reason {
+        match facts.skip_reason(chain, depth, max_depth) {
             Some(reason) => {
                 let skip = SkipRecord {
                     event_id,

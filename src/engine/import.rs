@@ -4,7 +4,7 @@
 
 use super::error::EngineError;
 use super::program::{self, Origin};
-use crate::model::{Diagnostic, LoadedProject};
+use crate::model::{Diagnostic, KeptFile, LoadedProject};
 use crate::store::project::StoredProject;
 use crate::store::{DataDb, Store, definitions::ImportOutcome};
 use serde::Serialize;
@@ -22,6 +22,8 @@ pub struct ImportReport {
     pub diagnostics: Vec<Diagnostic>,
     /// Whether `schema.sql` ran.
     pub schema_applied: bool,
+    /// Test files kept (those without faults), and snapshots of their cases.
+    pub tests: Vec<String>,
 }
 
 impl ImportReport {
@@ -52,7 +54,24 @@ pub fn import_project(
             Err(diagnostics) => report.diagnostics.extend(diagnostics),
         }
     }
+    let kept: Vec<KeptFile> = project
+        .tests
+        .iter()
+        .filter(|t| t.suite.is_some())
+        .map(|t| KeptFile {
+            path: t.path.clone(),
+            text: t.text.clone(),
+        })
+        .chain(project.snapshots.iter().cloned())
+        .collect();
+    report.tests = project
+        .tests
+        .iter()
+        .filter(|t| t.suite.is_some())
+        .map(|t| t.path.to_string_lossy().into_owned())
+        .collect();
     let outcomes = store.transaction(|s| {
+        s.keep_files(&kept)?;
         if let (Some(config), Some(root)) = (&project.config, &project.root) {
             let previous = s.project()?;
             s.save_project(&StoredProject {

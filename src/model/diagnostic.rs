@@ -13,6 +13,9 @@ pub struct Diagnostic {
     pub line: Option<usize>,
     /// 1-based column, when known.
     pub column: Option<usize>,
+    /// The test case at fault, by name, when the fault is in a case of a test file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case: Option<String>,
     /// The id of the step at fault, when the fault is in a step.
     pub step: Option<String>,
     /// The field at fault (`sql`, `then`, `steps[2].cond`, …), when known.
@@ -30,6 +33,7 @@ impl Diagnostic {
             file: file.into(),
             line: None,
             column: None,
+            case: None,
             step: None,
             field: None,
             message: message.into(),
@@ -52,6 +56,13 @@ impl Diagnostic {
             Some((line, column)) => self.at(line, column),
             None => self,
         }
+    }
+
+    /// Name the test case at fault.
+    #[must_use]
+    pub fn case(mut self, name: impl Into<String>) -> Self {
+        self.case = Some(name.into());
+        self
     }
 
     /// Name the step at fault.
@@ -86,6 +97,9 @@ impl fmt::Display for Diagnostic {
             }
         }
         write!(f, ":")?;
+        if let Some(case) = &self.case {
+            write!(f, " case \"{case}\":")?;
+        }
         if let Some(step) = &self.step {
             write!(f, " step \"{step}\":")?;
         }

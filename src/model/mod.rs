@@ -12,13 +12,17 @@ pub mod source_map;
 pub mod step;
 pub mod strict_json;
 pub mod template;
+pub mod test_parse;
+pub mod test_suite;
 
 pub use definition::{Definition, Endpoint, Kind, Workflow, endpoint_key};
 pub use diagnostic::Diagnostic;
 pub use parse::{Parsed, parse_definition};
-pub use project::{LoadedFile, LoadedProject, ProjectConfig, ProjectError};
+pub use project::{KeptFile, LoadedFile, LoadedProject, ProjectConfig, ProjectError, TestFile};
 pub use record::{
     EventRecord, RunMode, RunRecord, RunStatus, SkipRecord, StepRecord, StepStatus, Target,
     Timestamp, json_text,
 };
 pub use step::{Action, Retry, Step};
+pub use test_parse::{ParsedSuite, parse_suite};
+pub use test_suite::{SuiteTarget, TestCase, TestSuite};

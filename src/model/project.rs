@@ -75,6 +75,36 @@ pub struct LoadedFile {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// A test file (`tests/*.test.json`) as read.
+#[derive(Debug, Clone)]
+pub struct TestFile {
+    /// Path relative to the project folder (`tests/reorder_supply.test.json`).
+    pub path: PathBuf,
+    /// The file's text, kept for export.
+    pub text: String,
+    /// The suite, when the file has no faults.
+    pub suite: Option<super::TestSuite>,
+    /// Faults of this file.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// A file a project keeps beside its definitions: a test file or a snapshot of a test case
+/// (`tests/__snapshots__/*.json`), by path relative to the project folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptFile {
+    /// Path relative to the project folder.
+    pub path: PathBuf,
+    /// Its text.
+    pub text: String,
+}
+
+/// Where a project keeps its tests, and their snapshots.
+pub const TESTS_DIR: &str = "tests";
+/// Where a project keeps the snapshots of its test cases.
+pub const SNAPSHOTS_DIR: &str = "tests/__snapshots__";
+/// How a test file's name ends.
+pub const TEST_SUFFIX: &str = ".test.json";
+
 /// What loading a folder or a file found.
 #[derive(Debug, Clone)]
 pub struct LoadedProject {
@@ -90,14 +120,19 @@ pub struct LoadedProject {
     pub files: Vec<LoadedFile>,
     /// Faults that belong to no single definition (flowdeck.toml, duplicate names).
     pub project_diagnostics: Vec<Diagnostic>,
+    /// Test files (`tests/*.test.json`), good or bad.
+    pub tests: Vec<TestFile>,
+    /// Snapshots of test cases (`tests/__snapshots__/*.json`).
+    pub snapshots: Vec<KeptFile>,
 }
 
 impl LoadedProject {
-    /// Every fault found, project-wide ones first.
+    /// Every fault found, project-wide ones first, test files' last.
     pub fn diagnostics(&self) -> impl Iterator<Item = &Diagnostic> {
         self.project_diagnostics
             .iter()
             .chain(self.files.iter().flat_map(|f| f.diagnostics.iter()))
+            .chain(self.tests.iter().flat_map(|t| t.diagnostics.iter()))
     }
 
     /// The usable definitions with their files.
@@ -185,6 +220,8 @@ pub fn load_file(path: &Path) -> Result<LoadedProject, ProjectError> {
             diagnostics: parsed.diagnostics,
         }],
         project_diagnostics: Vec::new(),
+        tests: Vec::new(),
+        snapshots: Vec::new(),
     };
     check_unique_keys(&mut project);
     Ok(project)
@@ -257,6 +294,7 @@ pub fn load_dir(dir: &Path) -> Result<LoadedProject, ProjectError> {
             });
         }
     }
+    let (tests, snapshots) = load_tests(dir)?;
     let mut project = LoadedProject {
         root: Some(dir.to_path_buf()),
         config,
@@ -264,9 +302,54 @@ pub fn load_dir(dir: &Path) -> Result<LoadedProject, ProjectError> {
         schema,
         files,
         project_diagnostics,
+        tests,
+        snapshots,
     };
     check_unique_keys(&mut project);
     Ok(project)
+}
+
+/// The JSON files of `folder` whose names end with `suffix`, sorted (none when it is absent).
+fn files_in(folder: &Path, suffix: &str) -> Result<Vec<PathBuf>, ProjectError> {
+    if !folder.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(folder)
+        .map_err(io(folder))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file()
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().ends_with(suffix))
+        })
+        .collect();
+    entries.sort();
+    Ok(entries)
+}
+
+/// The test files of a project folder, read, and the snapshots beside them.
+pub fn load_tests(dir: &Path) -> Result<(Vec<TestFile>, Vec<KeptFile>), ProjectError> {
+    let mut tests = Vec::new();
+    for path in files_in(&dir.join(TESTS_DIR), TEST_SUFFIX)? {
+        let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+        let parsed = super::parse_suite(&text, &path);
+        tests.push(TestFile {
+            path: path.strip_prefix(dir).unwrap_or(&path).to_path_buf(),
+            text,
+            suite: parsed.suite,
+            diagnostics: parsed.diagnostics,
+        });
+    }
+    let mut snapshots = Vec::new();
+    for path in files_in(&dir.join(SNAPSHOTS_DIR), ".json")? {
+        let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+        snapshots.push(KeptFile {
+            path: path.strip_prefix(dir).unwrap_or(&path).to_path_buf(),
+            text,
+        });
+    }
+    Ok((tests, snapshots))
 }
 
 /// Two files defining the same workflow name or endpoint route: the second is refused.

@@ -25,6 +25,31 @@ pub fn find_key(text: &str, key: &str) -> Option<(usize, usize)> {
         .map(|(i, _)| line_col(text, i))
 }
 
+/// Byte offset of the first `"<key>": "<value>"` in `text` (a string value, compared as
+/// JSON text).
+pub fn find_key_value(text: &str, key: &str, value: &str) -> Option<usize> {
+    let needle = format!("\"{}\"", escape(key));
+    let value = serde_json::to_string(value).ok()?;
+    text.match_indices(&needle)
+        .find(|(i, _)| {
+            text[i + needle.len()..]
+                .trim_start()
+                .strip_prefix(':')
+                .is_some_and(|rest| rest.trim_start().starts_with(&value))
+        })
+        .map(|(i, _)| i)
+}
+
+/// Line and column (1-based) of the first `"<key>":` in `text` at or after byte `from`.
+pub fn find_key_from(text: &str, key: &str, from: usize) -> Option<(usize, usize)> {
+    let from = from.min(text.len());
+    let rest = text.get(from..)?;
+    let needle = format!("\"{}\"", escape(key));
+    rest.match_indices(&needle)
+        .find(|(i, _)| rest[i + needle.len()..].trim_start().starts_with(':'))
+        .map(|(i, _)| line_col(text, from + i))
+}
+
 /// 1-based line and column of a byte offset.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];

@@ -186,6 +186,98 @@ pub struct Scratch {
 }
 
 impl Scratch {
+    /// A data database of its own, in memory, that lives as long as the value: what a test
+    /// of a workflow starts from (run `schema.sql` on it, then add the test's rows).
+    pub fn in_memory() -> Result<Scratch, DataError> {
+        let guard = Arc::new(Guard::default());
+        let conn = connect(Path::new(":memory:"), Some(guard.clone()))?;
+        Ok(Scratch {
+            conn: Mutex::new(conn),
+            guard,
+        })
+    }
+
+    /// Run a script (`schema.sql`): statements separated by `;`.
+    pub fn run_script(&self, sql: &str) -> Result<(), DataError> {
+        let conn = self.conn.lock().map_err(|_| poisoned())?;
+        conn.execute_batch(sql)?;
+        Ok(())
+    }
+
+    /// Add `rows` (objects, column → value) to `table`. A row that gives the table's whole
+    /// primary key and finds it there updates the columns it gives (so that a test may set
+    /// one column of a seeded row); the others are inserted.
+    pub fn insert_rows(&self, table: &str, rows: &[Value]) -> Result<(), DataError> {
+        let conn = self.conn.lock().map_err(|_| poisoned())?;
+        let key: Vec<String> = conn
+            .prepare(&format!("PRAGMA table_info({})", quote_name(table)))?
+            .query_map([], |r| Ok((r.get::<_, String>(1)?, r.get::<_, i64>(5)?)))?
+            .filter_map(Result::ok)
+            .filter(|(_, pk)| *pk > 0)
+            .map(|(name, _)| name)
+            .collect();
+        for row in rows {
+            let Some(row) = row.as_object().filter(|r| !r.is_empty()) else {
+                continue;
+            };
+            if !key.is_empty() && key.iter().all(|k| row.contains_key(k)) {
+                let (keys, rest): (Vec<_>, Vec<_>) = row.iter().partition(|(c, _)| key.contains(c));
+                let exists = format!(
+                    "SELECT count(*) FROM {} WHERE {}",
+                    quote_name(table),
+                    keys.iter()
+                        .map(|(c, _)| format!("{} = ?", quote_name(c)))
+                        .collect::<Vec<_>>()
+                        .join(" AND ")
+                );
+                let key_args: Vec<SqlValue> = keys.iter().map(|(_, v)| to_sql(v)).collect();
+                let found: i64 =
+                    conn.query_row(&exists, rusqlite::params_from_iter(key_args.iter()), |r| {
+                        r.get(0)
+                    })?;
+                if found > 0 {
+                    if !rest.is_empty() {
+                        let sql = format!(
+                            "UPDATE {} SET {} WHERE {}",
+                            quote_name(table),
+                            rest.iter()
+                                .map(|(c, _)| format!("{} = ?", quote_name(c)))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            keys.iter()
+                                .map(|(c, _)| format!("{} = ?", quote_name(c)))
+                                .collect::<Vec<_>>()
+                                .join(" AND ")
+                        );
+                        let args: Vec<SqlValue> = rest
+                            .iter()
+                            .map(|(_, v)| to_sql(v))
+                            .chain(key_args)
+                            .collect();
+                        conn.execute(&sql, rusqlite::params_from_iter(args))?;
+                    }
+                    continue;
+                }
+            }
+            let columns: Vec<String> = row.keys().map(|c| quote_name(c)).collect();
+            let marks = vec!["?"; columns.len()].join(", ");
+            let sql = format!(
+                "INSERT INTO {} ({}) VALUES ({marks})",
+                quote_name(table),
+                columns.join(", ")
+            );
+            let args: Vec<SqlValue> = row.values().map(to_sql).collect();
+            conn.execute(&sql, rusqlite::params_from_iter(args))?;
+        }
+        Ok(())
+    }
+
+    /// Every row of `table`, in the order of its rowid (or as stored).
+    pub fn table_rows(&self, table: &str) -> Result<Vec<Value>, DataError> {
+        let conn = self.conn.lock().map_err(|_| poisoned())?;
+        query_on(&conn, &format!("SELECT * FROM {}", quote_name(table)), &[])
+    }
+
     /// [`DataDb::query`], inside the transaction.
     pub fn query(&self, sql: &str, args: &[Value]) -> Result<Vec<Value>, DataError> {
         let conn = self.conn.lock().map_err(|_| poisoned())?;
@@ -206,6 +298,11 @@ impl Drop for Scratch {
             let _ = conn.execute_batch("ROLLBACK");
         }
     }
+}
+
+/// An SQL identifier, quoted.
+fn quote_name(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 fn poisoned() -> DataError {

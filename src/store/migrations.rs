@@ -247,6 +247,15 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN from_step TEXT;
     ALTER TABLE events ADD COLUMN replay_of INTEGER REFERENCES events (id) ON DELETE SET NULL;
     "#,
+    // 6: the files a project keeps beside its definitions: its test files and the snapshots
+    // of their cases, as imported (export writes them back; the studio runs the tests)
+    r#"
+    CREATE TABLE project_files (
+        path       TEXT PRIMARY KEY,        -- relative to the project folder
+        text       TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

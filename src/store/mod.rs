@@ -19,6 +19,7 @@ pub mod leases;
 pub mod load;
 pub mod migrations;
 pub mod project;
+pub mod project_files;
 pub mod runs;
 pub mod skips;
 pub mod steps;

@@ -1,0 +1,219 @@
+//! A test case from a recorded run (`flowdeck test --record RUN_ID`): its params (or
+//! request), the rows its queries read as `data` (a query whose rows cannot be put back in
+//! a fresh database, one that joins tables say, becomes a step mock), its HTTP answers as
+//! mocks (each once, in order, so retries replay), its `$env` where it differs from the
+//! project's defaults, its start as the virtual clock's, and its outcome as `expect`.
+
+use crate::model::test_suite::SuiteTarget;
+use crate::model::{ProjectConfig, RunRecord, RunStatus, StepRecord, StepStatus, Target};
+use crate::store::data::Scratch;
+use serde_json::{Map, Value, json};
+
+/// A case, and the suite head it belongs under, from a run with its steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    /// What the case tests.
+    pub target: SuiteTarget,
+    /// The case, as test-file JSON.
+    pub case: Value,
+}
+
+/// The case that replays `run` (steps included). `schema` is the project's `schema.sql`,
+/// to try the rows in; `config` gives the `[env]` defaults and secrets.
+pub fn record(run: &RunRecord, schema: Option<&str>, config: &ProjectConfig) -> Recorded {
+    let steps = run.steps.as_deref().unwrap_or_default();
+    let target = match &run.target {
+        Target::Workflow(name) => SuiteTarget::Workflow(name.clone()),
+        Target::Endpoint(key) => {
+            let (method, path) = key.split_once(' ').unwrap_or((key, "/"));
+            SuiteTarget::Endpoint {
+                method: method.to_string(),
+                path: path.to_string(),
+            }
+        }
+    };
+    let mut case = Map::new();
+    case.insert(
+        "name".into(),
+        json!(format!("recorded from run #{}", run.id)),
+    );
+    match target {
+        SuiteTarget::Endpoint { .. } => case.insert("request".into(), run.params.clone()),
+        _ => case.insert("params".into(), run.params.clone()),
+    };
+    let (data, step_mocks) = reads(steps, schema);
+    if !data.is_empty() {
+        case.insert("data".into(), Value::Object(data));
+    }
+    let env = env_now(config);
+    if !env.is_empty() {
+        case.insert("env".into(), Value::Object(env));
+    }
+    if let Some(at) = run.started_at {
+        case.insert("now".into(), json!(at.to_string()));
+    }
+    let http = http_mocks(steps);
+    if !http.is_empty() || !step_mocks.is_empty() {
+        let mut mocks = Map::new();
+        if !http.is_empty() {
+            mocks.insert("http".into(), Value::Array(http));
+        }
+        if !step_mocks.is_empty() {
+            mocks.insert("steps".into(), Value::Object(step_mocks));
+        }
+        case.insert("mocks".into(), Value::Object(mocks));
+    }
+    case.insert("expect".into(), expect_of(run, steps));
+    Recorded {
+        target,
+        case: Value::Object(case),
+    }
+}
+
+/// What the run ended with, as `expect`.
+fn expect_of(run: &RunRecord, steps: &[StepRecord]) -> Value {
+    let mut expect = Map::new();
+    expect.insert("status".into(), json!(run.status));
+    match run.status {
+        RunStatus::Succeeded => {
+            if let Some((status, body)) = run.response() {
+                expect.insert("response".into(), json!({ "status": status, "body": body }));
+            } else {
+                expect.insert("output".into(), run.output.clone().unwrap_or(Value::Null));
+            }
+        }
+        _ => {
+            expect.insert("error".into(), json!(run.error));
+        }
+    }
+    let emits: Vec<Value> = done(steps, "emit")
+        .map(|s| json!({ "event": s.input["event"], "params": s.input["params"] }))
+        .collect();
+    expect.insert("emits".into(), Value::Array(emits));
+    Value::Object(expect)
+}
+
+/// The succeeded records of `action`.
+fn done<'a>(steps: &'a [StepRecord], action: &'a str) -> impl Iterator<Item = &'a StepRecord> {
+    steps
+        .iter()
+        .filter(move |s| s.action == action && s.status == StepStatus::Succeeded)
+}
+
+/// The rows the run's queries read, by table, where they can be put back in a database
+/// made from `schema`; the other queries as step mocks of their output.
+fn reads(steps: &[StepRecord], schema: Option<&str>) -> (Map<String, Value>, Map<String, Value>) {
+    let mut data: Map<String, Value> = Map::new();
+    let mut mocks = Map::new();
+    for s in done(steps, "db.query") {
+        let rows = s.output.as_array().cloned().unwrap_or_default();
+        let table = s.input["sql"].as_str().and_then(single_table);
+        let fits = table.as_deref().is_some_and(|t| rows_fit(schema, t, &rows));
+        match table {
+            Some(t) if fits => {
+                let list = data.entry(t).or_insert_with(|| json!([]));
+                if let Some(list) = list.as_array_mut() {
+                    for r in rows {
+                        if !list.contains(&r) {
+                            list.push(r);
+                        }
+                    }
+                }
+            }
+            _ => {
+                mocks.insert(s.step.clone(), json!({ "output": s.output }));
+            }
+        }
+    }
+    (data, mocks)
+}
+
+/// The one table a plain `SELECT … FROM t …` reads (none for joins, sub-queries, unions).
+fn single_table(sql: &str) -> Option<String> {
+    let lower = sql.to_ascii_lowercase();
+    if lower.matches("select").count() != 1 || lower.contains(" join ") {
+        return None;
+    }
+    let after = lower.split(" from ").nth(1)?;
+    let name: String = after
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let rest = after.trim_start()[name.len()..].trim_start();
+    if name.is_empty() || rest.starts_with(',') {
+        return None;
+    }
+    Some(name)
+}
+
+/// Whether `rows` go into `table` of a fresh database made from `schema`.
+fn rows_fit(schema: Option<&str>, table: &str, rows: &[Value]) -> bool {
+    let Ok(db) = Scratch::in_memory() else {
+        return false;
+    };
+    if let Some(s) = schema
+        && db.run_script(s).is_err()
+    {
+        return false;
+    }
+    db.insert_rows(table, rows).is_ok()
+}
+
+/// HTTP answers in the order the run got them, each answering once.
+fn http_mocks(steps: &[StepRecord]) -> Vec<Value> {
+    steps
+        .iter()
+        .filter(|s| s.action == "http")
+        .map(|s| {
+            let mut m = json!({
+                "method": s.input["method"],
+                "url": s.input["url"],
+                "times": 1,
+            });
+            match (&s.status, &s.error) {
+                (StepStatus::Succeeded, _) => {
+                    m["status"] = s.output["status"].clone();
+                    m["body"] = s.output["body"].clone();
+                }
+                (_, Some(e)) => m["error"] = json!(e),
+                _ => m["error"] = json!("failed"),
+            }
+            m
+        })
+        .collect()
+}
+
+/// `$env` values of the process that differ from the project's defaults (secrets left out:
+/// a test file is no place for them).
+fn env_now(config: &ProjectConfig) -> Map<String, Value> {
+    config
+        .env
+        .iter()
+        .filter(|(name, _)| !config.secrets.contains(name))
+        .filter_map(|(name, default)| {
+            let now = std::env::var(name).ok()?;
+            (now != *default).then(|| (name.clone(), Value::String(now)))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::single_table;
+
+    #[test]
+    fn a_plain_select_names_its_table() {
+        assert_eq!(
+            single_table("SELECT id, name FROM skus WHERE id = ?").as_deref(),
+            Some("skus")
+        );
+        assert_eq!(single_table("select * from skus").as_deref(), Some("skus"));
+        assert_eq!(
+            single_table("SELECT a.id FROM a JOIN b ON a.id = b.id"),
+            None
+        );
+        assert_eq!(single_table("SELECT * FROM a, b"), None);
+        assert_eq!(single_table("SELECT (SELECT 1) FROM a"), None);
+    }
+}
