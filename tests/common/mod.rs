@@ -46,16 +46,22 @@ impl Sandbox {
     /// Run the real `flowdeck` binary with `--db <sandbox db>` and the given arguments, in
     /// the sandbox folder, with logs kept out of the user's folders.
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_flowdeck"))
-            .arg("--db")
+        self.command(args).output().expect("run flowdeck")
+    }
+
+    /// The command [`Sandbox::cli`] runs, to add to (environment variables, say). `CI` is
+    /// removed: commands that behave differently under CI are tested with it set on purpose.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_flowdeck"));
+        c.arg("--db")
             .arg(self.db())
             .args(args)
             .current_dir(self.dir.path())
             .env("FLOWDECK_LOG_FILE", self.path("flowdeck.log"))
             .env_remove("FLOWDECK_DB")
             .env_remove("SUPPLIER_URL")
-            .output()
-            .expect("run flowdeck")
+            .env_remove("CI");
+        c
     }
 
     /// [`Sandbox::cli`] with `--json`, parsed; panics with stderr when the output is not JSON.
