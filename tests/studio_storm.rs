@@ -124,6 +124,8 @@ const BURSTS: &[&[KeyCode]] = &[
     &[KeyCode::Char('d'), KeyCode::Char('w')],
     // the workflows list, another definition
     &[KeyCode::Tab, KeyCode::Char('j')],
+    // the selected definition's tests, a case's trace
+    &[KeyCode::Char('T'), KeyCode::Char('j'), KeyCode::Enter],
 ];
 
 struct Storm {
@@ -277,6 +279,7 @@ struct Reached {
     confirm: usize,
     run_diff: usize,
     cascade: usize,
+    tests: usize,
     editing: usize,
     filtering: usize,
     prompting: usize,
@@ -298,6 +301,7 @@ impl Reached {
             Some(Overlay::Confirm(_)) => self.confirm += 1,
             Some(Overlay::RunDiff(_)) => self.run_diff += 1,
             Some(Overlay::Cascade(_)) => self.cascade += 1,
+            Some(Overlay::Tests(_)) => self.tests += 1,
             None => {}
         }
         match state.mode {
@@ -331,6 +335,7 @@ impl Reached {
             (self.confirm, "the deploy confirm"),
             (self.run_diff, "two runs compared"),
             (self.cascade, "a cascade tree"),
+            (self.tests, "test results"),
             (self.editing, "the editor"),
             (self.filtering, "the filter"),
             (self.prompting, "a prompt"),

@@ -3,14 +3,13 @@
 //! Exit 0 all passed, 1 a case failed, 2 a test file is invalid.
 
 use super::{Outcome, print_json};
+use crate::model::KeptFile;
 use crate::model::project::{self, TESTS_DIR};
-use crate::model::test_suite::SuiteTarget;
-use crate::model::{KeptFile, parse_suite};
 use crate::store::Store;
 use crate::suite::{self, CaseStatus, Loaded, Options, Report};
 use anyhow::{Context, bail};
 use crossterm::style::Stylize;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -136,16 +135,12 @@ fn keep_snapshots(db: &Path, dir: Option<&Path>, snapshots: &[KeptFile]) -> anyh
     if snapshots.is_empty() {
         return Ok(());
     }
-    let root = match dir {
+    let root: Option<PathBuf> = match dir {
         Some(d) => Some(d.to_path_buf()),
         None => {
             let store = Store::open(db)?;
-            store.keep_files(snapshots)?;
-            store
-                .project()?
-                .root
-                .map(PathBuf::from)
-                .filter(|r| r.is_dir())
+            suite::load::keep_in_store(&store, snapshots).map_err(anyhow::Error::msg)?;
+            return Ok(());
         }
     };
     if let Some(root) = root {
@@ -264,144 +259,24 @@ pub fn record(db: &Path, run_id: i64, out: Option<&Path>, json: bool) -> Outcome
         bail!("no store at {}: give --db", db.display());
     }
     let store = Store::open(db)?;
-    let run = store
-        .run_with_steps(run_id)?
-        .with_context(|| format!("no run #{run_id} (flowdeck runs lists them)"))?;
-    if !run.status.is_finished() {
-        bail!(
-            "run #{run_id} is {}: record it when it has ended",
-            run.status
-        );
-    }
-    let project = store.project()?;
-    let recorded = suite::record::record(&run, project.schema.as_deref(), &project.config);
-    let root = project
-        .root
-        .clone()
-        .map(PathBuf::from)
-        .filter(|r| r.is_dir());
-    let path = match out {
-        Some(p) => p.to_path_buf(),
-        None => root
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("."))
-            .join(TESTS_DIR)
-            .join(format!(
-                "{}{}",
-                file_stem(&recorded.target),
-                project::TEST_SUFFIX
-            )),
-    };
-    let (text, name) = add_case(&path, &recorded)?;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
-    // the store keeps its project's test files too (the studio runs them)
-    if let Some(rel) = root
-        .as_ref()
-        .and_then(|r| {
-            std::fs::canonicalize(&path)
-                .ok()
-                .zip(std::fs::canonicalize(r).ok())
-        })
-        .and_then(|(p, r)| p.strip_prefix(r).ok().map(Path::to_path_buf))
-    {
-        store.keep_files(&[KeptFile { path: rel, text }])?;
-    }
+    let written = suite::record::write_case(&store, run_id, out).map_err(anyhow::Error::msg)?;
     if json {
-        print_json(&json!({ "file": path, "case": name, "target": recorded.target.to_string() }))?;
+        print_json(
+            &json!({ "file": written.path, "case": written.name, "target": written.target.to_string() }),
+        )?;
     } else {
         outln!(
-            "Wrote case {name:?} of {} to {}.",
-            recorded.target,
-            path.display()
+            "Wrote case {:?} of {} to {}.",
+            written.name,
+            written.target,
+            written.path.display()
         )?;
-        outln!("Run it: flowdeck test --filter {}", shell_word(&name))?;
+        outln!(
+            "Run it: flowdeck test --filter {}",
+            shell_word(&written.name)
+        )?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A test file's name for what it tests: the workflow's name, `post_orders` for an endpoint.
-fn file_stem(target: &SuiteTarget) -> String {
-    let raw = match target {
-        SuiteTarget::Workflow(n) | SuiteTarget::Event(n) => n.clone(),
-        SuiteTarget::Endpoint { method, path } => format!("{method}{path}"),
-    };
-    let slug: String = raw
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    slug.trim_matches('_').replace("__", "_")
-}
-
-/// The test file at `path` with the recorded case added (a new file when there is none),
-/// and the case's name (made unique in the file).
-fn add_case(path: &Path, recorded: &suite::record::Recorded) -> anyhow::Result<(String, String)> {
-    let (key, value) = match &recorded.target {
-        SuiteTarget::Workflow(n) => ("workflow", n.clone()),
-        SuiteTarget::Event(n) => ("event", n.clone()),
-        SuiteTarget::Endpoint { method, path } => ("endpoint", format!("{method} {path}")),
-    };
-    let mut file: Map<String, Value> = if path.exists() {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let v: Value = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "{} is not JSON: fix it, or give another file with --out",
-                path.display()
-            )
-        })?;
-        let Value::Object(o) = v else {
-            bail!("{} is not a test file (not a JSON object)", path.display());
-        };
-        if o.get(key).and_then(Value::as_str) != Some(value.as_str()) {
-            bail!(
-                "{} tests something else than {}: give another file with --out",
-                path.display(),
-                recorded.target
-            );
-        }
-        o
-    } else {
-        let mut o = Map::new();
-        o.insert(key.into(), json!(value));
-        o.insert("cases".into(), json!([]));
-        o
-    };
-    let mut case = recorded.case.clone();
-    let base = case["name"].as_str().unwrap_or("recorded").to_string();
-    let cases = file.entry("cases").or_insert_with(|| json!([]));
-    let taken = |n: &str, cases: &Value| {
-        cases
-            .as_array()
-            .is_some_and(|l| l.iter().any(|c| c["name"] == n))
-    };
-    let mut name = base.clone();
-    let mut n = 2;
-    while taken(&name, cases) {
-        name = format!("{base} ({n})");
-        n += 1;
-    }
-    case["name"] = json!(name);
-    match cases.as_array_mut() {
-        Some(list) => list.push(case),
-        None => bail!("{}: `cases` is not an array", path.display()),
-    }
-    let mut text = serde_json::to_string_pretty(&Value::Object(file))?;
-    text.push('\n');
-    let parsed = parse_suite(&text, path);
-    if let Some(d) = parsed.diagnostics.first() {
-        bail!("the recorded case would not be a valid test: {d}");
-    }
-    Ok((text, name))
 }
 
 /// A word as a shell reads it.

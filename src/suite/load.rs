@@ -102,6 +102,30 @@ pub fn concerning<'a>(loaded: &'a Loaded, key: &str) -> Vec<&'a SuiteFile> {
         .collect()
 }
 
+/// Keep written snapshots in the store, and in the folder its project was imported from
+/// when that is still there.
+pub fn keep_in_store(store: &Store, snapshots: &[crate::model::KeptFile]) -> Result<(), String> {
+    store.keep_files(snapshots).map_err(|e| e.to_string())?;
+    let root = store
+        .project()
+        .map_err(|e| e.to_string())?
+        .root
+        .map(PathBuf::from)
+        .filter(|r| r.is_dir());
+    if let Some(root) = root {
+        for s in snapshots {
+            let path = root.join(&s.path);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            }
+            std::fs::write(&path, &s.text)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// Whether `path` (relative to a project) is a test file.
 pub fn is_test_file(path: &Path) -> bool {
     path.starts_with(TESTS_DIR) && path.to_string_lossy().ends_with(TEST_SUFFIX)

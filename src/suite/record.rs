@@ -4,10 +4,160 @@
 //! mocks (each once, in order, so retries replay), its `$env` where it differs from the
 //! project's defaults, its start as the virtual clock's, and its outcome as `expect`.
 
+use crate::model::project::{TEST_SUFFIX, TESTS_DIR};
 use crate::model::test_suite::SuiteTarget;
-use crate::model::{ProjectConfig, RunRecord, RunStatus, StepRecord, StepStatus, Target};
+use crate::model::{
+    KeptFile, ProjectConfig, RunRecord, RunStatus, StepRecord, StepStatus, Target, parse_suite,
+};
+use crate::store::Store;
 use crate::store::data::Scratch;
 use serde_json::{Map, Value, json};
+use std::path::{Path, PathBuf};
+
+/// A recorded case, written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    /// The test file.
+    pub path: PathBuf,
+    /// The case's name (unique in the file).
+    pub name: String,
+    /// What it tests.
+    pub target: SuiteTarget,
+}
+
+/// Record run `run_id` of `store` as a case, added to the test file `out` (default: the
+/// project's `tests/NAME.test.json`, in the folder the project was imported from); the store
+/// keeps the file too when it is in that folder.
+pub fn write_case(store: &Store, run_id: i64, out: Option<&Path>) -> Result<Written, String> {
+    let run = store
+        .run_with_steps(run_id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no run #{run_id} (flowdeck runs lists them)"))?;
+    if !run.status.is_finished() {
+        return Err(format!(
+            "run #{run_id} is {}: record it when it has ended",
+            run.status
+        ));
+    }
+    let project = store.project().map_err(|e| e.to_string())?;
+    let recorded = record(&run, project.schema.as_deref(), &project.config);
+    let root = project
+        .root
+        .clone()
+        .map(PathBuf::from)
+        .filter(|r| r.is_dir());
+    let path = match out {
+        Some(p) => p.to_path_buf(),
+        None => root
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join(TESTS_DIR)
+            .join(format!("{}{TEST_SUFFIX}", file_stem(&recorded.target))),
+    };
+    let (text, name) = add_case(&path, &recorded)?;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    std::fs::write(&path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let relative = root.as_ref().and_then(|r| {
+        let (p, r) = (
+            std::fs::canonicalize(&path).ok()?,
+            std::fs::canonicalize(r).ok()?,
+        );
+        p.strip_prefix(r).ok().map(Path::to_path_buf)
+    });
+    if let Some(rel) = relative {
+        store
+            .keep_files(&[KeptFile { path: rel, text }])
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(Written {
+        path,
+        name,
+        target: recorded.target,
+    })
+}
+
+/// A test file's name for what it tests: the workflow's name, `post_orders` for an endpoint.
+fn file_stem(target: &SuiteTarget) -> String {
+    let raw = match target {
+        SuiteTarget::Workflow(n) | SuiteTarget::Event(n) => n.clone(),
+        SuiteTarget::Endpoint { method, path } => format!("{method}{path}"),
+    };
+    let mut slug: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    while slug.contains("__") {
+        slug = slug.replace("__", "_");
+    }
+    slug.trim_matches('_').to_string()
+}
+
+/// The test file at `path` with the recorded case added (a new file when there is none),
+/// and the case's name (made unique in the file).
+fn add_case(path: &Path, recorded: &Recorded) -> Result<(String, String), String> {
+    let (key, value) = match &recorded.target {
+        SuiteTarget::Workflow(n) => ("workflow", n.clone()),
+        SuiteTarget::Event(n) => ("event", n.clone()),
+        SuiteTarget::Endpoint { method, path } => ("endpoint", format!("{method} {path}")),
+    };
+    let mut file: Map<String, Value> = if path.exists() {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let Ok(Value::Object(o)) = serde_json::from_str::<Value>(&text) else {
+            return Err(format!(
+                "{} is not a test file (not a JSON object): fix it, or give another file with --out",
+                path.display()
+            ));
+        };
+        if o.get(key).and_then(Value::as_str) != Some(value.as_str()) {
+            return Err(format!(
+                "{} tests something else than {}: give another file with --out",
+                path.display(),
+                recorded.target
+            ));
+        }
+        o
+    } else {
+        let mut o = Map::new();
+        o.insert(key.into(), json!(value));
+        o.insert("cases".into(), json!([]));
+        o
+    };
+    let mut case = recorded.case.clone();
+    let base = case["name"].as_str().unwrap_or("recorded").to_string();
+    let cases = file.entry("cases").or_insert_with(|| json!([]));
+    let taken = |n: &str, cases: &Value| {
+        cases
+            .as_array()
+            .is_some_and(|l| l.iter().any(|c| c["name"] == n))
+    };
+    let mut name = base.clone();
+    let mut n = 2;
+    while taken(&name, cases) {
+        name = format!("{base} ({n})");
+        n += 1;
+    }
+    case["name"] = json!(name);
+    let Some(list) = cases.as_array_mut() else {
+        return Err(format!("{}: `cases` is not an array", path.display()));
+    };
+    list.push(case);
+    let mut text = serde_json::to_string_pretty(&Value::Object(file)).map_err(|e| e.to_string())?;
+    text.push('\n');
+    if let Some(d) = parse_suite(&text, path).diagnostics.first() {
+        return Err(format!("the recorded case would not be a valid test: {d}"));
+    }
+    Ok((text, name))
+}
 
 /// A case, and the suite head it belongs under, from a run with its steps.
 #[derive(Debug, Clone, PartialEq)]

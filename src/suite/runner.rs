@@ -47,7 +47,7 @@ pub enum CaseStatus {
 }
 
 /// One case's result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CaseResult {
     /// The test file, relative to the project.
     pub file: String,
@@ -72,7 +72,7 @@ pub struct CaseResult {
 }
 
 /// Every case's result.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct Report {
     /// Cases that passed.
     pub passed: usize,

@@ -95,6 +95,10 @@ pub enum Cmd {
     Evaluate,
     /// Change a variable of the paused run.
     EditVariable,
+    /// Run the tests of the selected workflow or endpoint.
+    RunTests,
+    /// Write a test case from the selected run.
+    RecordTest,
 }
 
 /// Where a command applies.
@@ -118,6 +122,8 @@ pub enum Context {
     Trace,
     /// An event's cascade, as a tree.
     Cascade,
+    /// Test results.
+    Tests,
     /// The deploy confirm.
     Confirm,
     /// Any overlay (help, palette, trace, confirm, filter).
@@ -297,6 +303,26 @@ pub const COMMANDS: &[CommandInfo] = &[
         acts: Acts::Always,
     },
     CommandInfo {
+        cmd: Cmd::RunTests,
+        name: "run_tests",
+        title: "tests",
+        description: "Run the tests of the selected workflow or endpoint (and of the event it listens to); again, in the results",
+        keys: &["T"],
+        contexts: &[C::Global, C::Tests],
+        hint: false,
+        acts: Acts::Always,
+    },
+    CommandInfo {
+        cmd: Cmd::RecordTest,
+        name: "record_test",
+        title: "record test",
+        description: "Write a test case from the selected run: its params, the rows it read, its HTTP answers, its outcome",
+        keys: &["ctrl-t"],
+        contexts: &[C::Global, C::Trace],
+        hint: false,
+        acts: Acts::Always,
+    },
+    CommandInfo {
         cmd: Cmd::MarkRun,
         name: "mark_run",
         title: "mark",
@@ -402,7 +428,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         title: "open",
         description: "Open the selected run's trace, or the selected event's cascade as a tree (on a workflow: focus its steps)",
         keys: &["enter"],
-        contexts: &[C::Workflows, C::Activity, C::Cascade],
+        contexts: &[C::Workflows, C::Activity, C::Cascade, C::Tests],
         hint: true,
         acts: Acts::Always,
     },

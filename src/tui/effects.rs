@@ -112,6 +112,56 @@ impl Services {
         });
     }
 
+    /// Run the tests that concern `of` (a workflow's name or an endpoint's key) from the
+    /// store's test files and drafts; snapshots written are kept in the store.
+    fn run_tests(&self, of: String, show: bool) {
+        let (store, tx) = (self.store.clone(), self.tx.clone());
+        tokio::spawn(async move {
+            let loaded = {
+                let store = store.clone();
+                tokio::task::spawn_blocking(move || match store.lock() {
+                    Ok(s) => crate::suite::load::from_store(&s).map_err(|e| e.to_string()),
+                    Err(_) => Err("the studio's store connection is broken".to_string()),
+                })
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r)
+            };
+            let result = match loaded {
+                Err(e) => Err(e),
+                Ok(loaded) => {
+                    let files: Vec<_> = crate::suite::load::concerning(&loaded, &of)
+                        .into_iter()
+                        .cloned()
+                        .collect();
+                    // a file with faults may be anyone's (it may not even say whose)
+                    let invalid = loaded.invalid.clone();
+                    let outcome = crate::suite::run_all(
+                        std::sync::Arc::new(loaded.catalog),
+                        files,
+                        &loaded.snapshots,
+                        &crate::suite::Options::default(),
+                    )
+                    .await;
+                    if !outcome.snapshots.is_empty() {
+                        let snapshots = outcome.snapshots.clone();
+                        let _ = tokio::task::spawn_blocking(move || {
+                            if let Ok(s) = store.lock() {
+                                let _ = crate::suite::load::keep_in_store(&s, &snapshots);
+                            }
+                        })
+                        .await;
+                    }
+                    Ok(super::state::TestResults {
+                        report: outcome.report,
+                        invalid,
+                    })
+                }
+            };
+            let _ = tx.send(Msg::Tests { of, result, show });
+        });
+    }
+
     /// Perform one effect in the background.
     pub fn perform(&self, effect: Effect) {
         match effect {
@@ -434,6 +484,21 @@ impl Services {
                 Err(e) => vec![Msg::Trace(Err(format!("cannot read run #{id}: {e}")))],
             }),
             Effect::SetMouse(_) => {}
+            Effect::RunTests { of, show } => self.run_tests(of, show),
+            Effect::RecordTest(run_id) => self.query(
+                move |s| match crate::suite::record::write_case(s, run_id, None) {
+                    Ok(w) => vec![
+                        Msg::Notice(format!(
+                            "wrote case {:?} of {} to {}",
+                            w.name,
+                            w.target,
+                            w.path.display()
+                        )),
+                        Msg::StoreChanged,
+                    ],
+                    Err(e) => vec![Msg::Failure(format!("cannot record run #{run_id}: {e}"))],
+                },
+            ),
         }
     }
 

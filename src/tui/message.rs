@@ -56,6 +56,15 @@ pub enum Msg {
         /// The change lines, or why not.
         result: Result<Vec<String>, String>,
     },
+    /// Tests ran.
+    Tests {
+        /// Whose tests (a workflow's name or an endpoint's `METHOD /path`).
+        of: String,
+        /// What they found, or why they could not run.
+        result: Result<super::state::TestResults, String>,
+        /// Show them (the user asked); else only say how they went (the dev loop ran them).
+        show: bool,
+    },
     /// The debug session said something.
     Debug(DebugEvent),
     /// A paused run's variables after an edit.
@@ -249,6 +258,15 @@ pub enum Effect {
     },
     /// Open a run's trace.
     OpenTrace(i64),
+    /// Run the tests that concern a workflow or endpoint.
+    RunTests {
+        /// Its name, or `METHOD /path`.
+        of: String,
+        /// Show the results (else only a notice).
+        show: bool,
+    },
+    /// Write a test case from a recorded run.
+    RecordTest(i64),
     /// Switch mouse capture.
     SetMouse(bool),
 }

@@ -157,6 +157,30 @@ pub struct Trace {
     pub expanded: bool,
     /// Lines scrolled in the detail.
     pub scroll: u16,
+    /// The test case whose run this is (a run of a test's own world, not in the store).
+    pub case: Option<String>,
+    /// The overlay to go back to when the trace closes (the tests it was opened from).
+    pub back: Option<Box<Overlay>>,
+}
+
+/// The tests of a workflow or endpoint, run in the studio.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestsView {
+    /// Whose tests: the workflow's name or the endpoint's `METHOD /path`.
+    pub of: String,
+    /// The results, once they are in (or why there are none).
+    pub result: Option<Result<TestResults, String>>,
+    /// The selected case.
+    pub selected: usize,
+}
+
+/// What a test run in the studio found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestResults {
+    /// Every case's result.
+    pub report: crate::suite::Report,
+    /// Faults of test files that could not run.
+    pub invalid: Vec<crate::model::Diagnostic>,
 }
 
 /// The deploy confirm.
@@ -290,6 +314,8 @@ pub enum Overlay {
     RunDiff(Box<RunDiffView>),
     /// An event's cascade.
     Cascade(Box<CascadeView>),
+    /// Tests of a workflow or endpoint, and their results.
+    Tests(Box<TestsView>),
 }
 
 /// The params pane: a workflow's params, or an endpoint's request.
@@ -623,6 +649,7 @@ impl State {
             (Some(Overlay::Trace(_)), _) => vec![C::Trace, C::Overlay],
             (Some(Overlay::Confirm(_)), _) => vec![C::Confirm, C::Overlay],
             (Some(Overlay::Cascade(_)), _) => vec![C::Cascade, C::Overlay],
+            (Some(Overlay::Tests(_)), _) => vec![C::Tests, C::Overlay],
             (Some(_), _) => vec![C::Overlay],
             (None, Mode::Editing) => vec![C::Editor],
             (None, Mode::Filtering | Mode::Prompting) => vec![C::Overlay],

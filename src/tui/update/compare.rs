@@ -10,6 +10,16 @@ use crate::tui::state::{CascadeLine, Focus, Overlay, State};
 
 /// `R`, `M` and `D`.
 pub(super) fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
+    if let Some(Overlay::Trace(t)) = &state.overlay
+        && let Some(case) = &t.case
+    {
+        let text = format!(
+            "this run is test case {case:?}'s, in the test's own world: {} runs the tests again",
+            state.key(Cmd::RunTests)
+        );
+        state.warn(text);
+        return Vec::new();
+    }
     match cmd {
         Cmd::Rerun => rerun(state),
         Cmd::MarkRun => mark(state),
@@ -20,7 +30,7 @@ pub(super) fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
 
 /// The run the user looks at: the open trace's; in the activity log, the selected row's
 /// (even before its steps have loaded); else the one the variables pane shows.
-fn looked_at(state: &State) -> Option<&RunRecord> {
+pub(super) fn looked_at(state: &State) -> Option<&RunRecord> {
     match &state.overlay {
         Some(Overlay::Trace(t)) => Some(&t.run),
         _ if state.focus == Focus::Activity => state
@@ -32,7 +42,7 @@ fn looked_at(state: &State) -> Option<&RunRecord> {
     }
 }
 
-fn no_run(state: &mut State) {
+pub(super) fn no_run(state: &mut State) {
     let text = format!(
         "no run selected: pick one in the activity log ({} emits, {} runs the draft)",
         state.key(Cmd::Emit),

@@ -9,6 +9,7 @@ mod mouse;
 mod navigation;
 mod runs;
 mod scroll;
+mod tests;
 
 pub use super::message::{DebugTarget, Effect, Msg, SessionAction};
 
@@ -71,6 +72,8 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 selected,
                 expanded,
                 scroll: 0,
+                case: None,
+                back: None,
             })));
             Vec::new()
         }
@@ -118,6 +121,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             if state.notice.as_ref().is_some_and(|n| n.id == id) {
                 state.notice = None;
             }
+            Vec::new()
+        }
+        Msg::Tests { of, result, show } => {
+            tests::on_tests(state, of, result, show);
             Vec::new()
         }
         Msg::Notice(text) => {
@@ -209,8 +216,13 @@ pub fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
         Cmd::WhatIf => runs::what_if(state),
         Cmd::Open => runs::open(state),
         Cmd::Rerun | Cmd::MarkRun | Cmd::CompareRuns => compare::run(state, cmd),
+        Cmd::RunTests | Cmd::RecordTest => tests::run(state, cmd),
         Cmd::Back => {
-            if state.overlay.is_some() {
+            if let Some(Overlay::Trace(t)) = &mut state.overlay
+                && let Some(back) = t.back.take()
+            {
+                state.overlay = Some(*back);
+            } else if state.overlay.is_some() {
                 state.overlay = None;
             } else if state.mode != Mode::Normal {
                 state.mode = Mode::Normal;

@@ -227,6 +227,14 @@ pub(super) fn step(state: &mut State, delta: isize) -> Vec<Effect> {
             c.selected = moved(c.selected, c.lines.len(), delta);
             return Vec::new();
         }
+        Some(Overlay::Tests(t)) => {
+            let count = match &t.result {
+                Some(Ok(r)) => r.report.cases.len(),
+                _ => 0,
+            };
+            t.selected = moved(t.selected, count, delta);
+            return Vec::new();
+        }
         None => {}
     }
     match state.focus {

@@ -166,6 +166,9 @@ pub(super) fn open(state: &mut State) -> Vec<Effect> {
     if let Some(Overlay::Cascade(_)) = state.overlay {
         return super::compare::open_in_cascade(state);
     }
+    if let Some(Overlay::Tests(_)) = state.overlay {
+        return super::tests::open_case(state);
+    }
     match state.focus {
         Focus::Workflows => {
             state.focus = Focus::Steps;

@@ -11,7 +11,7 @@ use ratatui::widgets::Paragraph;
 
 /// The groups, in the order help shows them. A command is listed once, in the group of the
 /// first place it applies.
-const SECTIONS: [(Context, &str); 12] = [
+const SECTIONS: [(Context, &str); 13] = [
     (Context::Global, "Everywhere"),
     (Context::Workflows, "Workflows and endpoints"),
     (Context::Steps, "Steps"),
@@ -22,6 +22,7 @@ const SECTIONS: [(Context, &str); 12] = [
     (Context::Debug, "Debugger"),
     (Context::Trace, "Run trace"),
     (Context::Cascade, "Cascade tree"),
+    (Context::Tests, "Test results"),
     (Context::Confirm, "Deploy confirm"),
     (Context::Overlay, "Overlays (help, palette, trace, confirm)"),
 ];

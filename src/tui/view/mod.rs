@@ -8,6 +8,7 @@ pub mod fit;
 mod help;
 mod overlays;
 mod panes;
+mod tests;
 mod trace;
 
 use super::commands::{COMMANDS, Cmd, Context};
@@ -52,6 +53,7 @@ pub fn draw(frame: &mut Frame<'_>, state: &State) {
         Some(Overlay::Confirm(c)) => overlays::confirm(frame, state, areas.main, c),
         Some(Overlay::RunDiff(d)) => compare::run_diff(frame, state, areas.main, d),
         Some(Overlay::Cascade(c)) => compare::cascade(frame, state, areas.main, c),
+        Some(Overlay::Tests(v)) => tests::draw(frame, state, areas.main, v),
     }
 }
 

@@ -91,20 +91,22 @@ pub fn draw(frame: &mut Frame<'_>, state: &State, area: Rect, trace: &Trace) {
     clear(frame, area);
     let run = &trace.run;
     let version = run.version.map_or("draft".to_string(), |v| format!("v{v}"));
-    let mut title = vec![
-        Span::styled(
-            format!(
-                " Run #{} · {} {version} · {} ",
-                run.id,
-                run.target.name(),
-                run.mode.as_str()
-            ),
-            t.accent(),
+    let head = match &trace.case {
+        Some(case) => format!(" Test case {case:?} · {} {version} ", run.target.name()),
+        None => format!(
+            " Run #{} · {} {version} · {} ",
+            run.id,
+            run.target.name(),
+            run.mode.as_str()
         ),
+    };
+    let mut title = vec![
+        Span::styled(head, t.accent()),
         status_mark(run.status, t),
         Span::raw(format!(" {} ", run.status)),
     ];
-    if let Some(d) = run.duration() {
+    // a test case's run is timed by its virtual clock: no duration worth showing
+    if let Some(d) = run.duration().filter(|_| trace.case.is_none()) {
         title.push(Span::styled(format!("{} ", duration(d)), t.muted()));
     }
     if let Some(of) = run.rerun_of {
