@@ -32,13 +32,37 @@ fn relevant(path: &Path) -> bool {
     if name.starts_with('.') || name.ends_with('~') {
         return false;
     }
+    let folder = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|d| d.to_string_lossy().into_owned())
+        .unwrap_or_default();
     name == "flowdeck.toml"
         || name == "schema.sql"
-        || (name.ends_with(".json")
-            && path
-                .parent()
-                .and_then(|p| p.file_name())
-                .is_some_and(|d| d == "workflows" || d == "endpoints"))
+        || (name.ends_with(".json") && (folder == "workflows" || folder == "endpoints"))
+        // test files (not their snapshots, which test runs write)
+        || (name.ends_with(crate::model::project::TEST_SUFFIX) && folder == "tests")
+}
+
+/// The tests a change concerns: the test files changed, and the workflows and endpoints
+/// whose files changed (by their keys), paths relative to `dir`.
+pub fn tests_of(dir: &Path, changed: &[PathBuf]) -> crate::suite::load::Scope {
+    let root = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let (mut files, mut keys) = (Vec::new(), Vec::new());
+    for p in changed {
+        let absolute = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+        let Ok(rel) = absolute.strip_prefix(&root) else {
+            continue;
+        };
+        if crate::suite::load::is_test_file(rel) {
+            files.push(rel.to_path_buf());
+        } else if let Ok(text) = std::fs::read_to_string(&absolute)
+            && let Some(def) = crate::model::parse_definition(&text, rel, None).definition
+        {
+            keys.push(def.key());
+        }
+    }
+    crate::suite::load::Scope::Changed { files, keys }
 }
 
 /// Import `dir` into the store at `db`.
@@ -104,5 +128,8 @@ mod tests {
         assert!(!relevant(Path::new("/p/workflows/.a.json.swp")));
         assert!(!relevant(Path::new("/p/flowdeck.db-wal")));
         assert!(!relevant(Path::new("/p/notes/a.json")));
+        assert!(relevant(Path::new("/p/tests/a.test.json")));
+        assert!(!relevant(Path::new("/p/tests/__snapshots__/a.case.json")));
+        assert!(!relevant(Path::new("/p/tests/fixture.json")));
     }
 }

@@ -201,3 +201,52 @@ fn an_endpoint_in_debug_mode() {
     t.press(&["Escape", "q"]);
     t.wait_for("STUDIO-EXITED 0");
 }
+
+#[test]
+fn the_dev_loop_runs_the_tests_of_what_changed() {
+    if !available() {
+        println!("skipped: tmux is not installed");
+        return;
+    }
+    let s = Sandbox::new();
+    assert!(s.cli(&["init", "shop"]).status.success());
+    let command = format!(
+        "cd {dir} && FLOWDECK_LOG_FILE={log} {bin} --db {db} dev shop --bind 127.0.0.1:0; echo STUDIO-EXITED $?; sleep 60",
+        dir = s.dir.path().display(),
+        log = s.path("studio.log").display(),
+        bin = env!("CARGO_BIN_EXE_flowdeck"),
+        db = s.db().display()
+    );
+    let t = Tmux::start("dev-tests", &command, 170, 45);
+    t.wait_for("dev: watching");
+    // an edit that breaks receive_stock's test: the loop says which case
+    let file = s.path("shop/workflows/receive_stock.json");
+    let good = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        good.replace("received {{$param.qty}} units", "got {{$param.qty}} units"),
+    )
+    .unwrap();
+    t.wait_for(
+        "tests of receive_stock.json: 1 failed (books a delivery into stock) · T shows them",
+    );
+    // T on receive_stock shows where
+    t.press(&["T"]);
+    t.wait_for("Tests of receive_stock");
+    t.wait_for("/logs/0");
+    t.press(&["Escape"]);
+    // fixed: passing again
+    std::fs::write(&file, &good).unwrap();
+    t.wait_for("tests of receive_stock.json: 1 passed");
+    // a test file saved runs too
+    let tests = s.path("shop/tests/get_sku.test.json");
+    let text = std::fs::read_to_string(&tests).unwrap();
+    std::fs::write(
+        &tests,
+        text.replace("\"a SKU with its stock\"", "\"one SKU with its stock\""),
+    )
+    .unwrap();
+    t.wait_for("tests of get_sku.test.json: 2 passed");
+    t.press(&["q"]);
+    t.wait_for("STUDIO-EXITED 0");
+}

@@ -83,6 +83,7 @@ pub fn dev(db: &Path, dir: &Path, bind: SocketAddr, no_mouse: bool) -> Outcome {
                 let _ = tx.send(problems(&first.diagnostics));
             }
             let reporter = tx.clone();
+            let dir_owned = dir.to_path_buf();
             match crate::dev::watch(dir, db, move |r| {
                 let msg = match &r.result {
                     Ok(report) if report.is_clean() => {
@@ -102,6 +103,17 @@ pub fn dev(db: &Path, dir: &Path, bind: SocketAddr, no_mouse: bool) -> Outcome {
                 };
                 let _ = reporter.send(msg);
                 let _ = reporter.send(Msg::StoreChanged);
+                if r.result.is_ok() {
+                    // the tests of what changed run on the new drafts
+                    let what = r
+                        .changed
+                        .iter()
+                        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let scope = crate::dev::tests_of(&dir_owned, &r.changed);
+                    let _ = reporter.send(Msg::Changed { what, scope });
+                }
             }) {
                 Ok(h) => watcher = Some(h),
                 Err(e) => {

@@ -84,6 +84,45 @@ pub fn from_store(store: &Store) -> crate::store::Result<Loaded> {
     Ok(loaded)
 }
 
+/// Which test files a run takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Those that concern a workflow or endpoint ([`concerning`]).
+    Concerning(String),
+    /// These files, by path relative to the project, and those that concern these
+    /// workflows or endpoints (what the dev loop saw change).
+    Changed {
+        /// Test files.
+        files: Vec<PathBuf>,
+        /// Workflows or endpoints.
+        keys: Vec<String>,
+    },
+}
+
+impl Scope {
+    /// The test files of `loaded` in this scope, each once.
+    pub fn pick(&self, loaded: &Loaded) -> Vec<SuiteFile> {
+        let mut out: Vec<SuiteFile> = Vec::new();
+        let mut add = |f: &SuiteFile| {
+            if !out.iter().any(|o| o.path == f.path) {
+                out.push(f.clone());
+            }
+        };
+        match self {
+            Scope::Concerning(key) => concerning(loaded, key).into_iter().for_each(add),
+            Scope::Changed { files, keys } => {
+                for f in loaded.files.iter().filter(|f| files.contains(&f.path)) {
+                    add(f);
+                }
+                for key in keys {
+                    concerning(loaded, key).into_iter().for_each(&mut add);
+                }
+            }
+        }
+        out
+    }
+}
+
 /// The test files of `loaded` that concern `key` (a workflow name or `METHOD /path`): those
 /// that test it, and those of the event it listens to.
 pub fn concerning<'a>(loaded: &'a Loaded, key: &str) -> Vec<&'a SuiteFile> {

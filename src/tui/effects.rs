@@ -112,9 +112,9 @@ impl Services {
         });
     }
 
-    /// Run the tests that concern `of` (a workflow's name or an endpoint's key) from the
-    /// store's test files and drafts; snapshots written are kept in the store.
-    fn run_tests(&self, of: String, show: bool) {
+    /// Run the tests in `scope` from the store's test files and drafts; snapshots written
+    /// are kept in the store.
+    fn run_tests(&self, of: String, scope: crate::suite::load::Scope, show: bool) {
         let (store, tx) = (self.store.clone(), self.tx.clone());
         tokio::spawn(async move {
             let loaded = {
@@ -130,10 +130,7 @@ impl Services {
             let result = match loaded {
                 Err(e) => Err(e),
                 Ok(loaded) => {
-                    let files: Vec<_> = crate::suite::load::concerning(&loaded, &of)
-                        .into_iter()
-                        .cloned()
-                        .collect();
+                    let files = scope.pick(&loaded);
                     // a file with faults may be anyone's (it may not even say whose)
                     let invalid = loaded.invalid.clone();
                     let outcome = crate::suite::run_all(
@@ -484,7 +481,7 @@ impl Services {
                 Err(e) => vec![Msg::Trace(Err(format!("cannot read run #{id}: {e}")))],
             }),
             Effect::SetMouse(_) => {}
-            Effect::RunTests { of, show } => self.run_tests(of, show),
+            Effect::RunTests { of, scope, show } => self.run_tests(of, scope, show),
             Effect::RecordTest(run_id) => self.query(
                 move |s| match crate::suite::record::write_case(s, run_id, None) {
                     Ok(w) => vec![

@@ -56,6 +56,13 @@ pub enum Msg {
         /// The change lines, or why not.
         result: Result<Vec<String>, String>,
     },
+    /// The dev loop re-imported changed files: run the tests they concern.
+    Changed {
+        /// What changed, in words.
+        what: String,
+        /// Which tests.
+        scope: crate::suite::load::Scope,
+    },
     /// Tests ran.
     Tests {
         /// Whose tests (a workflow's name or an endpoint's `METHOD /path`).
@@ -258,10 +265,12 @@ pub enum Effect {
     },
     /// Open a run's trace.
     OpenTrace(i64),
-    /// Run the tests that concern a workflow or endpoint.
+    /// Run tests.
     RunTests {
-        /// Its name, or `METHOD /path`.
+        /// Whose, in words (a workflow's name, `METHOD /path`, the files changed).
         of: String,
+        /// Which test files.
+        scope: crate::suite::load::Scope,
         /// Show the results (else only a notice).
         show: bool,
     },

@@ -123,6 +123,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Msg::Changed { what, scope } => vec![Effect::RunTests {
+            of: what,
+            scope,
+            show: false,
+        }],
         Msg::Tests { of, result, show } => {
             tests::on_tests(state, of, result, show);
             Vec::new()

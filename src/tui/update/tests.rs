@@ -34,7 +34,11 @@ fn run_tests(state: &mut State) -> Vec<Effect> {
         result: None,
         selected,
     })));
-    vec![Effect::RunTests { of, show: true }]
+    vec![Effect::RunTests {
+        scope: crate::suite::load::Scope::Concerning(of.clone()),
+        of,
+        show: true,
+    }]
 }
 
 /// Tests have run: into the open results, or a notice.
