@@ -220,10 +220,16 @@ fn print_report(report: &Report, snapshots: &[KeptFile]) -> anyhow::Result<()> {
                 )?;
                 for f in &c.failures {
                     outln!("      {}  {}", paint.bad(&f.pointer), f.message)?;
-                    if !f.message.contains("expected") || f.message.contains("item(s)") {
-                        let actual = crate::text::short(&f.actual, 100);
+                    // a scalar's message already says both values
+                    let said = f.message.starts_with("expected ") && !f.message.contains("item(s)");
+                    if !said && !f.message.starts_with("differs from the snapshot") {
+                        if !f.expected.is_null() {
+                            let e = crate::text::short(&f.expected, 100);
+                            outln!("        {} {e}", paint.dim("expected:"))?;
+                        }
                         if !f.actual.is_null() {
-                            outln!("        {} {actual}", paint.dim("actual:"))?;
+                            let a = crate::text::short(&f.actual, 100);
+                            outln!("        {} {a}", paint.dim("actual:  "))?;
                         }
                     }
                 }
