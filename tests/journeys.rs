@@ -228,7 +228,7 @@ fn the_dev_loop_runs_the_tests_of_what_changed() {
     )
     .unwrap();
     t.wait_for(
-        "tests of receive_stock.json: 1 failed (books a delivery into stock) · T shows them",
+        "reimported receive_stock.json (1 changed) · tests: 1 failed (books a delivery into stock) · T shows them",
     );
     // T on receive_stock shows where
     t.press(&["T"]);
@@ -237,7 +237,7 @@ fn the_dev_loop_runs_the_tests_of_what_changed() {
     t.press(&["Escape"]);
     // fixed: passing again
     std::fs::write(&file, &good).unwrap();
-    t.wait_for("tests of receive_stock.json: 1 passed");
+    t.wait_for("reimported receive_stock.json (1 changed) · tests: 1 passed");
     // a test file saved runs too
     let tests = s.path("shop/tests/get_sku.test.json");
     let text = std::fs::read_to_string(&tests).unwrap();
@@ -246,7 +246,7 @@ fn the_dev_loop_runs_the_tests_of_what_changed() {
         text.replace("\"a SKU with its stock\"", "\"one SKU with its stock\""),
     )
     .unwrap();
-    t.wait_for("tests of get_sku.test.json: 2 passed");
+    t.wait_for("reimported get_sku.test.json · tests: 2 passed");
     t.press(&["q"]);
     t.wait_for("STUDIO-EXITED 0");
 }

@@ -85,34 +85,32 @@ pub fn dev(db: &Path, dir: &Path, bind: SocketAddr, no_mouse: bool) -> Outcome {
             let reporter = tx.clone();
             let dir_owned = dir.to_path_buf();
             match crate::dev::watch(dir, db, move |r| {
-                let msg = match &r.result {
+                let names: Vec<String> = r
+                    .changed
+                    .iter()
+                    .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .collect();
+                match &r.result {
                     Ok(report) if report.is_clean() => {
-                        let names: Vec<String> = r
-                            .changed
-                            .iter()
-                            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-                            .collect();
-                        Msg::Notice(format!(
-                            "reimported {} ({} changed)",
-                            names.join(", "),
-                            report.changed.len() + report.created.len()
-                        ))
+                        // the tests of what changed run on the new drafts; their notice
+                        // says the re-import too
+                        let drafts = report.changed.len() + report.created.len();
+                        let what = if drafts > 0 {
+                            format!("reimported {} ({drafts} changed)", names.join(", "))
+                        } else {
+                            format!("reimported {}", names.join(", "))
+                        };
+                        let scope = crate::dev::tests_of(&dir_owned, &r.changed);
+                        let _ = reporter.send(Msg::StoreChanged);
+                        let _ = reporter.send(Msg::Changed { what, scope });
                     }
-                    Ok(report) => problems(&report.diagnostics),
-                    Err(e) => Msg::Failure(format!("cannot reimport: {e}")),
-                };
-                let _ = reporter.send(msg);
-                let _ = reporter.send(Msg::StoreChanged);
-                if r.result.is_ok() {
-                    // the tests of what changed run on the new drafts
-                    let what = r
-                        .changed
-                        .iter()
-                        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    let scope = crate::dev::tests_of(&dir_owned, &r.changed);
-                    let _ = reporter.send(Msg::Changed { what, scope });
+                    Ok(report) => {
+                        let _ = reporter.send(problems(&report.diagnostics));
+                        let _ = reporter.send(Msg::StoreChanged);
+                    }
+                    Err(e) => {
+                        let _ = reporter.send(Msg::Failure(format!("cannot reimport: {e}")));
+                    }
                 }
             }) {
                 Ok(h) => watcher = Some(h),

@@ -60,13 +60,14 @@ pub(super) fn on_tests(
     if show {
         return;
     }
+    // the dev loop's: `of` says what was re-imported
     match result {
-        Err(e) => state.warn(format!("tests of {of}: {e}")),
-        Ok(r) if r.report.cases.is_empty() && r.invalid.is_empty() => {}
+        Err(e) => state.warn(format!("{of} · tests: {e}")),
+        Ok(r) if r.report.cases.is_empty() && r.invalid.is_empty() => state.notify(of),
         Ok(r) => {
             let key = state.key(Cmd::RunTests);
             if let Some(first) = r.invalid.first() {
-                state.warn(format!("a test file of {of} is invalid: {first}"));
+                state.warn(format!("{of} · a test file is invalid: {first}"));
             } else if r.report.failed > 0 {
                 let failed: Vec<&str> = r
                     .report
@@ -76,12 +77,12 @@ pub(super) fn on_tests(
                     .map(|c| c.name.as_str())
                     .collect();
                 state.warn(format!(
-                    "tests of {of}: {} failed ({}) · {key} shows them",
+                    "{of} · tests: {} failed ({}) · {key} shows them",
                     r.report.failed,
                     failed.join(", ")
                 ));
             } else {
-                state.notify(format!("tests of {of}: {} passed", r.report.passed));
+                state.notify(format!("{of} · tests: {} passed", r.report.passed));
             }
         }
     }
