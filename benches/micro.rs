@@ -97,6 +97,7 @@ fn steps(c: &mut Criterion) {
         mode: RunMode::Live,
         event: None,
         tracker: None,
+        resumed: false,
     };
     let env = Arc::new(json!({}));
     let mut group = c.benchmark_group("interpreter");

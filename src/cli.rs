@@ -192,6 +192,12 @@ pub enum Command {
         /// Largest request body in bytes
         #[arg(long, default_value_t = 1024 * 1024)]
         body_limit: usize,
+        /// Connections held at once; more wait until one ends
+        #[arg(long, default_value_t = 1024)]
+        max_connections: usize,
+        /// Time for a request's head, and for its body, to arrive (e.g. 10s, 500ms)
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        read_timeout: std::time::Duration,
     },
     /// Import a project, watch its files, serve its endpoints and open the studio, in one process
     Dev {
@@ -390,7 +396,19 @@ pub fn run(cli: Cli) -> Outcome {
             bind,
             token,
             body_limit,
-        }) => serving::serve(&db, bind, token, body_limit),
+            max_connections,
+            read_timeout,
+        }) => serving::serve(
+            &db,
+            crate::server::Options {
+                bind,
+                token,
+                body_limit,
+                max_connections,
+                read_timeout,
+                ..crate::server::Options::default()
+            },
+        ),
         Some(Command::Dev { dir, bind }) => serving::dev(&db, &dir, bind, cli.no_mouse),
         Some(Command::Versions { name }) => versions::versions(&db, &name, json),
         Some(Command::Diff { name, from, to }) => {

@@ -9,6 +9,12 @@
 //! engine knows about a terminal or a socket.
 #![forbid(unsafe_code)]
 
+/// The binary's allocator in the library's own tests, so that they see memory budgets work.
+#[cfg(test)]
+#[global_allocator]
+static ALLOCATOR: alloc_metrics::MetricAlloc<mimalloc::MiMalloc> =
+    alloc_metrics::MetricAlloc::new(mimalloc::MiMalloc);
+
 pub mod bench;
 pub mod cli;
 pub mod dap;

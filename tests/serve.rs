@@ -24,6 +24,7 @@ async fn start(
         token: token.map(String::from),
         body_limit,
         grace: Duration::from_millis(200),
+        ..Options::default()
     };
     let running = server::start(engine.clone(), options).await.unwrap();
     let base = format!("http://{}", running.addr);

@@ -6,13 +6,43 @@ use serde_json::Value;
 
 /// Parse a JSON argument; `@path` reads a file. `None` gives `default`.
 pub fn json_arg(flag: &str, arg: Option<&str>, default: Value) -> anyhow::Result<Value> {
+    json_arg_within(flag, arg, default, u64::MAX)
+}
+
+/// [`json_arg`], refusing text longer than `limit` bytes before it is read or parsed (a
+/// parsed value takes several times the memory of its text).
+pub fn json_arg_within(
+    flag: &str,
+    arg: Option<&str>,
+    default: Value,
+    limit: u64,
+) -> anyhow::Result<Value> {
     let Some(arg) = arg else { return Ok(default) };
+    let too_big = |size: u64, from: &str| {
+        anyhow::anyhow!(
+            "{flag}: {size} bytes of JSON{from}, over the limit of {limit} bytes; \
+             send less, or raise [engine] max_params_bytes in flowdeck.toml"
+        )
+    };
     let (text, from) = match arg.strip_prefix('@') {
-        Some(path) => (
-            std::fs::read_to_string(path).with_context(|| format!("{flag}: cannot read {path}"))?,
-            format!(" in {path}"),
-        ),
-        None => (arg.to_string(), String::new()),
+        Some(path) => {
+            let from = format!(" in {path}");
+            let size = std::fs::metadata(path)
+                .with_context(|| format!("{flag}: cannot read {path}"))?
+                .len();
+            if size > limit {
+                return Err(too_big(size, &from));
+            }
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("{flag}: cannot read {path}"))?;
+            (text, from)
+        }
+        None => {
+            if arg.len() as u64 > limit {
+                return Err(too_big(arg.len() as u64, ""));
+            }
+            (arg.to_string(), String::new())
+        }
     };
     match serde_json::from_str::<Value>(&text) {
         Ok(v) => Ok(v),
@@ -27,7 +57,12 @@ pub fn json_arg(flag: &str, arg: Option<&str>, default: Value) -> anyhow::Result
 
 /// Parse a JSON argument that must be an object.
 pub fn json_object_arg(flag: &str, arg: Option<&str>) -> anyhow::Result<Value> {
-    let v = json_arg(flag, arg, Value::Object(Default::default()))?;
+    json_object_arg_within(flag, arg, u64::MAX)
+}
+
+/// [`json_object_arg`], refusing text longer than `limit` bytes before it is parsed.
+pub fn json_object_arg_within(flag: &str, arg: Option<&str>, limit: u64) -> anyhow::Result<Value> {
+    let v = json_arg_within(flag, arg, Value::Object(Default::default()), limit)?;
     if !v.is_object() {
         bail!("{flag}: must be a JSON object like '{{\"sku\": 1}}', got {v}");
     }

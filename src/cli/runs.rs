@@ -34,8 +34,9 @@ pub fn emit(
     queue: bool,
     json: bool,
 ) -> Outcome {
-    let params = json_object_arg("--params", params)?;
     let engine = Engine::open(db, DEFAULT_WORKERS)?;
+    let limit = engine.core().settings().engine.max_params_bytes;
+    let params = super::args::json_object_arg_within("--params", params, limit)?;
     let mut request = EmitRequest::new(event, params, "cli");
     request.draft = draft;
     request.queue_only = queue;

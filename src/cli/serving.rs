@@ -13,20 +13,15 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// `flowdeck serve`
-pub fn serve(db: &Path, bind: SocketAddr, token: Option<String>, body_limit: usize) -> Outcome {
-    if !bind.ip().is_loopback() && token.is_none() {
+pub fn serve(db: &Path, options: Options) -> Outcome {
+    let bind = options.bind;
+    if !bind.ip().is_loopback() && options.token.is_none() {
         eprintln!(
             "warning: serving on {bind} without --token: anyone who can reach it can emit events and call endpoints"
         );
     }
     let engine = Engine::open(db, DEFAULT_WORKERS)?;
     runtime()?.block_on(async move {
-        let options = Options {
-            bind,
-            token,
-            body_limit,
-            ..Options::default()
-        };
         let running = server::start(engine.clone(), options).await?;
         let routes: Vec<String> = engine
             .store()

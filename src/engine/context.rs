@@ -35,6 +35,9 @@ pub struct RunContext {
     pub event: Option<EventContext>,
     /// The cascade this run belongs to, for waiting on it.
     pub tracker: Option<super::tracker::Tracker>,
+    /// Taken up again after the process running it died: its steps' effects may have
+    /// happened already, and those known to have are not done again.
+    pub resumed: bool,
 }
 
 impl RunContext {

@@ -89,6 +89,8 @@ pub struct RunJob {
     pub event: Option<EventContext>,
     /// The cascade.
     pub tracker: Option<Tracker>,
+    /// Taken up again after its process died.
+    pub resumed: bool,
 }
 
 /// The engine's services, shared by every run.
@@ -101,6 +103,9 @@ pub struct Core {
     programs: Mutex<FxHashMap<(i64, i64), Arc<Program>>>,
     settings: Settings,
     owner: String,
+    identity: super::owner::ProcessIdentity,
+    token: String,
+    working: std::sync::atomic::AtomicBool,
     lease: Duration,
     workers: Arc<Semaphore>,
     worker_count: usize,
@@ -121,6 +126,10 @@ impl std::fmt::Debug for Core {
     }
 }
 
+/// Runs a process holds in memory (started or waiting for a worker) before the runs of new
+/// events wait in the store instead, when a worker takes queued runs up in this process.
+pub const MAX_HELD_RUNS: usize = 10_000;
+
 /// How long a process holds a run before another may take it up (renewed while it runs).
 pub const LEASE: Duration = Duration::from_secs(60);
 
@@ -131,7 +140,9 @@ impl Core {
         let project = reader.project()?;
         let writer = Writer::spawn(path)?;
         let data = DataDb::open(&reader.data_path())?.paced_by(writer.load());
-        let owner = format!("{}-{}", std::process::id(), Timestamp::now().0);
+        let identity = super::owner::ProcessIdentity::current();
+        let owner = identity.owner();
+        let token = reader.identity_token()?;
         Ok(Arc::new_cyclic(|me| Core {
             me: me.clone(),
             writer,
@@ -141,6 +152,9 @@ impl Core {
             programs: Mutex::new(FxHashMap::default()),
             settings: Settings::from_project(&project.config),
             owner,
+            identity,
+            token,
+            working: std::sync::atomic::AtomicBool::new(false),
             lease: LEASE,
             workers: Arc::new(Semaphore::new(workers.max(1))),
             worker_count: workers.max(1),
@@ -218,6 +232,26 @@ impl Core {
         &self.inflight
     }
 
+    /// This process, as it judges other lease owners dead or alive.
+    pub fn identity(&self) -> &super::owner::ProcessIdentity {
+        &self.identity
+    }
+
+    /// What tells this store's runs from any other's (see `Store::identity_token`).
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Whether a worker takes queued runs up in this process (`work_queue` runs).
+    pub fn working(&self) -> bool {
+        self.working.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Say that a worker takes queued runs up in this process, or no longer does.
+    pub fn set_working(&self, on: bool) {
+        self.working.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// This process's lease owner id.
     pub fn owner(&self) -> &str {
         &self.owner
@@ -283,7 +317,7 @@ impl Core {
     /// join `tracker`'s cascade.
     pub async fn emit(
         &self,
-        req: EmitRequest,
+        mut req: EmitRequest,
         tracker: Option<Tracker>,
     ) -> Result<Dispatched, EngineError> {
         if !names::is_event_name(&req.name) {
@@ -298,6 +332,11 @@ impl Core {
                 "event params must be a JSON object, got {}",
                 req.params
             )));
+        }
+        // runs held in this process are capped: beyond, they wait in the store for this
+        // process's worker (or another's) to take them up
+        if !req.queue_only && self.working() && self.inflight.pending() >= MAX_HELD_RUNS {
+            req.queue_only = true;
         }
         let owner = (!req.queue_only).then(|| self.owner.clone());
         let (queue_only, mode) = (req.queue_only, req.run_mode());
@@ -323,6 +362,7 @@ impl Core {
                         depth: e.record.depth,
                     }),
                     tracker: tracker.clone(),
+                    resumed: false,
                 });
             }
         }
@@ -352,6 +392,15 @@ impl Core {
     ) -> Result<Dispatched, EngineError> {
         let params = std::mem::take(&mut req.params);
         let params_json = json_text(&params);
+        let limit = self.settings.engine.max_params_bytes;
+        if params_json.len() as u64 > limit {
+            return Err(EngineError::BadInput(format!(
+                "the params of {:?} are {} bytes of JSON, over the limit of {limit} bytes; \
+                 send less, or raise [engine] max_params_bytes in flowdeck.toml",
+                req.name,
+                params_json.len()
+            )));
+        }
         let lease_expires = Timestamp(Timestamp::now().0 + self.lease.as_micros() as i64);
         let max_depth = self.settings.engine.max_depth;
         // shared with the write and let go here after it (the writer drops its handle
@@ -477,6 +526,7 @@ impl Core {
             mode: job.mode,
             event: job.event.clone(),
             tracker: job.tracker.clone(),
+            resumed: job.resumed,
         };
         let interpreter = Interpreter::new(
             program,

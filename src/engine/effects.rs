@@ -26,6 +26,28 @@ pub struct StepRef<'a> {
     pub iteration: &'a [usize],
     /// Which attempt of the step this is, from 1.
     pub attempt: u32,
+    /// Attempts of the enclosing compound steps (`foreach`, `try`, `if`), outermost first:
+    /// a compound step's retry runs its body again, a new execution of the same steps.
+    pub rounds: &'a [u32],
+}
+
+impl StepRef<'_> {
+    /// What identifies this execution of the step within its run, the same on every attempt
+    /// of the step and when the run resumes after a crash: the run, the step's path, the
+    /// item index of each enclosing loop (`#i`), and the rounds of enclosing compound steps
+    /// retried (`@a.b`, only when one was).
+    pub fn identity(&self) -> String {
+        use std::fmt::Write;
+        let mut id = format!("{}{}", self.run.run_id, self.path);
+        for i in self.iteration {
+            let _ = write!(id, "#{i}");
+        }
+        if self.rounds.iter().any(|r| *r > 1) {
+            let rounds: Vec<String> = self.rounds.iter().map(u32::to_string).collect();
+            let _ = write!(id, "@{}", rounds.join("."));
+        }
+        id
+    }
 }
 
 /// The run whose `emit` step creates an event.

@@ -450,6 +450,14 @@ impl Interpreter {
             .collect()
     }
 
+    /// Attempts of the compound steps that own the frames, outermost first.
+    fn rounds(&self) -> Vec<u32> {
+        self.frames
+            .iter()
+            .filter_map(|f| f.owner.as_ref().map(|o| o.attempt))
+            .collect()
+    }
+
     fn vars_if_changed(&mut self) -> Option<Value> {
         if self.vars_version == self.recorded_vars_version {
             return None;
@@ -599,6 +607,7 @@ impl Interpreter {
             }
             _ => {
                 let iteration = self.iteration();
+                let rounds = self.rounds();
                 let result = {
                     let cx = LeafCx {
                         bindings: self.bindings(),
@@ -608,6 +617,7 @@ impl Interpreter {
                         step,
                         iteration: &iteration,
                         attempt,
+                        rounds: &rounds,
                     };
                     actions::run(&cx).await
                 };

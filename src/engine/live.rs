@@ -4,7 +4,10 @@
 use super::core::Core;
 use super::effects::{Effects, EmitRequest, HttpRequest, HttpResponse, StepRef};
 use crate::model::Timestamp;
-use crate::store::data::ExecResult;
+use crate::store::data::{ExecResult, Once};
+
+/// The header an `http` step's request carries its identity in.
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,16 +22,36 @@ impl Effects for Core {
         self.data().query(sql, args).map_err(|e| e.to_string())
     }
 
-    async fn exec(
-        &self,
-        _at: StepRef<'_>,
-        sql: &str,
-        args: &[Value],
-    ) -> Result<ExecResult, String> {
-        self.data().exec(sql, args).await.map_err(|e| e.to_string())
+    async fn exec(&self, at: StepRef<'_>, sql: &str, args: &[Value]) -> Result<ExecResult, String> {
+        // noted with its change, so that a run resumed after a crash does not do it again
+        let once = Once {
+            key: at.identity(),
+            run: at.run.run_id,
+            check: at.run.resumed,
+        };
+        self.data()
+            .exec_once(sql, args, once)
+            .await
+            .map_err(|e| e.to_string())
     }
 
-    async fn http(&self, _at: StepRef<'_>, request: HttpRequest) -> Result<HttpResponse, String> {
+    async fn http(
+        &self,
+        at: StepRef<'_>,
+        mut request: HttpRequest,
+    ) -> Result<HttpResponse, String> {
+        // the same key on every attempt and after a resume: the receiver can tell a request
+        // it has seen (unless the step sets its own)
+        let has_key = request
+            .headers
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case(IDEMPOTENCY_KEY));
+        if !has_key {
+            let key = format!("{}-{}", self.token(), at.identity());
+            request
+                .headers
+                .insert(IDEMPOTENCY_KEY.into(), Value::String(key));
+        }
         super::http_client::send(self.http()?, request).await
     }
 

@@ -15,6 +15,7 @@ pub mod http_client;
 pub mod import;
 pub mod interpreter;
 mod live;
+pub mod owner;
 pub mod probe;
 pub mod program;
 pub mod rerun;
@@ -227,6 +228,7 @@ impl Engine {
                 inputs,
                 event: None,
                 tracker,
+                resumed: false,
             })
             .await;
         let (status, body) = crate::model::record::response(
@@ -386,6 +388,7 @@ impl Engine {
                     depth: 0,
                 }),
                 tracker: Some(tracker.clone()),
+                resumed: false,
             })
             .await;
         tracker.wait().await;

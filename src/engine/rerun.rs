@@ -172,6 +172,7 @@ impl Engine {
             mode: RunMode::Replay,
             event: event_context,
             tracker,
+            resumed: false,
         };
         Ok((interpreter, context))
     }

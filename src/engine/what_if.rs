@@ -197,6 +197,7 @@ impl Engine {
                 depth: event.record.depth,
             }),
             tracker: None,
+            resumed: false,
         };
         let mut interpreter = Interpreter::new(program, inputs, held.env(), held.expr_limit());
         while !interpreter.is_finished() {

@@ -19,6 +19,10 @@ const AHEAD: usize = 4;
 const BUSY: Duration = Duration::from_millis(5);
 /// How often an idle worker looks for runs.
 const IDLE: Duration = Duration::from_millis(100);
+/// How often a worker looks for runs held by dead processes of this machine.
+const DEAD_OWNERS_EVERY: Duration = Duration::from_secs(2);
+/// How often the notes of finished runs' `db.exec` statements are forgotten.
+const FORGET_EVERY: Duration = Duration::from_secs(60);
 
 impl Core {
     fn lease_until(&self) -> Timestamp {
@@ -104,7 +108,46 @@ impl Core {
                 depth: event.record.depth,
             }),
             tracker: None,
+            resumed: run.attempt > 1,
         })
+    }
+
+    /// End the leases of processes of this machine that are known to be dead, so that their
+    /// runs are taken up now rather than when the leases expire. Returns how many runs.
+    pub async fn take_over_dead(&self) -> Result<usize, EngineError> {
+        let owners = self.reader().lease_owners(Timestamp::now())?;
+        let dead: Vec<String> = owners
+            .into_iter()
+            .filter(|o| o != self.owner() && self.identity().knows_dead(o))
+            .collect();
+        if dead.is_empty() {
+            return Ok(0);
+        }
+        let runs = self
+            .writer()
+            .call(move |s| {
+                let mut runs = 0;
+                for owner in &dead {
+                    runs += s.expire_leases(owner)?;
+                    tracing::info!(owner, "the process holding these runs is dead");
+                }
+                Ok(runs)
+            })
+            .await?;
+        tracing::info!(runs, "took over the runs of dead processes of this machine");
+        Ok(runs)
+    }
+
+    /// Forget the notes that made finished runs' `db.exec` statements happen once: a finished
+    /// run never resumes.
+    pub async fn forget_finished_effects(&self) -> Result<(), EngineError> {
+        let first = self.reader().first_unfinished_run()?;
+        match self.data().forget_done_before(first).await {
+            Ok(n) if n > 0 => tracing::debug!(notes = n, "forgot notes of finished runs"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot forget notes of finished runs"),
+        }
+        Ok(())
     }
 
     /// Renew this process's leases.
@@ -124,8 +167,23 @@ impl super::Engine {
         let core = self.core().clone();
         let renew_every = core.lease() / 3;
         let mut last_renew = std::time::Instant::now();
+        let mut last_dead_look: Option<std::time::Instant> = None;
+        let mut last_forget: Option<std::time::Instant> = None;
+        core.set_working(true);
         tokio::pin!(stop);
         loop {
+            if last_dead_look.is_none_or(|t| t.elapsed() >= DEAD_OWNERS_EVERY) {
+                if let Err(e) = core.take_over_dead().await {
+                    tracing::warn!(error = %e, "cannot look for runs of dead processes");
+                }
+                last_dead_look = Some(std::time::Instant::now());
+            }
+            if last_forget.is_none_or(|t| t.elapsed() >= FORGET_EVERY) {
+                if let Err(e) = core.forget_finished_effects().await {
+                    tracing::warn!(error = %e, "cannot forget notes of finished runs");
+                }
+                last_forget = Some(std::time::Instant::now());
+            }
             let started = match core.take_up().await {
                 Ok(n) => n,
                 Err(e) => {
@@ -149,6 +207,7 @@ impl super::Engine {
                 () = tokio::time::sleep(pause) => {}
             }
         }
+        core.set_working(false);
     }
 
     /// Stop gracefully: wait up to `grace` for in-flight runs, then give the rest back to the

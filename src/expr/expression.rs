@@ -80,6 +80,16 @@ pub enum EvalError {
         /// The expression.
         expr: String,
     },
+    /// It allocated more than an evaluation may.
+    #[error(
+        "expression `{expr}` used more than {limit_mb} MB of memory and was stopped; build smaller values"
+    )]
+    TooBig {
+        /// The expression.
+        expr: String,
+        /// The limit.
+        limit_mb: usize,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -174,6 +184,10 @@ impl Expr {
                     }),
                     Outcome::Stopped(Stop::TooDeep) => Err(EvalError::TooDeep {
                         expr: self.source.to_string(),
+                    }),
+                    Outcome::Stopped(Stop::TooBig) => Err(EvalError::TooBig {
+                        expr: self.source.to_string(),
+                        limit_mb: super::jq::MEMORY_BUDGET >> 20,
                     }),
                 }
             }

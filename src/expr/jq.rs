@@ -6,6 +6,12 @@
 //! [`std::panic::resume_unwind`] (which skips the panic hook, so nothing is printed and the
 //! terminal is untouched) and catch it at the evaluation boundary: the evaluation fails,
 //! the process lives on.
+//!
+//! Memory is budgeted too, where the binary counts each thread's allocations (the global
+//! allocator of `main.rs`, [`alloc_metrics::MetricAlloc`]): an evaluation that holds more
+//! than [`MEMORY_BUDGET`] beyond what its thread held when it began is stopped at its next
+//! term. One operation can still overshoot by what it allocates at once (a string that
+//! doubles), so the bound of a process is a few budgets per worker thread, not one.
 
 use super::value::{from_val, to_val};
 use jaq_core::data::{DataT, HasLut};
@@ -22,6 +28,8 @@ use std::time::{Duration, Instant};
 const STACK_BUDGET: usize = 1 << 20;
 /// Terms evaluated between two looks at the clock.
 const CLOCK_EVERY: u32 = 256;
+/// Bytes an evaluation may hold beyond what its thread held when it began.
+pub const MEMORY_BUDGET: usize = 128 << 20;
 
 /// The jaq data kind of flowdeck's evaluations: values plus a budget.
 pub struct Guarded;
@@ -52,12 +60,21 @@ pub enum Stop {
     TimedOut,
     /// It recursed too deeply.
     TooDeep,
+    /// It held more memory than [`MEMORY_BUDGET`].
+    TooBig,
 }
 
 struct Budget {
     ticks: Cell<u32>,
     deadline: Instant,
     stack_base: usize,
+    memory_base: isize,
+}
+
+/// Bytes this thread holds, as the counting allocator sees them (0 where it is not the
+/// global allocator, as in the library's own tests).
+fn thread_bytes() -> isize {
+    alloc_metrics::thread_metrics().allocated_bytes
 }
 
 fn stack_position() -> usize {
@@ -71,12 +88,16 @@ impl Budget {
             ticks: Cell::new(0),
             deadline: Instant::now() + limit,
             stack_base: stack_position(),
+            memory_base: thread_bytes(),
         }
     }
 
     fn tick(&self) {
         if self.stack_base.abs_diff(stack_position()) > STACK_BUDGET {
             std::panic::resume_unwind(Box::new(Stop::TooDeep));
+        }
+        if thread_bytes().saturating_sub(self.memory_base) > MEMORY_BUDGET as isize {
+            std::panic::resume_unwind(Box::new(Stop::TooBig));
         }
         let t = self.ticks.get().wrapping_add(1);
         self.ticks.set(t);
@@ -438,6 +459,34 @@ mod tests {
         assert_eq!(
             run("[limit(3; repeat(1))]", Value::Null),
             Outcome::Values(vec![json!([1, 1, 1])])
+        );
+    }
+
+    #[test]
+    fn programs_that_allocate_without_end_stop_at_the_memory_budget() {
+        let long = Duration::from_secs(60);
+        let p = compile(r#"reduce range(40) as $i ("x"; . + .) | length"#, &[]).unwrap();
+        assert_eq!(
+            p.run(&Value::Null, &[], long),
+            Outcome::Stopped(Stop::TooBig),
+            "a string that doubles 40 times"
+        );
+        let p = compile("[range(1e9)] | length", &[]).unwrap();
+        assert_eq!(
+            p.run(&Value::Null, &[], long),
+            Outcome::Stopped(Stop::TooBig)
+        );
+        // what stays within the budget runs
+        let p = compile("[range(1e5)] | length", &[]).unwrap();
+        assert_eq!(
+            p.run(&Value::Null, &[], long),
+            Outcome::Values(vec![json!(100000)])
+        );
+        // a later evaluation on the same thread starts from its own base
+        let p = compile(r#"reduce range(20) as $i ("x"; . + .) | length"#, &[]).unwrap();
+        assert_eq!(
+            p.run(&Value::Null, &[], long),
+            Outcome::Values(vec![json!(1 << 20)])
         );
     }
 

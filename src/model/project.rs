@@ -35,6 +35,9 @@ pub struct EngineSettings {
     pub expr_timeout_ms: u64,
     /// Default timeout of `http` steps, in milliseconds.
     pub http_timeout_ms: u64,
+    /// Largest params of an event, in bytes of JSON: a bigger event is refused, wherever it
+    /// comes from (the command line, HTTP, an `emit` step).
+    pub max_params_bytes: u64,
 }
 
 impl Default for EngineSettings {
@@ -43,6 +46,7 @@ impl Default for EngineSettings {
             max_depth: 16,
             expr_timeout_ms: 1000,
             http_timeout_ms: 30_000,
+            max_params_bytes: 1024 * 1024,
         }
     }
 }

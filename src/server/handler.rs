@@ -95,14 +95,25 @@ async fn route(app: &App, request: Request<Body>) -> Response {
         return r;
     }
     let limit = app.options.body_limit;
-    let bytes = match to_bytes(body, limit).await {
-        Ok(b) => b,
-        Err(_) => {
-            return error(
+    let timeout = app.options.read_timeout;
+    let bytes = match tokio::time::timeout(timeout, to_bytes(body, limit)).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => {
+            return closing(error(
                 413,
                 format!("the request body is larger than {limit} bytes"),
                 json!({ "limit": limit }),
-            );
+            ));
+        }
+        Err(_) => {
+            return closing(error(
+                408,
+                format!(
+                    "the request body did not arrive within {} s; send it whole, or raise --read-timeout",
+                    timeout.as_secs_f64()
+                ),
+                json!({ "timeout_ms": timeout.as_millis() }),
+            ));
         }
     };
     match (method.as_str(), segments.as_slice()) {
@@ -119,7 +130,17 @@ async fn route(app: &App, request: Request<Body>) -> Response {
                 }
                 Err(r) => return *r,
             };
-            emit(app, EmitRequest::new(*name, params, "http")).await
+            let mut request = EmitRequest::new(*name, params, "http");
+            // a client that retries after a lost answer sends the same key: one event
+            if let Some(key) = parts
+                .headers
+                .get("idempotency-key")
+                .and_then(|v| v.to_str().ok())
+                .filter(|k| !k.is_empty())
+            {
+                request.dedup_key = Some(format!("idempotency-key:{name}:{key}"));
+            }
+            emit(app, request).await
         }
         ("POST", ["events"]) => match cloudevents::parse(&parts.headers, &bytes) {
             Ok(ce) => {
@@ -149,6 +170,15 @@ async fn route(app: &App, request: Request<Body>) -> Response {
         },
         _ => endpoint(app, &parts, &bytes).await,
     }
+}
+
+/// The connection closes after this answer (the rest of a request body is not read).
+fn closing(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 async fn emit(app: &App, request: EmitRequest) -> Response {

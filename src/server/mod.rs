@@ -4,6 +4,7 @@
 
 mod cloudevents;
 mod handler;
+mod listen;
 mod reply;
 
 use crate::engine::Engine;
@@ -23,6 +24,11 @@ pub struct Options {
     pub body_limit: usize,
     /// How long a shutdown waits for in-flight runs before giving them back to the queue.
     pub grace: Duration,
+    /// Connections held at once; more wait until one ends.
+    pub max_connections: usize,
+    /// Time for a request's head to arrive, and for its body: a client slower than that is
+    /// answered 408 (or, for the head, disconnected).
+    pub read_timeout: Duration,
 }
 
 impl Default for Options {
@@ -32,6 +38,8 @@ impl Default for Options {
             token: None,
             body_limit: 1024 * 1024,
             grace: Duration::from_secs(10),
+            max_connections: 1024,
+            read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -75,6 +83,10 @@ pub async fn start(engine: Engine, options: Options) -> anyhow::Result<Running> 
     let (stop, mut stopped) = watch::channel(false);
     let mut stopped_worker = stop.subscribe();
     let grace = options.grace;
+    let limits = listen::Limits {
+        max_connections: options.max_connections,
+        read_timeout: options.read_timeout,
+    };
     let router = router(engine.clone(), options);
     let task = tokio::spawn(async move {
         let worker = {
@@ -87,11 +99,10 @@ pub async fn start(engine: Engine, options: Options) -> anyhow::Result<Running> 
                     .await;
             })
         };
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await?;
+        listen::serve(listener, router, limits, async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        })
+        .await;
         let _ = worker.await;
         let released = engine.shutdown(grace).await?;
         if released > 0 {

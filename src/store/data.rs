@@ -3,7 +3,8 @@
 //! SQL is literal and values enter only as bound parameters. `ATTACH` is refused, so steps
 //! can never reach the studio's own tables; `db.query` must be read-only.
 
-use super::data_writer::{DENIED_TRANSACTION, DataWriter, Guard};
+pub use super::data_writer::Once;
+use super::data_writer::{DENIED_DONE_TABLE, DENIED_TRANSACTION, DONE_TABLE, DataWriter, Guard};
 use super::load::Load;
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::types::{Value as SqlValue, ValueRef};
@@ -144,7 +145,29 @@ impl DataDb {
     /// answers once the change is on disk.
     pub async fn exec(&self, sql: &str, args: &[Value]) -> Result<ExecResult, DataError> {
         let args = args.iter().map(to_sql).collect();
-        self.writer()?.exec(sql, args).await
+        self.writer()?.exec(sql, args, None).await
+    }
+
+    /// [`DataDb::exec`] at most once: the statement known by `once.key` is noted in the same
+    /// transaction as its change, and when `once.check` says its run resumed, a statement
+    /// noted before is not run again (its step gets the result it had).
+    pub async fn exec_once(
+        &self,
+        sql: &str,
+        args: &[Value],
+        once: Once,
+    ) -> Result<ExecResult, DataError> {
+        let args = args.iter().map(to_sql).collect();
+        self.writer()?.exec(sql, args, Some(once)).await
+    }
+
+    /// Forget the notes of [`DataDb::exec_once`] statements of runs whose id is below `run`
+    /// (finished runs never resume). Nothing to do when no statement ran in this process.
+    pub async fn forget_done_before(&self, run: i64) -> Result<u64, DataError> {
+        match self.writer.get() {
+            Some(w) => w.forget_before(run).await,
+            None => Ok(0),
+        }
     }
 
     fn writer(&self) -> Result<&DataWriter, DataError> {
@@ -347,6 +370,21 @@ pub(crate) fn connect(path: &Path, guard: Option<Arc<Guard>>) -> Result<Connecti
         AuthAction::Unknown { code, .. } if code == SQLITE_ATTACH || code == SQLITE_DETACH => {
             Authorization::Deny
         }
+        AuthAction::Insert { table_name }
+        | AuthAction::Delete { table_name }
+        | AuthAction::Update { table_name, .. }
+        | AuthAction::DropTable { table_name }
+        | AuthAction::AlterTable { table_name, .. }
+            if table_name.eq_ignore_ascii_case(DONE_TABLE) =>
+        {
+            match &guard {
+                Some(g) if g.steps_sql.load(Ordering::Relaxed) => {
+                    g.denied.store(DENIED_DONE_TABLE, Ordering::Relaxed);
+                    Authorization::Deny
+                }
+                _ => Authorization::Allow,
+            }
+        }
         AuthAction::Transaction { .. } | AuthAction::Savepoint { .. } => match &guard {
             Some(g) if g.steps_sql.load(Ordering::Relaxed) => {
                 g.denied.store(DENIED_TRANSACTION, Ordering::Relaxed);
@@ -430,6 +468,78 @@ mod tests {
             rows,
             vec![json!({"name": evil, "n": 1.5, "meta": "{\"a\":[1]}"})]
         );
+    }
+
+    #[tokio::test]
+    async fn a_statement_noted_as_done_is_not_run_again_when_its_run_resumes() {
+        let (_d, db) = db();
+        let insert = "INSERT INTO t (name) VALUES (?)";
+        let once = |key: &str, check: bool| Once {
+            key: key.into(),
+            run: 7,
+            check,
+        };
+        let first = db
+            .exec_once(insert, &[json!("a")], once("7/steps/0", false))
+            .await
+            .unwrap();
+        // the run resumes after a crash: the same step is not done again, and gets its result
+        let again = db
+            .exec_once(insert, &[json!("a")], once("7/steps/0", true))
+            .await
+            .unwrap();
+        assert_eq!(again, first);
+        // a step it did not reach before the crash runs
+        let later = db
+            .exec_once(insert, &[json!("b")], once("7/steps/1", true))
+            .await
+            .unwrap();
+        assert_eq!(later.changes, 1);
+        let names = db.query("SELECT name FROM t ORDER BY id", &[]).unwrap();
+        assert_eq!(names, vec![json!({"name": "a"}), json!({"name": "b"})]);
+        // a statement that failed left no note: its retry runs
+        let failing = "INSERT INTO t (id, name) VALUES (1, ?)";
+        assert!(
+            db.exec_once(failing, &[json!("dup")], once("7/steps/2", false))
+                .await
+                .is_err()
+        );
+        let retried = db
+            .exec_once(
+                "INSERT INTO t (name) VALUES (?)",
+                &[json!("c")],
+                once("7/steps/2", true),
+            )
+            .await
+            .unwrap();
+        assert_eq!(retried.changes, 1, "the failed attempt was not noted");
+        // notes of finished runs are forgotten
+        assert_eq!(db.forget_done_before(8).await.unwrap(), 3);
+        assert_eq!(
+            db.query("SELECT count(*) AS n FROM _flowdeck_done", &[])
+                .unwrap(),
+            vec![json!({"n": 0})]
+        );
+    }
+
+    #[tokio::test]
+    async fn steps_cannot_change_the_notes_of_done_statements() {
+        let (_d, db) = db();
+        db.exec("INSERT INTO t (name) VALUES ('x')", &[])
+            .await
+            .unwrap();
+        for sql in [
+            "DELETE FROM _flowdeck_done",
+            "INSERT INTO _flowdeck_done VALUES ('k', 1, 1, 1)",
+            "UPDATE _flowdeck_done SET changes = 0",
+            "DROP TABLE _flowdeck_done",
+        ] {
+            let e = db.exec(sql, &[]).await.unwrap_err().to_string();
+            assert!(
+                e.contains("_flowdeck_done is flowdeck's own record"),
+                "{sql}: {e}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -7,6 +7,11 @@
 //! keeps the transaction); one that ends the whole transaction (`OR ROLLBACK`, a trigger's
 //! `RAISE(ROLLBACK)`) fails, and the rest of its batch runs again. Transaction control
 //! (`BEGIN`, `COMMIT`, `SAVEPOINT`, …) is refused in steps: each step commits on its own.
+//!
+//! Exactly once: a statement given a [`Once`] is noted in [`DONE_TABLE`] in the same
+//! transaction as its change, so the note and the change commit together or not at all.
+//! When a run resumes after its process died, its statements are looked up there first: a
+//! statement that committed is not run again, and its step gets the result it had.
 
 use super::background::{Joined, drain};
 use super::checkpointer::{self, Checkpointer};
@@ -71,28 +76,54 @@ pub(crate) struct Guard {
 pub(crate) const DENIED_NOTHING: u8 = 0;
 /// A step's SQL tried to control the transaction.
 pub(crate) const DENIED_TRANSACTION: u8 = 1;
+/// A step's SQL tried to change [`DONE_TABLE`].
+pub(crate) const DENIED_DONE_TABLE: u8 = 2;
+
+/// flowdeck's own table in the data database: the `db.exec` statements of unfinished runs
+/// that committed, by their identity.
+pub const DONE_TABLE: &str = "_flowdeck_done";
+
+/// A statement to run at most once: what identifies it (a step of a run, see
+/// `engine::effects::StepRef::identity`), and whether to look for it first (its run
+/// resumed after a crash, so it may have committed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Once {
+    /// The statement's identity.
+    pub key: String,
+    /// Its run, for forgetting the notes of finished runs.
+    pub run: i64,
+    /// Look the key up before running the statement.
+    pub check: bool,
+}
+
+/// What the writer thread is asked to do.
+enum Work {
+    /// A step's statement, at most once when it says so.
+    Step {
+        sql: String,
+        args: Vec<SqlValue>,
+        once: Option<Once>,
+    },
+    /// Forget the notes of runs before this id (they are finished).
+    Forget(i64),
+}
 
 struct Job {
-    sql: String,
-    args: Vec<SqlValue>,
+    work: Work,
     result: Option<Result<ExecResult, DataError>>,
     answer: oneshot::Sender<(Result<ExecResult, DataError>, Spent)>,
 }
 
-/// A job's statement and arguments, handed back with its answer: they were allocated on the
-/// caller's core and are freed there (a free from another thread costs both cores).
+/// A job's work, handed back with its answer: its statement and arguments were allocated on
+/// the caller's core and are freed there (a free from another thread costs both cores).
 struct Spent {
-    _sql: String,
-    _args: Vec<SqlValue>,
+    _work: Work,
 }
 
 impl Job {
     /// Answer the caller, handing back what it allocated.
     fn reply(self, result: Result<ExecResult, DataError>) {
-        let spent = Spent {
-            _sql: self.sql,
-            _args: self.args,
-        };
+        let spent = Spent { _work: self.work };
         let _ = self.answer.send((result, spent));
     }
 }
@@ -128,13 +159,33 @@ impl DataWriter {
         })
     }
 
-    /// Run `sql` with `args` in the next group commit; answers once it is committed.
-    pub async fn exec(&self, sql: &str, args: Vec<SqlValue>) -> Result<ExecResult, DataError> {
+    /// Run `sql` with `args` in the next group commit (at most once, with `once`); answers
+    /// once it is committed.
+    pub async fn exec(
+        &self,
+        sql: &str,
+        args: Vec<SqlValue>,
+        once: Option<Once>,
+    ) -> Result<ExecResult, DataError> {
+        self.send(Work::Step {
+            sql: sql.to_owned(),
+            args,
+            once,
+        })
+        .await
+    }
+
+    /// Forget the notes of statements of runs whose id is below `run` (they are finished and
+    /// never resume).
+    pub async fn forget_before(&self, run: i64) -> Result<u64, DataError> {
+        self.send(Work::Forget(run)).await.map(|r| r.changes)
+    }
+
+    async fn send(&self, work: Work) -> Result<ExecResult, DataError> {
         let gone = || DataError::Sql("the data writer has stopped".into());
         let (answer, rx) = oneshot::channel();
         let job = Job {
-            sql: sql.to_owned(),
-            args,
+            work,
             result: None,
             answer,
         };
@@ -151,20 +202,90 @@ struct Controls<'c> {
     begin: Statement<'c>,
     commit: Statement<'c>,
     rollback: Statement<'c>,
+    find_done: Statement<'c>,
+    note_done: Statement<'c>,
+    forget_done: Statement<'c>,
 }
 
 impl<'c> Controls<'c> {
     fn prepare(conn: &'c Connection) -> rusqlite::Result<Controls<'c>> {
+        conn.execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS {DONE_TABLE} (
+                 key     TEXT PRIMARY KEY,
+                 run     INTEGER NOT NULL,
+                 changes INTEGER NOT NULL,
+                 last_id INTEGER NOT NULL
+             ) WITHOUT ROWID"
+        ))?;
         Ok(Controls {
             begin: conn.prepare("BEGIN IMMEDIATE")?,
             commit: conn.prepare("COMMIT")?,
             rollback: conn.prepare("ROLLBACK")?,
+            find_done: conn.prepare(&format!(
+                "SELECT changes, last_id FROM {DONE_TABLE} WHERE key = ?1"
+            ))?,
+            note_done: conn.prepare(&format!(
+                "INSERT OR REPLACE INTO {DONE_TABLE} (key, run, changes, last_id) VALUES (?1, ?2, ?3, ?4)"
+            ))?,
+            forget_done: conn.prepare(&format!("DELETE FROM {DONE_TABLE} WHERE run < ?1"))?,
         })
+    }
+
+    /// What the statement known by `key` did, when it committed before.
+    fn done(&mut self, key: &str) -> rusqlite::Result<Option<ExecResult>> {
+        use rusqlite::OptionalExtension;
+        self.find_done
+            .query_row([key], |r| {
+                Ok(ExecResult {
+                    changes: r.get::<_, i64>(0)?.try_into().unwrap_or(0),
+                    last_id: r.get(1)?,
+                })
+            })
+            .optional()
     }
 }
 
-fn run_step(conn: &Connection, guard: &Guard, job: &Job) -> Result<ExecResult, DataError> {
-    run_statement(conn, guard, &job.sql, &job.args)
+/// Do a job's work inside the batch's transaction. `Err` from the outer result: the batch
+/// cannot commit as it is (a note could not be written).
+fn run_job(
+    conn: &Connection,
+    controls: &mut Controls<'_>,
+    guard: &Guard,
+    work: &Work,
+) -> Result<Result<ExecResult, DataError>, DataError> {
+    match work {
+        Work::Forget(run) => Ok(controls
+            .forget_done
+            .execute([run])
+            .map(|n| ExecResult {
+                changes: n as u64,
+                last_id: 0,
+            })
+            .map_err(DataError::from)),
+        Work::Step { sql, args, once } => {
+            if let Some(once) = once.as_ref().filter(|o| o.check)
+                && let Some(done) = controls.done(&once.key)?
+            {
+                tracing::info!(
+                    key = once.key,
+                    "db.exec committed before its process died; not run again"
+                );
+                return Ok(Ok(done));
+            }
+            let result = run_statement(conn, guard, sql, args);
+            if let (Ok(r), Some(once)) = (&result, once)
+                && !conn.is_autocommit()
+            {
+                controls.note_done.execute(rusqlite::params![
+                    once.key,
+                    once.run,
+                    i64::try_from(r.changes).unwrap_or(i64::MAX),
+                    r.last_id
+                ])?;
+            }
+            Ok(result)
+        }
+    }
 }
 
 /// Run a step's statement on `conn`, refusing transaction control (the transaction is the
@@ -193,16 +314,17 @@ pub(crate) fn run_statement(
         })
     })();
     guard.steps_sql.store(false, Ordering::Relaxed);
-    result.map_err(|e| {
-        if guard.denied.load(Ordering::Relaxed) == DENIED_TRANSACTION {
-            DataError::Sql(
-                "db.exec cannot control transactions (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE): \
-                 each db.exec step is committed on its own; remove the statement from the step"
-                    .into(),
-            )
-        } else {
-            e
-        }
+    result.map_err(|e| match guard.denied.load(Ordering::Relaxed) {
+        DENIED_TRANSACTION => DataError::Sql(
+            "db.exec cannot control transactions (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE): \
+             each db.exec step is committed on its own; remove the statement from the step"
+                .into(),
+        ),
+        DENIED_DONE_TABLE => DataError::Sql(format!(
+            "{DONE_TABLE} is flowdeck's own record of the db.exec steps that committed (so that \
+             none runs twice after a crash); steps cannot change it"
+        )),
+        _ => e,
     })
 }
 
@@ -222,7 +344,17 @@ fn run_batch(
             if matches!(job.result, Some(Err(_))) {
                 continue;
             }
-            let result = run_step(conn, guard, job);
+            let result = match run_job(conn, controls, guard, &job.work) {
+                Ok(result) => result,
+                Err(e) => {
+                    // a note of a statement that ran could not be written: nothing of the
+                    // batch may commit
+                    if !conn.is_autocommit() {
+                        let _ = controls.rollback.execute([]);
+                    }
+                    return Some(e);
+                }
+            };
             if conn.is_autocommit() {
                 // the statement ended the transaction: it fails, and what ran before it in
                 // this batch was undone and runs again

@@ -57,6 +57,30 @@ impl Store {
         Ok(runs)
     }
 
+    /// The owners holding unexpired leases on unfinished runs.
+    pub fn lease_owners(&self, now: Timestamp) -> Result<Vec<String>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT DISTINCT lease_owner FROM runs
+                  WHERE finished_at IS NULL AND lease_owner IS NOT NULL AND lease_expires >= ?1",
+            )?
+            .query_map(params![now.0], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// End `owner`'s leases now (its process is known to be dead): its runs can be claimed
+    /// at once. Returns how many runs it held.
+    pub fn expire_leases(&self, owner: &str) -> Result<usize> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "UPDATE runs SET lease_expires = 0
+                  WHERE finished_at IS NULL AND lease_owner = ?1",
+            )?
+            .execute(params![owner])?)
+    }
+
     /// Extend `owner`'s leases on its unfinished runs.
     pub fn renew_leases(&self, owner: &str, expires: Timestamp) -> Result<usize> {
         Ok(self
@@ -90,6 +114,18 @@ impl Store {
             }
         }
         Ok(released.len())
+    }
+
+    /// The first run that may still resume: the lowest unfinished run's id, or one past the
+    /// last run when every run is finished.
+    pub fn first_unfinished_run(&self) -> Result<i64> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT coalesce((SELECT min(id) FROM runs WHERE finished_at IS NULL),
+                                 (SELECT coalesce(max(id), 0) + 1 FROM runs))",
+            )?
+            .query_row([], |r| r.get(0))?)
     }
 
     /// Runs queued or running (for health checks).

@@ -256,6 +256,14 @@ const MIGRATIONS: &[&str] = &[
         updated_at INTEGER NOT NULL
     );
     "#,
+    // 7: what tells this store from any other (idempotency keys of its runs' requests)
+    r#"
+    CREATE TABLE store_identity (
+        id    INTEGER PRIMARY KEY CHECK (id = 1),
+        token TEXT NOT NULL
+    );
+    INSERT INTO store_identity (id, token) VALUES (1, lower(hex(randomblob(8))));
+    "#,
 ];
 
 /// The schema version this build writes.

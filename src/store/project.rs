@@ -39,6 +39,15 @@ impl Store {
         Ok(())
     }
 
+    /// A random token made when the store was created: what tells its runs from those of
+    /// any other store (the `Idempotency-Key` of their `http` steps begins with it).
+    pub fn identity_token(&self) -> Result<String> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT token FROM store_identity WHERE id = 1")?
+            .query_row([], |r| r.get(0))?)
+    }
+
     /// The project's settings (defaults when nothing was imported yet).
     pub fn project(&self) -> Result<StoredProject> {
         type Row = (String, Option<String>, Option<String>, Option<String>);

@@ -273,6 +273,7 @@ impl Cx<'_> {
             },
             event,
             tracker: None,
+            resumed: false,
         }
     }
 

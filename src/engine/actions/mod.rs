@@ -38,6 +38,8 @@ pub struct LeafCx<'a, E> {
     pub iteration: &'a [usize],
     /// Which attempt of the step this is.
     pub attempt: u32,
+    /// Attempts of the enclosing compound steps.
+    pub rounds: &'a [u32],
 }
 
 impl<E> LeafCx<'_, E> {
@@ -55,6 +57,7 @@ impl<E> LeafCx<'_, E> {
             path: &self.step.path,
             iteration: self.iteration,
             attempt: self.attempt,
+            rounds: self.rounds,
         }
     }
 }

@@ -87,6 +87,7 @@ impl super::Engine {
             inputs,
             event: Some(event),
             tracker: None,
+            resumed: false,
         };
         start(self.core().clone(), job, options, events)
             .await
@@ -137,6 +138,7 @@ impl super::Engine {
             inputs,
             event: None,
             tracker: None,
+            resumed: false,
         };
         start(self.core().clone(), job, options, events)
             .await
@@ -172,6 +174,7 @@ impl super::Engine {
                     depth: e.record.depth,
                 }),
                 tracker: None,
+                resumed: false,
             };
             sessions.push(
                 start(self.core().clone(), job, options.clone(), events.clone())
