@@ -125,12 +125,16 @@ pub fn export(db: &Path, dir: &Path, json: bool) -> Outcome {
     let store = Store::open(db)?;
     let project = store.project()?;
     let mut written = Vec::new();
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let root =
+        std::fs::canonicalize(dir).with_context(|| format!("cannot resolve {}", dir.display()))?;
     let mut write = |rel: PathBuf, text: &str| -> anyhow::Result<()> {
         let target = dir.join(&rel);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
+        refuse_links_out(&root, &target)?;
         std::fs::write(&target, text)
             .with_context(|| format!("cannot write {}", target.display()))?;
         written.push(rel);
@@ -169,6 +173,35 @@ pub fn export(db: &Path, dir: &Path, json: bool) -> Outcome {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Export writes only inside the folder: `target` (or the folder it is in) must not be a
+/// link that leads out of it.
+fn refuse_links_out(root: &Path, target: &Path) -> anyhow::Result<()> {
+    let resolved = match std::fs::canonicalize(target) {
+        Ok(t) => t,
+        Err(_) if std::fs::symlink_metadata(target).is_ok() => {
+            anyhow::bail!(
+                "{} is a link to a file that does not exist; export does not write through links: remove it",
+                target.display()
+            )
+        }
+        // a new file: where its folder really is decides
+        Err(_) => {
+            let parent = target.parent().unwrap_or(target);
+            std::fs::canonicalize(parent)
+                .with_context(|| format!("cannot resolve {}", parent.display()))?
+        }
+    };
+    if !resolved.starts_with(root) {
+        anyhow::bail!(
+            "{} leads to {}, outside {}; export does not write through links out of the folder: remove the link or export elsewhere",
+            target.display(),
+            resolved.display(),
+            root.display()
+        );
+    }
+    Ok(())
 }
 
 /// Where `demo` keeps its store when no `--db` is given.

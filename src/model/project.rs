@@ -239,6 +239,34 @@ fn kind_of_folder(name: &str) -> Option<Kind> {
     }
 }
 
+/// Why flowdeck does not read `path` of the project folder `dir`: it is a link (or inside a
+/// linked folder) that leads out of the folder. Links that stay inside are followed.
+pub fn outside_link(dir: &Path, path: &Path) -> Option<Diagnostic> {
+    let root = std::fs::canonicalize(dir).ok()?;
+    let relative = path.strip_prefix(dir).unwrap_or(path).to_path_buf();
+    let target = match std::fs::canonicalize(path) {
+        Ok(t) => t,
+        // a dangling link: what it names is not in the folder either
+        Err(_) if std::fs::symlink_metadata(path).is_ok() => {
+            return Some(
+                Diagnostic::new(relative, "is a link to a file that does not exist")
+                    .hint("remove the link, or make it point to a file inside the project folder"),
+            );
+        }
+        Err(_) => return None,
+    };
+    (!target.starts_with(&root)).then(|| {
+        Diagnostic::new(
+            relative,
+            format!(
+                "is a link to {}, outside the project folder; it was not read",
+                target.display()
+            ),
+        )
+        .hint("flowdeck reads only files inside the project folder: copy the file in, or link to a file inside it")
+    })
+}
+
 /// Load a project folder.
 pub fn load_dir(dir: &Path) -> Result<LoadedProject, ProjectError> {
     let config_path = dir.join("flowdeck.toml");
@@ -248,7 +276,11 @@ pub fn load_dir(dir: &Path) -> Result<LoadedProject, ProjectError> {
         return Err(ProjectError::NotAProject(dir.to_path_buf()));
     }
     let mut project_diagnostics = Vec::new();
-    let (config, config_text) = if config_path.exists() {
+    let config_outside = outside_link(dir, &config_path);
+    let (config, config_text) = if let Some(d) = config_outside {
+        project_diagnostics.push(d);
+        (None, None)
+    } else if config_path.exists() {
         let text = std::fs::read_to_string(&config_path).map_err(io(&config_path))?;
         match toml::from_str::<ProjectConfig>(&text) {
             Ok(c) => (Some(c), Some(text)),
@@ -267,7 +299,10 @@ pub fn load_dir(dir: &Path) -> Result<LoadedProject, ProjectError> {
         (Some(ProjectConfig::default()), None)
     };
     let schema_path = dir.join("schema.sql");
-    let schema = if schema_path.exists() {
+    let schema = if let Some(d) = outside_link(dir, &schema_path) {
+        project_diagnostics.push(d);
+        None
+    } else if schema_path.exists() {
         Some(std::fs::read_to_string(&schema_path).map_err(io(&schema_path))?)
     } else {
         None
@@ -286,8 +321,17 @@ pub fn load_dir(dir: &Path) -> Result<LoadedProject, ProjectError> {
             .collect();
         entries.sort();
         for path in entries {
-            let text = std::fs::read_to_string(&path).map_err(io(&path))?;
             let relative = path.strip_prefix(dir).unwrap_or(&path).to_path_buf();
+            if let Some(d) = outside_link(dir, &path) {
+                files.push(LoadedFile {
+                    path: relative,
+                    text: String::new(),
+                    definition: None,
+                    diagnostics: vec![d],
+                });
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).map_err(io(&path))?;
             // faults name the file as the user can open it; the store keeps the relative path
             let parsed = parse_definition(&text, &path, Some(kind));
             files.push(LoadedFile {
@@ -336,6 +380,15 @@ fn files_in(folder: &Path, suffix: &str) -> Result<Vec<PathBuf>, ProjectError> {
 pub fn load_tests(dir: &Path) -> Result<(Vec<TestFile>, Vec<KeptFile>), ProjectError> {
     let mut tests = Vec::new();
     for path in files_in(&dir.join(TESTS_DIR), TEST_SUFFIX)? {
+        if let Some(d) = outside_link(dir, &path) {
+            tests.push(TestFile {
+                path: path.strip_prefix(dir).unwrap_or(&path).to_path_buf(),
+                text: String::new(),
+                suite: None,
+                diagnostics: vec![d],
+            });
+            continue;
+        }
         let text = std::fs::read_to_string(&path).map_err(io(&path))?;
         let parsed = super::parse_suite(&text, &path);
         tests.push(TestFile {
@@ -347,6 +400,11 @@ pub fn load_tests(dir: &Path) -> Result<(Vec<TestFile>, Vec<KeptFile>), ProjectE
     }
     let mut snapshots = Vec::new();
     for path in files_in(&dir.join(SNAPSHOTS_DIR), ".json")? {
+        if outside_link(dir, &path).is_some() {
+            // a snapshot linked from elsewhere is not the project's: its case is compared
+            // as if it had none (and says so)
+            continue;
+        }
         let text = std::fs::read_to_string(&path).map_err(io(&path))?;
         snapshots.push(KeptFile {
             path: path.strip_prefix(dir).unwrap_or(&path).to_path_buf(),
