@@ -289,3 +289,61 @@ fn params_over_the_limit_are_refused_before_they_are_read() {
     let out = s.cli(&["emit", "go", "--params", &format!("@{}", file.display())]);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_beyond_the_cap_wait_in_the_store_until_the_worker_takes_them_up() {
+    use flowdeck::engine::effects::EmitRequest;
+    use serde_json::json;
+    let s = Sandbox::new();
+    let slow = r#"{"name": "slow", "on": "go", "steps": [
+        {"id": "wait", "action": "sleep", "ms": "{{$param.ms}}"}]}"#;
+    let root = s.project("p", None, &[("workflows/slow.json", slow)]);
+    s.import_and_deploy(&root);
+    let engine = s.engine();
+    engine.core().hold_at_most(1);
+    engine.core().set_working(true);
+    let held = engine
+        .emit(EmitRequest::new("go", json!({"ms": 600_000}), "test"), None)
+        .await
+        .unwrap();
+    let waiting = engine
+        .emit(EmitRequest::new("go", json!({"ms": 0}), "test"), None)
+        .await
+        .unwrap();
+    let db = rusqlite::Connection::open(s.db()).unwrap();
+    let state = |id: i64| -> (Option<String>, String) {
+        db.query_row(
+            "SELECT lease_owner, status FROM runs WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    let (owner, status) = state(waiting.runs[0].run_id);
+    assert_eq!(
+        (owner, status.as_str()),
+        (None, "queued"),
+        "beyond the cap, the run waits in the store for any worker"
+    );
+    assert!(state(held.runs[0].run_id).0.is_some(), "the first is held");
+    // the worker takes it up
+    let id = waiting.runs[0].run_id;
+    let finished = async {
+        loop {
+            if engine
+                .store()
+                .run(id)
+                .unwrap()
+                .is_some_and(|r| r.finished_at.is_some())
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), engine.work_queue(finished))
+        .await
+        .expect("the waiting run was taken up");
+    assert_eq!(state(id).1, "succeeded");
+    engine.shutdown(Duration::ZERO).await.unwrap();
+}

@@ -106,6 +106,7 @@ pub struct Core {
     identity: super::owner::ProcessIdentity,
     token: String,
     working: std::sync::atomic::AtomicBool,
+    max_held: std::sync::atomic::AtomicUsize,
     lease: Duration,
     workers: Arc<Semaphore>,
     worker_count: usize,
@@ -155,6 +156,7 @@ impl Core {
             identity,
             token,
             working: std::sync::atomic::AtomicBool::new(false),
+            max_held: std::sync::atomic::AtomicUsize::new(MAX_HELD_RUNS),
             lease: LEASE,
             workers: Arc::new(Semaphore::new(workers.max(1))),
             worker_count: workers.max(1),
@@ -240,6 +242,12 @@ impl Core {
     /// What tells this store's runs from any other's (see `Store::identity_token`).
     pub fn token(&self) -> &str {
         &self.token
+    }
+
+    /// Hold at most `runs` runs in memory (default [`MAX_HELD_RUNS`]).
+    pub fn hold_at_most(&self, runs: usize) {
+        self.max_held
+            .store(runs.max(1), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Whether a worker takes queued runs up in this process (`work_queue` runs).
@@ -335,7 +343,8 @@ impl Core {
         }
         // runs held in this process are capped: beyond, they wait in the store for this
         // process's worker (or another's) to take them up
-        if !req.queue_only && self.working() && self.inflight.pending() >= MAX_HELD_RUNS {
+        let max_held = self.max_held.load(std::sync::atomic::Ordering::Relaxed);
+        if !req.queue_only && self.working() && self.inflight.pending() >= max_held {
             req.queue_only = true;
         }
         let owner = (!req.queue_only).then(|| self.owner.clone());
