@@ -183,9 +183,11 @@ fn serve(s: &Sandbox, extra: &[&str]) -> Serving {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // dropped (killed and waited for) however this ends
+    let serving = Serving { child, port };
     for _ in 0..1000 {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Serving { child, port };
+            return serving;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
