@@ -103,4 +103,15 @@ mod tests {
             serde_json::json!({"a": [1, {"b": null}]})
         );
     }
+
+    /// What the `dap` fuzz target found holds for definitions too: a number in a file must
+    /// read back the same from the canonical JSON the store keeps (a deployed version would
+    /// otherwise hold another number than the draft it was made from).
+    #[test]
+    fn a_number_reads_back_as_written() {
+        for number in ["9".repeat(88), "0.30000000000000004441".into()] {
+            let once = parse(&format!("{{\"n\": {number}}}")).unwrap();
+            assert_eq!(parse(&once.to_string()).unwrap(), once, "{number}");
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //! request so that a deploy takes effect on the next one.
 
 use super::App;
-use super::cloudevents;
+use super::ingest;
 use super::reply::{error, json_reply};
 use crate::engine::{EmitRequest, EngineError, Request as EngineRequest};
 use crate::model::Kind;
@@ -57,20 +57,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn parse_json(bytes: &[u8]) -> Result<Value, Box<Response>> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Value::Null);
-    }
-    serde_json::from_slice(bytes).map_err(|e| {
-        let message = e.to_string();
-        let message = message
-            .rfind(" at line ")
-            .map_or(message.clone(), |i| message[..i].to_string());
-        Box::new(error(
-            400,
-            format!("malformed JSON: {message}"),
-            json!({ "line": e.line(), "column": e.column() }),
-        ))
-    })
+    ingest::json_body(bytes).map_err(|r| Box::new(refused(r)))
+}
+
+fn refused(r: ingest::Refused) -> Response {
+    error(r.status, r.message, r.details)
 }
 
 async fn route(app: &App, request: Request<Body>) -> Response {
@@ -118,41 +109,14 @@ async fn route(app: &App, request: Request<Body>) -> Response {
     };
     match (method.as_str(), segments.as_slice()) {
         ("POST", ["events", name]) => {
-            let params = match parse_json(&bytes) {
-                Ok(Value::Null) => json!({}),
-                Ok(v @ Value::Object(_)) => v,
-                Ok(other) => {
-                    return error(
-                        400,
-                        format!("the params must be a JSON object, got {other}"),
-                        json!({}),
-                    );
-                }
-                Err(r) => return *r,
-            };
-            let mut request = EmitRequest::new(*name, params, "http");
-            // a client that retries after a lost answer sends the same key: one event
-            if let Some(key) = parts
-                .headers
-                .get("idempotency-key")
-                .and_then(|v| v.to_str().ok())
-                .filter(|k| !k.is_empty())
-            {
-                request.dedup_key = Some(format!("idempotency-key:{name}:{key}"));
+            match ingest::event_request(Some(name), &parts.headers, &bytes) {
+                Ok(request) => emit(app, request).await,
+                Err(r) => refused(r),
             }
-            emit(app, request).await
         }
-        ("POST", ["events"]) => match cloudevents::parse(&parts.headers, &bytes) {
-            Ok(ce) => {
-                let mut request = EmitRequest::new(
-                    ce.name.clone(),
-                    ce.params.clone(),
-                    format!("cloudevents:{}", ce.source),
-                );
-                request.dedup_key = Some(ce.dedup_key());
-                emit(app, request).await
-            }
-            Err((status, message)) => error(status, message, json!({})),
+        ("POST", ["events"]) => match ingest::event_request(None, &parts.headers, &bytes) {
+            Ok(request) => emit(app, request).await,
+            Err(r) => refused(r),
         },
         ("GET", ["runs", id]) => match id.parse::<i64>() {
             Ok(id) => match app.engine.store().run_with_steps(id) {

@@ -4,6 +4,8 @@
 
 mod cloudevents;
 mod handler;
+/// Pure parsing of ingested requests (events, CloudEvents, bodies); public for the fuzz targets.
+pub mod ingest;
 mod listen;
 mod reply;
 
