@@ -350,7 +350,10 @@ impl Core {
         mut req: EmitRequest,
         owner: Option<String>,
     ) -> Result<Dispatched, EngineError> {
-        let params = std::mem::take(&mut req.params);
+        // recorded (and handed to its listeners) with secrets masked: a secret never
+        // travels in an event, whoever emits it; a listener reads it from `$env`
+        let mut params = std::mem::take(&mut req.params);
+        self.settings.secrets.mask(&mut params);
         let params_json = json_text(&params);
         let lease_expires = Timestamp(Timestamp::now().0 + self.lease.as_micros() as i64);
         let max_depth = self.settings.engine.max_depth;
