@@ -419,6 +419,7 @@ impl Engine {
             .core
             .writer()
             .call(move |s| {
+                s.check_room()?;
                 s.insert_run(&NewRun {
                     definition_id,
                     kind,

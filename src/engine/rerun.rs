@@ -218,6 +218,7 @@ impl Engine {
             .core()
             .writer()
             .call(move |s| {
+                s.check_room()?;
                 let (id, _) = s.insert_run(&NewRun {
                     definition_id,
                     kind,
