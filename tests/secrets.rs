@@ -644,9 +644,10 @@ fn a_secret_reaches_no_record_log_output_answer_or_screen() {
     }
 }
 
-/// The studio on the sandbox's store (the token in its environment): the last `spill`
-/// run step by step, then a debug run of `tell`, whose log line and failure the studio
-/// tells. The screens it showed (none where tmux is missing).
+/// The studio on the sandbox's store (the secrets in its environment): the last `spill`
+/// run step by step, then a debug run of `tell` stopped at a breakpoint, with evaluations;
+/// its log line and failure, as the studio tells them. The screens it showed (none where
+/// tmux is missing).
 fn studio(s: &Sandbox, secret: &str, key: &str) -> Vec<String> {
     if !available() {
         println!("the studio is not checked: tmux is not installed");
@@ -672,12 +673,29 @@ fn studio(s: &Sandbox, secret: &str, key: &str) -> Vec<String> {
         t.press(&["j"]);
     }
     screens.push(t.screen());
-    // a debug run of `tell`: the studio tells its log line, then its failure
+    // a debug run of `tell`, with a breakpoint on its failing step: the studio tells its log
+    // line, stops, evaluates what it is asked (a failing expression too), then tells the
+    // failure
     t.press(&["Escape"]);
     filter(&t, "tell");
+    t.press(&["Enter", "j", "j", "b"]);
+    t.wait_for("●");
     t.press(&["r"]);
     t.wait_for("log: token is");
     screens.push(t.screen());
+    t.wait_for("paused at no");
+    screens.push(t.screen());
+    t.press(&["="]);
+    t.type_text("$env.API_TOKEN | tonumber");
+    t.press(&["Enter"]);
+    t.wait_for("cannot parse");
+    screens.push(t.screen());
+    t.press(&["="]);
+    t.type_text("[$env.SIGNING_KEY, $var]");
+    t.press(&["Enter"]);
+    t.wait_for("$env.SIGNING_KEY, $var] =");
+    screens.push(t.screen());
+    t.press(&["c"]);
     t.wait_for("failed: step no: told");
     screens.push(t.screen());
     t.press(&["q"]);
