@@ -399,7 +399,10 @@ impl Core {
         mut req: EmitRequest,
         owner: Option<String>,
     ) -> Result<Dispatched, EngineError> {
-        let params = std::mem::take(&mut req.params);
+        // recorded (and handed to its listeners) with secrets masked: a secret never
+        // travels in an event, whoever emits it; a listener reads it from `$env`
+        let mut params = std::mem::take(&mut req.params);
+        self.settings.secrets.mask(&mut params);
         let params_json = json_text(&params);
         let limit = self.settings.engine.max_params_bytes;
         if params_json.len() as u64 > limit {

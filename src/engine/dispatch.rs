@@ -153,6 +153,8 @@ pub(crate) fn dispatch(
 ) -> Result<Recorded> {
     let new = new_event(req, params_json);
     let (chain, depth) = (new.chain, new.depth);
+    // a capped store that is nearly full keeps its last pages for the runs under way
+    store.check_room()?;
     let event = store.insert_event_row(&new)?;
     let Inserted::New { id: event_id, .. } = event else {
         return Ok(Recorded {

@@ -413,11 +413,16 @@ impl Engine {
     ) -> Result<i64, EngineError> {
         let (definition_id, target) = (row.id, row.name.clone());
         let owner = leased.then(|| self.core.owner().to_string());
+        // the run executes with its real inputs; its record has secrets masked (a
+        // request's header that carries one, say)
+        let mut params = params;
+        self.core.settings().secrets.mask(&mut params);
         let params_json = json_text(&params);
         Ok(self
             .core
             .writer()
             .call(move |s| {
+                s.check_room()?;
                 s.insert_run(&NewRun {
                     definition_id,
                     kind,

@@ -212,11 +212,14 @@ impl Engine {
     ) -> Result<i64, EngineError> {
         let (definition_id, kind, target) = (row.id, row.kind, row.name.clone());
         let owner = self.core().owner().to_string();
-        let params_json = crate::model::json_text(params);
+        let mut params = params.clone();
+        self.core().settings().secrets.mask(&mut params);
+        let params_json = crate::model::json_text(&params);
         Ok(self
             .core()
             .writer()
             .call(move |s| {
+                s.check_room()?;
                 let (id, _) = s.insert_run(&NewRun {
                     definition_id,
                     kind,

@@ -48,9 +48,12 @@ impl RunEnd {
                     None,
                 )
             }
-            Some(Outcome::Cancelled { reason }) => {
-                (RunStatus::Cancelled, None, Some(reason.clone()), None)
-            }
+            Some(Outcome::Cancelled { reason }) => (
+                RunStatus::Cancelled,
+                None,
+                Some(secrets.mask_text(reason)),
+                None,
+            ),
             None => (
                 RunStatus::Failed,
                 None,

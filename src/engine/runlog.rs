@@ -59,7 +59,8 @@ impl RunLog {
 }
 
 impl Core {
-    /// Secrets masked out of step records.
+    /// Secrets masked out of step records (every record of a run goes through here before
+    /// it is recorded or shown).
     pub fn mask_records(&self, records: &mut [StepRecord]) {
         let secrets = &self.settings().secrets;
         if secrets.is_empty() {
@@ -97,6 +98,7 @@ impl Core {
         for r in &records {
             log.pending.push(r);
         }
+        log_lines(log.run_id, &records);
     }
 
     /// Send the run's start (once) and its pending step records to the writer.
@@ -126,6 +128,19 @@ impl Core {
                 probe.map(|p| move || p.steps_committed(run_id, Instant::now())),
             )
             .await;
+    }
+}
+
+/// The lines of `log` steps, to the log file (their records masked already).
+fn log_lines(run_id: i64, records: &[StepRecord]) {
+    for r in records.iter().filter(|r| r.action == "log") {
+        match &r.output {
+            serde_json::Value::String(text) => {
+                tracing::info!(run = run_id, step = %r.step, "{text}");
+            }
+            serde_json::Value::Null => {}
+            other => tracing::info!(run = run_id, step = %r.step, "{other}"),
+        }
     }
 }
 

@@ -218,6 +218,9 @@ impl super::Engine {
             let stopped = self.core().abort_all();
             tracing::info!(stopped, "the grace period ended; stopping in-flight runs");
         }
+        // the records a full store still refuses are let go: their runs are given back
+        // below, and run again by whoever takes them up
+        self.core().writer().let_go_of_waiting();
         let owner = self.core().owner().to_string();
         let released = self
             .core()

@@ -7,6 +7,7 @@ use super::ingest;
 use super::reply::{error, json_reply};
 use crate::engine::{EmitRequest, EngineError, Request as EngineRequest};
 use crate::model::Kind;
+use crate::store::StoreError;
 use axum::body::{Body, to_bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Request, header};
@@ -183,6 +184,12 @@ fn event(app: &App, id: i64) -> Response {
 }
 
 fn internal(e: &EngineError) -> Response {
+    if let EngineError::Store(full @ StoreError::Full { .. }) = e {
+        // 507 Insufficient Storage: nothing of the request was recorded; the same request
+        // succeeds once the store has room
+        tracing::warn!(error = %full, "request refused: the store is full");
+        return error(507, full.to_string(), json!({ "store_full": true }));
+    }
     tracing::error!(error = %e, "request failed");
     error(500, e.to_string(), json!({}))
 }

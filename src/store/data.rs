@@ -183,10 +183,13 @@ impl DataDb {
             .ok_or_else(|| DataError::Sql("the data writer did not start".into()))
     }
 
-    /// Run a script of statements (the project's `schema.sql`), all or nothing.
+    /// Run a script of statements (the project's `schema.sql`), all or nothing. The
+    /// transaction takes the write lock first (waiting for it): a script that reads before
+    /// it writes (`CREATE TABLE IF NOT EXISTS`, then its rows) would otherwise fail with
+    /// "database is locked" when a `db.exec` of a running workflow commits in between.
     pub fn run_script(&self, sql: &str) -> Result<(), DataError> {
         self.with(|conn| {
-            conn.execute_batch("BEGIN")?;
+            conn.execute_batch("BEGIN IMMEDIATE")?;
             match conn.execute_batch(sql) {
                 Ok(()) => Ok(conn.execute_batch("COMMIT")?),
                 Err(e) => {
@@ -441,6 +444,33 @@ mod tests {
         db.run_script("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, n REAL, meta TEXT);")
             .unwrap();
         (dir, db)
+    }
+
+    #[test]
+    fn a_script_waits_for_a_writer_in_another_connection() {
+        let (dir, db) = db();
+        let path = dir.path().join("flowdeck.data.db");
+        // another connection (a running workflow's db.exec) holds the write lock
+        let other = connect(&path, None).unwrap();
+        other
+            .execute_batch("BEGIN IMMEDIATE; INSERT INTO t (name) VALUES ('other');")
+            .unwrap();
+        let script = std::thread::spawn(move || {
+            let r = db.run_script(
+                "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, name TEXT, n REAL, meta TEXT);
+                 INSERT INTO t (name) VALUES ('seed');",
+            );
+            (r, db)
+        });
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        other.execute_batch("COMMIT").unwrap();
+        let (r, db) = script.join().unwrap();
+        r.expect("the script waited for the lock and ran");
+        let rows = db.query("SELECT name FROM t ORDER BY id", &[]).unwrap();
+        assert_eq!(
+            rows,
+            vec![json!({"name": "other"}), json!({"name": "seed"})]
+        );
     }
 
     #[tokio::test]

@@ -1,6 +1,6 @@
 //! Store errors: each says what went wrong and, where it can, what to do.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A store operation that failed.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +59,17 @@ pub enum StoreError {
         /// Why.
         source: serde_json::Error,
     },
+    /// The store cannot grow: its disk is full, or it reached the size it may have.
+    /// Nothing of the write that met it was recorded.
+    #[error(
+        "the store {path} is full ({why}): nothing was recorded; free space on its disk (or raise its limit) and try again"
+    )]
+    Full {
+        /// The store file.
+        path: PathBuf,
+        /// Which limit it met.
+        why: String,
+    },
     /// A failure of SQLite itself.
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -68,6 +79,46 @@ pub enum StoreError {
     /// The writer thread is gone (the engine is shutting down).
     #[error("the store writer has stopped")]
     WriterGone,
+}
+
+impl StoreError {
+    /// This error as the store at `path` tells it: SQLite's "database or disk is full"
+    /// becomes [`StoreError::Full`], naming the file.
+    pub fn at(self, path: &Path) -> StoreError {
+        match self {
+            StoreError::Sqlite(e) if is_full(&e) => StoreError::Full {
+                path: path.to_path_buf(),
+                why: "its disk is full, or it reached its size limit".into(),
+            },
+            other => other,
+        }
+    }
+
+    /// Whether the store was full: the write may succeed once there is room again.
+    pub fn is_full(&self) -> bool {
+        match self {
+            StoreError::Full { .. } => true,
+            StoreError::Sqlite(e) => is_full(e),
+            _ => false,
+        }
+    }
+
+    /// The same error for another caller (errors are not `Clone`: SQLite's is kept as text).
+    pub fn for_another(&self) -> StoreError {
+        match self {
+            StoreError::Full { path, why } => StoreError::Full {
+                path: path.clone(),
+                why: why.clone(),
+            },
+            StoreError::WriterGone => StoreError::WriterGone,
+            other => StoreError::Commit(other.to_string()),
+        }
+    }
+}
+
+/// Whether SQLite said the database or its disk is full.
+fn is_full(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
 }
 
 /// Result of a store operation.

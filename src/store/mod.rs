@@ -37,6 +37,15 @@ use std::time::Duration;
 /// How long a statement waits for another process's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The environment variable that caps the store's size, in pages of 4 KB (SQLite's
+/// `max_page_count`): for tests, which fill a store with it to see what a full disk does.
+pub const MAX_PAGES_VAR: &str = "FLOWDECK_MAX_PAGES";
+
+/// The pages of a capped store kept for the runs under way (an eighth of the cap, and at
+/// least 32, unless this says otherwise): `0` makes the cap a disk that fills without
+/// warning, for tests.
+pub const RESERVE_VAR: &str = "FLOWDECK_MAX_PAGES_RESERVE";
+
 /// One connection to a flowdeck store.
 #[derive(Debug)]
 pub struct Store {
@@ -45,6 +54,9 @@ pub struct Store {
     /// Listeners per (event, draft dispatch), with the definitions generation they were
     /// read at.
     listeners: definitions::ListenerCache,
+    /// The most pages it may have and those kept for runs under way, when capped
+    /// ([`MAX_PAGES_VAR`], [`RESERVE_VAR`]).
+    cap: Option<(i64, i64)>,
 }
 
 impl Store {
@@ -65,15 +77,44 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_URI;
         let mut conn = Connection::open_with_flags(path, flags)?;
         configure(&conn).map_err(|e| not_a_database(e, path))?;
+        let cap = cap(&conn).map_err(|e| StoreError::from(e).at(path))?;
         migrations::migrate(&mut conn, path).map_err(|e| match e {
             StoreError::Sqlite(e) => not_a_database(e, path),
-            other => other,
+            other => other.at(path),
         })?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),
             listeners: definitions::ListenerCache::default(),
+            cap,
         })
+    }
+
+    /// Whether new work may begin: an event, or a run without one (a request's, a debug
+    /// run). A capped store ([`MAX_PAGES_VAR`]) keeps its last pages (an eighth, and at least
+    /// 32) for the records of the runs already under way, so that every run it accepted
+    /// can finish: new work is refused as [`StoreError::Full`] once only those are left.
+    /// (A disk that fills says so only when a write fails: that write is refused, and the
+    /// records of runs under way wait in the writer until there is room; see
+    /// [`writer`].)
+    pub(crate) fn check_room(&self) -> Result<()> {
+        let Some((cap, reserve)) = self.cap else {
+            return Ok(());
+        };
+        let pages: i64 = self.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        let free: i64 = self
+            .conn
+            .query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+        let used = pages.saturating_sub(free);
+        if used + reserve > cap {
+            return Err(StoreError::Full {
+                path: self.path.clone(),
+                why: format!(
+                    "it holds {used} of the {cap} pages {MAX_PAGES_VAR} allows, and keeps the last {reserve} for the runs under way"
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// The file this store lives in.
@@ -101,15 +142,21 @@ impl Store {
 
     /// Run `f` in one transaction (committed when it returns `Ok`).
     pub fn transaction<T>(&mut self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let path = self.path.clone();
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| StoreError::from(e).at(&path))?;
         match f(self) {
-            Ok(v) => {
-                self.conn.execute_batch("COMMIT")?;
-                Ok(v)
-            }
+            Ok(v) => match self.conn.execute_batch("COMMIT") {
+                Ok(()) => Ok(v),
+                Err(e) => {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    Err(StoreError::from(e).at(&path))
+                }
+            },
             Err(e) => {
                 let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
+                Err(e.at(&path))
             }
         }
     }
@@ -151,6 +198,26 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     )?;
     conn.set_prepared_statement_cache_capacity(128);
     Ok(())
+}
+
+/// Cap the connection's size when [`MAX_PAGES_VAR`] says so: the cap in force (SQLite keeps
+/// a store that is larger already at its size) and the pages kept for runs under way.
+fn cap(conn: &Connection) -> rusqlite::Result<Option<(i64, i64)>> {
+    let Some(pages) = std::env::var(MAX_PAGES_VAR)
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|n| *n > 0)
+    else {
+        return Ok(None);
+    };
+    let cap: i64 = conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+        r.get(0)
+    })?;
+    let reserve = std::env::var(RESERVE_VAR)
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .unwrap_or((cap / 8).max(32));
+    Ok(Some((cap, reserve)))
 }
 
 fn not_a_database(e: rusqlite::Error, path: &Path) -> StoreError {

@@ -12,6 +12,14 @@
 //! [`Writer::submit`] is not waited for but is committed in order with the rest, so awaiting
 //! any later call also means the earlier submissions are committed. Jobs the writer is done
 //! with are handed back and dropped by the next send, on the thread that allocated them.
+//!
+//! A full store (its disk, or its size limit): a caller that waits is answered with
+//! [`StoreError::Full`] (an event is refused, nothing of it recorded). A submission (the
+//! records of a run under way: its start, steps and end) is kept instead and tried again,
+//! first in every later batch and at least every [`RETRY_EVERY`], until there is room: a run
+//! that was accepted is recorded whole once space returns. What still waits when the
+//! writer stops is logged and let go; its runs are left unfinished, for a graceful shutdown
+//! to give back to the queue (or for their leases to expire).
 
 use super::background::{Joined, drain};
 use super::checkpointer::{self, Checkpointer};
@@ -27,6 +35,8 @@ use tokio::sync::{mpsc, oneshot};
 const QUEUE: usize = 4096;
 /// Jobs committed in one transaction at most.
 const BATCH: usize = 2048;
+/// How often writes refused by a full store are tried again while no new work comes.
+pub const RETRY_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Work for the writer thread.
 trait Work: Send {
@@ -35,6 +45,16 @@ trait Work: Send {
     /// The batch is committed (or failed to commit): answer, and let go of anything a
     /// caller waits on (the job itself is dropped later, by a sender: see [`Spent`]).
     fn done(&mut self, commit_error: Option<&StoreError>);
+    /// Whether the job is to be tried again rather than answered: nobody waits for it, and
+    /// its writes (or the batch's commit, `commit_error`) were refused by a full store.
+    fn waits_for_room(&self, _commit_error: Option<&StoreError>) -> bool {
+        false
+    }
+    /// Let go of a job that waited for room and will not be written (logged by the
+    /// caller, once for all of them).
+    fn let_go(&mut self) {
+        self.done(Some(&StoreError::WriterGone));
+    }
 }
 
 type Job = Box<dyn Work>;
@@ -48,7 +68,7 @@ struct Call<T, F> {
 
 impl<T: Send, F: Fn(&WriterStore<'_>) -> Result<T> + Send> Work for Call<T, F> {
     fn run(&mut self, store: &WriterStore<'_>) -> bool {
-        let result = (self.f)(store);
+        let result = (self.f)(store).map_err(|e| e.at(store.path()));
         let ok = result.is_ok();
         self.result = Some(result);
         ok
@@ -56,7 +76,7 @@ impl<T: Send, F: Fn(&WriterStore<'_>) -> Result<T> + Send> Work for Call<T, F> {
 
     fn done(&mut self, commit_error: Option<&StoreError>) {
         let answer = match (commit_error, self.result.take()) {
-            (Some(e), None | Some(Ok(_))) => Err(StoreError::Commit(e.to_string())),
+            (Some(e), None | Some(Ok(_))) => Err(e.for_another()),
             (None, None) => Err(StoreError::WriterGone),
             (_, Some(r)) => r,
         };
@@ -76,10 +96,24 @@ struct Submit<F, C> {
 
 impl<F: Fn(&WriterStore<'_>) -> Result<()> + Send, C: FnOnce() + Send> Work for Submit<F, C> {
     fn run(&mut self, store: &WriterStore<'_>) -> bool {
-        let result = (self.f)(store);
+        let result = (self.f)(store).map_err(|e| e.at(store.path()));
         let ok = result.is_ok();
         self.result = Some(result);
         ok
+    }
+
+    fn waits_for_room(&self, commit_error: Option<&StoreError>) -> bool {
+        match (&self.result, commit_error) {
+            (Some(Err(e)), _) => e.is_full(),
+            (_, Some(e)) => e.is_full(),
+            _ => false,
+        }
+    }
+
+    fn let_go(&mut self) {
+        // the guards `committed` holds are let go of, unrun
+        self.committed.take();
+        self.result.take();
     }
 
     fn done(&mut self, commit_error: Option<&StoreError>) {
@@ -157,6 +191,8 @@ pub struct Writer {
     commits: tokio::sync::watch::Receiver<u64>,
     load: Load,
     spent: Arc<Spent>,
+    /// Set when the writes a full store refused are no longer wanted.
+    let_go: Arc<AtomicBool>,
     _thread: Arc<ThreadGuard>,
 }
 
@@ -180,9 +216,11 @@ impl Writer {
         let meter = LoadMeter::new(load.clone());
         let spent = Arc::new(Spent::default());
         let handed_back = spent.clone();
+        let let_go = Arc::new(AtomicBool::new(false));
+        let told = let_go.clone();
         let handle = std::thread::Builder::new()
             .name("flowdeck-writer".into())
-            .spawn(move || run(store, rx, committed, meter, &handed_back))
+            .spawn(move || run(store, rx, committed, meter, &handed_back, &told))
             .map_err(|e| StoreError::Commit(format!("cannot start the writer thread: {e}")))?;
         let guard = ThreadGuard {
             _thread: Joined::new(handle),
@@ -193,8 +231,17 @@ impl Writer {
             commits,
             load,
             spent,
+            let_go,
             _thread: Arc::new(guard),
         })
+    }
+
+    /// Stop trying again the writes a full store refused (see the module's docs): their
+    /// runs are given back to the queue (a shutdown), and run again from the start by
+    /// whoever takes them up, so their records are no longer wanted. Holds for every write
+    /// sent after this call.
+    pub fn let_go_of_waiting(&self) {
+        self.let_go.store(true, Ordering::Release);
     }
 
     fn job<T: Send + 'static>(
@@ -307,15 +354,29 @@ fn rollback(store: &Store) {
     store.forget_cached();
 }
 
+/// How a batch's transaction ended.
+enum Ended {
+    /// Committed (or refused at the commit, with the error).
+    Commit(Option<StoreError>),
+    /// SQLite rolled the whole transaction back when a job failed (it does so for a full
+    /// disk, among others): the jobs are to be run one by one.
+    Lost,
+}
+
 /// Run the batch in one transaction, every job in a savepoint: the slow path, after a job
-/// failed. The commit's error, if any.
-fn run_isolated(store: &WriterStore<'_>, batch: &mut [Job]) -> Option<StoreError> {
+/// failed.
+fn run_isolated(store: &WriterStore<'_>, batch: &mut [Job]) -> Ended {
     if let Err(e) = begin(store) {
-        return Some(e);
+        return Ended::Commit(Some(e));
     }
     for job in batch.iter_mut() {
         let _ = exec(store, "SAVEPOINT job");
         let ok = job.run(store);
+        if store.conn().is_autocommit() {
+            // the transaction is gone, and with it the jobs before this one
+            rollback(store);
+            return Ended::Lost;
+        }
         let end = if ok {
             exec(store, "RELEASE job")
         } else {
@@ -325,7 +386,7 @@ fn run_isolated(store: &WriterStore<'_>, batch: &mut [Job]) -> Option<StoreError
             tracing::error!(error = %e, "savepoint failed");
         }
     }
-    commit(store)
+    Ended::Commit(commit(store))
 }
 
 /// Start the write transaction; when it cannot start, nothing runs and the jobs are
@@ -333,15 +394,57 @@ fn run_isolated(store: &WriterStore<'_>, batch: &mut [Job]) -> Option<StoreError
 fn begin(store: &Store) -> Result<(), StoreError> {
     exec(store, "BEGIN IMMEDIATE").map_err(|e| {
         rollback(store);
-        StoreError::Sqlite(e)
+        StoreError::Sqlite(e).at(store.path())
     })
 }
 
 fn commit(store: &Store) -> Option<StoreError> {
     exec(store, "COMMIT").err().map(|e| {
         rollback(store);
-        StoreError::Sqlite(e)
+        StoreError::Sqlite(e).at(store.path())
     })
+}
+
+/// Where the writer puts the jobs of a batch once it is done with them.
+struct Outcomes<'a> {
+    committed: &'a tokio::sync::watch::Sender<u64>,
+    /// Jobs answered, to hand back to the senders.
+    done: &'a mut Vec<Job>,
+    /// Submissions a full store refused, to try again.
+    waiting: &'a mut Vec<Job>,
+}
+
+impl Outcomes<'_> {
+    /// The batch's transaction ended with `error` (none: committed).
+    fn batch(&mut self, batch: &mut Vec<Job>, error: Option<&StoreError>) {
+        if error.is_none() {
+            self.committed.send_modify(|n| *n += 1);
+        }
+        for job in batch.drain(..) {
+            self.one(job, error);
+        }
+    }
+
+    /// One job's transaction ended with `error`.
+    fn one(&mut self, mut job: Job, error: Option<&StoreError>) {
+        if job.waits_for_room(error) {
+            self.waiting.push(job);
+        } else {
+            job.done(error);
+            self.done.push(job);
+        }
+    }
+
+    /// Commit the jobs one by one, so that the one that fails fails alone.
+    fn one_by_one(&mut self, store: &WriterStore<'_>, batch: &mut Vec<Job>) {
+        for mut job in batch.drain(..) {
+            let error = run_alone(store, &mut job);
+            if error.is_none() {
+                self.committed.send_modify(|n| *n += 1);
+            }
+            self.one(job, error.as_ref());
+        }
+    }
 }
 
 fn run(
@@ -350,20 +453,48 @@ fn run(
     committed: tokio::sync::watch::Sender<u64>,
     mut meter: LoadMeter,
     spent: &Spent,
+    let_go: &AtomicBool,
 ) {
     let store = WriterStore::new(&store);
     let mut batch: Vec<Job> = Vec::with_capacity(BATCH);
     let mut done: Vec<Job> = Vec::with_capacity(BATCH);
-    while let Some(first) = rx.blocking_recv() {
+    // submissions a full store refused, in the order they came: tried again first
+    let mut waiting: Vec<Job> = Vec::new();
+    loop {
+        let next = if waiting.is_empty() {
+            rx.blocking_recv()
+        } else {
+            match recv_within(&mut rx, RETRY_EVERY) {
+                Received::Job(job) => Some(job),
+                Received::Nothing => None,
+                Received::Closed => {
+                    give_up(&mut waiting);
+                    break;
+                }
+            }
+        };
+        if !waiting.is_empty() && let_go.load(Ordering::Acquire) {
+            give_up(&mut waiting);
+        }
+        if next.is_none() && waiting.is_empty() {
+            break;
+        }
         meter.work();
-        batch.push(first);
+        let was_waiting = waiting.len();
+        batch.append(&mut waiting);
+        batch.extend(next);
         drain(&mut rx, &mut batch, BATCH);
         tracing::trace!(jobs = batch.len(), "group commit");
         // the fast path: the whole batch in one transaction, no savepoints
-        let commit_error = match exec(&store, "BEGIN IMMEDIATE") {
+        let ended = match exec(&store, "BEGIN IMMEDIATE") {
             Ok(()) => {
-                if batch.iter_mut().all(|job| job.run(&store)) {
-                    commit(&store)
+                // a job that failed may have cost the transaction (SQLite rolls it back
+                // on a full disk): then no job after it runs outside of one
+                if batch
+                    .iter_mut()
+                    .all(|job| job.run(&store) && !store.conn().is_autocommit())
+                {
+                    Ended::Commit(commit(&store))
                 } else {
                     rollback(&store);
                     run_isolated(&store, &mut batch)
@@ -371,38 +502,73 @@ fn run(
             }
             Err(_) => run_isolated(&store, &mut batch),
         };
-        match commit_error {
-            None => {
-                committed.send_modify(|n| *n += 1);
-                for mut job in batch.drain(..) {
-                    job.done(None);
-                    done.push(job);
-                }
-            }
-            Some(e) if batch.len() > 1 && refused_by_a_check(&e) => {
+        let mut out = Outcomes {
+            committed: &committed,
+            done: &mut done,
+            waiting: &mut waiting,
+        };
+        match ended {
+            Ended::Commit(None) => out.batch(&mut batch, None),
+            Ended::Commit(Some(e)) if batch.len() > 1 && refused_by_a_check(&e) => {
                 // a check deferred to the commit (a step record's run) failed: which job
                 // broke it is known only by committing them one by one
                 let jobs = batch.len();
                 tracing::warn!(error = %e, jobs, "group commit refused; committing job by job");
-                for mut job in batch.drain(..) {
-                    let error = run_alone(&store, &mut job);
-                    if error.is_none() {
-                        committed.send_modify(|n| *n += 1);
-                    }
-                    job.done(error.as_ref());
-                    done.push(job);
-                }
+                out.one_by_one(&store, &mut batch);
             }
-            Some(e) => {
+            Ended::Commit(Some(e)) => {
                 tracing::error!(error = %e, "commit failed");
-                for mut job in batch.drain(..) {
-                    job.done(Some(&e));
-                    done.push(job);
-                }
+                out.batch(&mut batch, Some(&e));
             }
+            Ended::Lost => out.one_by_one(&store, &mut batch),
+        }
+        match (was_waiting, waiting.len()) {
+            (0, n @ 1..) => tracing::warn!(
+                writes = n,
+                "the store is full: records of runs under way wait for room"
+            ),
+            (n @ 1.., 0) => tracing::info!(writes = n, "the store had room again"),
+            _ => {}
         }
         spent.put(&mut done);
         meter.idle();
+    }
+}
+
+/// What came from the queue within a while.
+enum Received {
+    Job(Job),
+    Nothing,
+    Closed,
+}
+
+/// The next job if one comes within `wait` (polled: this runs only while writes wait for
+/// room in a full store).
+fn recv_within(rx: &mut mpsc::Receiver<Job>, wait: std::time::Duration) -> Received {
+    let until = std::time::Instant::now() + wait;
+    loop {
+        match rx.try_recv() {
+            Ok(job) => return Received::Job(job),
+            Err(mpsc::error::TryRecvError::Disconnected) => return Received::Closed,
+            Err(mpsc::error::TryRecvError::Empty) => {}
+        }
+        let now = std::time::Instant::now();
+        if now >= until {
+            return Received::Nothing;
+        }
+        std::thread::sleep((until - now).min(std::time::Duration::from_millis(10)));
+    }
+}
+
+/// Writes still wait for room as the writer stops, or as their runs are given back: they
+/// are let go (logged; their runs stay unfinished in the store, to run again).
+fn give_up(waiting: &mut Vec<Job>) {
+    tracing::error!(
+        writes = waiting.len(),
+        "the store is full: records of runs under way were not written (their runs will run again)"
+    );
+    for mut job in waiting.drain(..) {
+        job.let_go();
     }
 }
 
@@ -596,6 +762,93 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(keys, 9);
+    }
+
+    #[tokio::test]
+    async fn a_full_store_refuses_callers_and_keeps_submissions_until_there_is_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flowdeck.db");
+        let writer = Writer::spawn(&path).unwrap();
+        // cap the writer's connection a few pages above its size, then fill them
+        let cap: i64 = writer
+            .call(|s| {
+                let pages: i64 = s.conn().query_row("PRAGMA page_count", [], |r| r.get(0))?;
+                Ok(s.conn().query_row(
+                    &format!("PRAGMA max_page_count = {}", pages + 8),
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+            .unwrap();
+        let put = |key: String| {
+            move |s: &WriterStore<'_>| -> Result<()> {
+                s.conn().execute(
+                    "INSERT INTO ui_state (key, value, updated_at) VALUES (?1, ?2, 0)",
+                    rusqlite::params![key, "x".repeat(3000)],
+                )?;
+                Ok(())
+            }
+        };
+        let mut refused = None;
+        for i in 0..100 {
+            match writer.call(put(format!("fill{i}"))).await {
+                Ok(()) => {}
+                Err(e) => {
+                    refused = Some(e);
+                    break;
+                }
+            }
+        }
+        let refused = refused.expect("the store filled up");
+        assert!(matches!(refused, StoreError::Full { .. }), "{refused}");
+        let message = refused.to_string();
+        assert!(
+            message.contains("is full") && message.contains("flowdeck.db"),
+            "{message}"
+        );
+        // a submission meets the full store: it is kept, not lost
+        let (written, was_written) = oneshot::channel();
+        writer
+            .submit_then(
+                "late record",
+                put("late".into()),
+                Some(move || {
+                    let _ = written.send(());
+                }),
+            )
+            .await;
+        writer.flush().await.unwrap();
+        let count = |key: &'static str| {
+            move |s: &WriterStore<'_>| -> Result<i64> {
+                Ok(s.conn().query_row(
+                    "SELECT count(*) FROM ui_state WHERE key = ?1",
+                    [key],
+                    |r| r.get(0),
+                )?)
+            }
+        };
+        assert_eq!(writer.call(count("late")).await.unwrap(), 0);
+        // room again (as a disk that was freed): it is written, in the next batch or on
+        // the writer's own next try
+        writer
+            .call(move |s| {
+                s.conn()
+                    .execute_batch(&format!("PRAGMA max_page_count = {}", cap * 2))?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        was_written.await.expect("the kept write was committed");
+        assert_eq!(writer.call(count("late")).await.unwrap(), 1);
+        let ok: String = writer
+            .call(|s| {
+                Ok(s.conn()
+                    .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(ok, "ok");
     }
 
     async fn futures_results(tasks: Vec<tokio::task::JoinHandle<Result<()>>>) -> Vec<bool> {

@@ -1,4 +1,4 @@
-//! `log`: a message in the trace (and the studio's log).
+//! `log`: a message in the trace (and the studio's log, and the log file).
 
 use super::{Done, Effect, Failure, LeafCx};
 use crate::expr::Template;
@@ -10,7 +10,8 @@ pub(super) fn run<E>(cx: &LeafCx<'_, E>, message: &Template) -> Result<Done, Fai
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    tracing::info!(run = cx.run.run_id, step = %cx.step.id, "{text}");
+    // the engine writes the line to its log once the record is masked
+    // (`Core::mask_records`): here it may hold a secret
     Ok(Done {
         input: json!({ "message": m }),
         output: Value::String(text),

@@ -157,7 +157,9 @@ impl Runner {
             {
                 continue;
             }
-            let records = self.interpreter.step(&*self.core, &self.context).await;
+            let mut records = self.interpreter.step(&*self.core, &self.context).await;
+            // masked before anything of them is told: a log line, a failure's message
+            self.core.mask_records(&mut records);
             let failed = records
                 .iter()
                 .find(|r| r.status == StepStatus::Failed)
@@ -225,10 +227,13 @@ impl Runner {
                     )
                     .map_err(|err| err.to_string())
                 });
-                let result = result.map(|mut v| {
-                    self.core.settings().secrets.mask(&mut v);
-                    v
-                });
+                let secrets = &self.core.settings().secrets;
+                let result = result
+                    .map(|mut v| {
+                        secrets.mask(&mut v);
+                        v
+                    })
+                    .map_err(|e| secrets.mask_text(&e));
                 let _ = reply.send(result);
             }
             Command::Set {
