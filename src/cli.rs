@@ -548,7 +548,12 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Print a value as pretty JSON on stdout.
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    outln!("{}", serde_json::to_string_pretty(value)?)?;
+    use std::io::Write as _;
+    // written as it is encoded: a large record is not held as text first
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    serde_json::to_writer_pretty(&mut out, value).map_err(std::io::Error::from)?;
+    writeln!(out)?;
+    out.flush()?;
     Ok(())
 }
 

@@ -15,14 +15,43 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
-/// Compact JSON cut to `max` characters (with `…` when cut).
+/// Compact JSON cut to `max` characters (with `…` when cut). Only as much is encoded as can
+/// be shown: the start of a large value does not cost writing it all out.
 pub fn short(v: &Value, max: usize) -> String {
-    let text = v.to_string();
-    if text.chars().count() <= max {
-        text
+    // a character is at most 4 bytes: max + 1 characters fit, so a cut is always seen
+    let mut upto = Upto {
+        out: Vec::new(),
+        limit: max.saturating_add(1).saturating_mul(4),
+    };
+    let whole = serde_json::to_writer(&mut upto, v).is_ok();
+    let text = String::from_utf8_lossy(&upto.out);
+    if whole && text.chars().count() <= max {
+        text.into_owned()
     } else {
         let cut: String = text.chars().take(max.saturating_sub(1)).collect();
         format!("{cut}…")
+    }
+}
+
+/// A writer that keeps the first `limit` bytes and then refuses more.
+struct Upto {
+    out: Vec<u8>,
+    limit: usize,
+}
+
+impl std::io::Write for Upto {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let room = self.limit - self.out.len();
+        if room == 0 && !buf.is_empty() {
+            return Err(std::io::Error::other("enough to show"));
+        }
+        let n = buf.len().min(room);
+        self.out.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -50,5 +79,11 @@ mod tests {
         assert_eq!(duration(Duration::from_micros(1500)), "1.5 ms");
         assert_eq!(duration(Duration::from_millis(2310)), "2.31 s");
         assert_eq!(short(&serde_json::json!("abcdef"), 5), "\"abc…");
+        assert_eq!(short(&serde_json::json!("abc"), 5), "\"abc\"");
+        assert_eq!(short(&serde_json::json!({"a": 1}), 7), "{\"a\":1}");
+        assert_eq!(short(&serde_json::json!({"a": 12}), 7), "{\"a\":1…");
+        assert_eq!(short(&serde_json::json!("日本語のテキスト"), 4), "\"日本…");
+        let big = serde_json::json!({"pad": "x".repeat(1_000_000)});
+        assert_eq!(short(&big, 10), "{\"pad\":\"x…");
     }
 }

@@ -315,6 +315,31 @@ fn export_writes_back_exactly_what_was_imported() {
 }
 
 #[test]
+fn export_carries_a_toggle_made_in_the_store() {
+    let s = shop();
+    assert!(s.cli(&["toggle", "notify_buyer", "off"]).status.success());
+    assert!(s.cli(&["export", "exported"]).status.success());
+    let file = s.path("exported/workflows/notify_buyer.json");
+    let exported: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(exported["active"], false, "{exported}");
+    // the exported project, imported into a new store, keeps it off
+    let other = Sandbox::new();
+    let exported_dir = s.path("exported");
+    let out = other.cli(&["import", exported_dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (_, list) = other.cli_json(&["list"]);
+    let row = list["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "notify_buyer")
+        .cloned()
+        .unwrap();
+    assert_eq!(row["active"], false, "{list}");
+}
+
+#[test]
 fn demo_seeds_and_deploys_the_example() {
     let s = Sandbox::new();
     let out = s.cli(&["demo", "--no-studio"]);

@@ -3,6 +3,7 @@
 
 use anyhow::{Context, bail};
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// Parse a JSON argument; `@path` reads a file. `None` gives `default`.
 pub fn json_arg(flag: &str, arg: Option<&str>, default: Value) -> anyhow::Result<Value> {
@@ -35,13 +36,14 @@ pub fn json_arg_within(
             }
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("{flag}: cannot read {path}"))?;
-            (text, from)
+            (Cow::Owned(text), from)
         }
         None => {
             if arg.len() as u64 > limit {
                 return Err(too_big(arg.len() as u64, ""));
             }
-            (arg.to_string(), String::new())
+            // parsed where it is: a large argument is not copied first
+            (Cow::Borrowed(arg), String::new())
         }
     };
     match serde_json::from_str::<Value>(&text) {

@@ -7,7 +7,7 @@ use crate::model::Kind;
 use crate::model::project;
 use crate::store::Store;
 use anyhow::Context;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
@@ -149,7 +149,7 @@ pub fn export(db: &Path, dir: &Path, json: bool) -> Outcome {
         write(PathBuf::from("schema.sql"), schema)?;
     }
     for row in store.list_definitions()? {
-        let text = store.definition_source(row.id, None)?;
+        let text = with_active(store.definition_source(row.id, None)?, row.kind, row.active);
         let rel = safe_relative(row.source_file.as_deref(), row.kind)
             .unwrap_or_else(|| default_file(row.kind, &row.name));
         write(rel, &text)?;
@@ -173,6 +173,31 @@ pub fn export(db: &Path, dir: &Path, json: bool) -> Outcome {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A workflow's text with the store's `active` toggle (switched in the studio or with
+/// `flowdeck toggle`) written into it, so that the exported project carries it; the text is
+/// left as written when it already says so (a file without `active` is active).
+fn with_active(text: String, kind: Kind, active: bool) -> String {
+    if kind != Kind::Workflow {
+        return text;
+    }
+    let Ok(Value::Object(mut fields)) = serde_json::from_str::<Value>(&text) else {
+        return text;
+    };
+    if fields
+        .get("active")
+        .and_then(Value::as_bool)
+        .unwrap_or(true)
+        == active
+    {
+        return text;
+    }
+    fields.insert("active".into(), Value::Bool(active));
+    match serde_json::to_string_pretty(&Value::Object(fields)) {
+        Ok(pretty) => pretty + "\n",
+        Err(_) => text,
+    }
 }
 
 /// Export writes only inside the folder: `target` (or the folder it is in) must not be a
@@ -265,6 +290,23 @@ fn shell_quote(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn export_writes_the_stores_active_toggle() {
+        let text = "{\"name\": \"a\", \"on\": \"e\", \"steps\": []}".to_string();
+        assert_eq!(with_active(text.clone(), Kind::Workflow, true), text);
+        let off = with_active(text.clone(), Kind::Workflow, false);
+        let v: Value = serde_json::from_str(&off).unwrap();
+        assert_eq!(v["active"], false);
+        assert_eq!(v["name"], "a");
+        let back = with_active(off.clone(), Kind::Workflow, true);
+        assert_eq!(
+            serde_json::from_str::<Value>(&back).unwrap()["active"],
+            true
+        );
+        assert_eq!(with_active(off.clone(), Kind::Workflow, false), off);
+        assert_eq!(with_active(text.clone(), Kind::Endpoint, false), text);
+    }
 
     #[test]
     fn export_paths_stay_inside_the_project() {

@@ -57,12 +57,13 @@ pub fn emit(
                 "warning": warning,
             }))?;
         } else {
+            let id = dispatched.event.record.id;
             let c = Cascade {
-                events: vec![dispatched.event.record.clone()],
+                events: vec![dispatched.event.record],
                 runs: Vec::new(),
-                skipped: dispatched.skipped.clone(),
+                skipped: dispatched.skipped,
             };
-            out!("{}", render::cascade(&c, &[dispatched.event.record.id]))?;
+            out!("{}", render::cascade(&c, &[id]))?;
             for r in &dispatched.runs {
                 outln!("  … {}  run #{} queued", r.name, r.run_id)?;
             }

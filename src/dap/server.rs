@@ -91,11 +91,17 @@ impl<W: AsyncWrite + Unpin> Server<W> {
     }
 
     /// Serve requests from `reader` until the client disconnects or the input ends.
-    pub async fn serve<R: AsyncBufRead + Unpin>(mut self, mut reader: R) -> anyhow::Result<()> {
+    pub async fn serve<R: AsyncBufRead + Unpin + Send + 'static>(
+        mut self,
+        reader: R,
+    ) -> anyhow::Result<()> {
+        // messages are read on a task of their own: reading one is not cancel-safe (a half-read
+        // message would be lost if a debugger event won the `select!` meanwhile), a channel is
+        let mut messages = read_messages(reader);
         while !self.done {
             tokio::select! {
-                message = wire::read(&mut reader) => match message? {
-                    Some(m) => self.request(m).await?,
+                message = messages.recv() => match message {
+                    Some(m) => self.request(m?).await?,
                     None => break,
                 },
                 Some(event) = self.events.1.recv() => self.event(event).await?,
@@ -785,4 +791,53 @@ fn capabilities() -> Value {
         json!([{ "filter": "failure", "label": "Step failures", "default": false }]),
     );
     Value::Object(c)
+}
+
+/// Read `reader`'s messages on a task of their own, in order, until the input ends or fails
+/// (the failure is the last item).
+fn read_messages<R: AsyncBufRead + Unpin + Send + 'static>(
+    mut reader: R,
+) -> mpsc::Receiver<std::io::Result<Value>> {
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        loop {
+            let message = wire::read(&mut reader).await.transpose();
+            let Some(message) = message else { break };
+            let failed = message.is_err();
+            if tx.send(message).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_messages;
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+
+    /// A message that arrives in pieces while something else wins the `select!` is read whole
+    /// (a read inside the `select!` itself would drop the half it had read).
+    #[tokio::test]
+    async fn a_message_read_in_pieces_survives_other_events() {
+        let (mut client, adapter) = tokio::io::duplex(1024);
+        let mut messages = read_messages(tokio::io::BufReader::new(adapter));
+        let body = r#"{"seq":1,"type":"request","command":"threads"}"#;
+        let framed = format!("Content-Length: {}\r\n\r\n{body}", body.len());
+        let (first, rest) = framed.split_at(framed.len() / 2);
+        client.write_all(first.as_bytes()).await.unwrap();
+        for _ in 0..3 {
+            tokio::select! {
+                m = messages.recv() => panic!("half a message was taken for one: {m:?}"),
+                () = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
+        }
+        client.write_all(rest.as_bytes()).await.unwrap();
+        let message = messages.recv().await.unwrap().unwrap();
+        assert_eq!(message["command"], "threads");
+        drop(client);
+        assert!(messages.recv().await.is_none());
+    }
 }

@@ -6,7 +6,7 @@ use crate::store::Result;
 use crate::store::definitions::cached_listeners;
 use crate::store::events::{Inserted, NewEvent, StoredEvent};
 use crate::store::held::WriterStore;
-use crate::store::runs::NewRun;
+use crate::store::runs::{EVENT_PARAMS, NewRun};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -198,7 +198,8 @@ pub(crate) fn dispatch(
                     version: l.version,
                     event_id: Some(event_id),
                     mode,
-                    params_json,
+                    // the event's row holds them: a payload is stored once
+                    params_json: EVENT_PARAMS,
                     lease_owner: owner,
                     lease_expires: owner.map(|_| lease_expires),
                 })?;

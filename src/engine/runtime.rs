@@ -2,14 +2,12 @@
 //!
 //! Besides its async workers the engine keeps a store writer thread that commits every
 //! record; at full load it is the busiest thread and the one everything waits for. A
-//! runtime with a worker per core leaves it competing with them: on two cores it ran 78%
-//! of the time and waited for a core 22%. So where throughput counts (`serve`, `bench`,
-//! the command line) the runtime leaves it a core: on two cores one worker took `flowdeck
-//! bench` to 1.09 of two (16 interleaved pairs, 0.85–1.35), with less CPU per event, and did
-//! not move the first step's latency at 1,000 events/s. The studio and the debug adapter
-//! keep a worker per core: their screens and answers share the workers with the runs, and
-//! one worker made the studio's key → first step on screen 0.7 ms slower (p50).
+//! runtime with a worker per core leaves it competing with them for a core. So where
+//! throughput counts (`serve`, `bench`, the command line) the runtime leaves it a core.
+//! The studio and the debug adapter keep a worker per core: their screens and answers share
+//! the workers with the runs, and fewer workers would make a key's answer wait.
 //! The price on two cores: a step that computes for long holds the only worker meanwhile.
+//! (The measurements behind this are in `docs/performance.md`.)
 //! `TOKIO_WORKER_THREADS` still sets the count.
 
 use super::STACK_SIZE;

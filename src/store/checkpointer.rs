@@ -7,11 +7,11 @@
 //!
 //! A busy writer never lets the WAL start over: SQLite rewinds it only when a write begins
 //! with every frame already copied, and with commits every millisecond a passive checkpoint
-//! never catches the last one (at 1,000 events/s the WAL grew by 55 MB/s, without end). So
+//! never catches the last one (the WAL would grow without end). So
 //! once it holds [`RESTART_AT`] frames, a passive checkpoint is followed at once by a
 //! `RESTART` one: it holds writes back while it copies the few frames written since (and
 //! syncs), waits briefly for readers, and rewinds the WAL, whose file is then written over
-//! from its start. The writer waits a few milliseconds about once per 64 MB written.
+//! from its start. The writer waits briefly once per rewind.
 
 use super::background::Joined;
 use rusqlite::{Connection, OpenFlags};

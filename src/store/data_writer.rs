@@ -45,11 +45,9 @@ const LINGER: Linger = Linger {
 };
 
 /// While the store writer is saturated (the engine at full load, the store writer the
-/// bottleneck): every commit here takes CPU from it, so batches wait longer to grow.
-/// Measured at full load on 2 cores (`flowdeck bench`, interleaved against [`LINGER`]
-/// alone, sets of 4–5 pairs): 2–10% less CPU per event, 2–17% more events/s. Applied at
-/// 1,000 events/s (not saturated) it doubled a run's time to its end (p50 0.53 → 1.07 ms),
-/// so it applies only while saturated.
+/// bottleneck): every commit here takes CPU from it, so batches wait longer to grow. At a
+/// moderate load the wait would only lengthen each run, so it applies only while
+/// saturated (figures in docs/performance.md).
 const LINGER_SATURATED: Linger = Linger {
     below: 16,
     wait: Duration::from_micros(300),

@@ -3,9 +3,9 @@
 //! life.
 //!
 //! rusqlite's statement cache, on every use, hashes the SQL, copies it into a new key,
-//! takes the statement out of its list and puts it back, and clears its bindings: 6% of all
-//! instructions of `flowdeck bench`, most of them on the writer thread, the busiest one. A
-//! held statement is found by the address of its `static` SQL text and only reset.
+//! takes the statement out of its list and puts it back, and clears its bindings: work on
+//! the writer thread, the busiest one, for every record. A held statement is found by the
+//! address of its `static` SQL text and only reset.
 
 use super::{Result, Store};
 use rusqlite::{PrepFlags, Statement};

@@ -31,8 +31,8 @@ impl Store {
         expires: Timestamp,
         limit: u32,
     ) -> Result<Vec<RunRecord>> {
-        // RETURNING takes bare column names: the same columns, in the same order
-        let columns = RUN_COLUMNS.replace("r.", "");
+        // RETURNING names the updated table itself (no alias): the same columns, in the same order
+        let columns = RUN_COLUMNS.replace("r.", "runs.");
         let sql = format!(
             "UPDATE runs SET lease_owner = ?1, lease_expires = ?2,
                     attempt = attempt + (status = 'running' OR lease_owner IS NOT NULL), status = 'queued'

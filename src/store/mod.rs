@@ -182,10 +182,9 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // a new store's pages are 4 KB: each commit writes every page it touched as one WAL
     // frame, and the small commits of a moderate load (an event and its runs, a run's
-    // first step) write whole pages. 8 KB pages took emit → first step on disk at 1,000
-    // events/s from p99 1.33-1.84 ms to 2.0-3.6 ms (and CPU per event +8%); at full rate
-    // 4 KB measured 0.975 of 8 KB side by side (10 pairs, ±5% each). An existing store
-    // keeps its page size: in WAL mode it changes only with a VACUUM.
+    // first step) write whole pages, so larger pages cost latency at a moderate load and
+    // bought nothing at full rate (docs/performance.md). An existing store keeps its page
+    // size: in WAL mode it changes only with a VACUUM.
     conn.execute_batch(&format!("PRAGMA page_size = {PAGE_SIZE};"))?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {

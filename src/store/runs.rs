@@ -21,7 +21,8 @@ pub struct NewRun<'a> {
     pub event_id: Option<i64>,
     /// Live, debug or replay.
     pub mode: RunMode,
-    /// Parameters as JSON text (encoded by the caller, off the writer thread).
+    /// Parameters as JSON text (encoded by the caller, off the writer thread), or
+    /// [`EVENT_PARAMS`] for a run that takes its event's params as they are.
     pub params_json: &'a str,
     /// The process that will run it (`None`: any worker may take it).
     pub lease_owner: Option<&'a str>,
@@ -42,9 +43,16 @@ pub struct RunFilter {
     pub before: Option<i64>,
 }
 
+/// A run's `params_json` that says "its event's params": an event's runs do not copy what
+/// the event's row holds (a payload is stored once), and reading a run back fills them in.
+/// No params are ever empty text (they are a JSON object), so it cannot be taken for any.
+pub const EVENT_PARAMS: &str = "";
+
+/// The columns a run is read from (with its event's params when it has none of its own).
 pub(crate) const RUN_COLUMNS: &str =
-    "r.id, r.kind, r.target, r.version, r.event_id, r.mode, r.status, r.params, r.output, r.error,
-    r.queued_at, r.started_at, r.finished_at, r.attempt, r.rerun_of, r.from_step";
+    "r.id, r.kind, r.target, r.version, r.event_id, r.mode, r.status,
+    CASE r.params WHEN '' THEN (SELECT e.params FROM events e WHERE e.id = r.event_id) ELSE r.params END,
+    r.output, r.error, r.queued_at, r.started_at, r.finished_at, r.attempt, r.rerun_of, r.from_step";
 
 type RawRun = (RunRecord, String, Option<String>);
 
@@ -303,7 +311,67 @@ pub(crate) fn finish_run_started(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::events::NewEvent;
     use crate::store::testing::{temp_store, workflow_w};
+    use serde_json::json;
+
+    /// An event's runs hold no copy of its params, and every way of reading a run back
+    /// (by id, by event, a list, a claim) fills them in from the event.
+    #[test]
+    fn an_events_runs_read_its_params_from_the_event_row() {
+        let (_d, store) = temp_store();
+        workflow_w(&store);
+        let params = json!({"sku": 7, "note": "once"});
+        let params_json = crate::model::json_text(&params);
+        let (event, _) = store
+            .insert_event(&NewEvent {
+                name: "e",
+                params: &params,
+                params_json: &params_json,
+                source: "test",
+                parent_run: None,
+                depth: 0,
+                chain: &[],
+                draft: false,
+                dedup_key: None,
+            })
+            .unwrap();
+        let new_run = |params_json| NewRun {
+            definition_id: 1,
+            kind: Kind::Workflow,
+            target: "w",
+            version: None,
+            event_id: Some(event.record.id),
+            mode: RunMode::Live,
+            params_json,
+            lease_owner: None,
+            lease_expires: None,
+        };
+        let (shared, _) = store.insert_run(&new_run(EVENT_PARAMS)).unwrap();
+        let stored: String = store
+            .conn()
+            .query_row("SELECT params FROM runs WHERE id = ?1", [shared], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(stored, EVENT_PARAMS, "the run's row copies nothing");
+        assert_eq!(store.run(shared).unwrap().unwrap().params, params);
+        assert_eq!(
+            store.runs_of_event(event.record.id).unwrap()[0].params,
+            params
+        );
+        let listed = store
+            .list_runs(&RunFilter {
+                limit: 10,
+                ..RunFilter::default()
+            })
+            .unwrap();
+        assert_eq!(listed[0].params, params);
+        let claimed = store
+            .claim_runs("me", Timestamp(1), Timestamp(2), 10)
+            .unwrap();
+        assert_eq!(claimed[0].params, params);
+    }
 
     #[test]
     fn runs_are_listed_newest_first_by_workflow_status_and_page() {
