@@ -5,7 +5,7 @@
 //! (`{{ }}` templates over jq) ← [`store`] (SQLite: definitions, versions, events, runs, step
 //! records; the project's data database) ← [`engine`] (dispatcher, interpreter, worker pool)
 //! ← the front ends: [`cli`], the studio ([`tui`]), the HTTP [`server`], the editor adapter
-//! ([`dap`]) and [`bench`](mod@bench) (a burst emitter that measures the engine). Nothing below the
+//! ([`dap`]) and `bench` (a burst emitter that measures the engine). Nothing below the
 //! engine knows about a terminal or a socket.
 #![forbid(unsafe_code)]
 
@@ -15,16 +15,18 @@
 static ALLOCATOR: alloc_metrics::MetricAlloc<mimalloc::MiMalloc> =
     alloc_metrics::MetricAlloc::new(mimalloc::MiMalloc);
 
-pub mod bench;
+pub(crate) mod bench;
 pub mod cli;
+#[allow(unreachable_pub)] // typed on a branch of its own; tightened when it lands
 pub mod dap;
 pub mod dev;
 pub mod engine;
 pub mod example;
 pub mod expr;
 pub mod model;
+#[allow(unreachable_pub)] // rebuilt on axum on a branch of its own; tightened when it lands
 pub mod server;
 pub mod store;
 pub mod suite;
-pub mod text;
+pub(crate) mod text;
 pub mod tui;

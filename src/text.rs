@@ -4,7 +4,7 @@ use serde_json::Value;
 use std::time::Duration;
 
 /// A duration in the unit that reads best: `850 µs`, `1.5 ms`, `2.31 s`.
-pub fn duration(d: Duration) -> String {
+pub(crate) fn duration(d: Duration) -> String {
     let us = d.as_micros();
     if us < 1_000 {
         format!("{us} µs")
@@ -17,7 +17,7 @@ pub fn duration(d: Duration) -> String {
 
 /// Compact JSON cut to `max` characters (with `…` when cut). Only as much is encoded as can
 /// be shown: the start of a large value does not cost writing it all out.
-pub fn short(v: &Value, max: usize) -> String {
+pub(crate) fn short(v: &Value, max: usize) -> String {
     // a character is at most 4 bytes: max + 1 characters fit, so a cut is always seen
     let mut upto = Upto {
         out: Vec::new(),
@@ -57,7 +57,7 @@ impl std::io::Write for Upto {
 
 /// A run's status as one mark: `✓` succeeded, `✗` failed, `⊘` cancelled, `…` running,
 /// `‖` paused, `○` queued.
-pub fn status_mark(status: crate::model::RunStatus) -> &'static str {
+pub(crate) fn status_mark(status: crate::model::RunStatus) -> &'static str {
     use crate::model::RunStatus;
     match status {
         RunStatus::Succeeded => "✓",

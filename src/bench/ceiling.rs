@@ -12,7 +12,7 @@ const PER_TRANSACTION: usize = 1000;
 
 /// What the bare loop reached.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Ceiling {
+pub(crate) struct Ceiling {
     /// Rows written (events, runs, step records, skips).
     pub rows: u64,
     /// How long it took.
@@ -21,7 +21,7 @@ pub struct Ceiling {
 
 impl Ceiling {
     /// Rows per second.
-    pub fn rows_per_s(&self) -> f64 {
+    pub(crate) fn rows_per_s(&self) -> f64 {
         self.rows as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 }
@@ -121,7 +121,7 @@ fn remove(path: &Path) {
 
 /// Write `events` copies of the records of `event_id` (from the store at `store_path`) into a
 /// fresh store beside it, timed; the fresh store is removed afterwards.
-pub fn measure(store_path: &Path, event_id: i64, events: usize) -> Result<Ceiling> {
+pub(crate) fn measure(store_path: &Path, event_id: i64, events: usize) -> Result<Ceiling> {
     let store = Store::open(store_path)?;
     let sample = sample(&store, event_id)?;
     let page_size: i64 = store

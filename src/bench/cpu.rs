@@ -11,7 +11,7 @@ use std::time::Duration;
 const TICKS_PER_S: u64 = 100;
 
 /// The process's CPU time so far; `None` where the system has no `/proc/self/stat`.
-pub fn process_cpu() -> Option<Duration> {
+pub(crate) fn process_cpu() -> Option<Duration> {
     parse(&std::fs::read_to_string("/proc/self/stat").ok()?)
 }
 

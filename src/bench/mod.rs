@@ -2,11 +2,11 @@
 //! throughput, the latency of every listener's run (emit → first step on disk, emit → end on
 //! disk), peak memory and, on request, the SQLite ceiling of the same rows on the same disk.
 
-pub mod ceiling;
-pub mod cpu;
-pub mod stats;
-pub mod steal;
-pub mod timeline;
+pub(crate) mod ceiling;
+pub(crate) mod cpu;
+pub(crate) mod stats;
+pub(crate) mod steal;
+pub(crate) mod timeline;
 
 use crate::engine::{EmitRequest, Engine, EngineError, Tracker};
 use crate::store::StoreError;
@@ -21,7 +21,7 @@ use tokio::sync::Semaphore;
 
 /// Why a benchmark could not run.
 #[derive(Debug, thiserror::Error)]
-pub enum BenchError {
+pub(crate) enum BenchError {
     /// Bad options.
     #[error("{0}")]
     Input(String),
@@ -63,7 +63,7 @@ impl std::str::FromStr for Rate {
 
 /// What to run.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     /// The event.
     pub event: String,
     /// How many.
@@ -81,7 +81,7 @@ const WINDOW: usize = 256;
 
 /// Latencies of one listener's runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ListenerLatency {
+pub(crate) struct ListenerLatency {
     /// The workflow.
     pub workflow: String,
     /// Its runs.
@@ -94,7 +94,7 @@ pub struct ListenerLatency {
 
 /// The figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     /// The event.
     pub event: String,
     /// Events emitted.
@@ -187,7 +187,7 @@ fn stolen_since(before: Option<steal::CpuTimes>) -> Option<f64> {
 }
 
 /// This process's peak resident memory in MB (Linux; 0 elsewhere).
-pub fn peak_rss_mb() -> f64 {
+pub(crate) fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
         .lines()
@@ -282,7 +282,7 @@ async fn emit_all(
 }
 
 /// Run the benchmark on `engine` (whose store is at `store_path`).
-pub async fn run(
+pub(crate) async fn run(
     engine: &Engine,
     store_path: &Path,
     options: &Options,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 /// p50, p90, p99 and max, in milliseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct Percentiles {
+pub(crate) struct Percentiles {
     /// Median.
     pub p50: f64,
     /// 90th percentile.
@@ -18,8 +18,10 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
-    /// The percentiles of `samples` (sorted here); all zero when there are none.
-    pub fn of(samples: &mut [Duration]) -> Percentiles {
+    /// The percentiles of `samples` (sorted here); all zero when there are none. The exact
+    /// reference the histogram's percentiles are tested against.
+    #[cfg(test)]
+    pub(crate) fn of(samples: &mut [Duration]) -> Percentiles {
         if samples.is_empty() {
             return Percentiles::default();
         }
@@ -45,7 +47,7 @@ const BUCKETS: usize = 40 * 64 + 1;
 
 /// Durations in logarithmic buckets (microseconds), with the exact maximum.
 #[derive(Debug, Clone)]
-pub struct Histogram {
+pub(crate) struct Histogram {
     counts: Vec<u64>,
     total: u64,
     max: Duration,
@@ -63,7 +65,7 @@ impl Default for Histogram {
 
 impl Histogram {
     /// Count one duration.
-    pub fn record(&mut self, d: Duration) {
+    pub(crate) fn record(&mut self, d: Duration) {
         let us = d.as_micros() as f64;
         let i = ((us + 1.0).log2() * PER_DOUBLING) as usize;
         self.counts[i.min(BUCKETS - 1)] += 1;
@@ -72,17 +74,12 @@ impl Histogram {
     }
 
     /// How many durations were counted.
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.total
     }
 
-    /// Whether nothing was counted.
-    pub fn is_empty(&self) -> bool {
-        self.total == 0
-    }
-
     /// Nearest-rank percentiles (each the upper edge of its bucket, never above the maximum).
-    pub fn percentiles(&self) -> Percentiles {
+    pub(crate) fn percentiles(&self) -> Percentiles {
         if self.total == 0 {
             return Percentiles::default();
         }

@@ -4,7 +4,7 @@
 
 /// The machine's CPU time counters (all CPUs, in clock ticks), from `/proc/stat`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CpuTimes {
+pub(crate) struct CpuTimes {
     /// Every state summed (user, nice, system, idle, iowait, irq, softirq, steal).
     total: u64,
     /// Time a runnable virtual CPU waited for the host.
@@ -13,12 +13,12 @@ pub struct CpuTimes {
 
 impl CpuTimes {
     /// The counters now; `None` where the system has no `/proc/stat`.
-    pub fn now() -> Option<CpuTimes> {
+    pub(crate) fn now() -> Option<CpuTimes> {
         parse(&std::fs::read_to_string("/proc/stat").ok()?)
     }
 
     /// The share of CPU time stolen between `self` and `later`, in percent.
-    pub fn steal_pct_until(&self, later: &CpuTimes) -> Option<f64> {
+    pub(crate) fn steal_pct_until(&self, later: &CpuTimes) -> Option<f64> {
         let total = later.total.checked_sub(self.total)?;
         let steal = later.steal.checked_sub(self.steal)?;
         (total > 0).then(|| steal as f64 * 100.0 / total as f64)

@@ -15,7 +15,7 @@ const UNCLAIMED: Duration = Duration::from_secs(5);
 
 /// One listener's histograms.
 #[derive(Debug, Default, Clone)]
-pub struct Latencies {
+pub(crate) struct Latencies {
     /// Emit → the run's end committed.
     pub end: Histogram,
     /// Emit → its first step record committed.
@@ -91,7 +91,7 @@ fn record(
 
 /// The latencies of the runs measured so far.
 #[derive(Debug, Default)]
-pub struct Timeline(Mutex<Inner>);
+pub(crate) struct Timeline(Mutex<Inner>);
 
 impl Timeline {
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -101,7 +101,7 @@ impl Timeline {
     }
 
     /// A run of `listener` whose event was emitted at `emitted`.
-    pub fn register(&self, run_id: i64, listener: &Arc<str>, emitted: Instant) {
+    pub(crate) fn register(&self, run_id: i64, listener: &Arc<str>, emitted: Instant) {
         let mut inner = self.lock();
         inner.registered += 1;
         if inner.registered.is_multiple_of(4096) {
@@ -132,7 +132,7 @@ impl Timeline {
     }
 
     /// All listeners together, and each (by name).
-    pub fn latencies(&self) -> (Latencies, BTreeMap<Arc<str>, Latencies>) {
+    pub(crate) fn latencies(&self) -> (Latencies, BTreeMap<Arc<str>, Latencies>) {
         let inner = self.lock();
         (inner.all.clone(), inner.listeners.clone())
     }

@@ -6,13 +6,13 @@ use serde_json::Value;
 use std::borrow::Cow;
 
 /// Parse a JSON argument; `@path` reads a file. `None` gives `default`.
-pub fn json_arg(flag: &str, arg: Option<&str>, default: Value) -> anyhow::Result<Value> {
+pub(super) fn json_arg(flag: &str, arg: Option<&str>, default: Value) -> anyhow::Result<Value> {
     json_arg_within(flag, arg, default, u64::MAX)
 }
 
 /// [`json_arg`], refusing text longer than `limit` bytes before it is read or parsed (a
 /// parsed value takes several times the memory of its text).
-pub fn json_arg_within(
+pub(super) fn json_arg_within(
     flag: &str,
     arg: Option<&str>,
     default: Value,
@@ -58,12 +58,16 @@ pub fn json_arg_within(
 }
 
 /// Parse a JSON argument that must be an object.
-pub fn json_object_arg(flag: &str, arg: Option<&str>) -> anyhow::Result<Value> {
+pub(super) fn json_object_arg(flag: &str, arg: Option<&str>) -> anyhow::Result<Value> {
     json_object_arg_within(flag, arg, u64::MAX)
 }
 
 /// [`json_object_arg`], refusing text longer than `limit` bytes before it is parsed.
-pub fn json_object_arg_within(flag: &str, arg: Option<&str>, limit: u64) -> anyhow::Result<Value> {
+pub(super) fn json_object_arg_within(
+    flag: &str,
+    arg: Option<&str>,
+    limit: u64,
+) -> anyhow::Result<Value> {
     let v = json_arg_within(flag, arg, Value::Object(Default::default()), limit)?;
     if !v.is_object() {
         bail!("{flag}: must be a JSON object like '{{\"sku\": 1}}', got {v}");

@@ -112,7 +112,7 @@ fn text(r: &Report, rate: Rate) -> String {
 }
 
 /// `flowdeck bench EVENT`
-pub fn bench(
+pub(super) fn bench(
     db: &Path,
     event: &str,
     events: usize,

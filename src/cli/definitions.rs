@@ -15,7 +15,7 @@ fn version(v: Option<i64>) -> String {
 }
 
 /// The text listing of workflows and endpoints.
-pub fn listing(rows: &[DefinitionRow]) -> String {
+pub(super) fn listing(rows: &[DefinitionRow]) -> String {
     let mut out = String::new();
     let workflows: Vec<Vec<String>> = rows
         .iter()
@@ -56,7 +56,7 @@ pub fn listing(rows: &[DefinitionRow]) -> String {
 }
 
 /// `flowdeck list`
-pub fn list(db: &Path, json: bool) -> Outcome {
+pub(super) fn list(db: &Path, json: bool) -> Outcome {
     let store = Store::open(db)?;
     let rows = store.list_definitions()?;
     if json {
@@ -90,7 +90,7 @@ pub fn list(db: &Path, json: bool) -> Outcome {
 }
 
 /// Find a workflow by name or an endpoint by `METHOD /path`.
-pub fn find(store: &Store, name: &str) -> anyhow::Result<DefinitionRow> {
+pub(super) fn find(store: &Store, name: &str) -> anyhow::Result<DefinitionRow> {
     if let Some(row) = store.find_definition(Kind::Workflow, name)? {
         return Ok(row);
     }
@@ -112,7 +112,7 @@ pub fn find(store: &Store, name: &str) -> anyhow::Result<DefinitionRow> {
 }
 
 /// `flowdeck toggle NAME on|off`
-pub fn toggle(db: &Path, name: &str, on: bool, json: bool) -> Outcome {
+pub(super) fn toggle(db: &Path, name: &str, on: bool, json: bool) -> Outcome {
     let store = Store::open(db)?;
     let row = find(&store, name)?;
     if row.kind != Kind::Workflow {
@@ -134,7 +134,7 @@ pub fn toggle(db: &Path, name: &str, on: bool, json: bool) -> Outcome {
 }
 
 /// `flowdeck deploy NAME | --all`
-pub fn deploy(db: &Path, name: Option<&str>, all: bool, json: bool) -> Outcome {
+pub(super) fn deploy(db: &Path, name: Option<&str>, all: bool, json: bool) -> Outcome {
     let mut store = Store::open(db)?;
     let rows = match (name, all) {
         (_, true) => store.list_definitions()?,

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 /// `flowdeck runs`
-pub fn runs(
+pub(super) fn runs(
     db: &Path,
     workflow: Option<&str>,
     status: Option<&str>,
@@ -86,7 +86,7 @@ pub fn runs(
 }
 
 /// `flowdeck show RUN_ID`
-pub fn show(db: &Path, run_id: i64, json: bool) -> Outcome {
+pub(super) fn show(db: &Path, run_id: i64, json: bool) -> Outcome {
     let store = Store::open(db)?;
     let Some(run) = store.run_with_steps(run_id)? else {
         let newest = store.list_runs(&RunFilter {
@@ -110,7 +110,7 @@ pub fn show(db: &Path, run_id: i64, json: bool) -> Outcome {
 }
 
 /// `flowdeck events`
-pub fn events(db: &Path, name: Option<&str>, limit: u32, json: bool) -> Outcome {
+pub(super) fn events(db: &Path, name: Option<&str>, limit: u32, json: bool) -> Outcome {
     let store = Store::open(db)?;
     let events = store.list_events(&EventFilter {
         name: name.map(String::from),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 /// Where the log goes.
-pub fn log_path() -> Option<PathBuf> {
+pub(super) fn log_path() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("FLOWDECK_LOG_FILE") {
         return Some(PathBuf::from(p));
     }
@@ -14,7 +14,7 @@ pub fn log_path() -> Option<PathBuf> {
 }
 
 /// Start logging to the file; when it cannot be opened, log nothing.
-pub fn init() {
+pub(super) fn init() {
     let Some(path) = log_path() else { return };
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);

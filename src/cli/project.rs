@@ -12,7 +12,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
 /// `flowdeck init DIR`
-pub fn init(dir: &Path, name: &str, json: bool) -> Outcome {
+pub(super) fn init(dir: &Path, name: &str, json: bool) -> Outcome {
     let files = example::files(name)?;
     example::write(dir, files)?;
     if json {
@@ -34,7 +34,7 @@ pub fn init(dir: &Path, name: &str, json: bool) -> Outcome {
 }
 
 /// `flowdeck import DIR|FILE`
-pub fn import(db: &Path, path: &Path, json: bool) -> Outcome {
+pub(super) fn import(db: &Path, path: &Path, json: bool) -> Outcome {
     let loaded = project::load(path)?;
     let mut store = Store::open(db)?;
     let report = import_project(&mut store, &loaded)?;
@@ -121,7 +121,7 @@ fn safe_relative(source: Option<&str>, kind: Kind) -> Option<PathBuf> {
 }
 
 /// `flowdeck export DIR`
-pub fn export(db: &Path, dir: &Path, json: bool) -> Outcome {
+pub(super) fn export(db: &Path, dir: &Path, json: bool) -> Outcome {
     let store = Store::open(db)?;
     let project = store.project()?;
     let mut written = Vec::new();
@@ -238,7 +238,7 @@ fn demo_home() -> anyhow::Result<PathBuf> {
 }
 
 /// `flowdeck demo`: seed the example (and, when `listing`, print it). Returns the store.
-pub fn demo(db: Option<&Path>, listing: bool, json: bool) -> anyhow::Result<PathBuf> {
+pub(super) fn demo(db: Option<&Path>, listing: bool, json: bool) -> anyhow::Result<PathBuf> {
     let db = match db {
         Some(p) => p.to_path_buf(),
         None => {

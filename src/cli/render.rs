@@ -5,10 +5,10 @@ use crate::store::cascade::Cascade;
 use std::fmt::Write;
 use std::time::Duration;
 
-pub use crate::text::{duration, short};
+pub(super) use crate::text::{duration, short};
 
 /// A status mark: ✓ succeeded, ✗ failed, … otherwise.
-pub fn mark(status: RunStatus) -> &'static str {
+pub(super) fn mark(status: RunStatus) -> &'static str {
     match status {
         RunStatus::Succeeded => "✓",
         RunStatus::Failed | RunStatus::Cancelled => "✗",
@@ -17,7 +17,7 @@ pub fn mark(status: RunStatus) -> &'static str {
 }
 
 /// Rows of cells as aligned columns (the last column is not padded).
-pub fn table(header: &[&str], rows: &[Vec<String>], indent: usize) -> String {
+pub(super) fn table(header: &[&str], rows: &[Vec<String>], indent: usize) -> String {
     let cols = header.len();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
@@ -77,7 +77,7 @@ fn event_line(e: &EventRecord) -> String {
 
 /// A cascade as a tree: each event with its listeners (ran or skipped), each run with the
 /// events it emitted.
-pub fn cascade(c: &Cascade, roots: &[i64]) -> String {
+pub(super) fn cascade(c: &Cascade, roots: &[i64]) -> String {
     let mut out = String::new();
     for root in roots {
         event_tree(c, *root, 0, &mut out);
@@ -121,7 +121,7 @@ fn step_depth(path: &str) -> usize {
 }
 
 /// A run with its steps.
-pub fn trace(run: &RunRecord) -> String {
+pub(super) fn trace(run: &RunRecord) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", run_line(run));
     let rerun = run.rerun_of.map_or(String::new(), |of| {

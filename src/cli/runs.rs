@@ -26,7 +26,7 @@ pub(super) fn failed(runs: &[RunRecord]) -> bool {
 }
 
 /// `flowdeck emit EVENT`
-pub fn emit(
+pub(super) fn emit(
     db: &Path,
     event: &str,
     params: Option<&str>,
@@ -105,7 +105,7 @@ pub fn emit(
 }
 
 /// What `flowdeck call` was given.
-pub struct CallArgs<'a> {
+pub(super) struct CallArgs<'a> {
     /// HTTP method.
     pub method: &'a str,
     /// Path, with an optional `?query`.
@@ -138,7 +138,7 @@ fn header(text: &str) -> anyhow::Result<(String, Value)> {
 }
 
 /// `flowdeck call METHOD PATH`
-pub fn call(db: &Path, args: &CallArgs<'_>, json: bool) -> Outcome {
+pub(super) fn call(db: &Path, args: &CallArgs<'_>, json: bool) -> Outcome {
     let CallArgs {
         method,
         path,
@@ -196,7 +196,7 @@ pub fn call(db: &Path, args: &CallArgs<'_>, json: bool) -> Outcome {
 }
 
 /// `flowdeck debug NAME`
-pub fn debug(db: &Path, name: &str, params: Option<&str>, json: bool) -> Outcome {
+pub(super) fn debug(db: &Path, name: &str, params: Option<&str>, json: bool) -> Outcome {
     let params = json_object_arg("--params", params)?;
     let engine = Engine::open(db, DEFAULT_WORKERS)?;
     let report = runtime()?.block_on(engine.debug(name, params))?;

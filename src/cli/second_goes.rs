@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 /// `flowdeck rerun RUN_ID`
-pub fn rerun(
+pub(super) fn rerun(
     db: &Path,
     run_id: i64,
     from: Option<String>,
@@ -64,7 +64,7 @@ pub fn rerun(
 }
 
 /// Which recorded events `replay` emits again.
-pub enum Which {
+pub(super) enum Which {
     /// These, by id.
     Ids(Vec<i64>),
     /// The newest of a name.
@@ -97,7 +97,7 @@ fn since(text: &str) -> anyhow::Result<Timestamp> {
 }
 
 /// `flowdeck replay EVENT_ID… | --event NAME`
-pub fn replay(db: &Path, which: Which, draft: bool, json: bool) -> Outcome {
+pub(super) fn replay(db: &Path, which: Which, draft: bool, json: bool) -> Outcome {
     let engine = Engine::open(db, DEFAULT_WORKERS)?;
     let ids: Vec<i64> = match which {
         Which::Ids(ids) => ids,
@@ -167,7 +167,7 @@ pub fn replay(db: &Path, which: Which, draft: bool, json: bool) -> Outcome {
 }
 
 /// `flowdeck what-if WORKFLOW`
-pub fn what_if(
+pub(super) fn what_if(
     db: &Path,
     workflow: &str,
     last: u32,
@@ -225,7 +225,7 @@ pub fn what_if(
 }
 
 /// `flowdeck diff-runs A B`
-pub fn diff_runs(db: &Path, a: i64, b: i64, json: bool) -> Outcome {
+pub(super) fn diff_runs(db: &Path, a: i64, b: i64, json: bool) -> Outcome {
     let store = crate::store::Store::open(db)?;
     let load = |id: i64| -> anyhow::Result<crate::model::RunRecord> {
         store
@@ -313,7 +313,7 @@ pub fn diff_runs(db: &Path, a: i64, b: i64, json: bool) -> Outcome {
 }
 
 /// `flowdeck trace EVENT_ID`
-pub fn trace(db: &Path, event_id: i64, json: bool) -> Outcome {
+pub(super) fn trace(db: &Path, event_id: i64, json: bool) -> Outcome {
     let engine = Engine::open(db, DEFAULT_WORKERS)?;
     let tree = engine.trace(event_id)?;
     if json {
@@ -376,7 +376,7 @@ fn tree_text(node: &TraceNode, depth: usize, out: &mut String) {
 }
 
 /// `flowdeck why EVENT_ID WORKFLOW`
-pub fn why(db: &Path, event_id: i64, workflow: &str, json: bool) -> Outcome {
+pub(super) fn why(db: &Path, event_id: i64, workflow: &str, json: bool) -> Outcome {
     let engine = Engine::open(db, DEFAULT_WORKERS)?;
     let why = engine.why(event_id, workflow)?;
     if json {

@@ -13,7 +13,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// `flowdeck serve`
-pub fn serve(db: &Path, options: Options) -> Outcome {
+pub(super) fn serve(db: &Path, options: Options) -> Outcome {
     let bind = options.bind;
     if !bind.ip().is_loopback() && options.token.is_none() {
         eprintln!(
@@ -43,7 +43,7 @@ pub fn serve(db: &Path, options: Options) -> Outcome {
 }
 
 /// `flowdeck dev DIR`
-pub fn dev(db: &Path, dir: &Path, bind: SocketAddr, no_mouse: bool) -> Outcome {
+pub(super) fn dev(db: &Path, dir: &Path, bind: SocketAddr, no_mouse: bool) -> Outcome {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() {
         anyhow::bail!("flowdeck dev opens the studio and needs a terminal");

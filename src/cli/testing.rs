@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 /// What `flowdeck test` was asked.
 #[derive(Debug, Clone)]
-pub struct TestArgs<'a> {
+pub(super) struct TestArgs<'a> {
     /// The project folder, or `None` for the store's tests.
     pub dir: Option<&'a Path>,
     /// Only the cases that match.
@@ -29,7 +29,7 @@ pub struct TestArgs<'a> {
 }
 
 /// `flowdeck test [DIR]`
-pub fn test(db: &Path, args: &TestArgs<'_>, json: bool) -> Outcome {
+pub(super) fn test(db: &Path, args: &TestArgs<'_>, json: bool) -> Outcome {
     let (loaded, definition_faults) = load(db, args.dir)?;
     for d in &definition_faults {
         eprintln!("{d}");
@@ -260,7 +260,7 @@ fn print_report(report: &Report, snapshots: &[KeptFile]) -> anyhow::Result<()> {
 }
 
 /// `flowdeck test --record RUN_ID [--out FILE]`
-pub fn record(db: &Path, run_id: i64, out: Option<&Path>, json: bool) -> Outcome {
+pub(super) fn record(db: &Path, run_id: i64, out: Option<&Path>, json: bool) -> Outcome {
     if !db.exists() {
         bail!("no store at {}: give --db", db.display());
     }

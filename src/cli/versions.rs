@@ -61,7 +61,7 @@ fn summary(changes: &[Change]) -> String {
 }
 
 /// `flowdeck versions NAME`
-pub fn versions(db: &Path, name: &str, json: bool) -> Outcome {
+pub(super) fn versions(db: &Path, name: &str, json: bool) -> Outcome {
     let store = Store::open(db)?;
     let row = find(&store, name)?;
     let versions = store.versions_of(row.id)?;
@@ -133,7 +133,13 @@ pub fn versions(db: &Path, name: &str, json: bool) -> Outcome {
 }
 
 /// `flowdeck diff NAME [--from V] [--to V|draft]`
-pub fn diff_cmd(db: &Path, name: &str, from: Option<i64>, to: Option<&str>, json: bool) -> Outcome {
+pub(super) fn diff_cmd(
+    db: &Path,
+    name: &str,
+    from: Option<i64>,
+    to: Option<&str>,
+    json: bool,
+) -> Outcome {
     let store = Store::open(db)?;
     let row = find(&store, name)?;
     let from = from.or(row.live_version);
@@ -183,7 +189,7 @@ pub fn diff_cmd(db: &Path, name: &str, from: Option<i64>, to: Option<&str>, json
 }
 
 /// `flowdeck rollback NAME V`
-pub fn rollback(db: &Path, name: &str, version: i64, json: bool) -> Outcome {
+pub(super) fn rollback(db: &Path, name: &str, version: i64, json: bool) -> Outcome {
     let store = Store::open(db)?;
     let row = find(&store, name)?;
     if Some(version) == row.live_version {

@@ -19,7 +19,7 @@ pub struct Change {
 
 /// Every place where `a` and `b` differ, below `at`: objects by key (a key on one side only
 /// is a difference), arrays by index, anything else by value.
-pub fn changes(a: &Value, b: &Value) -> Vec<Change> {
+pub(crate) fn changes(a: &Value, b: &Value) -> Vec<Change> {
     let mut out = Vec::new();
     walk(a, b, &mut String::new(), &mut out);
     out
@@ -168,7 +168,7 @@ fn before_start_of(run: &RunRecord, other: &RunRecord) -> Vec<Place> {
 /// Compare two runs step by step: steps aligned by path and loop indexes (the last attempt
 /// of each), so that a step that ran in one run only shows a different branch; a step the
 /// other run never came to because it was a rerun from a later step is marked `before_start`.
-pub fn diff_runs(a: &RunRecord, b: &RunRecord) -> RunDiff {
+pub(crate) fn diff_runs(a: &RunRecord, b: &RunRecord) -> RunDiff {
     let (sa, sb) = (
         by_place(a.steps.as_deref().unwrap_or_default()),
         by_place(b.steps.as_deref().unwrap_or_default()),
@@ -212,7 +212,7 @@ pub fn diff_runs(a: &RunRecord, b: &RunRecord) -> RunDiff {
 }
 
 /// A JSON object from pairs, for the documents compared.
-pub fn object(pairs: impl IntoIterator<Item = (&'static str, Value)>) -> Value {
+pub(crate) fn object(pairs: impl IntoIterator<Item = (&'static str, Value)>) -> Value {
     Value::Object(
         pairs
             .into_iter()

@@ -2,7 +2,8 @@
 //! step, record every step as it completes, finish it once.
 
 use super::context::{EventContext, Inputs, RunContext};
-use super::dispatch::{self, Dispatched, EmitRequest};
+use super::dispatch::{self, Dispatched};
+use super::effects::EmitRequest;
 use super::error::EngineError;
 use super::interpreter::Interpreter;
 use super::probe::Probe;
@@ -129,10 +130,10 @@ impl std::fmt::Debug for Core {
 
 /// Runs a process holds in memory (started or waiting for a worker) before the runs of new
 /// events wait in the store instead, when a worker takes queued runs up in this process.
-pub const MAX_HELD_RUNS: usize = 10_000;
+pub(crate) const MAX_HELD_RUNS: usize = 10_000;
 
 /// How long a process holds a run before another may take it up (renewed while it runs).
-pub const LEASE: Duration = Duration::from_secs(60);
+pub(crate) const LEASE: Duration = Duration::from_secs(60);
 
 impl Core {
     /// Open the store at `path` and start the writer.
@@ -244,7 +245,7 @@ impl Core {
         &self.token
     }
 
-    /// Hold at most `runs` runs in memory (default [`MAX_HELD_RUNS`]).
+    /// Hold at most `runs` runs in memory (default `MAX_HELD_RUNS`).
     pub fn hold_at_most(&self, runs: usize) {
         self.max_held
             .store(runs.max(1), std::sync::atomic::Ordering::Relaxed);
@@ -561,7 +562,7 @@ impl Core {
         }
     }
 
-    /// Execute a run's steps, logging each (see [`RunLog`]); the end is not recorded yet
+    /// Execute a run's steps, logging each (see `RunLog`); the end is not recorded yet
     /// (`Err`: the run could not begin and is already finished).
     pub async fn run_steps(&self, job: RunJob) -> Result<(Interpreter, RunLog), RunEnd> {
         let (interpreter, context) = self.prepare(job).await?;
@@ -595,7 +596,7 @@ impl Core {
 }
 
 /// `$event` for a recorded event.
-pub fn event_value(e: &crate::model::EventRecord) -> Value {
+pub(crate) fn event_value(e: &crate::model::EventRecord) -> Value {
     serde_json::json!({
         "id": e.id,
         "name": e.name,

@@ -10,7 +10,7 @@ use std::fmt;
 /// One difference.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
-pub enum Change {
+pub(crate) enum Change {
     /// A definition-level field changed (`on`, `retry`, …).
     Field {
         /// Field name.
@@ -106,7 +106,7 @@ fn head(def: &Definition) -> Map<String, Value> {
 }
 
 /// The before and after values of the given fields of step `id`.
-pub fn field_values(
+pub(crate) fn field_values(
     old: &Definition,
     new: &Definition,
     id: &str,
@@ -131,7 +131,7 @@ pub fn field_values(
 /// The changes from `old` to `new` as lines to read: each change, and under a changed step
 /// (indented by four spaces) each field with its value before and after, shortened to
 /// `width` characters a side.
-pub fn describe(old: Option<&Definition>, new: &Definition, width: usize) -> Vec<String> {
+pub(crate) fn describe(old: Option<&Definition>, new: &Definition, width: usize) -> Vec<String> {
     let mut out = Vec::new();
     for change in diff(old, new) {
         out.push(change.to_string());
@@ -238,7 +238,7 @@ fn longest_increasing(xs: &[usize]) -> Vec<usize> {
 }
 
 /// The changes from `old` (`None`: nothing deployed yet) to `new`.
-pub fn diff(old: Option<&Definition>, new: &Definition) -> Vec<Change> {
+pub(crate) fn diff(old: Option<&Definition>, new: &Definition) -> Vec<Change> {
     let Some(old) = old else {
         let mut out = Vec::new();
         walk_steps(new.steps(), "/steps", &mut |s, path| {

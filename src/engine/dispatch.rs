@@ -10,7 +10,7 @@ use crate::store::runs::{EVENT_PARAMS, NewRun};
 use serde_json::Value;
 use std::sync::Arc;
 
-pub use super::effects::{EmitRequest, Parent};
+use super::effects::EmitRequest;
 
 /// A run the dispatcher queued.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +56,7 @@ fn loop_reason(chain: &[String], listener: &str) -> Option<String> {
 
 /// What decides whether a listener runs an event.
 #[derive(Debug, Clone, Copy)]
-pub struct ListenerFacts<'a> {
+pub(crate) struct ListenerFacts<'a> {
     /// The workflow.
     pub name: &'a str,
     /// Switched on.
@@ -71,7 +71,12 @@ impl ListenerFacts<'_> {
     /// Why the listener does not run an event of `depth` that `chain` led to (`inactive`,
     /// `not deployed`, `loop: a → b → a`, `max depth`), or `None`: it runs. The one rule,
     /// for the engine and for tests of workflows.
-    pub fn skip_reason(&self, chain: &[String], depth: u32, max_depth: u32) -> Option<String> {
+    pub(crate) fn skip_reason(
+        &self,
+        chain: &[String],
+        depth: u32,
+        max_depth: u32,
+    ) -> Option<String> {
         if !self.active {
             Some("inactive".to_string())
         } else if !self.deployed {

@@ -9,7 +9,7 @@ use std::time::Duration;
 const MAX_BODY: usize = 16 * 1024 * 1024;
 
 /// Send `r` with `client` and read the answer.
-pub async fn send(client: &reqwest::Client, r: HttpRequest) -> Result<HttpResponse, String> {
+pub(crate) async fn send(client: &reqwest::Client, r: HttpRequest) -> Result<HttpResponse, String> {
     let method = reqwest::Method::from_bytes(r.method.as_bytes())
         .map_err(|_| format!("unknown HTTP method {:?}", r.method))?;
     let mut request = client.request(method, r.url.as_str()).timeout(r.timeout);

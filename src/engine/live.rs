@@ -7,7 +7,7 @@ use crate::model::Timestamp;
 use crate::store::data::{ExecResult, Once};
 
 /// The header an `http` step's request carries its identity in.
-pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+pub(super) const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,35 +2,36 @@
 //! interpreter (a stack machine that can stop before any step), one file per action, and a
 //! worker pool on tokio that runs the cascades that runs emit.
 
-pub mod actions;
-pub mod compare;
+pub(crate) mod actions;
+pub(crate) mod compare;
 pub mod context;
-pub mod core;
+pub(crate) mod core;
 pub mod debug;
-pub mod diff;
-pub mod dispatch;
+pub(crate) mod diff;
+pub(crate) mod dispatch;
 pub mod effects;
-pub mod error;
-pub mod http_client;
+pub(crate) mod error;
+pub(crate) mod http_client;
 pub mod import;
 pub mod interpreter;
 mod live;
-pub mod owner;
-pub mod probe;
+pub(crate) mod owner;
+pub(crate) mod probe;
 pub mod program;
 pub mod rerun;
-pub mod routes;
-pub mod run_end;
-pub mod runlog;
+pub(crate) mod routes;
+pub(crate) mod run_end;
+pub(crate) mod runlog;
 pub mod runtime;
 pub mod secrets;
-pub mod trace;
-pub mod tracker;
+pub(crate) mod trace;
+pub(crate) mod tracker;
 pub mod what_if;
-pub mod worker;
+pub(crate) mod worker;
 
 pub use self::core::{Core, RunJob};
-pub use dispatch::{Dispatched, EmitRequest};
+pub use dispatch::Dispatched;
+pub use effects::EmitRequest;
 pub use error::EngineError;
 pub use run_end::RunEnd;
 pub use tracker::Tracker;

@@ -143,11 +143,6 @@ impl Op {
             Op::Return { .. } => "return",
         }
     }
-
-    /// Whether the step holds other steps.
-    pub fn is_compound(&self) -> bool {
-        matches!(self, Op::If { .. } | Op::Foreach { .. } | Op::Try { .. })
-    }
 }
 
 /// A definition ready to run.

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 /// Match `path` against `route`; on a match, the `{name}` segments bound.
-pub fn match_route(route: &str, path: &str) -> Option<Map<String, Value>> {
+pub(crate) fn match_route(route: &str, path: &str) -> Option<Map<String, Value>> {
     let path = path.split('?').next().unwrap_or(path);
     let route_parts: Vec<&str> = route.trim_end_matches('/').split('/').collect();
     let path_parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
@@ -25,7 +25,7 @@ pub fn match_route(route: &str, path: &str) -> Option<Map<String, Value>> {
 }
 
 /// The `{name}` segments of a route, in order.
-pub fn route_params(route: &str) -> Vec<&str> {
+pub(crate) fn route_params(route: &str) -> Vec<&str> {
     route
         .split('/')
         .filter_map(|s| s.strip_prefix('{').and_then(|n| n.strip_suffix('}')))
@@ -35,7 +35,7 @@ pub fn route_params(route: &str) -> Vec<&str> {
 /// The path that `route` answers with `values` in its `{name}` segments (each
 /// percent-encoded): the inverse of [`match_route`]. Names that `values` lacks, or gives an
 /// empty value, are the error.
-pub fn fill_route(route: &str, values: &Map<String, Value>) -> Result<String, String> {
+pub(crate) fn fill_route(route: &str, values: &Map<String, Value>) -> Result<String, String> {
     let mut missing = Vec::new();
     let parts: Vec<String> = route
         .split('/')
@@ -81,7 +81,7 @@ fn percent_encode(s: &str) -> String {
 }
 
 /// How specific a route is: literal segments count more than parameters.
-pub fn specificity(route: &str) -> usize {
+pub(crate) fn specificity(route: &str) -> usize {
     route
         .split('/')
         .filter(|s| !s.is_empty() && !s.starts_with('{'))

@@ -11,10 +11,10 @@ use crate::store::steps::EncodedSteps;
 use std::time::{Duration, Instant};
 
 /// The longest a step record waits in a run before it is sent to the writer.
-pub const FLUSH_EVERY: Duration = Duration::from_millis(2);
+pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(2);
 /// [`FLUSH_EVERY`] while the writer is saturated: a fast run's records then go with its
 /// end, in one write instead of two or three.
-pub const FLUSH_EVERY_SATURATED: Duration = Duration::from_millis(20);
+pub(crate) const FLUSH_EVERY_SATURATED: Duration = Duration::from_millis(20);
 
 /// Records of one run not yet sent to the writer.
 #[derive(Debug)]

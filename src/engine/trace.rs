@@ -49,7 +49,7 @@ pub struct Why {
 }
 
 /// The tree of `cascade` from event `root`.
-pub fn tree(cascade: &Cascade, root: i64) -> Option<TraceNode> {
+pub(crate) fn tree(cascade: &Cascade, root: i64) -> Option<TraceNode> {
     let event = cascade.events.iter().find(|e| e.id == root)?.clone();
     let mut listeners: Vec<Listener> = cascade
         .runs

@@ -54,11 +54,11 @@ impl Tracker {
 
 /// Leaves the cascade when dropped, however the run ends.
 #[derive(Debug)]
-pub struct Membership(Option<Tracker>);
+pub(crate) struct Membership(Option<Tracker>);
 
 impl Membership {
     /// Enter `tracker` (if any) now; exit when dropped.
-    pub fn join(tracker: Option<Tracker>) -> Self {
+    pub(crate) fn join(tracker: Option<Tracker>) -> Self {
         if let Some(t) = &tracker {
             t.enter();
         }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 /// One step of a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Segment {
+pub(crate) enum Segment {
     /// `.name` or `["name"]`
     Key(String),
     /// `[3]` or `[-1]`
@@ -16,7 +16,7 @@ pub enum Segment {
 
 /// A variable followed by segments.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PathExpr {
+pub(crate) struct PathExpr {
     /// The variable.
     pub root: Global,
     /// Keys and indexes, in order.
@@ -25,7 +25,7 @@ pub struct PathExpr {
 
 impl PathExpr {
     /// Parse `code` as a simple path; `None` when it is anything else (then jq runs it).
-    pub fn parse(code: &str) -> Option<PathExpr> {
+    pub(crate) fn parse(code: &str) -> Option<PathExpr> {
         let code = code.trim();
         let rest = code.strip_prefix('$')?;
         let name_len = rest
@@ -68,7 +68,7 @@ impl PathExpr {
     }
 
     /// Follow the path from `root`'s value. `Err` holds jq's message for a wrong type.
-    pub fn eval(&self, root: &Value) -> Result<Value, String> {
+    pub(crate) fn eval(&self, root: &Value) -> Result<Value, String> {
         let mut current = root;
         for segment in &self.segments {
             current = match (current, segment) {

@@ -131,7 +131,7 @@ impl Scope {
 }
 
 /// The `$names` a jq program mentions (a superset of those it reads: `as $x` locals too).
-pub fn mentioned_variables(code: &str) -> Vec<&str> {
+pub(crate) fn mentioned_variables(code: &str) -> Vec<&str> {
     let bytes = code.as_bytes();
     let mut out: Vec<&str> = Vec::new();
     let mut i = 0;

@@ -63,14 +63,6 @@ impl Template {
         Template::Const(value)
     }
 
-    /// The value, when the template has no expressions.
-    pub fn as_const(&self) -> Option<&Value> {
-        match self {
-            Template::Const(v) => Some(v),
-            _ => None,
-        }
-    }
-
     /// Evaluate with `bindings`, each expression under `limit`.
     pub fn eval(&self, bindings: &Bindings<'_>, limit: Duration) -> Result<Value, EvalError> {
         match self {

@@ -2,18 +2,18 @@
 //! (events, runs, steps, skips) the engine writes. This layer depends on nothing else in the crate.
 
 pub mod breakpoint;
-pub mod definition;
-pub mod diagnostic;
-pub mod names;
-pub mod parse;
+pub(crate) mod definition;
+pub(crate) mod diagnostic;
+pub(crate) mod names;
+pub(crate) mod parse;
 pub mod project;
-pub mod record;
-pub mod source_map;
-pub mod step;
-pub mod strict_json;
-pub mod template;
-pub mod test_parse;
-pub mod test_suite;
+pub(crate) mod record;
+pub(crate) mod source_map;
+pub(crate) mod step;
+pub(crate) mod strict_json;
+pub(crate) mod template;
+pub(crate) mod test_parse;
+pub(crate) mod test_suite;
 
 pub use definition::{Definition, Endpoint, Kind, Workflow, endpoint_key};
 pub use diagnostic::Diagnostic;

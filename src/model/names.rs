@@ -1,15 +1,15 @@
 //! What names, ids, variables and routes may look like.
 
 /// Rule for workflow names, as told to users.
-pub const NAME_RULE: &str =
+pub(crate) const NAME_RULE: &str =
     "use letters, digits, `_`, `-` and `.`, starting with a letter or digit";
 /// Rule for event names, as told to users.
-pub const EVENT_RULE: &str =
+pub(crate) const EVENT_RULE: &str =
     "use letters, digits, `_`, `-`, `.`, `:` and `/`, starting with a letter or digit";
 /// Rule for step ids, as told to users.
-pub const STEP_ID_RULE: &str = "use letters, digits, `_`, `-` and `.`";
+pub(crate) const STEP_ID_RULE: &str = "use letters, digits, `_`, `-` and `.`";
 /// Rule for variable names, as told to users.
-pub const IDENT_RULE: &str =
+pub(crate) const IDENT_RULE: &str =
     "use letters, digits and `_`, starting with a letter or `_`, so that `$var.<name>` works";
 
 fn starts_alnum(s: &str) -> bool {
@@ -17,7 +17,7 @@ fn starts_alnum(s: &str) -> bool {
 }
 
 /// A workflow name.
-pub fn is_name(s: &str) -> bool {
+pub(crate) fn is_name(s: &str) -> bool {
     starts_alnum(s)
         && s.len() <= 128
         && s.chars()
@@ -25,7 +25,7 @@ pub fn is_name(s: &str) -> bool {
 }
 
 /// An event name.
-pub fn is_event_name(s: &str) -> bool {
+pub(crate) fn is_event_name(s: &str) -> bool {
     starts_alnum(s)
         && s.len() <= 128
         && s.chars()
@@ -33,7 +33,7 @@ pub fn is_event_name(s: &str) -> bool {
 }
 
 /// A step id.
-pub fn is_step_id(s: &str) -> bool {
+pub(crate) fn is_step_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 128
         && s.chars()
@@ -41,7 +41,7 @@ pub fn is_step_id(s: &str) -> bool {
 }
 
 /// A variable name (`set.var`, `as`).
-pub fn is_identifier(s: &str) -> bool {
+pub(crate) fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     chars
         .next()
@@ -50,7 +50,7 @@ pub fn is_identifier(s: &str) -> bool {
 }
 
 /// Check an endpoint route such as `/orders/{id}`.
-pub fn check_route(path: &str) -> Result<(), String> {
+pub(crate) fn check_route(path: &str) -> Result<(), String> {
     if !path.starts_with('/') {
         return Err(format!("path {path:?} must start with `/`"));
     }

@@ -235,7 +235,7 @@ impl RunRecord {
         Some(Duration::from_micros(u64::try_from(f.0 - s.0).unwrap_or(0)))
     }
 
-    /// What an endpoint's finished run answered, its HTTP status and body, as [`response`]
+    /// What an endpoint's finished run answered, its HTTP status and body, as `response`
     /// gives them (the status of the `return` step it ended at). `None` for workflows and
     /// for runs not finished.
     pub fn response(&self) -> Option<(u16, Value)> {
@@ -265,7 +265,7 @@ impl RunRecord {
 /// The HTTP answer of an endpoint's run that ended with `status`: a success answers with
 /// the `return` step's status (200 when it gives none) and its value; anything else with
 /// 500 and `{"error", "run_id"}`, never a stack trace.
-pub fn response(
+pub(crate) fn response(
     run_id: i64,
     status: RunStatus,
     http_status: Option<u16>,
@@ -338,7 +338,7 @@ pub struct StepRecord {
 
 /// `$var` as it was after the last of `records` (a run's records in order): records keep
 /// `vars` only when they changed, so this is the newest one that has them; `{}` before any.
-pub fn vars_after(records: &[StepRecord]) -> Value {
+pub(crate) fn vars_after(records: &[StepRecord]) -> Value {
     records
         .iter()
         .rev()

@@ -1,7 +1,7 @@
 //! Finding where things are in a definition's JSON text (for diagnostics and editors).
 
 /// Line and column (1-based) of the `nth` (0-based) `"id": "<id>"` in `text`.
-pub fn find_step(text: &str, id: &str, nth: usize) -> Option<(usize, usize)> {
+pub(crate) fn find_step(text: &str, id: &str, nth: usize) -> Option<(usize, usize)> {
     let needle = format!("\"{}\"", escape(id));
     let mut found = 0;
     for (key_at, _) in text.match_indices("\"id\"") {
@@ -18,7 +18,7 @@ pub fn find_step(text: &str, id: &str, nth: usize) -> Option<(usize, usize)> {
 }
 
 /// Line and column (1-based) of the first `"<key>":` in `text`.
-pub fn find_key(text: &str, key: &str) -> Option<(usize, usize)> {
+pub(crate) fn find_key(text: &str, key: &str) -> Option<(usize, usize)> {
     let needle = format!("\"{}\"", escape(key));
     text.match_indices(&needle)
         .find(|(i, _)| text[i + needle.len()..].trim_start().starts_with(':'))
@@ -27,7 +27,7 @@ pub fn find_key(text: &str, key: &str) -> Option<(usize, usize)> {
 
 /// Byte offset of the first `"<key>": "<value>"` in `text` (a string value, compared as
 /// JSON text).
-pub fn find_key_value(text: &str, key: &str, value: &str) -> Option<usize> {
+pub(crate) fn find_key_value(text: &str, key: &str, value: &str) -> Option<usize> {
     let needle = format!("\"{}\"", escape(key));
     let value = serde_json::to_string(value).ok()?;
     text.match_indices(&needle)
@@ -41,7 +41,7 @@ pub fn find_key_value(text: &str, key: &str, value: &str) -> Option<usize> {
 }
 
 /// Line and column (1-based) of the first `"<key>":` in `text` at or after byte `from`.
-pub fn find_key_from(text: &str, key: &str, from: usize) -> Option<(usize, usize)> {
+pub(crate) fn find_key_from(text: &str, key: &str, from: usize) -> Option<(usize, usize)> {
     let from = from.min(text.len());
     let rest = text.get(from..)?;
     let needle = format!("\"{}\"", escape(key));
@@ -51,7 +51,7 @@ pub fn find_key_from(text: &str, key: &str, from: usize) -> Option<(usize, usize
 }
 
 /// 1-based line and column of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
@@ -60,7 +60,7 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// 1-based character column of a 1-based byte column on a 1-based line (serde_json counts
 /// bytes); at least 1.
-pub fn char_column(text: &str, line: usize, byte_column: usize) -> usize {
+pub(crate) fn char_column(text: &str, line: usize, byte_column: usize) -> usize {
     let Some(l) = text.split('\n').nth(line.saturating_sub(1)) else {
         return byte_column.max(1);
     };
@@ -72,7 +72,7 @@ pub fn char_column(text: &str, line: usize, byte_column: usize) -> usize {
 }
 
 /// Byte offset of a 1-based line and byte column.
-pub fn offset(text: &str, line: usize, byte_column: usize) -> usize {
+pub(crate) fn offset(text: &str, line: usize, byte_column: usize) -> usize {
     let start: usize = text
         .split_inclusive('\n')
         .take(line.saturating_sub(1))
@@ -83,7 +83,7 @@ pub fn offset(text: &str, line: usize, byte_column: usize) -> usize {
 
 /// The `"id"` of the JSON object that encloses `offset`, if it has one before `offset`
 /// (finds the step a fault inside it belongs to).
-pub fn enclosing_id(text: &str, offset: usize) -> Option<String> {
+pub(crate) fn enclosing_id(text: &str, offset: usize) -> Option<String> {
     let bytes = text.as_bytes();
     let mut depth = 0usize;
     let mut i = offset.min(bytes.len());
@@ -114,7 +114,7 @@ pub fn enclosing_id(text: &str, offset: usize) -> Option<String> {
 
 /// Where a step's object is in a definition's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StepSpan {
+pub(crate) struct StepSpan {
     /// The step id.
     pub id: String,
     /// Line of its `{` (1-based).
@@ -127,7 +127,7 @@ pub struct StepSpan {
 
 /// Every step object in `text` (objects with an `"id"` string and an `"action"` key), in
 /// the order their objects close (inner steps first).
-pub fn step_spans(text: &str) -> Vec<StepSpan> {
+pub(crate) fn step_spans(text: &str) -> Vec<StepSpan> {
     struct Obj {
         start: usize,
         id: Option<(String, usize)>,
@@ -215,7 +215,7 @@ pub fn step_spans(text: &str) -> Vec<StepSpan> {
 }
 
 /// The innermost step whose object holds `line`.
-pub fn step_at_line(spans: &[StepSpan], line: usize) -> Option<&StepSpan> {
+pub(crate) fn step_at_line(spans: &[StepSpan], line: usize) -> Option<&StepSpan> {
     spans
         .iter()
         .filter(|s| s.start <= line && line <= s.end)

@@ -207,7 +207,7 @@ fn default_method() -> String {
 }
 
 /// Every action name, as written in files.
-pub const ACTION_NAMES: [&str; 12] = [
+pub(crate) const ACTION_NAMES: [&str; 12] = [
     "set", "if", "foreach", "emit", "db.query", "db.exec", "http", "log", "sleep", "try", "fail",
     "return",
 ];
@@ -349,12 +349,12 @@ impl Step {
 }
 
 /// A list of steps as a JSON array.
-pub fn steps_json(steps: &[Step]) -> Value {
+pub(crate) fn steps_json(steps: &[Step]) -> Value {
     Value::Array(steps.iter().map(Step::to_json).collect())
 }
 
 /// Visit every step of a list and their nested steps, with JSON-pointer paths under `base`.
-pub fn walk_steps<'a>(steps: &'a [Step], base: &str, f: &mut impl FnMut(&'a Step, &str)) {
+pub(crate) fn walk_steps<'a>(steps: &'a [Step], base: &str, f: &mut impl FnMut(&'a Step, &str)) {
     for (i, step) in steps.iter().enumerate() {
         step.walk(&format!("{base}/{i}"), f);
     }

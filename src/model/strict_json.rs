@@ -7,7 +7,7 @@ use std::fmt;
 
 /// Parse `text` (a leading byte-order mark is ignored). The error is serde_json's, with its
 /// line and column; a duplicate key reads "duplicate key `x`".
-pub fn parse(text: &str) -> Result<Value, serde_json::Error> {
+pub(crate) fn parse(text: &str) -> Result<Value, serde_json::Error> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut de = serde_json::Deserializer::from_str(text);
     let value = Strict.deserialize(&mut de)?;

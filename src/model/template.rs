@@ -8,7 +8,7 @@ use std::fmt;
 
 /// One piece of a template string.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Segment<'a> {
+pub(crate) enum Segment<'a> {
     /// Text taken as it is.
     Text(&'a str),
     /// The jq expression between `{{` and `}}`, trimmed.
@@ -17,7 +17,7 @@ pub enum Segment<'a> {
 
 /// A template string whose braces do not close.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SplitError {
+pub(crate) struct SplitError {
     /// Byte offset of the `{{` that does not close.
     pub offset: usize,
     /// What is wrong.
@@ -31,12 +31,12 @@ impl fmt::Display for SplitError {
 }
 
 /// Whether `s` holds a template at all (cheap check before splitting).
-pub fn has_template(s: &str) -> bool {
+pub(crate) fn has_template(s: &str) -> bool {
     s.contains("{{")
 }
 
 /// Split `s` into text and expression segments.
-pub fn split(s: &str) -> Result<Vec<Segment<'_>>, SplitError> {
+pub(crate) fn split(s: &str) -> Result<Vec<Segment<'_>>, SplitError> {
     let mut out = Vec::new();
     let mut rest_start = 0;
     let bytes = s.as_bytes();

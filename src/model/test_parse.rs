@@ -791,7 +791,7 @@ impl Cx<'_> {
 }
 
 /// Whether `v` is a `{"$jq": "…"}` predicate.
-pub fn is_jq(v: &Value) -> bool {
+pub(crate) fn is_jq(v: &Value) -> bool {
     v.as_object()
         .is_some_and(|o| o.len() == 1 && o.get("$jq").is_some_and(Value::is_string))
 }

@@ -184,7 +184,7 @@ pub struct TestSuite {
 
 /// The virtual clock's start when a suite gives none: a fixed moment, so that runs are the
 /// same on every machine and day.
-pub const DEFAULT_NOW: Timestamp = Timestamp(1_767_225_600_000_000); // 2026-01-01T00:00:00Z
+pub(crate) const DEFAULT_NOW: Timestamp = Timestamp(1_767_225_600_000_000); // 2026-01-01T00:00:00Z
 
 #[cfg(test)]
 mod tests {

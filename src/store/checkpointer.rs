@@ -20,9 +20,9 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
 /// How often the WAL is checkpointed.
-pub const EVERY: Duration = Duration::from_millis(100);
+pub(crate) const EVERY: Duration = Duration::from_millis(100);
 /// WAL frames (pages) from which a checkpoint also rewinds the WAL: 64 MB of 4 KB pages.
-pub const RESTART_AT: i64 = 16_384;
+pub(crate) const RESTART_AT: i64 = 16_384;
 /// The longest a rewind waits for the writer's transaction, and then for readers, before it
 /// gives up until the next checkpoint (it holds writes back meanwhile).
 const RESTART_WAIT: Duration = Duration::from_millis(20);
@@ -30,7 +30,7 @@ const RESTART_WAIT: Duration = Duration::from_millis(20);
 /// The checkpointing thread of one database; dropping it stops the thread (the last
 /// connection to close checkpoints what is left).
 #[derive(Debug)]
-pub struct Checkpointer {
+pub(crate) struct Checkpointer {
     // dropped first: the thread sees the channel close and ends
     _stop: mpsc::Sender<()>,
     _thread: Joined,
@@ -39,7 +39,11 @@ pub struct Checkpointer {
 impl Checkpointer {
     /// Start checkpointing the database at `path` every `every`, rewinding the WAL once it
     /// holds `restart_at` frames.
-    pub fn spawn(path: &Path, every: Duration, restart_at: i64) -> std::io::Result<Checkpointer> {
+    pub(crate) fn spawn(
+        path: &Path,
+        every: Duration,
+        restart_at: i64,
+    ) -> std::io::Result<Checkpointer> {
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,

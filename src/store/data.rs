@@ -3,7 +3,7 @@
 //! SQL is literal and values enter only as bound parameters. `ATTACH` is refused, so steps
 //! can never reach the studio's own tables; `db.query` must be read-only.
 
-pub use super::data_writer::Once;
+pub(crate) use super::data_writer::Once;
 use super::data_writer::{DENIED_DONE_TABLE, DENIED_TRANSACTION, DONE_TABLE, DataWriter, Guard};
 use super::load::Load;
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
@@ -89,7 +89,7 @@ impl DataDb {
     }
 
     /// Pace the data writer by the store writer's `load`: while the store writer is
-    /// saturated, the data writer gathers bigger batches (see [`DataWriter::spawn`]).
+    /// saturated, the data writer gathers bigger batches (see `DataWriter::spawn`).
     pub fn paced_by(mut self, load: Load) -> DataDb {
         self.pace = Some(load);
         self
@@ -130,7 +130,7 @@ impl DataDb {
         self.with(|conn| query_on(conn, sql, args))
     }
 
-    /// A transaction of its own whose changes are never committed (see [`Scratch`]).
+    /// A transaction of its own whose changes are never committed (see `Scratch`).
     pub fn scratch(&self) -> Result<Scratch, DataError> {
         let guard = Arc::new(Guard::default());
         let conn = connect(&self.path, Some(guard.clone()))?;

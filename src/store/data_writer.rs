@@ -79,7 +79,7 @@ pub(crate) const DENIED_DONE_TABLE: u8 = 2;
 
 /// flowdeck's own table in the data database: the `db.exec` statements of unfinished runs
 /// that committed, by their identity.
-pub const DONE_TABLE: &str = "_flowdeck_done";
+pub(crate) const DONE_TABLE: &str = "_flowdeck_done";
 
 /// A statement to run at most once: what identifies it (a step of a run, see
 /// `engine::effects::StepRef::identity`), and whether to look for it first (its run
@@ -129,7 +129,7 @@ impl Job {
 /// A handle to the data writer thread. Dropping it commits what is queued and joins the
 /// thread.
 #[derive(Debug)]
-pub struct DataWriter {
+pub(crate) struct DataWriter {
     // fields drop in order: the channel closes, the thread ends and is joined, then the
     // checkpointer stops
     tx: mpsc::Sender<Job>,
@@ -141,7 +141,7 @@ impl DataWriter {
     /// Open a write connection to the data database at `path` on a new thread. With `pace`
     /// (the store writer's load), batches wait longer to grow while the store writer is
     /// saturated.
-    pub fn spawn(path: &Path, pace: Option<Load>) -> Result<DataWriter, DataError> {
+    pub(crate) fn spawn(path: &Path, pace: Option<Load>) -> Result<DataWriter, DataError> {
         let guard = Arc::new(Guard::default());
         let conn = connect(path, Some(guard.clone()))?;
         let checkpointer = checkpointer::hand_off(&conn, path);
@@ -159,7 +159,7 @@ impl DataWriter {
 
     /// Run `sql` with `args` in the next group commit (at most once, with `once`); answers
     /// once it is committed.
-    pub async fn exec(
+    pub(crate) async fn exec(
         &self,
         sql: &str,
         args: Vec<SqlValue>,
@@ -175,7 +175,7 @@ impl DataWriter {
 
     /// Forget the notes of statements of runs whose id is below `run` (they are finished and
     /// never resume).
-    pub async fn forget_before(&self, run: i64) -> Result<u64, DataError> {
+    pub(crate) async fn forget_before(&self, run: i64) -> Result<u64, DataError> {
         self.send(Work::Forget(run)).await.map(|r| r.changes)
     }
 

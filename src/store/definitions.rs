@@ -81,10 +81,10 @@ pub struct Listener {
 /// (the `generation` table, bumped by triggers on every change to definitions and versions):
 /// live listeners first, drafts' second, each by event name (looked up without a copy of it).
 #[derive(Debug, Default)]
-pub struct ListenerCache(RefCell<[HashMap<String, (i64, Listeners)>; 2]>);
+pub(crate) struct ListenerCache(RefCell<[HashMap<String, (i64, Listeners)>; 2]>);
 
 /// An event's listeners, shared between the cache and the dispatcher.
-pub type Listeners = Arc<[Listener]>;
+pub(crate) type Listeners = Arc<[Listener]>;
 
 const ROW_COLUMNS: &str = "d.id, d.kind, d.name, d.on_event, d.method, d.path, d.active, d.live_version,
     (d.live_version IS NULL OR d.draft IS NOT (SELECT body FROM versions v WHERE v.definition_id = d.id AND v.version = d.live_version)),

@@ -29,7 +29,7 @@ impl Load {
 /// The writer thread's side: counts waiting and working time and publishes the share
 /// once per window (20 ms).
 #[derive(Debug)]
-pub struct LoadMeter {
+pub(crate) struct LoadMeter {
     load: Load,
     since: Instant,
     working: Duration,
@@ -38,7 +38,7 @@ pub struct LoadMeter {
 
 impl LoadMeter {
     /// A meter publishing to `load`; the time from now counts as waiting.
-    pub fn new(load: Load) -> LoadMeter {
+    pub(crate) fn new(load: Load) -> LoadMeter {
         let now = Instant::now();
         LoadMeter {
             load,
@@ -49,12 +49,12 @@ impl LoadMeter {
     }
 
     /// Work starts (the time since the last [`LoadMeter::idle`] was waiting).
-    pub fn work(&mut self) {
+    pub(crate) fn work(&mut self) {
         self.mark = Instant::now();
     }
 
     /// Work ends; publish the share when a window is complete.
-    pub fn idle(&mut self) {
+    pub(crate) fn idle(&mut self) {
         let now = Instant::now();
         self.working += now - self.mark;
         let window = now - self.since;

@@ -5,7 +5,7 @@ use rusqlite::Connection;
 use std::path::Path;
 
 /// `PRAGMA application_id` of a flowdeck store ("FlDk").
-pub const APPLICATION_ID: i64 = 0x466C_446B;
+pub(crate) const APPLICATION_ID: i64 = 0x466C_446B;
 
 /// The migrations, in order; the schema version is the number applied.
 const MIGRATIONS: &[&str] = &[
@@ -267,12 +267,12 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// The schema version this build writes.
-pub fn latest() -> i64 {
+pub(crate) fn latest() -> i64 {
     MIGRATIONS.len() as i64
 }
 
 /// Bring the schema up to date, refusing databases that are not ours or are newer.
-pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let app_id: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
     if version == 0 {

@@ -4,27 +4,27 @@
 //! Durability: WAL with `synchronous=NORMAL`: a committed transaction survives a crash of the
 //! process; a power loss may lose the last transactions but never corrupts the file.
 
-pub mod activity;
+pub(crate) mod activity;
 pub(crate) mod background;
-pub mod breakpoints;
-pub mod cascade;
-pub mod checkpointer;
-pub mod data;
-pub mod data_writer;
-pub mod definitions;
-pub mod error;
+pub(crate) mod breakpoints;
+pub(crate) mod cascade;
+pub(crate) mod checkpointer;
+pub(crate) mod data;
+pub(crate) mod data_writer;
+pub(crate) mod definitions;
+pub(crate) mod error;
 pub mod events;
-pub mod held;
-pub mod leases;
-pub mod load;
-pub mod migrations;
-pub mod project;
-pub mod project_files;
+pub(crate) mod held;
+pub(crate) mod leases;
+pub(crate) mod load;
+pub(crate) mod migrations;
+pub(crate) mod project;
+pub(crate) mod project_files;
 pub mod runs;
-pub mod skips;
+pub(crate) mod skips;
 pub mod steps;
-pub mod ui_state;
-pub mod writer;
+pub(crate) mod ui_state;
+pub(crate) mod writer;
 
 pub use data::DataDb;
 pub use error::{Result, StoreError};
@@ -246,14 +246,14 @@ pub(crate) mod testing {
     use super::*;
 
     /// A store in a fresh temporary folder (kept alive by the returned guard).
-    pub fn temp_store() -> (tempfile::TempDir, Store) {
+    pub(crate) fn temp_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(&dir.path().join("flowdeck.db")).expect("open store");
         (dir, store)
     }
 
     /// Definition 1: workflow `w`, listening to `e` (a parent for runs written by hand).
-    pub fn workflow_w(store: &Store) {
+    pub(crate) fn workflow_w(store: &Store) {
         store
             .conn()
             .execute_batch(

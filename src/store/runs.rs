@@ -2,7 +2,7 @@
 
 use super::held::Prepared;
 use super::{Result, Store, json_column, json_column_opt};
-use crate::model::{Kind, RunMode, RunRecord, RunStatus, Target, Timestamp, json_text};
+use crate::model::{Kind, RunMode, RunRecord, RunStatus, Target, Timestamp};
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 
@@ -138,18 +138,6 @@ impl Store {
         error: Option<&str>,
     ) -> Result<()> {
         finish_run_started(self, id, started_at, status, output, error)
-    }
-
-    /// Record the end of a run whose start (if any) was recorded.
-    pub fn finish_run(
-        &self,
-        id: i64,
-        status: RunStatus,
-        output: Option<&Value>,
-        error: Option<&str>,
-    ) -> Result<()> {
-        let output = output.map(json_text);
-        self.finish_run_started(id, None, status, output.as_deref(), error)
     }
 
     /// One run, without its steps.

@@ -36,7 +36,7 @@ const QUEUE: usize = 4096;
 /// Jobs committed in one transaction at most.
 const BATCH: usize = 2048;
 /// How often writes refused by a full store are tried again while no new work comes.
-pub const RETRY_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+pub(crate) const RETRY_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Work for the writer thread.
 trait Work: Send {
@@ -272,18 +272,6 @@ impl Writer {
             .await
             .map_err(|_| StoreError::WriterGone)?;
         rx.await.map_err(|_| StoreError::WriterGone)?
-    }
-
-    /// [`Writer::call`] for code outside the async runtime.
-    pub fn call_blocking<T: Send + 'static>(
-        &self,
-        f: impl Fn(&WriterStore<'_>) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        let (job, rx) = self.job(f);
-        self.tx
-            .blocking_send(job)
-            .map_err(|_| StoreError::WriterGone)?;
-        rx.blocking_recv().map_err(|_| StoreError::WriterGone)?
     }
 
     /// Queue `f` without waiting for its commit; a failure is logged.

@@ -24,11 +24,11 @@ use std::time::Duration;
 
 /// How long a case may take before it is stopped (an expression's own limit stops most
 /// runaway work long before).
-pub const CASE_LIMIT: Duration = Duration::from_secs(30);
+pub(crate) const CASE_LIMIT: Duration = Duration::from_secs(30);
 
 /// What a case did.
 #[derive(Debug, Clone, Default)]
-pub struct CaseRun {
+pub(crate) struct CaseRun {
     /// Every run, in the order they started; the case's own run first (workflow and
     /// endpoint suites).
     pub runs: Vec<RunRecord>,
@@ -47,7 +47,7 @@ pub struct CaseRun {
 }
 
 /// Run `case` of `suite`. `tables` are read from the data database after the runs.
-pub async fn run_case(
+pub(crate) async fn run_case(
     catalog: &Catalog,
     suite: &TestSuite,
     case: &TestCase,
@@ -355,7 +355,7 @@ impl Cx<'_> {
 }
 
 /// The tables a case's expectations read (`expect.data`).
-pub fn tables_of(expect: &Map<String, Value>) -> Vec<String> {
+pub(crate) fn tables_of(expect: &Map<String, Value>) -> Vec<String> {
     expect
         .get("data")
         .and_then(Value::as_object)

@@ -17,7 +17,7 @@ use std::path::Path;
 const MOCKABLE: [&str; 4] = ["db.query", "db.exec", "http", "emit"];
 
 /// Faults of `suite` (read from `file`, whose text is `text`) against `catalog`.
-pub fn check_suite(
+pub(crate) fn check_suite(
     suite: &TestSuite,
     file: &Path,
     text: &str,

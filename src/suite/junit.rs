@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The report as JUnit XML.
-pub fn to_junit(report: &Report) -> Result<String, quick_junit::SerializeError> {
+pub(crate) fn to_junit(report: &Report) -> Result<String, quick_junit::SerializeError> {
     let mut out = quick_junit::Report::new("flowdeck test");
     out.set_time(Duration::from_secs_f64(report.duration_ms / 1000.0));
     let mut suites: BTreeMap<&str, TestSuite> = BTreeMap::new();

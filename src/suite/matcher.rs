@@ -38,7 +38,12 @@ impl Failure {
 }
 
 /// Compare `expected` with `actual` at `pointer`, adding what differs to `out`.
-pub fn check(expected: &Value, actual: Option<&Value>, pointer: &str, out: &mut Vec<Failure>) {
+pub(crate) fn check(
+    expected: &Value,
+    actual: Option<&Value>,
+    pointer: &str,
+    out: &mut Vec<Failure>,
+) {
     if is_jq(expected) {
         let code = expected["$jq"].as_str().unwrap_or_default();
         if let Some(message) = predicate_fails(code, actual.unwrap_or(&Value::Null)) {
@@ -100,7 +105,7 @@ pub fn check(expected: &Value, actual: Option<&Value>, pointer: &str, out: &mut 
 }
 
 /// Why a `$jq` predicate does not pass on `actual`, or `None` when it does.
-pub fn predicate_fails(code: &str, actual: &Value) -> Option<String> {
+pub(crate) fn predicate_fails(code: &str, actual: &Value) -> Option<String> {
     let program = match jq::compile(code, &[]) {
         Ok(p) => p,
         Err(e) => return Some(format!("$jq {code:?} does not compile: {e}")),
@@ -118,7 +123,7 @@ pub fn predicate_fails(code: &str, actual: &Value) -> Option<String> {
 }
 
 /// Whether `code` compiles as a `$jq` predicate; why not, when it does not.
-pub fn compiles(code: &str) -> Result<(), String> {
+pub(crate) fn compiles(code: &str) -> Result<(), String> {
     jq::compile(code, &[]).map(|_| ())
 }
 

@@ -3,17 +3,17 @@
 //! virtual clock), checked against its expectations and snapshots. Above the engine, beside
 //! the server, the studio and the command line, which use it.
 
-pub mod case;
-pub mod catalog;
-pub mod check;
-pub mod junit;
+pub(crate) mod case;
+pub(crate) mod catalog;
+pub(crate) mod check;
+pub(crate) mod junit;
 pub mod load;
-pub mod matcher;
-pub mod record;
-pub mod runner;
-pub mod snapshot;
-pub mod verdict;
-pub mod world;
+pub(crate) mod matcher;
+pub(crate) mod record;
+pub(crate) mod runner;
+pub(crate) mod snapshot;
+pub(crate) mod verdict;
+pub(crate) mod world;
 
 pub use load::Loaded;
 pub use runner::{CaseResult, CaseStatus, Options, Outcome, Report, SuiteFile, run_all};

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 /// A recorded case, written.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Written {
+pub(crate) struct Written {
     /// The test file.
     pub path: PathBuf,
     /// The case's name (unique in the file).
@@ -28,7 +28,11 @@ pub struct Written {
 /// Record run `run_id` of `store` as a case, added to the test file `out` (default: the
 /// project's `tests/NAME.test.json`, in the folder the project was imported from); the store
 /// keeps the file too when it is in that folder.
-pub fn write_case(store: &Store, run_id: i64, out: Option<&Path>) -> Result<Written, String> {
+pub(crate) fn write_case(
+    store: &Store,
+    run_id: i64,
+    out: Option<&Path>,
+) -> Result<Written, String> {
     let run = store
         .run_with_steps(run_id)
         .map_err(|e| e.to_string())?
@@ -161,7 +165,7 @@ fn add_case(path: &Path, recorded: &Recorded) -> Result<(String, String), String
 
 /// A case, and the suite head it belongs under, from a run with its steps.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Recorded {
+pub(crate) struct Recorded {
     /// What the case tests.
     pub target: SuiteTarget,
     /// The case, as test-file JSON.
@@ -170,7 +174,7 @@ pub struct Recorded {
 
 /// The case that replays `run` (steps included). `schema` is the project's `schema.sql`,
 /// to try the rows in; `config` gives the `[env]` defaults and secrets.
-pub fn record(run: &RunRecord, schema: Option<&str>, config: &ProjectConfig) -> Recorded {
+pub(crate) fn record(run: &RunRecord, schema: Option<&str>, config: &ProjectConfig) -> Recorded {
     let steps = run.steps.as_deref().unwrap_or_default();
     let target = match &run.target {
         Target::Workflow(name) => SuiteTarget::Workflow(name.clone()),

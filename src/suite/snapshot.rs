@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
 /// The trace of a case as a snapshot keeps it.
-pub fn trace_of(run: &CaseRun) -> Value {
+pub(crate) fn trace_of(run: &CaseRun) -> Value {
     let runs: Vec<Value> = run
         .runs
         .iter()
@@ -91,7 +91,7 @@ pub fn trace_of(run: &CaseRun) -> Value {
 }
 
 /// Where the snapshot of case `case` of test file `file` (relative to the project) is kept.
-pub fn path_of(file: &Path, case: &str) -> PathBuf {
+pub(crate) fn path_of(file: &Path, case: &str) -> PathBuf {
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -115,7 +115,7 @@ pub fn path_of(file: &Path, case: &str) -> PathBuf {
 }
 
 /// The snapshot's text for a trace: pretty JSON with a final newline.
-pub fn text_of(trace: &Value) -> String {
+pub(crate) fn text_of(trace: &Value) -> String {
     let mut text = serde_json::to_string_pretty(trace).unwrap_or_default();
     text.push('\n');
     text
@@ -123,7 +123,7 @@ pub fn text_of(trace: &Value) -> String {
 
 /// How a trace compares with its kept snapshot.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Compared {
+pub(crate) enum Compared {
     /// The same.
     Same,
     /// No snapshot yet.
@@ -133,7 +133,7 @@ pub enum Compared {
 }
 
 /// Compare `trace` with the kept snapshot `kept` (its text, if any).
-pub fn compare(trace: &Value, kept: Option<&str>) -> Compared {
+pub(crate) fn compare(trace: &Value, kept: Option<&str>) -> Compared {
     let Some(text) = kept else {
         return Compared::Missing;
     };

@@ -10,7 +10,7 @@ use crate::model::{RunRecord, StepRecord};
 use serde_json::{Map, Value, json};
 
 /// The failures of a case that ran as `run`.
-pub fn verdict(case: &TestCase, run: &CaseRun) -> Vec<Failure> {
+pub(crate) fn verdict(case: &TestCase, run: &CaseRun) -> Vec<Failure> {
     let mut out = Vec::new();
     if let Some(e) = &run.setup_error {
         out.push(Failure::plain("/", Value::Null, e.clone()));
@@ -76,7 +76,7 @@ fn field(key: &str, run: &CaseRun, root: Option<&RunRecord>) -> Option<Value> {
 }
 
 /// Every event the case's runs emitted, in order: `{event, params}`.
-pub fn emits(run: &CaseRun) -> Value {
+pub(crate) fn emits(run: &CaseRun) -> Value {
     Value::Array(
         run.happened
             .events
@@ -88,7 +88,7 @@ pub fn emits(run: &CaseRun) -> Value {
 }
 
 /// A step record as expectations read it.
-pub fn step_doc(s: &StepRecord) -> Value {
+pub(crate) fn step_doc(s: &StepRecord) -> Value {
     let mut doc = json!({
         "status": s.status,
         "input": s.input,
@@ -177,7 +177,7 @@ fn check_runs(expected: &Value, run: &CaseRun, pointer: &str, out: &mut Vec<Fail
 }
 
 /// The case's runs by workflow name (the last of each), and its skips.
-pub fn runs_doc(run: &CaseRun) -> Value {
+pub(crate) fn runs_doc(run: &CaseRun) -> Value {
     let mut by_name = Map::new();
     for s in &run.skipped {
         by_name.insert(

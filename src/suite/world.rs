@@ -15,7 +15,7 @@ use std::time::Duration;
 /// An event a case's run emitted, waiting to be dispatched (when the case runs the
 /// cascade) and kept for its expectations.
 #[derive(Debug, Clone)]
-pub struct Emitted {
+pub(crate) struct Emitted {
     /// The event as recorded.
     pub record: EventRecord,
     /// Workflows that led to it, the emitting one last.
@@ -26,7 +26,7 @@ pub struct Emitted {
 
 /// What happened in a case's world that its records do not say.
 #[derive(Debug, Clone, Default)]
-pub struct Happened {
+pub(crate) struct Happened {
     /// Every `http` request, in order: `{method, url, headers, body}`.
     pub requests: Vec<Value>,
     /// The requests no mock answered.
@@ -36,7 +36,7 @@ pub struct Happened {
 }
 
 /// A case's world.
-pub struct World {
+pub(crate) struct World {
     data: Scratch,
     start: Timestamp,
     /// Virtual time passed (sleeps and retry pauses).
@@ -52,7 +52,7 @@ pub struct World {
 }
 
 /// How a world is set up.
-pub struct Setup {
+pub(crate) struct Setup {
     /// The data database, with its schema and rows.
     pub data: Scratch,
     /// The virtual clock's start.
@@ -75,7 +75,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl World {
     /// A world set up as `setup` says.
-    pub fn new(setup: Setup) -> World {
+    pub(crate) fn new(setup: Setup) -> World {
         World {
             used: Mutex::new(vec![0; setup.http_mocks.len()]),
             data: setup.data,
@@ -91,17 +91,17 @@ impl World {
     }
 
     /// The data database.
-    pub fn data(&self) -> &Scratch {
+    pub(crate) fn data(&self) -> &Scratch {
         &self.data
     }
 
     /// What happened so far.
-    pub fn happened(&self) -> Happened {
+    pub(crate) fn happened(&self) -> Happened {
         lock(&self.happened).clone()
     }
 
     /// Record an event from outside the runs (an event suite's case): its id.
-    pub fn record_event(&self, name: &str, params: Value, source: &str) -> EventRecord {
+    pub(crate) fn record_event(&self, name: &str, params: Value, source: &str) -> EventRecord {
         let mut h = lock(&self.happened);
         let record = EventRecord {
             id: i64::try_from(h.events.len()).unwrap_or(i64::MAX) + 1,
@@ -283,7 +283,7 @@ impl Effects for World {
 
 /// `$env` for a case: the project's `[env]` defaults (never the process environment, so
 /// that a test runs the same everywhere), then the suite's, then the case's.
-pub fn env_of<'a>(
+pub(crate) fn env_of<'a>(
     defaults: impl IntoIterator<Item = (&'a String, &'a String)>,
     layers: &[&Map<String, Value>],
 ) -> Value {

@@ -12,7 +12,7 @@ use serde_json::Value;
 use std::time::Duration;
 
 /// Run a debugger command.
-pub fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
+pub(crate) fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
     match cmd {
         Cmd::ToggleBreakpoint => toggle_breakpoint(state),
         Cmd::ConditionalBreakpoint => {
@@ -130,7 +130,7 @@ fn toggle_breakpoint(state: &mut State) -> Vec<Effect> {
 }
 
 /// A key typed into the prompt.
-pub fn prompt_key(state: &mut State, key: crossterm::event::KeyEvent) -> Vec<Effect> {
+pub(crate) fn prompt_key(state: &mut State, key: crossterm::event::KeyEvent) -> Vec<Effect> {
     use crossterm::event::KeyCode;
     let Some(prompt) = &mut state.prompt else {
         state.mode = Mode::Normal;
@@ -156,7 +156,7 @@ pub fn prompt_key(state: &mut State, key: crossterm::event::KeyEvent) -> Vec<Eff
 }
 
 /// Paste into the prompt: one line, so line breaks become spaces.
-pub fn prompt_paste(state: &mut State, text: &str) {
+pub(crate) fn prompt_paste(state: &mut State, text: &str) {
     if let Some(p) = &mut state.prompt {
         let line: String = text
             .trim_end_matches('\n')
@@ -240,7 +240,7 @@ fn submit(state: &mut State) -> Vec<Effect> {
 }
 
 /// `$var.name = JSON` or `$param.name = JSON`.
-pub fn parse_edit(text: &str) -> Result<(EditScope, String, Value), String> {
+pub(crate) fn parse_edit(text: &str) -> Result<(EditScope, String, Value), String> {
     let usage = "write $var.name = JSON (or $param.name = JSON), e.g. $var.n = 10";
     let (left, right) = text.split_once('=').ok_or(usage)?;
     let left = left.trim();
@@ -303,7 +303,7 @@ fn shown(state: &State) -> Option<Shown> {
 }
 
 /// Evaluate a jq expression against what the panes show.
-pub fn evaluate(state: &State, expr: &str) -> Result<Value, String> {
+pub(crate) fn evaluate(state: &State, expr: &str) -> Result<Value, String> {
     let shown = shown(state).ok_or_else(|| {
         format!(
             "no run to evaluate against: {} emits (or calls), {} runs the draft",
@@ -327,7 +327,7 @@ pub fn evaluate(state: &State, expr: &str) -> Result<Value, String> {
 }
 
 /// Re-evaluate every watch where the panes look now.
-pub fn refresh_watches(state: &mut State) {
+pub(crate) fn refresh_watches(state: &mut State) {
     let values: Vec<Result<Value, String>> = state
         .watches
         .iter()
@@ -374,7 +374,7 @@ fn travel(state: &mut State, back: bool) -> Vec<Effect> {
 }
 
 /// Put the steps tree's selection on `step`, when it is there.
-pub fn select_step(state: &mut State, step: &str) {
+pub(crate) fn select_step(state: &mut State, step: &str) {
     if let Some(i) = state
         .steps
         .iter()
@@ -385,7 +385,7 @@ pub fn select_step(state: &mut State, step: &str) {
 }
 
 /// Start a debug run of a workflow's or an endpoint's draft.
-pub fn start(state: &mut State, target: DebugTarget) -> Vec<Effect> {
+pub(crate) fn start(state: &mut State, target: DebugTarget) -> Vec<Effect> {
     state.cursor = None;
     state.notify(format!("debugging the draft of {}…", target.name()));
     vec![Effect::StartDebug {
@@ -395,7 +395,7 @@ pub fn start(state: &mut State, target: DebugTarget) -> Vec<Effect> {
 }
 
 /// What the debug session said.
-pub fn on_event(state: &mut State, event: DebugEvent) -> Vec<Effect> {
+pub(crate) fn on_event(state: &mut State, event: DebugEvent) -> Vec<Effect> {
     match event {
         DebugEvent::Stopped { reason, snapshot } => {
             let run_id = snapshot.run_id;
@@ -458,7 +458,7 @@ pub fn on_event(state: &mut State, event: DebugEvent) -> Vec<Effect> {
 
 /// How a debug run ended, in a line: its status (and an endpoint's answer), then what its
 /// events set off. The second value says whether anything failed.
-pub fn describe_end(
+pub(crate) fn describe_end(
     run: &crate::model::RunRecord,
     cascade: &crate::store::cascade::Cascade,
 ) -> (String, bool) {
@@ -500,7 +500,7 @@ pub fn describe_end(
 }
 
 /// A fresh snapshot after an edit.
-pub fn on_snapshot(state: &mut State, snapshot: Snapshot) {
+pub(crate) fn on_snapshot(state: &mut State, snapshot: Snapshot) {
     if let Some(d) = &mut state.debug
         && d.run_id == snapshot.run_id
         && let Some((reason, _)) = d.paused.take()

@@ -7,7 +7,7 @@ use super::state::State;
 
 /// New rows arrived: keep to the top when following, else keep the selected row and count
 /// what is newer than where the user left the top.
-pub fn on_rows(state: &mut State, rows: Vec<ActivityRow>) {
+pub(crate) fn on_rows(state: &mut State, rows: Vec<ActivityRow>) {
     let selected = state
         .visible_activity()
         .get(state.activity_selected)
@@ -41,7 +41,7 @@ pub fn on_rows(state: &mut State, rows: Vec<ActivityRow>) {
 
 /// The user moved the activity log's selection: at the top it follows again; away from it,
 /// the newest entry there now is where the count of new ones starts.
-pub fn on_moved(state: &mut State) {
+pub(crate) fn on_moved(state: &mut State) {
     if state.activity_selected == 0 {
         state.activity_anchor = None;
         state.activity_new = 0;

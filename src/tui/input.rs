@@ -8,7 +8,7 @@ use crate::model::diagnostic::suggest;
 use serde_json::{Map, Value, json};
 
 /// The parts of an endpoint's request in the params pane.
-pub const REQUEST_PARTS: [&str; 4] = ["body", "query", "headers", "path"];
+pub(crate) const REQUEST_PARTS: [&str; 4] = ["body", "query", "headers", "path"];
 
 /// Whether the pane's text is usable, and if not where it is wrong.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +38,7 @@ impl ParamsCheck {
 }
 
 /// Check the pane's text for a workflow (`route`: `None`) or an endpoint (its route).
-pub fn check(kind: Kind, route: Option<&str>, text: &str) -> ParamsCheck {
+pub(crate) fn check(kind: Kind, route: Option<&str>, text: &str) -> ParamsCheck {
     match kind {
         Kind::Workflow => check_params(text),
         Kind::Endpoint => check_request(text, route.unwrap_or("/")),
@@ -46,7 +46,7 @@ pub fn check(kind: Kind, route: Option<&str>, text: &str) -> ParamsCheck {
 }
 
 /// A workflow's params: a JSON object.
-pub fn check_params(text: &str) -> ParamsCheck {
+pub(crate) fn check_params(text: &str) -> ParamsCheck {
     match parse(text) {
         Ok(v @ Value::Object(_)) => ParamsCheck::Valid(v),
         Ok(other) => ParamsCheck::whole(format!(
@@ -59,7 +59,7 @@ pub fn check_params(text: &str) -> ParamsCheck {
 
 /// An endpoint's request: an object of `body` (any JSON), `query` and `headers` (objects of
 /// strings) and `path` (an object with every `{name}` segment of `route`).
-pub fn check_request(text: &str, route: &str) -> ParamsCheck {
+pub(crate) fn check_request(text: &str, route: &str) -> ParamsCheck {
     let value = match parse(text) {
         Ok(v) => v,
         Err(fault) => return fault,
@@ -120,7 +120,7 @@ pub fn check_request(text: &str, route: &str) -> ParamsCheck {
 
 /// A request to start from for a route: every part, with the route's `{name}` segments
 /// waiting for values.
-pub fn request_template(route: &str) -> String {
+pub(crate) fn request_template(route: &str) -> String {
     let path: Map<String, Value> = route_params(route)
         .into_iter()
         .map(|n| (n.to_string(), Value::String(String::new())))

@@ -11,7 +11,7 @@ const FOLD_KEYS: usize = 8;
 const FOLD_STRING: usize = 80;
 
 /// Pretty lines of `value`; folded unless `expanded`.
-pub fn lines(value: &Value, expanded: bool) -> Vec<String> {
+pub(crate) fn lines(value: &Value, expanded: bool) -> Vec<String> {
     let mut out = Vec::new();
     let mut last = String::new();
     // `write` pushes finished lines and leaves the last one open
@@ -76,7 +76,8 @@ fn write(v: &Value, depth: usize, expanded: bool, line: &mut String, out: &mut V
 }
 
 /// Whether anything in `value` would be folded.
-pub fn foldable(value: &Value) -> bool {
+#[cfg(test)]
+fn foldable(value: &Value) -> bool {
     lines(value, false) != lines(value, true)
 }
 

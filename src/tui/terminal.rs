@@ -15,7 +15,7 @@ use std::sync::Once;
 
 /// Restores the terminal when dropped.
 #[derive(Debug)]
-pub struct Guard;
+pub(crate) struct Guard;
 
 impl Drop for Guard {
     fn drop(&mut self) {
@@ -24,7 +24,7 @@ impl Drop for Guard {
 }
 
 /// Put the terminal back as it was (safe to call more than once).
-pub fn restore() {
+pub(crate) fn restore() {
     let _ = disable_raw_mode();
     let _ = execute!(
         stdout(),
@@ -36,7 +36,7 @@ pub fn restore() {
 }
 
 /// Switch mouse capture on or off.
-pub fn set_mouse(on: bool) {
+pub(crate) fn set_mouse(on: bool) {
     let _ = if on {
         execute!(stdout(), EnableMouseCapture)
     } else {
@@ -61,7 +61,7 @@ fn install_panic_hook() {
 }
 
 /// Take over the terminal.
-pub fn enter(mouse: bool) -> std::io::Result<(Terminal<CrosstermBackend<Stdout>>, Guard)> {
+pub(crate) fn enter(mouse: bool) -> std::io::Result<(Terminal<CrosstermBackend<Stdout>>, Guard)> {
     install_panic_hook();
     enable_raw_mode()?;
     let guard = Guard;

@@ -1,6 +1,6 @@
 //! Shared set-up for the integration tests: temporary stores and projects, the real binary,
 //! an engine on a real SQLite file.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod studio;
 pub mod tmux;

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// Evaluate `items`; it must yield an array.
-pub fn items(
+pub(crate) fn items(
     items: &Template,
     bindings: &Bindings<'_>,
     limit: Duration,
@@ -25,6 +25,6 @@ pub fn items(
 }
 
 /// The item variable's name and the index variable's (`<as>_index`).
-pub fn index_var(item: &str) -> String {
+pub(crate) fn index_var(item: &str) -> String {
     format!("{item}_index")
 }

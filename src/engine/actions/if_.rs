@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// The branch taken: its name, its steps, and the step's recorded input.
-pub struct Branch {
+pub(crate) struct Branch {
     /// `then` or `else`.
     pub name: &'static str,
     /// Its steps.
@@ -17,12 +17,12 @@ pub struct Branch {
 }
 
 /// jq truthiness.
-pub fn truthy(v: &Value) -> bool {
+pub(crate) fn truthy(v: &Value) -> bool {
     !matches!(v, Value::Null | Value::Bool(false))
 }
 
 /// Evaluate `cond` and pick `then` or `otherwise`.
-pub fn choose(
+pub(crate) fn choose(
     cond: &Template,
     then: &Steps,
     otherwise: &Steps,

@@ -6,14 +6,14 @@
 mod db;
 mod emit;
 mod fail;
-pub mod foreach;
+pub(crate) mod foreach;
 mod http;
-pub mod if_;
+pub(crate) mod if_;
 mod log;
 mod return_;
 mod set;
 mod sleep;
-pub mod try_;
+pub(crate) mod try_;
 
 use super::context::RunContext;
 use super::effects::{Effects, StepRef};
@@ -23,7 +23,7 @@ use serde_json::Value;
 use std::time::Duration;
 
 /// What a leaf action sees.
-pub struct LeafCx<'a, E> {
+pub(crate) struct LeafCx<'a, E> {
     /// The `$` variables.
     pub bindings: Bindings<'a>,
     /// Time limit of one expression.
@@ -44,13 +44,13 @@ pub struct LeafCx<'a, E> {
 
 impl<E> LeafCx<'_, E> {
     /// Evaluate a template, naming the field on failure.
-    pub fn eval(&self, field: &str, t: &Template) -> Result<Value, String> {
+    pub(crate) fn eval(&self, field: &str, t: &Template) -> Result<Value, String> {
         t.eval(&self.bindings, self.limit)
             .map_err(|e| describe(field, &e))
     }
 
     /// This step of this run, as its effects are asked for.
-    pub fn at(&self) -> StepRef<'_> {
+    pub(crate) fn at(&self) -> StepRef<'_> {
         StepRef {
             run: self.run,
             step: &self.step.id,
@@ -68,7 +68,7 @@ fn describe(field: &str, e: &EvalError) -> String {
 
 /// What a leaf did to the run beyond its output.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
+pub(crate) enum Effect {
     /// Nothing.
     None,
     /// Bind `$var.<name>`.
@@ -84,7 +84,7 @@ pub enum Effect {
 
 /// A leaf that did its work.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Done {
+pub(crate) struct Done {
     /// The evaluated fields.
     pub input: Value,
     /// What it produced.
@@ -95,7 +95,7 @@ pub struct Done {
 
 /// A leaf that failed.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Failure {
+pub(crate) struct Failure {
     /// The fields evaluated so far.
     pub input: Value,
     /// Why.
@@ -104,7 +104,7 @@ pub struct Failure {
 
 impl Failure {
     /// A failure before any field was evaluated.
-    pub fn new(message: impl Into<String>) -> Self {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
         Self {
             input: Value::Null,
             message: message.into(),
@@ -112,7 +112,7 @@ impl Failure {
     }
 
     /// A failure with the fields evaluated so far.
-    pub fn with_input(input: Value, message: impl Into<String>) -> Self {
+    pub(crate) fn with_input(input: Value, message: impl Into<String>) -> Self {
         Self {
             input,
             message: message.into(),
@@ -129,7 +129,7 @@ fn store_as(result: Option<&String>, output: &Value) -> Effect {
 }
 
 /// Run a leaf action.
-pub async fn run<E: Effects>(cx: &LeafCx<'_, E>) -> Result<Done, Failure> {
+pub(crate) async fn run<E: Effects>(cx: &LeafCx<'_, E>) -> Result<Done, Failure> {
     match &cx.step.op {
         Op::Set { var, value } => set::run(cx, var, value),
         Op::Emit {

@@ -4,6 +4,6 @@
 use serde_json::{Value, json};
 
 /// `$error` inside `catch`: `{message, step}`.
-pub fn error_value(message: &str, failed_step: &str) -> Value {
+pub(crate) fn error_value(message: &str, failed_step: &str) -> Value {
     json!({ "message": message, "step": failed_step })
 }

@@ -3,8 +3,8 @@
 //! expression, show the variables, change a variable), and goes on when told. Pausing holds
 //! no lock: the store and other runs carry on.
 //!
-//! [`protocol`] is what a debugger and a session say to each other, [`breakpoints`] how a
-//! session matches them, [`runner`] the stepping itself; the entry points (a workflow, an
+//! [`protocol`] is what a debugger and a session say to each other, `breakpoints` how a
+//! session matches them, `runner` the stepping itself; the entry points (a workflow, an
 //! endpoint, an event, a replay) are methods of the [`Engine`](super::Engine) here.
 
 mod breakpoints;

@@ -8,7 +8,7 @@
 //! compound step with retries left); retries re-run the same step with the next attempt.
 
 //!
-//! The room is cut by concern: this file holds the machine and its step loop; [`inspect`]
+//! The room is cut by concern: this file holds the machine and its step loop; `inspect`
 //! what the debugger reads and changes between steps (the next step, bindings, the stack,
 //! edits, a start in the middle); `unwind` how a failure, a retry or a `return` ends frames.
 
@@ -167,11 +167,6 @@ impl Interpreter {
     /// The inputs of the run.
     pub fn inputs(&self) -> &Inputs {
         &self.inputs
-    }
-
-    /// Step records written so far (the last `seq` used).
-    pub fn last_seq(&self) -> u32 {
-        self.seq
     }
 
     /// Indexes of the enclosing `foreach` loops, outermost first.

@@ -73,7 +73,8 @@ fn yes() -> bool {
 }
 
 /// HTTP methods an endpoint or `http` step may use.
-pub const HTTP_METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+pub(crate) const HTTP_METHODS: [&str; 7] =
+    ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
 /// Parse one definition. `expected` is the kind implied by the folder the file is in
 /// (`workflows/`, `endpoints/`); without it the kind is told from the fields.

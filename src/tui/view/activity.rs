@@ -21,7 +21,7 @@ pub(crate) fn clock(t: crate::model::Timestamp) -> String {
 pub(crate) use crate::text::{duration, short};
 
 /// Draw the activity log.
-pub fn draw(frame: &mut Frame<'_>, state: &State, area: Rect) {
+pub(super) fn draw(frame: &mut Frame<'_>, state: &State, area: Rect) {
     let t = &state.theme;
     let focused = state.focus == Focus::Activity && state.mode == Mode::Normal;
     let rows = state.visible_activity();

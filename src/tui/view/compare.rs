@@ -65,7 +65,7 @@ fn change_line(c: &Change, t: &crate::tui::theme::Theme) -> Line<'static> {
 
 /// Two runs side by side: the steps of each, aligned, marked where they differ, and the
 /// differences of the selected step (or of the params and output) below.
-pub fn run_diff(frame: &mut Frame<'_>, state: &State, area: Rect, view: &RunDiffView) {
+pub(super) fn run_diff(frame: &mut Frame<'_>, state: &State, area: Rect, view: &RunDiffView) {
     let t = &state.theme;
     clear(frame, area);
     let d = &view.diff;
@@ -174,7 +174,7 @@ pub fn run_diff(frame: &mut Frame<'_>, state: &State, area: Rect, view: &RunDiff
 
 /// An event's cascade as a tree: events, each listener's run (status, time) or why it did
 /// not run (a loop marked ↻), the events the runs emitted below them.
-pub fn cascade(frame: &mut Frame<'_>, state: &State, area: Rect, view: &CascadeView) {
+pub(super) fn cascade(frame: &mut Frame<'_>, state: &State, area: Rect, view: &CascadeView) {
     let t = &state.theme;
     clear(frame, area);
     let title = format!(

@@ -28,13 +28,13 @@ const SECTIONS: [(Context, &str); 13] = [
 ];
 
 /// The group a command is listed in.
-pub fn section_of(c: &CommandInfo) -> Context {
+pub(super) fn section_of(c: &CommandInfo) -> Context {
     c.contexts.first().copied().unwrap_or(Context::Global)
 }
 
 /// Every help line, in order, fitted to `width` columns (also used to know how far help
 /// scrolls).
-pub fn help_lines(state: &State, width: usize) -> Vec<Line<'static>> {
+pub(super) fn help_lines(state: &State, width: usize) -> Vec<Line<'static>> {
     let t = &state.theme;
     let key_width = COMMANDS
         .iter()
@@ -103,12 +103,12 @@ pub fn help_lines(state: &State, width: usize) -> Vec<Line<'static>> {
 }
 
 /// Where help is drawn in `area`.
-pub fn rect(area: Rect) -> Rect {
+pub(super) fn rect(area: Rect) -> Rect {
     centered(area, 80, 90)
 }
 
 /// Draw help.
-pub fn draw(frame: &mut Frame<'_>, state: &State, area: Rect, scroll: u16) {
+pub(super) fn draw(frame: &mut Frame<'_>, state: &State, area: Rect, scroll: u16) {
     let rect = rect(area);
     clear(frame, rect);
     let b = block(

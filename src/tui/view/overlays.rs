@@ -10,7 +10,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 /// The palette: what was typed, and the matching commands with their keys, in columns.
-pub fn palette(frame: &mut Frame<'_>, state: &State, area: Rect, query: &str, selected: usize) {
+pub(super) fn palette(
+    frame: &mut Frame<'_>,
+    state: &State,
+    area: Rect,
+    query: &str,
+    selected: usize,
+) {
     let t = &state.theme;
     let rect = centered(area, 70, 70);
     clear(frame, rect);
@@ -65,7 +71,7 @@ pub fn palette(frame: &mut Frame<'_>, state: &State, area: Rect, query: &str, se
 
 /// The deploy confirm: what changed since the live version, each changed field with its
 /// value before and after; a deploy is offered only once there is something to deploy.
-pub fn confirm(frame: &mut Frame<'_>, state: &State, area: Rect, c: &Confirm) {
+pub(super) fn confirm(frame: &mut Frame<'_>, state: &State, area: Rect, c: &Confirm) {
     let t = &state.theme;
     let rect = centered(area, 70, 60);
     clear(frame, rect);

@@ -66,7 +66,7 @@ fn prose(text: &str, width: u16, style: Style) -> Vec<Line<'static>> {
 }
 
 /// The workflows list: grouped by event, `[x]` toggles, live version, draft changed, last run.
-pub fn workflows(frame: &mut Frame<'_>, state: &State, areas: &Areas) {
+pub(super) fn workflows(frame: &mut Frame<'_>, state: &State, areas: &Areas) {
     let t = &state.theme;
     let area = areas.workflows;
     let focused = state.focus == Focus::Workflows && state.mode == Mode::Normal;
@@ -169,7 +169,7 @@ fn list_title(state: &State) -> String {
 }
 
 /// The selected definition's steps as a tree; marks from the selected run.
-pub fn steps(frame: &mut Frame<'_>, state: &State, area: Rect) {
+pub(super) fn steps(frame: &mut Frame<'_>, state: &State, area: Rect) {
     let t = &state.theme;
     let focused = state.focus == Focus::Steps && state.mode == Mode::Normal;
     let mut title = vec![Span::styled(" Steps", t.accent())];
@@ -289,7 +289,7 @@ pub fn steps(frame: &mut Frame<'_>, state: &State, area: Rect) {
 }
 
 /// The params editor (an endpoint's request) with live validation.
-pub fn params(frame: &mut Frame<'_>, state: &State, area: Rect) {
+pub(super) fn params(frame: &mut Frame<'_>, state: &State, area: Rect) {
     let t = &state.theme;
     let editing = state.mode == Mode::Editing;
     let focused = editing || (state.focus == Focus::Params && state.mode == Mode::Normal);
@@ -366,7 +366,7 @@ fn variables_title(state: &State) -> Line<'static> {
 /// Every line of the variables pane, fitted to `width` columns: the paused run's variables
 /// and its next step's input, or the selected run's variables after the selected step (or
 /// the record under the time-travel cursor), with an endpoint's request and response.
-pub fn variables_lines(state: &State, width: usize) -> Vec<Line<'static>> {
+pub(super) fn variables_lines(state: &State, width: usize) -> Vec<Line<'static>> {
     let t = &state.theme;
     let expanded = state.vars_expanded;
     let mut lines: Vec<Line<'static>> = Vec::new();
@@ -497,7 +497,7 @@ fn run_header(run: &RunRecord) -> String {
 }
 
 /// `$var` after the selected step of the selected run, with the step's input and output.
-pub fn variables(frame: &mut Frame<'_>, state: &State, area: Rect) {
+pub(super) fn variables(frame: &mut Frame<'_>, state: &State, area: Rect) {
     let focused = state.focus == Focus::Variables && state.mode == Mode::Normal;
     let b = titled_block(
         variables_title(state),

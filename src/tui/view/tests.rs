@@ -13,7 +13,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 /// The results overlay.
-pub fn draw(frame: &mut Frame<'_>, state: &State, area: Rect, view: &TestsView) {
+pub(super) fn draw(frame: &mut Frame<'_>, state: &State, area: Rect, view: &TestsView) {
     let t = &state.theme;
     clear(frame, area);
     let summary = match &view.result {

@@ -35,12 +35,12 @@ fn columns(area: Rect) -> Rc<[Rect]> {
 }
 
 /// Where the detail column is drawn when the trace covers `area`.
-pub fn detail_rect(area: Rect) -> Rect {
+pub(super) fn detail_rect(area: Rect) -> Rect {
     columns(area)[1]
 }
 
 /// Every line of the detail column, fitted to `width` columns.
-pub fn detail_lines(state: &State, trace: &Trace, width: usize) -> Vec<Line<'static>> {
+pub(super) fn detail_lines(state: &State, trace: &Trace, width: usize) -> Vec<Line<'static>> {
     let t = &state.theme;
     let run = &trace.run;
     let steps = run.steps.as_deref().unwrap_or_default();
@@ -86,7 +86,7 @@ pub fn detail_lines(state: &State, trace: &Trace, width: usize) -> Vec<Line<'sta
 }
 
 /// Draw the trace over the panes.
-pub fn draw(frame: &mut Frame<'_>, state: &State, area: Rect, trace: &Trace) {
+pub(super) fn draw(frame: &mut Frame<'_>, state: &State, area: Rect, trace: &Trace) {
     let t = &state.theme;
     clear(frame, area);
     let run = &trace.run;
