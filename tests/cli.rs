@@ -210,6 +210,43 @@ fn emit_queue_only_records_and_queues() {
     assert_eq!(out["queued"].as_array().unwrap().len(), 2);
     let (_, runs) = s.cli_json(&["runs", "--status", "queued"]);
     assert_eq!(runs["runs"].as_array().unwrap().len(), 2);
+
+    // params written loosely are recorded compact, in their order, once: the event's runs
+    // read them from the event, and the answer shows them as recorded
+    let loose = "{ \"sku\" : 4,\n  \"note\": \"é\", \"n\": [1, 2.50] }";
+    let (code, out) = s.cli_json(&["emit", "sku_reorder", "--params", loose, "--queue"]);
+    assert_eq!(code, 0, "{out:#}");
+    let expected = json!({"sku": 4, "note": "é", "n": [1, 2.5]});
+    assert_eq!(out["event"]["params"], expected, "{out:#}");
+    assert_eq!(out["event"]["name"], "sku_reorder", "{out:#}");
+    let id = out["queued"][0]["id"].as_i64().unwrap();
+    let (_, run) = s.cli_json(&["show", &id.to_string()]);
+    assert_eq!(run["params"], expected, "{run:#}");
+    let out = s.cli(&["emit", "sku_reorder", "--params", loose, "--queue"]);
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains(r#"sku_reorder {"sku":4,"note":"é","n":[1,2.5]}  (from cli)"#)
+            && shown.contains("run #")
+            && shown.contains("queued")
+            && !shown.contains("no workflow listens"),
+        "{shown}"
+    );
+    // not an object, or not JSON: said so, nothing recorded
+    let (_, before) = s.cli_json(&["events"]);
+    let out = s.cli(&["emit", "sku_reorder", "--params", "[1, 2]", "--queue"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("must be a JSON object like"),
+        "{}",
+        text(&out)
+    );
+    let out = s.cli(&["emit", "sku_reorder", "--params", "{\"sku\": }", "--queue"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid JSON at line 1 column 9"),
+        "{}",
+        text(&out)
+    );
+    let (_, after) = s.cli_json(&["events"]);
+    assert_eq!(before, after);
 }
 
 #[test]

@@ -5,6 +5,30 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 use std::borrow::Cow;
 
+/// A JSON object argument as compact text, not parsed into values (a large payload is
+/// recorded as text); the same errors as [`json_object_arg_within`]. `None` gives `{}`.
+pub(super) fn json_object_text_within(
+    flag: &str,
+    arg: Option<&str>,
+    limit: u64,
+) -> anyhow::Result<String> {
+    let Some(arg) = arg else {
+        return Ok("{}".to_string());
+    };
+    let (text, from) = read_within(flag, arg, limit)?;
+    match crate::engine::effects::compact_object(&text) {
+        Ok(compact) => Ok(compact),
+        Err(crate::engine::effects::CompactError::Json(e)) => Err(invalid(flag, &from, &e)),
+        Err(crate::engine::effects::CompactError::NotAnObject) => {
+            // a short value to name: parsed only when it is not an object
+            let shown = serde_json::from_str::<Value>(&text)
+                .map(|v| crate::text::short(&v, 60))
+                .unwrap_or_default();
+            bail!("{flag}: must be a JSON object like '{{\"sku\": 1}}', got {shown}")
+        }
+    }
+}
+
 /// Parse a JSON argument; `@path` reads a file. `None` gives `default`.
 pub(super) fn json_arg(flag: &str, arg: Option<&str>, default: Value) -> anyhow::Result<Value> {
     json_arg_within(flag, arg, default, u64::MAX)
@@ -19,13 +43,20 @@ pub(super) fn json_arg_within(
     limit: u64,
 ) -> anyhow::Result<Value> {
     let Some(arg) = arg else { return Ok(default) };
+    let (text, from) = read_within(flag, arg, limit)?;
+    serde_json::from_str::<Value>(&text).map_err(|e| invalid(flag, &from, &e))
+}
+
+/// A JSON argument's text, inline or `@path` from a file, refused over `limit` bytes before
+/// it is read; with where it came from, for errors.
+fn read_within<'a>(flag: &str, arg: &'a str, limit: u64) -> anyhow::Result<(Cow<'a, str>, String)> {
     let too_big = |size: u64, from: &str| {
         anyhow::anyhow!(
             "{flag}: {size} bytes of JSON{from}, over the limit of {limit} bytes; \
              send less, or raise [engine] max_params_bytes in flowdeck.toml"
         )
     };
-    let (text, from) = match arg.strip_prefix('@') {
+    match arg.strip_prefix('@') {
         Some(path) => {
             let from = format!(" in {path}");
             let size = std::fs::metadata(path)
@@ -36,25 +67,26 @@ pub(super) fn json_arg_within(
             }
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("{flag}: cannot read {path}"))?;
-            (Cow::Owned(text), from)
+            Ok((Cow::Owned(text), from))
         }
         None => {
             if arg.len() as u64 > limit {
                 return Err(too_big(arg.len() as u64, ""));
             }
-            // parsed where it is: a large argument is not copied first
-            (Cow::Borrowed(arg), String::new())
+            // read where it is: a large argument is not copied first
+            Ok((Cow::Borrowed(arg), String::new()))
         }
-    };
-    match serde_json::from_str::<Value>(&text) {
-        Ok(v) => Ok(v),
-        Err(e) => bail!(
-            "{flag}: invalid JSON{from} at line {} column {}: {} (write it like '{{\"sku\": 1}}', quoted for the shell)",
-            e.line(),
-            e.column(),
-            strip_position(&e.to_string())
-        ),
     }
+}
+
+/// The error for a JSON argument that does not parse: where, and how to write it.
+fn invalid(flag: &str, from: &str, e: &serde_json::Error) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{flag}: invalid JSON{from} at line {} column {}: {} (write it like '{{\"sku\": 1}}', quoted for the shell)",
+        e.line(),
+        e.column(),
+        strip_position(&e.to_string())
+    )
 }
 
 /// Parse a JSON argument that must be an object.

@@ -66,13 +66,41 @@ fn run_line(run: &RunRecord) -> String {
 }
 
 fn event_line(e: &EventRecord) -> String {
-    format!(
-        "event #{} {} {}  (from {})",
-        e.id,
-        e.name,
-        short(&e.params, 80),
-        e.source
-    )
+    event_line_showing(e, &short(&e.params, 80))
+}
+
+fn event_line_showing(e: &EventRecord, params: &str) -> String {
+    format!("event #{} {} {params}  (from {})", e.id, e.name, e.source)
+}
+
+/// An event only queued: its line (the params from `params_text`, compact JSON, when they
+/// were recorded as text), the listeners it skipped and the runs it queued.
+pub(super) fn queued(
+    e: &EventRecord,
+    params_text: Option<&str>,
+    skipped: &[SkipRecord],
+    runs: &[(i64, &str)],
+) -> String {
+    let params = match params_text {
+        // compact JSON text cut as `short` cuts a value's
+        Some(text) if text.chars().count() > 80 => {
+            format!("{}…", text.chars().take(79).collect::<String>())
+        }
+        Some(text) => text.to_string(),
+        None => short(&e.params, 80),
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", event_line_showing(e, &params));
+    if runs.is_empty() && skipped.is_empty() {
+        let _ = writeln!(out, "  (no workflow listens to {})", e.name);
+    }
+    for (id, name) in runs {
+        let _ = writeln!(out, "  … {name}  run #{id} queued");
+    }
+    for s in skipped {
+        let _ = writeln!(out, "  · {}  skipped: {}", s.workflow, s.reason);
+    }
+    out
 }
 
 /// A cascade as a tree: each event with its listeners (ran or skipped), each run with the

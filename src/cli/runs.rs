@@ -36,37 +36,56 @@ pub(super) fn emit(
 ) -> Outcome {
     let engine = Engine::open(db, DEFAULT_WORKERS)?;
     let limit = engine.core().settings().engine.max_params_bytes;
-    let params = super::args::json_object_arg_within("--params", params, limit)?;
-    let mut request = EmitRequest::new(event, params, "cli");
+    // kept as text to the store: a large payload is not parsed only to be recorded
+    let params = super::args::json_object_text_within("--params", params, limit)?;
+    let mut request = EmitRequest::with_text(event, params, "cli");
     request.draft = draft;
     request.queue_only = queue;
     let rt = runtime()?;
     if queue {
-        let dispatched = rt.block_on(engine.emit(request, None))?;
+        let mut dispatched = rt.block_on(engine.emit(request, None))?;
         let warning = dispatched
             .unheard()
             .then(|| engine.unheard_warning(event, dispatched.event.record.id));
         if let Some(w) = &warning {
             eprintln!("warning: {w}");
         }
+        // params recorded as text are shown from it, never parsed into values
+        let raw = dispatched
+            .params_text
+            .take()
+            .map(serde_json::value::RawValue::from_string)
+            .transpose()?;
+        let params_text = raw.as_deref().map(serde_json::value::RawValue::get);
         if json {
-            print_json(&json!({
-                "event": dispatched.event.record,
-                "queued": dispatched.runs.iter().map(|r| json!({"id": r.run_id, "workflow": &*r.name})).collect::<Vec<_>>(),
-                "skipped": dispatched.skipped,
-                "warning": warning,
-            }))?;
+            print_json(&QueuedAnswer {
+                event: RecordedEvent {
+                    record: &dispatched.event.record,
+                    params: raw.as_deref(),
+                },
+                queued: dispatched
+                    .runs
+                    .iter()
+                    .map(|r| json!({"id": r.run_id, "workflow": &*r.name}))
+                    .collect(),
+                skipped: &dispatched.skipped,
+                warning,
+            })?;
         } else {
-            let id = dispatched.event.record.id;
-            let c = Cascade {
-                events: vec![dispatched.event.record],
-                runs: Vec::new(),
-                skipped: dispatched.skipped,
-            };
-            out!("{}", render::cascade(&c, &[id]))?;
-            for r in &dispatched.runs {
-                outln!("  … {}  run #{} queued", r.name, r.run_id)?;
-            }
+            let runs: Vec<(i64, &str)> = dispatched
+                .runs
+                .iter()
+                .map(|r| (r.run_id, &*r.name))
+                .collect();
+            out!(
+                "{}",
+                render::queued(
+                    &dispatched.event.record,
+                    params_text,
+                    &dispatched.skipped,
+                    &runs
+                )
+            )?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -102,6 +121,44 @@ pub(super) fn emit(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `emit --queue --json`: the event, the runs queued, the listeners skipped.
+#[derive(serde::Serialize)]
+struct QueuedAnswer<'a> {
+    event: RecordedEvent<'a>,
+    queued: Vec<Value>,
+    skipped: &'a [crate::model::SkipRecord],
+    warning: Option<String>,
+}
+
+/// An event record, its params written from their recorded text when they were not parsed.
+struct RecordedEvent<'a> {
+    record: &'a crate::model::EventRecord,
+    params: Option<&'a serde_json::value::RawValue>,
+}
+
+impl serde::Serialize for RecordedEvent<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeMap};
+        let Some(params) = self.params else {
+            return self.record.serialize(s);
+        };
+        // the record's other fields are small; its params are `null` here
+        let Value::Object(fields) = serde_json::to_value(self.record).map_err(S::Error::custom)?
+        else {
+            return self.record.serialize(s);
+        };
+        let mut map = s.serialize_map(Some(fields.len()))?;
+        for (key, value) in &fields {
+            if key == "params" {
+                map.serialize_entry(key, params)?;
+            } else {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
+    }
 }
 
 /// What `flowdeck call` was given.

@@ -336,7 +336,7 @@ impl Core {
                 names::EVENT_RULE
             )));
         }
-        if !req.params.is_object() {
+        if req.params_text.is_none() && !req.params.is_object() {
             return Err(EngineError::BadInput(format!(
                 "event params must be a JSON object, got {}",
                 req.params
@@ -402,9 +402,23 @@ impl Core {
     ) -> Result<Dispatched, EngineError> {
         // recorded (and handed to its listeners) with secrets masked: a secret never
         // travels in an event, whoever emits it; a listener reads it from `$env`
-        let mut params = std::mem::take(&mut req.params);
-        self.settings.secrets.mask(&mut params);
-        let params_json = json_text(&params);
+        let secrets = &self.settings.secrets;
+        let (params_json, params) = match req.params_text.take() {
+            // text that cannot hold a secret is recorded as it came, never held as values
+            Some(text) if secrets.cannot_be_in(&text) => (text, None),
+            Some(text) => {
+                let mut params: Value = serde_json::from_str(&text)
+                    .map_err(|e| EngineError::BadInput(format!("event params: {e}")))?;
+                drop(text);
+                secrets.mask(&mut params);
+                (json_text(&params), Some(params))
+            }
+            None => {
+                let mut params = std::mem::take(&mut req.params);
+                secrets.mask(&mut params);
+                (json_text(&params), Some(params))
+            }
+        };
         let limit = self.settings.engine.max_params_bytes;
         if params_json.len() as u64 > limit {
             return Err(EngineError::BadInput(format!(
@@ -435,6 +449,23 @@ impl Core {
                 )
             })
             .await?;
+        let Some(params) = params else {
+            // the writer has let go of its handle: the text comes back without a copy
+            let (req, params_json, _) =
+                Arc::try_unwrap(input).unwrap_or_else(|shared| (*shared).clone());
+            if req.queue_only {
+                let mut dispatched = recorded.dispatched(&req, Value::Null);
+                if dispatched.new {
+                    dispatched.params_text = Some(params_json);
+                }
+                return Ok(dispatched);
+            }
+            // its listeners run here: they need the params as values
+            let params = serde_json::from_str(&params_json)
+                .map_err(|e| EngineError::BadInput(format!("event params: {e}")))?;
+            drop(params_json);
+            return Ok(recorded.dispatched(&req, params));
+        };
         Ok(recorded.dispatched(&input.0, params))
     }
 

@@ -36,6 +36,9 @@ pub struct Dispatched {
     pub skipped: Vec<SkipRecord>,
     /// False when the event already existed (same idempotency key): nothing new was queued.
     pub new: bool,
+    /// The params as recorded when they came as text and were not parsed (an event only
+    /// queued): `event.record.params` is then `null`.
+    pub params_text: Option<String>,
 }
 
 impl Dispatched {
@@ -124,6 +127,7 @@ impl Recorded {
             runs: self.runs,
             skipped: self.skipped,
             new,
+            params_text: None,
         }
     }
 }

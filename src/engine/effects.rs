@@ -68,6 +68,10 @@ pub struct EmitRequest {
     pub name: String,
     /// Params (an object).
     pub params: Value,
+    /// The params as compact JSON text of an object, when the sender has them only as text
+    /// (`params` is then `null`): recorded as they are, and parsed only for listeners that
+    /// run in this process, so that a large payload is not held as values to be stored.
+    pub params_text: Option<String>,
     /// Who emits it (`cli`, `studio`, `workflow:<name>`, …).
     pub source: String,
     /// The emitting run, for events from `emit` steps.
@@ -90,6 +94,7 @@ impl EmitRequest {
         Self {
             name: name.into(),
             params,
+            params_text: None,
             source: source.into(),
             parent: None,
             draft: false,
@@ -98,6 +103,14 @@ impl EmitRequest {
             replay_of: None,
             in_replay: false,
         }
+    }
+
+    /// An event from outside whose params are compact JSON text of an object (see
+    /// [`compact_object`]).
+    pub fn with_text(name: impl Into<String>, params: String, source: impl Into<String>) -> Self {
+        let mut request = Self::new(name, Value::Null, source);
+        request.params_text = Some(params);
+        request
     }
 
     /// The mode of the runs this event queues: `debug` for listeners' drafts, `replay` for
@@ -113,6 +126,34 @@ impl EmitRequest {
             RunMode::Live
         }
     }
+}
+
+/// JSON text of an object made compact (insignificant white space dropped, numbers written
+/// as a parsed value would be) without building it as values: what
+/// [`EmitRequest::with_text`] takes. An error says where the text is not JSON, or that it is
+/// not an object.
+pub fn compact_object(text: &str) -> Result<String, CompactError> {
+    if text.trim_start().as_bytes().first() != Some(&b'{') {
+        return Err(CompactError::NotAnObject);
+    }
+    let mut out = Vec::with_capacity(text.len());
+    let mut from = serde_json::Deserializer::from_str(text);
+    serde_transcode::transcode(&mut from, &mut serde_json::Serializer::new(&mut out))
+        .map_err(CompactError::Json)?;
+    from.end().map_err(CompactError::Json)?;
+    // serde_json writes UTF-8 only
+    String::from_utf8(out).map_err(|_| CompactError::NotAnObject)
+}
+
+/// Why [`compact_object`] refused a text.
+#[derive(Debug, thiserror::Error)]
+pub enum CompactError {
+    /// Not JSON, with where.
+    #[error("{0}")]
+    Json(serde_json::Error),
+    /// JSON, but not an object.
+    #[error("not a JSON object")]
+    NotAnObject,
 }
 
 /// An `http` step's request, its fields evaluated.
@@ -187,4 +228,45 @@ pub trait Effects: Sync {
 
     /// How long an `http` step waits when it does not say.
     fn http_timeout(&self) -> Duration;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CompactError, compact_object};
+    use serde_json::{Value, json};
+
+    #[test]
+    fn objects_are_made_compact_as_a_value_would_write_them() {
+        let text =
+            "{ \"b\": [1, 2.50, -0.0, 1e3],\n  \"a\": {\"x\": \"é \\u00e9 \\n\"}, \"n\": null }";
+        let compact = compact_object(text).unwrap();
+        let value: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(compact, serde_json::to_string(&value).unwrap());
+        assert_eq!(
+            compact,
+            r#"{"b":[1,2.5,-0.0,1000.0],"a":{"x":"é é \n"},"n":null}"#
+        );
+        assert_eq!(compact_object("  {}  ").unwrap(), "{}");
+    }
+
+    #[test]
+    fn what_is_not_a_json_object_is_refused_with_where() {
+        for text in ["[1]", "1", "\"x\"", "", "  null"] {
+            assert!(
+                matches!(compact_object(text), Err(CompactError::NotAnObject)),
+                "{text}"
+            );
+        }
+        let Err(CompactError::Json(e)) = compact_object("{\"a\": 1,\n \"b\": }") else {
+            panic!("not refused as JSON");
+        };
+        assert_eq!((e.line(), e.column()), (2, 7));
+        assert!(matches!(
+            compact_object("{\"a\": 1} x"),
+            Err(CompactError::Json(_))
+        ));
+        let deep = format!("{{\"a\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(matches!(compact_object(&deep), Err(CompactError::Json(_))));
+        assert_eq!(json!({}), serde_json::from_str::<Value>("{}").unwrap());
+    }
 }

@@ -50,6 +50,12 @@ impl Secrets {
         out
     }
 
+    /// Whether JSON `text` cannot hold a secret in any form: there are none, or none is in
+    /// it and it has no escape (`\u0041`, `\/`) that could spell one.
+    pub fn cannot_be_in(&self, text: &str) -> bool {
+        self.is_empty() || (!text.contains('\\') && !self.holds(text))
+    }
+
     /// Whether `text` holds a secret.
     fn holds(&self, text: &str) -> bool {
         self.values.iter().any(|v| text.contains(v.as_str()))
@@ -105,6 +111,18 @@ fn encoded_forms(value: &str) -> Vec<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn json_text_that_cannot_hold_a_secret_is_told_apart() {
+        assert!(Secrets::default().cannot_be_in(r#"{"t": "tok-123456"}"#));
+        let s = Secrets::new(["tok-123456".to_string()]);
+        assert!(s.cannot_be_in(r#"{"sku": 1}"#));
+        assert!(!s.cannot_be_in(r#"{"t": "Bearer tok-123456"}"#));
+        assert!(!s.cannot_be_in(r#"{"tok-123456": 1}"#));
+        // an escape could spell it without its letters
+        assert!(!s.cannot_be_in(r#"{"t": "\u0074ok-123456"}"#));
+        assert!(!s.cannot_be_in(r#"{"t": "a\/b"}"#));
+    }
 
     #[test]
     fn masks_inside_strings_everywhere() {

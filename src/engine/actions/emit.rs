@@ -32,6 +32,7 @@ pub(super) async fn run<E: Effects>(
     let request = EmitRequest {
         name: event.to_string(),
         params: params.clone(),
+        params_text: None,
         source: format!("{}:{}", run.kind.as_str(), run.name),
         parent: Some(Parent {
             run_id: run.run_id,
