@@ -350,12 +350,13 @@ impl Core {
         }
         let owner = (!req.queue_only).then(|| self.owner.clone());
         let (queue_only, mode) = (req.queue_only, req.run_mode());
-        let dispatched = self.record_event(req, owner).await?;
+        let mut dispatched = self.record_event(req, owner).await?;
         if !queue_only && dispatched.new {
+            // one copy of the params and of `$event` for all the event's runs: the params
+            // move out of the record into them (`Dispatched::into_record` puts them back)
+            let params = Arc::new(std::mem::take(&mut dispatched.event.record.params));
             let e = &dispatched.event;
-            // one copy of the params and of `$event` for all the event's runs
             let event_value = Arc::new(event_value(&e.record));
-            let params = Arc::new(e.record.params.clone());
             let chain = &e.chain;
             for run in &dispatched.runs {
                 self.spawn(RunJob {
@@ -375,6 +376,7 @@ impl Core {
                     resumed: false,
                 });
             }
+            dispatched.shared_params = Some(params);
         }
         Ok(dispatched)
     }

@@ -39,9 +39,22 @@ pub struct Dispatched {
     /// The params as recorded when they came as text and were not parsed (an event only
     /// queued): `event.record.params` is then `null`.
     pub params_text: Option<String>,
+    /// The params shared with the runs started in this process, taken out of
+    /// `event.record` (then `null`) rather than copied: [`Dispatched::into_record`] puts them
+    /// back.
+    pub shared_params: Option<Arc<Value>>,
 }
 
 impl Dispatched {
+    /// The event's record with its params (copied only if runs still hold them).
+    pub fn into_record(self) -> crate::model::EventRecord {
+        let mut record = self.event.record;
+        if let Some(params) = self.shared_params {
+            record.params = Arc::try_unwrap(params).unwrap_or_else(|shared| (*shared).clone());
+        }
+        record
+    }
+
     /// Whether no workflow listens to the event (none ran, none was skipped): it is
     /// recorded all the same, for a listener to come.
     pub fn unheard(&self) -> bool {
@@ -128,6 +141,7 @@ impl Recorded {
             skipped: self.skipped,
             new,
             params_text: None,
+            shared_params: None,
         }
     }
 }

@@ -153,7 +153,7 @@ impl Engine {
         tracker.wait().await;
         let cascade = self.store().cascade_of_event(dispatched.event.record.id)?;
         Ok(EmitReport {
-            event: dispatched.event.record,
+            event: dispatched.into_record(),
             cascade,
         })
     }
