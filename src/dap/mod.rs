@@ -2,6 +2,7 @@
 //! (VS Code, Neovim with nvim-dap, Helix) debug workflows with breakpoints on the lines of
 //! their JSON files, stepping, variables, evaluation and edits.
 
+mod protocol;
 mod server;
 pub mod wire;
 

@@ -1,5 +1,6 @@
 //! The Debug Adapter Protocol's framing: `Content-Length: N\r\n\r\n` then N bytes of JSON.
 
+use serde::Serialize;
 use serde_json::Value;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -15,16 +16,24 @@ fn invalid(message: String) -> std::io::Error {
 }
 
 /// Read one message; `None` at the end of the input. A message longer than [`MAX_MESSAGE`]
-/// (or a header line longer than 8 KiB) is an `InvalidData` error.
+/// (or a header line longer than 8 KiB), a header without `Content-Length` or with one that
+/// is not a number is an `InvalidData` error. Blank lines between messages are skipped.
 pub async fn read<R: AsyncBufRead + Unpin>(reader: &mut R) -> std::io::Result<Option<Value>> {
     let mut length: Option<usize> = None;
-    loop {
+    let mut in_header = false;
+    let length = loop {
         let mut line = String::new();
         let read = (&mut *reader)
             .take(MAX_HEADER_LINE)
             .read_line(&mut line)
             .await?;
         if read == 0 {
+            if in_header {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the input ended inside a message header",
+                ));
+            }
             return Ok(None);
         }
         if !line.ends_with('\n') && read as u64 == MAX_HEADER_LINE {
@@ -34,18 +43,24 @@ pub async fn read<R: AsyncBufRead + Unpin>(reader: &mut R) -> std::io::Result<Op
         }
         let line = line.trim_end_matches(['\r', '\n']);
         if line.is_empty() {
-            if length.is_some() {
-                break;
+            match length {
+                Some(length) => break length,
+                None if in_header => {
+                    return Err(invalid("a message header without Content-Length".into()));
+                }
+                None => continue,
             }
-            continue;
         }
+        in_header = true;
         if let Some((name, value)) = line.split_once(':')
             && name.trim().eq_ignore_ascii_case("content-length")
         {
-            length = value.trim().parse().ok();
+            let value = value.trim();
+            length = Some(value.parse().map_err(|_| {
+                invalid(format!("a Content-Length that is not a length: {value:?}"))
+            })?);
         }
-    }
-    let length = length.unwrap_or(0);
+    };
     if length > MAX_MESSAGE {
         return Err(invalid(format!(
             "a message of {length} bytes is larger than the limit of {MAX_MESSAGE}"
@@ -72,8 +87,11 @@ pub async fn read<R: AsyncBufRead + Unpin>(reader: &mut R) -> std::io::Result<Op
 }
 
 /// Write one message.
-pub async fn write<W: AsyncWrite + Unpin>(writer: &mut W, message: &Value) -> std::io::Result<()> {
-    let body = message.to_string();
+pub async fn write<W: AsyncWrite + Unpin, T: Serialize + ?Sized>(
+    writer: &mut W,
+    message: &T,
+) -> std::io::Result<()> {
+    let body = serde_json::to_string(message).map_err(|e| invalid(e.to_string()))?;
     writer
         .write_all(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes())
         .await?;
@@ -155,5 +173,38 @@ mod tests {
                 .map(str::len),
             Some(1000)
         );
+    }
+
+    /// A header without `Content-Length` was skipped as if it were not there (its body then
+    /// read as more header lines); it is refused, and so is a length that is not a number.
+    /// Blank lines before a header are still skipped.
+    #[tokio::test]
+    async fn a_header_without_a_length_is_an_error_not_a_length_of_zero() {
+        for input in [
+            "Content-Type: application/json\r\n\r\n{}",
+            "\r\n\r\nX-Other: 1\r\n\r\n{}",
+            "{\"seq\": 1}\r\n\r\n",
+            "Content-Length: two\r\n\r\n{}",
+            "Content-Length: -2\r\n\r\n{}",
+            "Content-Length:\r\n\r\n{}",
+        ] {
+            let mut reader = tokio::io::BufReader::new(input.as_bytes());
+            let err = read(&mut reader).await.unwrap_err();
+            assert_eq!(
+                err.kind(),
+                std::io::ErrorKind::InvalidData,
+                "{input:?}: {err}"
+            );
+        }
+        let mut reader = tokio::io::BufReader::new(&b"Content-Length: 2\r\n"[..]);
+        let err = read(&mut reader).await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof, "{err}");
+        let mut reader =
+            tokio::io::BufReader::new(&b"\r\n\r\nContent-Length: 2\r\nX: y\r\n\r\n{}"[..]);
+        assert_eq!(
+            read(&mut reader).await.unwrap(),
+            Some(serde_json::json!({}))
+        );
+        assert!(read(&mut reader).await.unwrap().is_none());
     }
 }
