@@ -17,7 +17,6 @@ static ALLOCATOR: alloc_metrics::MetricAlloc<mimalloc::MiMalloc> =
 
 pub(crate) mod bench;
 pub mod cli;
-#[allow(unreachable_pub)] // typed on a branch of its own; tightened when it lands
 pub mod dap;
 pub mod dev;
 pub mod engine;
