@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Peak memory of `flowdeck emit` with large params: a 50 MB string, and about 40 MB of small
-# objects, each recorded with --queue (stored only) and run by a listener (a jq expression
-# over $param, a plain lookup, a db.exec). Prints max RSS per case (GNU time).
+# Peak memory of `flowdeck emit` with large params: a 1 MB string and 1 MB of small objects
+# (the default limit), a 50 MB string and 17 MB of small objects, each recorded with --queue
+# (stored only) and run by a listener (a jq expression over $param, a plain lookup, a
+# db.exec). Prints max RSS per case (GNU time), in KB.
 #
 #   scripts/payload-memory.sh [FLOWDECK_BINARY]
 #
@@ -32,13 +33,17 @@ json.dump({"id": "string", "pad": "x" * 50_000_000}, open(f"{w}/string.json", "w
 items = [{"sku": i, "qty": i % 7, "name": f"item {i}"} for i in range(350_000)]
 json.dump({"id": "objects", "items": items}, open(f"{w}/objects.json", "w"))
 json.dump({"id": "small", "n": 1}, open(f"{w}/small.json", "w"))
+# at the default limit (1 MiB)
+json.dump({"id": "string1m", "pad": "x" * 1_000_000}, open(f"{w}/string1m.json", "w"))
+items = [{"sku": i, "qty": i % 7, "name": f"item {i}"} for i in range(20_000)]
+json.dump({"id": "objects1m", "items": items}, open(f"{w}/objects1m.json", "w"))
 PY
 cd "$work"
 "$bin" --db s.db import p >/dev/null
 "$bin" --db s.db deploy --all >/dev/null
 rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
 printf '%-10s %10s %12s %14s\n' payload bytes "queue (KB)" "with run (KB)"
-for p in small string objects; do
+for p in small string1m objects1m string objects; do
     size=$(stat -c %s "$p.json")
     q=$(rss "$bin" --db s.db emit big --queue --params "@$p.json")
     r=$(rss "$bin" --db s.db emit big --params "@$p.json")
