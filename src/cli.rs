@@ -529,7 +529,7 @@ fn studio(db: &std::path::Path, no_mouse: bool) -> Outcome {
     if !std::io::stdout().is_terminal() {
         anyhow::bail!("the studio needs a terminal; use the commands (flowdeck --help) in scripts");
     }
-    let options = crate::tui::Options {
+    let options = crate::tui::StudioOptions {
         mouse: no_mouse.then_some(false),
     };
     crate::tui::run(db, &options)?;

@@ -7,7 +7,7 @@ mod common;
 use common::Sandbox;
 use flowdeck::engine::Engine;
 use flowdeck::engine::debug::{
-    Breakpoint, DebugEvent, EditScope, Options, Resume, Session, Snapshot, StopReason,
+    Breakpoint, DebugEvent, DebugOptions, EditScope, Resume, Session, Snapshot, StopReason,
 };
 use flowdeck::engine::rerun::{Rerun, RerunFrom};
 use flowdeck::model::RunStatus;
@@ -76,7 +76,7 @@ struct Debugging {
 }
 
 impl Fixture {
-    async fn debug(&self, workflow: &str, params: Value, options: Options) -> Debugging {
+    async fn debug(&self, workflow: &str, params: Value, options: DebugOptions) -> Debugging {
         let (tx, events) = unbounded_channel();
         let session = self
             .engine
@@ -137,16 +137,16 @@ impl Debugging {
     }
 }
 
-fn on_entry() -> Options {
-    Options {
+fn on_entry() -> DebugOptions {
+    DebugOptions {
         breakpoints: Vec::new(),
         stop_on_entry: true,
         cascade: None,
     }
 }
 
-fn at(breakpoints: Vec<Breakpoint>) -> Options {
-    Options {
+fn at(breakpoints: Vec<Breakpoint>) -> DebugOptions {
+    DebugOptions {
         breakpoints,
         stop_on_entry: false,
         cascade: None,
@@ -230,8 +230,8 @@ async fn step_over_into_and_out_move_through_the_tree() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_stops_a_running_run_and_abort_cancels_it() {
     let f = fixture();
-    let mut d = f.debug("slow", json!({}), Options::default()).await;
-    d.session.send(flowdeck::engine::debug::Command::Pause);
+    let mut d = f.debug("slow", json!({}), DebugOptions::default()).await;
+    d.session.send(flowdeck::engine::debug::DebugCommand::Pause);
     let (reason, s) = d.stop().await;
     assert_eq!(reason, StopReason::Pause);
     assert!(
@@ -239,7 +239,7 @@ async fn pause_stops_a_running_run_and_abort_cancels_it() {
         "{:?}",
         s.next
     );
-    d.session.send(flowdeck::engine::debug::Command::Abort);
+    d.session.send(flowdeck::engine::debug::DebugCommand::Abort);
     let (status, _, error) = d.finished().await;
     assert_eq!(status, RunStatus::Cancelled);
     assert!(error.unwrap().contains("aborted"));
@@ -451,7 +451,9 @@ async fn evaluate_answers_jq_and_says_what_is_wrong() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_replays_from_a_recorded_step_with_the_state_it_had() {
     let f = fixture();
-    let mut d = f.debug("dbg", json!({"n": 3}), Options::default()).await;
+    let mut d = f
+        .debug("dbg", json!({"n": 3}), DebugOptions::default())
+        .await;
     assert_eq!(d.finished().await.0, RunStatus::Succeeded);
     let steps = f.engine.store().steps_of(d.session.run_id).unwrap();
     let check = steps.iter().find(|s| s.step == "check").unwrap();
@@ -572,7 +574,9 @@ async fn a_cascade_stays_in_the_world_it_started_in() {
         cascade.runs[0].version
     };
     // the draft
-    let mut d = f.debug("dbg", json!({"n": 1}), Options::default()).await;
+    let mut d = f
+        .debug("dbg", json!({"n": 1}), DebugOptions::default())
+        .await;
     assert_eq!(d.finished().await.0, RunStatus::Succeeded);
     f.engine.flush().await.unwrap();
     assert_eq!(listener_version(d.session.run_id), None);
@@ -580,7 +584,7 @@ async fn a_cascade_stays_in_the_world_it_started_in() {
     let (tx, events) = unbounded_channel();
     let session = f
         .engine
-        .debug_session("dbg", json!({"n": 1}), Some(1), Options::default(), tx)
+        .debug_session("dbg", json!({"n": 1}), Some(1), DebugOptions::default(), tx)
         .await
         .unwrap();
     let mut v1 = Debugging { session, events };
@@ -598,7 +602,7 @@ async fn a_cascade_stays_in_the_world_it_started_in() {
                 from: RerunFrom::Record(tell.seq),
                 ..Rerun::of(v1.session.run_id)
             },
-            Options::default(),
+            DebugOptions::default(),
             tx,
         )
         .await

@@ -3,7 +3,7 @@
 //! states them. When the folder is absent the test says so and passes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use flowdeck::expr::jq::{Outcome, compile};
+use flowdeck::expr::jq::{JqOutcome, compile};
 use flowdeck::expr::value::from_val;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -88,7 +88,7 @@ fn passes(case: &Case) -> bool {
         return false;
     };
     match program.run_val(input, Vec::new(), Duration::from_secs(2)) {
-        Outcome::Values(got) => got == expected,
+        JqOutcome::Values(got) => got == expected,
         _ => false,
     }
 }

@@ -9,7 +9,7 @@
 mod common;
 
 use common::{Sandbox, text};
-use flowdeck::suite::{self, Options};
+use flowdeck::suite::{self, SuiteOptions};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -183,7 +183,7 @@ fn the_clock_is_virtual_a_ten_minute_sleep_takes_none() {
         Arc::new(loaded.catalog),
         loaded.files,
         &loaded.snapshots,
-        &Options::default(),
+        &SuiteOptions::default(),
     ));
     let case = &outcome.report.cases[0];
     assert_eq!(
@@ -550,7 +550,7 @@ fn hostile_test_files_never_panic() {
             Arc::new(loaded.catalog),
             loaded.files,
             &loaded.snapshots,
-            &Options::default(),
+            &SuiteOptions::default(),
         ));
     }
     assert!(ran > 0, "some mutated files still read and ran");

@@ -63,7 +63,7 @@ impl std::str::FromStr for Rate {
 
 /// What to run.
 #[derive(Debug, Clone)]
-pub(crate) struct Options {
+pub(crate) struct BenchOptions {
     /// The event.
     pub event: String,
     /// How many.
@@ -224,11 +224,11 @@ fn check_listeners(engine: &Engine, event: &str) -> Result<(), BenchError> {
 /// if any (emitting stops at it).
 async fn emit_all(
     engine: Engine,
-    options: Options,
+    options: BenchOptions,
     timeline: Arc<Timeline>,
     start: Instant,
 ) -> Option<EngineError> {
-    let Options {
+    let BenchOptions {
         event,
         events,
         rate,
@@ -285,7 +285,7 @@ async fn emit_all(
 pub(crate) async fn run(
     engine: &Engine,
     store_path: &Path,
-    options: &Options,
+    options: &BenchOptions,
 ) -> Result<Report, BenchError> {
     if !options.params.is_object() {
         return Err(BenchError::Input(format!(

@@ -3,7 +3,7 @@
 use super::args::json_object_arg;
 use super::{Outcome, print_json, render, runtime};
 use crate::bench::stats::Percentiles;
-use crate::bench::{self, Options, Rate, Report};
+use crate::bench::{self, BenchOptions, Rate, Report};
 use crate::engine::{DEFAULT_WORKERS, Engine};
 use std::path::Path;
 use std::process::ExitCode;
@@ -123,7 +123,7 @@ pub(super) fn bench(
 ) -> Outcome {
     let params = json_object_arg("--params", params)?;
     let engine = Engine::open(db, DEFAULT_WORKERS)?;
-    let options = Options {
+    let options = BenchOptions {
         event: event.to_string(),
         events,
         rate,

@@ -66,7 +66,7 @@ pub(super) fn dev(db: &Path, dir: &Path, bind: SocketAddr, no_mouse: bool) -> Ou
         .await?;
         let addr = running.addr;
         let mut watcher = None;
-        let options = crate::tui::Options {
+        let options = crate::tui::StudioOptions {
             mouse: no_mouse.then_some(false),
         };
         let result = crate::tui::run_with(engine, db, &options, |tx| {

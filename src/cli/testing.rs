@@ -6,7 +6,7 @@ use super::{Outcome, print_json};
 use crate::model::KeptFile;
 use crate::model::project::{self, TESTS_DIR};
 use crate::store::Store;
-use crate::suite::{self, CaseStatus, Loaded, Options, Report};
+use crate::suite::{self, CaseStatus, Loaded, Report, SuiteOptions};
 use anyhow::{Context, bail};
 use crossterm::style::Stylize;
 use serde_json::json;
@@ -50,7 +50,7 @@ pub(super) fn test(db: &Path, args: &TestArgs<'_>, json: bool) -> Outcome {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let options = Options {
+    let options = SuiteOptions {
         filter: args.filter.clone(),
         update: args.update,
         strict_snapshots: std::env::var_os("CI").is_some(),

@@ -100,7 +100,7 @@ impl<W: AsyncWrite + Unpin> Server<W> {
             }
         }
         for t in self.threads.values() {
-            t.session.send(debug::Command::Abort);
+            t.session.send(debug::DebugCommand::Abort);
         }
         Ok(())
     }
@@ -181,7 +181,7 @@ impl<W: AsyncWrite + Unpin> Server<W> {
             Request::StepIn(args) => self.resume(args, Resume::StepIn),
             Request::StepOut(args) => self.resume(args, Resume::StepOut),
             Request::Pause(args) => self.thread(args).map(|t| {
-                t.session.send(debug::Command::Pause);
+                t.session.send(debug::DebugCommand::Pause);
                 empty()
             }),
             Request::Source => self
@@ -196,7 +196,7 @@ impl<W: AsyncWrite + Unpin> Server<W> {
                 .ok_or_else(|| "no source".to_string()),
             Request::Disconnect | Request::Terminate => {
                 for t in self.threads.values() {
-                    t.session.send(debug::Command::Abort);
+                    t.session.send(debug::DebugCommand::Abort);
                 }
                 self.done = matches!(request, Request::Disconnect);
                 Ok(empty())

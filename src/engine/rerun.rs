@@ -103,7 +103,7 @@ impl Engine {
     pub async fn rerun_session(
         &self,
         rerun: Rerun,
-        options: debug::Options,
+        options: debug::DebugOptions,
         events: mpsc::UnboundedSender<DebugEvent>,
     ) -> Result<Session, EngineError> {
         let (interpreter, context) = self.prepare_rerun(&rerun, options.cascade.clone()).await?;

@@ -1,6 +1,6 @@
 //! One compiled `{{ … }}` expression: a fast path lookup or a jq program.
 
-use super::jq::{self, JqProgram, Outcome, Stop};
+use super::jq::{self, JqOutcome, JqProgram, Stop};
 use super::path::PathExpr;
 use super::scope::{Global, Scope, mentioned_variables};
 use serde_json::Value;
@@ -176,16 +176,16 @@ impl Expr {
             Kind::Jq(program, globals) => {
                 let values: Vec<&Value> = globals.iter().map(|g| b.get(*g)).collect();
                 match program.run(&Value::Null, &values, limit) {
-                    Outcome::Values(v) => Ok(v),
-                    Outcome::Error(message) => Err(self.failed(message)),
-                    Outcome::Stopped(Stop::TimedOut) => Err(EvalError::TimedOut {
+                    JqOutcome::Values(v) => Ok(v),
+                    JqOutcome::Error(message) => Err(self.failed(message)),
+                    JqOutcome::Stopped(Stop::TimedOut) => Err(EvalError::TimedOut {
                         expr: self.source.to_string(),
                         limit_ms: limit.as_millis(),
                     }),
-                    Outcome::Stopped(Stop::TooDeep) => Err(EvalError::TooDeep {
+                    JqOutcome::Stopped(Stop::TooDeep) => Err(EvalError::TooDeep {
                         expr: self.source.to_string(),
                     }),
-                    Outcome::Stopped(Stop::TooBig) => Err(EvalError::TooBig {
+                    JqOutcome::Stopped(Stop::TooBig) => Err(EvalError::TooBig {
                         expr: self.source.to_string(),
                         limit_mb: super::jq::MEMORY_BUDGET >> 20,
                     }),

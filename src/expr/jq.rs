@@ -252,7 +252,7 @@ pub fn compile(code: &str, globals: &[&str]) -> Result<JqProgram, String> {
 
 /// The outcome of running a program: its outputs, a jq error, or a stop.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
+pub enum JqOutcome {
     /// Every output value, in order.
     Values(Vec<Value>),
     /// jq raised an error (message as jq prints it).
@@ -268,7 +268,7 @@ impl JqProgram {
     }
 
     /// Run on `input`, with `globals` given in the order of [`JqProgram::globals`].
-    pub fn run(&self, input: &Value, globals: &[&Value], limit: Duration) -> Outcome {
+    pub fn run(&self, input: &Value, globals: &[&Value], limit: Duration) -> JqOutcome {
         self.run_val(
             to_val(input),
             globals.iter().map(|v| to_val(v)).collect(),
@@ -277,9 +277,9 @@ impl JqProgram {
     }
 
     /// Run on jq values.
-    pub fn run_val(&self, input: Val, globals: Vec<Val>, limit: Duration) -> Outcome {
+    pub fn run_val(&self, input: Val, globals: Vec<Val>, limit: Duration) -> JqOutcome {
         if globals.len() != self.globals.len() {
-            return Outcome::Error(format!(
+            return JqOutcome::Error(format!(
                 "internal: {} global values for {} variables",
                 globals.len(),
                 self.globals.len()
@@ -299,18 +299,18 @@ impl JqProgram {
                     Ok(v) => out.push(from_val(&v)),
                     Err(exn) => {
                         return match exn.get_err() {
-                            Ok(err) => Outcome::Error(describe_error(err)),
-                            Err(_) => Outcome::Error("halt is not available in templates".into()),
+                            Ok(err) => JqOutcome::Error(describe_error(err)),
+                            Err(_) => JqOutcome::Error("halt is not available in templates".into()),
                         };
                     }
                 }
             }
-            Outcome::Values(out)
+            JqOutcome::Values(out)
         }));
         match run {
             Ok(outcome) => outcome,
             Err(payload) => match payload.downcast::<Stop>() {
-                Ok(stop) => Outcome::Stopped(*stop),
+                Ok(stop) => JqOutcome::Stopped(*stop),
                 Err(other) => {
                     let text = other
                         .downcast_ref::<&str>()
@@ -318,7 +318,7 @@ impl JqProgram {
                         .or_else(|| other.downcast_ref::<String>().cloned())
                         .unwrap_or_default();
                     tracing::error!(panic = %text, "the jq engine panicked; the evaluation failed");
-                    Outcome::Error(format!("internal error in the jq engine ({text})"))
+                    JqOutcome::Error(format!("internal error in the jq engine ({text})"))
                 }
             },
         }
@@ -399,7 +399,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn run(code: &str, input: Value) -> Outcome {
+    fn run(code: &str, input: Value) -> JqOutcome {
         compile(code, &[])
             .unwrap()
             .run(&input, &[], Duration::from_millis(200))
@@ -409,11 +409,11 @@ mod tests {
     fn runs_jq() {
         assert_eq!(
             run(".a + 1, .b", json!({"a": 1, "b": "x"})),
-            Outcome::Values(vec![json!(2), json!("x")])
+            JqOutcome::Values(vec![json!(2), json!("x")])
         );
         assert_eq!(
             run("[.[] | select(. > 1)] | length", json!([1, 2, 3])),
-            Outcome::Values(vec![json!(2)])
+            JqOutcome::Values(vec![json!(2)])
         );
     }
 
@@ -425,40 +425,40 @@ mod tests {
             &[&json!({"sku": 2}), &json!({"n": 3})],
             Duration::from_secs(1),
         );
-        assert_eq!(out, Outcome::Values(vec![json!(5)]));
+        assert_eq!(out, JqOutcome::Values(vec![json!(5)]));
     }
 
     #[test]
     fn errors_are_values_not_panics() {
         assert_eq!(
             run("error(\"boom\")", Value::Null),
-            Outcome::Error("boom".into())
+            JqOutcome::Error("boom".into())
         );
-        assert!(matches!(run("1 + \"a\"", Value::Null), Outcome::Error(_)));
+        assert!(matches!(run("1 + \"a\"", Value::Null), JqOutcome::Error(_)));
         assert!(matches!(
             run("halt_error(1)", Value::Null),
-            Outcome::Error(_)
+            JqOutcome::Error(_)
         ));
-        assert_eq!(run("env", Value::Null), Outcome::Values(vec![json!({})]));
+        assert_eq!(run("env", Value::Null), JqOutcome::Values(vec![json!({})]));
     }
 
     #[test]
     fn runaway_programs_stop() {
         assert_eq!(
             run("last(range(1e12))", Value::Null),
-            Outcome::Stopped(Stop::TimedOut)
+            JqOutcome::Stopped(Stop::TimedOut)
         );
         assert_eq!(
             run("def f: f; f", Value::Null),
-            Outcome::Stopped(Stop::TimedOut)
+            JqOutcome::Stopped(Stop::TimedOut)
         );
         assert_eq!(
             run("def f: 1 + f; f", Value::Null),
-            Outcome::Stopped(Stop::TooDeep)
+            JqOutcome::Stopped(Stop::TooDeep)
         );
         assert_eq!(
             run("[limit(3; repeat(1))]", Value::Null),
-            Outcome::Values(vec![json!([1, 1, 1])])
+            JqOutcome::Values(vec![json!([1, 1, 1])])
         );
     }
 
@@ -468,25 +468,25 @@ mod tests {
         let p = compile(r#"reduce range(40) as $i ("x"; . + .) | length"#, &[]).unwrap();
         assert_eq!(
             p.run(&Value::Null, &[], long),
-            Outcome::Stopped(Stop::TooBig),
+            JqOutcome::Stopped(Stop::TooBig),
             "a string that doubles 40 times"
         );
         let p = compile("[range(1e9)] | length", &[]).unwrap();
         assert_eq!(
             p.run(&Value::Null, &[], long),
-            Outcome::Stopped(Stop::TooBig)
+            JqOutcome::Stopped(Stop::TooBig)
         );
         // what stays within the budget runs
         let p = compile("[range(1e5)] | length", &[]).unwrap();
         assert_eq!(
             p.run(&Value::Null, &[], long),
-            Outcome::Values(vec![json!(100000)])
+            JqOutcome::Values(vec![json!(100000)])
         );
         // a later evaluation on the same thread starts from its own base
         let p = compile(r#"reduce range(20) as $i ("x"; . + .) | length"#, &[]).unwrap();
         assert_eq!(
             p.run(&Value::Null, &[], long),
-            Outcome::Values(vec![json!(1 << 20)])
+            JqOutcome::Values(vec![json!(1 << 20)])
         );
     }
 

@@ -3,7 +3,7 @@
 //! expression is true of the actual value. Every difference is a [`Failure`] at a JSON
 //! pointer.
 
-use crate::expr::jq::{self, Outcome};
+use crate::expr::jq::{self, JqOutcome};
 use crate::model::test_parse::is_jq;
 use serde::Serialize;
 use serde_json::Value;
@@ -111,14 +111,14 @@ pub(crate) fn predicate_fails(code: &str, actual: &Value) -> Option<String> {
         Err(e) => return Some(format!("$jq {code:?} does not compile: {e}")),
     };
     match program.run(actual, &[], JQ_LIMIT) {
-        Outcome::Values(values) if values.first() == Some(&Value::Bool(true)) => None,
-        Outcome::Values(values) => Some(format!(
+        JqOutcome::Values(values) if values.first() == Some(&Value::Bool(true)) => None,
+        JqOutcome::Values(values) => Some(format!(
             "$jq {code:?} is {} of {}",
             values.first().map_or("empty".to_string(), short),
             short(actual)
         )),
-        Outcome::Error(e) => Some(format!("$jq {code:?} failed: {e}")),
-        Outcome::Stopped(s) => Some(format!("$jq {code:?} stopped: {s:?}")),
+        JqOutcome::Error(e) => Some(format!("$jq {code:?} failed: {e}")),
+        JqOutcome::Stopped(s) => Some(format!("$jq {code:?} stopped: {s:?}")),
     }
 }
 

@@ -25,7 +25,7 @@ pub struct SuiteFile {
 
 /// How to run.
 #[derive(Debug, Clone, Default)]
-pub struct Options {
+pub struct SuiteOptions {
     /// Only the cases whose file, target or name contains this (any case).
     pub filter: Option<String>,
     /// Write every snapshot that differs or is missing.
@@ -112,7 +112,7 @@ pub async fn run_all(
     catalog: Arc<Catalog>,
     files: Vec<SuiteFile>,
     kept: &BTreeMap<PathBuf, String>,
-    options: &Options,
+    options: &SuiteOptions,
 ) -> Outcome {
     let started = Instant::now();
     let width = std::thread::available_parallelism().map_or(2, std::num::NonZero::get) * 2;

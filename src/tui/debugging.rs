@@ -4,7 +4,7 @@
 
 use super::commands::Cmd;
 use super::data::StepLineKind;
-use super::message::{DebugTarget, Effect, SessionAction as Action};
+use super::message::{DebugTarget, SessionAction as Action, UiEffect};
 use super::state::{DebugView, Mode, Prompt, PromptKind, State, Watch};
 use crate::engine::debug::{Breakpoint, DebugEvent, EditScope, Resume, Snapshot};
 use crate::expr::{Bindings, Expr, Global, Scope};
@@ -12,7 +12,7 @@ use serde_json::Value;
 use std::time::Duration;
 
 /// Run a debugger command.
-pub(crate) fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
+pub(crate) fn run(state: &mut State, cmd: Cmd) -> Vec<UiEffect> {
     match cmd {
         Cmd::ToggleBreakpoint => toggle_breakpoint(state),
         Cmd::ConditionalBreakpoint => {
@@ -76,7 +76,7 @@ fn open_prompt(state: &mut State, kind: PromptKind, text: String) {
     state.mode = Mode::Prompting;
 }
 
-fn act(state: &mut State, action: Action) -> Vec<Effect> {
+fn act(state: &mut State, action: Action) -> Vec<UiEffect> {
     let Some(debug) = &mut state.debug else {
         let text = format!(
             "no debug run: {} runs the selected draft under the debugger ({} sets a breakpoint on a step first)",
@@ -98,10 +98,10 @@ fn act(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Resume(_) | Action::Abort => debug.paused = None,
         Action::Pause => {}
     }
-    vec![Effect::Debug(action)]
+    vec![UiEffect::Debug(action)]
 }
 
-fn toggle_breakpoint(state: &mut State) -> Vec<Effect> {
+fn toggle_breakpoint(state: &mut State) -> Vec<UiEffect> {
     let Some(definition) = state.selected().map(|d| d.row.name.clone()) else {
         state.warn("select a workflow or an endpoint, then a step, to set a breakpoint");
         return Vec::new();
@@ -122,7 +122,7 @@ fn toggle_breakpoint(state: &mut State) -> Vec<Effect> {
             (b, true)
         }
     };
-    vec![Effect::SetBreakpoint {
+    vec![UiEffect::SetBreakpoint {
         definition,
         breakpoint,
         on,
@@ -130,7 +130,7 @@ fn toggle_breakpoint(state: &mut State) -> Vec<Effect> {
 }
 
 /// A key typed into the prompt.
-pub(crate) fn prompt_key(state: &mut State, key: crossterm::event::KeyEvent) -> Vec<Effect> {
+pub(crate) fn prompt_key(state: &mut State, key: crossterm::event::KeyEvent) -> Vec<UiEffect> {
     use crossterm::event::KeyCode;
     let Some(prompt) = &mut state.prompt else {
         state.mode = Mode::Normal;
@@ -168,7 +168,7 @@ pub(crate) fn prompt_paste(state: &mut State, text: &str) {
     }
 }
 
-fn submit(state: &mut State) -> Vec<Effect> {
+fn submit(state: &mut State) -> Vec<UiEffect> {
     let Some(Prompt { kind, text, .. }) = state.prompt.take() else {
         return Vec::new();
     };
@@ -198,7 +198,7 @@ fn submit(state: &mut State) -> Vec<Effect> {
                 .breakpoints
                 .retain(|b| !matches!(b, Breakpoint::Step { step: s, .. } if *s == step));
             state.breakpoints.push(breakpoint.clone());
-            vec![Effect::SetBreakpoint {
+            vec![UiEffect::SetBreakpoint {
                 definition,
                 breakpoint,
                 on: true,
@@ -225,7 +225,7 @@ fn submit(state: &mut State) -> Vec<Effect> {
             Vec::new()
         }
         PromptKind::EditVariable => match parse_edit(&text) {
-            Ok((scope, name, value)) => vec![Effect::SetVariable { scope, name, value }],
+            Ok((scope, name, value)) => vec![UiEffect::SetVariable { scope, name, value }],
             Err(e) => {
                 state.prompt = Some(Prompt {
                     kind: PromptKind::EditVariable,
@@ -339,7 +339,7 @@ pub(crate) fn refresh_watches(state: &mut State) {
 }
 
 /// Move the time-travel cursor through the selected run's records.
-fn travel(state: &mut State, back: bool) -> Vec<Effect> {
+fn travel(state: &mut State, back: bool) -> Vec<UiEffect> {
     let Some(run) = &state.run else {
         let text = format!(
             "no run selected: {} emits (or calls), {} runs the draft, or pick a run in the activity log",
@@ -385,17 +385,17 @@ pub(crate) fn select_step(state: &mut State, step: &str) {
 }
 
 /// Start a debug run of a workflow's or an endpoint's draft.
-pub(crate) fn start(state: &mut State, target: DebugTarget) -> Vec<Effect> {
+pub(crate) fn start(state: &mut State, target: DebugTarget) -> Vec<UiEffect> {
     state.cursor = None;
     state.notify(format!("debugging the draft of {}…", target.name()));
-    vec![Effect::StartDebug {
+    vec![UiEffect::StartDebug {
         target,
         breakpoints: state.breakpoints.clone(),
     }]
 }
 
 /// What the debug session said.
-pub(crate) fn on_event(state: &mut State, event: DebugEvent) -> Vec<Effect> {
+pub(crate) fn on_event(state: &mut State, event: DebugEvent) -> Vec<UiEffect> {
     match event {
         DebugEvent::Stopped { reason, snapshot } => {
             let run_id = snapshot.run_id;
@@ -419,7 +419,7 @@ pub(crate) fn on_event(state: &mut State, event: DebugEvent) -> Vec<Effect> {
             state.vars_scroll = 0;
             refresh_watches(state);
             state.notify_with_keys(text, keys);
-            vec![Effect::LoadRun(run_id)]
+            vec![UiEffect::LoadRun(run_id)]
         }
         DebugEvent::Resumed { run_id } => {
             if let Some(d) = &mut state.debug
@@ -448,9 +448,9 @@ pub(crate) fn on_event(state: &mut State, event: DebugEvent) -> Vec<Effect> {
                 None => state.notify(format!("debug run #{run_id} {status}")),
             }
             vec![
-                Effect::LoadRun(run_id),
-                Effect::ReloadAll,
-                Effect::DescribeEnd { run_id },
+                UiEffect::LoadRun(run_id),
+                UiEffect::ReloadAll,
+                UiEffect::DescribeEnd { run_id },
             ]
         }
     }

@@ -2,7 +2,7 @@
 //! result comes back to the loop as a message.
 
 use super::data;
-use super::message::{DebugTarget, Effect, Msg, SessionAction};
+use super::message::{DebugTarget, Msg, SessionAction, UiEffect};
 use crate::engine::debug::{self, Session};
 use crate::engine::{EmitRequest, Engine, Request, Tracker};
 use crate::store::Store;
@@ -137,7 +137,7 @@ impl Services {
                         std::sync::Arc::new(loaded.catalog),
                         files,
                         &loaded.snapshots,
-                        &crate::suite::Options::default(),
+                        &crate::suite::SuiteOptions::default(),
                     )
                     .await;
                     if !outcome.snapshots.is_empty() {
@@ -160,9 +160,9 @@ impl Services {
     }
 
     /// Perform one effect in the background.
-    pub fn perform(&self, effect: Effect) {
+    pub fn perform(&self, effect: UiEffect) {
         match effect {
-            Effect::ReloadAll => {
+            UiEffect::ReloadAll => {
                 let (window, more) = (self.window.clone(), self.more.clone());
                 self.query(move |s| {
                     let mut out = Vec::new();
@@ -180,22 +180,22 @@ impl Services {
                     out
                 });
             }
-            Effect::LoadOlder => {
+            UiEffect::LoadOlder => {
                 if self.more.load(Ordering::Relaxed) {
                     self.window
                         .fetch_add(data::ACTIVITY_WINDOW, Ordering::Relaxed);
-                    self.perform(Effect::ReloadAll);
+                    self.perform(UiEffect::ReloadAll);
                 }
             }
-            Effect::LoadSteps(id) => self.query(move |s| {
+            UiEffect::LoadSteps(id) => self.query(move |s| {
                 let result = data::draft(s, id).map(|d| data::step_lines(&d));
                 vec![Msg::Steps { def_id: id, result }]
             }),
-            Effect::LoadRun(id) => self.query(move |s| match s.run_with_steps(id) {
+            UiEffect::LoadRun(id) => self.query(move |s| match s.run_with_steps(id) {
                 Ok(run) => vec![Msg::Run(run)],
                 Err(e) => vec![Msg::Failure(format!("cannot read run #{id}: {e}"))],
             }),
-            Effect::LoadLastRun(def) => self.query(move |s| {
+            UiEffect::LoadLastRun(def) => self.query(move |s| {
                 let run = s.last_run_of(def).and_then(|r| {
                     r.map(|r| s.run_with_steps(r.id))
                         .transpose()
@@ -206,7 +206,7 @@ impl Services {
                     Err(e) => vec![Msg::Failure(format!("cannot read the last run: {e}"))],
                 }
             }),
-            Effect::LoadParams {
+            UiEffect::LoadParams {
                 definition,
                 event,
                 route,
@@ -214,7 +214,7 @@ impl Services {
                 let text = data::params(s, &definition, event.as_deref(), route.as_deref());
                 vec![Msg::Params { definition, text }]
             }),
-            Effect::SaveParams { definition, text } => {
+            UiEffect::SaveParams { definition, text } => {
                 self.query(
                     move |s| match s.ui_set(&data::params_key(&definition), &text) {
                         Ok(()) => Vec::new(),
@@ -222,7 +222,7 @@ impl Services {
                     },
                 )
             }
-            Effect::Toggle {
+            UiEffect::Toggle {
                 def_id,
                 name,
                 active,
@@ -230,7 +230,7 @@ impl Services {
                 let me = self.clone();
                 self.query(move |s| match s.set_active(def_id, active) {
                     Ok(_) => {
-                        me.perform(Effect::ReloadAll);
+                        me.perform(UiEffect::ReloadAll);
                         vec![Msg::Toggled {
                             def_id,
                             name,
@@ -240,7 +240,7 @@ impl Services {
                     Err(e) => vec![Msg::Failure(format!("cannot switch {name}: {e}"))],
                 });
             }
-            Effect::Emit { event, params } => {
+            UiEffect::Emit { event, params } => {
                 let me = self.clone();
                 tokio::spawn(async move {
                     let tracker = Tracker::new();
@@ -253,7 +253,7 @@ impl Services {
                                 d.runs.len(),
                                 d.skipped.len()
                             )));
-                            me.perform(Effect::ReloadAll);
+                            me.perform(UiEffect::ReloadAll);
                             tracker.wait().await;
                             me.send(Msg::StoreChanged);
                         }
@@ -261,15 +261,15 @@ impl Services {
                     }
                 });
             }
-            Effect::Call { endpoint, request } => self.call(endpoint, request),
-            Effect::StartDebug {
+            UiEffect::Call { endpoint, request } => self.call(endpoint, request),
+            UiEffect::StartDebug {
                 target,
                 breakpoints,
             } => {
                 let me = self.clone();
                 tokio::spawn(async move {
                     let cascade = Tracker::new();
-                    let options = debug::Options {
+                    let options = debug::DebugOptions {
                         breakpoints,
                         stop_on_entry: false,
                         cascade: Some(cascade.clone()),
@@ -295,7 +295,7 @@ impl Services {
                     }
                 });
             }
-            Effect::DescribeEnd { run_id } => {
+            UiEffect::DescribeEnd { run_id } => {
                 let cascade = self
                     .cascade
                     .lock()
@@ -327,7 +327,7 @@ impl Services {
                     });
                 });
             }
-            Effect::Rerun {
+            UiEffect::Rerun {
                 run_id,
                 from,
                 params,
@@ -337,7 +337,7 @@ impl Services {
                 let me = self.clone();
                 tokio::spawn(async move {
                     let cascade = Tracker::new();
-                    let options = debug::Options {
+                    let options = debug::DebugOptions {
                         breakpoints,
                         stop_on_entry,
                         cascade: Some(cascade.clone()),
@@ -355,7 +355,7 @@ impl Services {
                     }
                 });
             }
-            Effect::CompareRuns { a, b } => self.query(move |s| {
+            UiEffect::CompareRuns { a, b } => self.query(move |s| {
                 let load = |id: i64| -> Result<crate::model::RunRecord, String> {
                     s.run_with_steps(id)
                         .map_err(|e| format!("cannot read run #{id}: {e}"))?
@@ -373,7 +373,7 @@ impl Services {
                 });
                 vec![Msg::RunDiff(view)]
             }),
-            Effect::WhatIf { def_id, name } => {
+            UiEffect::WhatIf { def_id, name } => {
                 let me = self.clone();
                 tokio::spawn(async move {
                     let result = me
@@ -384,7 +384,7 @@ impl Services {
                     me.send(Msg::WhatIf { def_id, result });
                 });
             }
-            Effect::OpenCascade(id) => {
+            UiEffect::OpenCascade(id) => {
                 let engine = self.engine.clone();
                 self.query(move |_| {
                     vec![Msg::Cascade(
@@ -392,18 +392,18 @@ impl Services {
                     )]
                 });
             }
-            Effect::Debug(action) => {
+            UiEffect::Debug(action) => {
                 if let Some(session) = self.session() {
                     match action {
                         SessionAction::Resume(how) => session.resume(how),
-                        SessionAction::Pause => session.send(debug::Command::Pause),
-                        SessionAction::Abort => session.send(debug::Command::Abort),
+                        SessionAction::Pause => session.send(debug::DebugCommand::Pause),
+                        SessionAction::Abort => session.send(debug::DebugCommand::Abort),
                     }
                 } else {
                     self.send(Msg::Failure("the debug run has ended".into()));
                 }
             }
-            Effect::SetVariable { scope, name, value } => {
+            UiEffect::SetVariable { scope, name, value } => {
                 let me = self.clone();
                 tokio::spawn(async move {
                     let Some(session) = me.session() else {
@@ -428,7 +428,7 @@ impl Services {
                     }
                 });
             }
-            Effect::SetBreakpoint {
+            UiEffect::SetBreakpoint {
                 definition,
                 breakpoint,
                 on,
@@ -443,7 +443,7 @@ impl Services {
                     match done.and_then(|()| s.breakpoints_of(&definition)) {
                         Ok(list) => {
                             if let Some(session) = session {
-                                session.send(debug::Command::SetBreakpoints(list.clone()));
+                                session.send(debug::DebugCommand::SetBreakpoints(list.clone()));
                             }
                             vec![Msg::Breakpoints { definition, list }]
                         }
@@ -451,51 +451,53 @@ impl Services {
                     }
                 });
             }
-            Effect::LoadBreakpoints(definition) => {
+            UiEffect::LoadBreakpoints(definition) => {
                 self.query(move |s| match s.breakpoints_of(&definition) {
                     Ok(list) => vec![Msg::Breakpoints { definition, list }],
                     Err(e) => vec![Msg::Failure(format!("cannot read the breakpoints: {e}"))],
                 })
             }
-            Effect::LoadDiff(id) => self.query(move |s| {
+            UiEffect::LoadDiff(id) => self.query(move |s| {
                 let result = data::draft(s, id).and_then(|draft| {
                     let live = data::live(s, id)?;
                     Ok(crate::engine::diff::describe(live.as_ref(), &draft, 60))
                 });
                 vec![Msg::Diff { def_id: id, result }]
             }),
-            Effect::Deploy { def_id, name } => {
+            UiEffect::Deploy { def_id, name } => {
                 let me = self.clone();
                 self.query(move |s| match s.deploy(def_id) {
                     Ok((v, true)) => {
-                        me.perform(Effect::ReloadAll);
+                        me.perform(UiEffect::ReloadAll);
                         vec![Msg::Notice(format!("deployed {name} v{v}: it is live"))]
                     }
                     Ok((v, false)) => vec![Msg::Notice(format!("{name} v{v} is already live"))],
                     Err(e) => vec![Msg::Failure(format!("cannot deploy {name}: {e}"))],
                 });
             }
-            Effect::OpenTrace(id) => self.query(move |s| match s.run_with_steps(id) {
+            UiEffect::OpenTrace(id) => self.query(move |s| match s.run_with_steps(id) {
                 Ok(Some(run)) => vec![Msg::Trace(Ok(run))],
                 Ok(None) => vec![Msg::Trace(Err(format!("run #{id} is not in the store")))],
                 Err(e) => vec![Msg::Trace(Err(format!("cannot read run #{id}: {e}")))],
             }),
-            Effect::SetMouse(_) => {}
-            Effect::RunTests { of, scope, show } => self.run_tests(of, scope, show),
-            Effect::RecordTest(run_id) => self.query(
-                move |s| match crate::suite::record::write_case(s, run_id, None) {
-                    Ok(w) => vec![
-                        Msg::Notice(format!(
-                            "wrote case {:?} of {} to {}",
-                            w.name,
-                            w.target,
-                            w.path.display()
-                        )),
-                        Msg::StoreChanged,
-                    ],
-                    Err(e) => vec![Msg::Failure(format!("cannot record run #{run_id}: {e}"))],
-                },
-            ),
+            UiEffect::SetMouse(_) => {}
+            UiEffect::RunTests { of, scope, show } => self.run_tests(of, scope, show),
+            UiEffect::RecordTest(run_id) => {
+                self.query(
+                    move |s| match crate::suite::record::write_case(s, run_id, None) {
+                        Ok(w) => vec![
+                            Msg::Notice(format!(
+                                "wrote case {:?} of {} to {}",
+                                w.name,
+                                w.target,
+                                w.path.display()
+                            )),
+                            Msg::StoreChanged,
+                        ],
+                        Err(e) => vec![Msg::Failure(format!("cannot record run #{run_id}: {e}"))],
+                    },
+                )
+            }
         }
     }
 
@@ -524,7 +526,7 @@ impl Services {
                         Msg::Notice(text)
                     });
                     me.send(Msg::Run(Some(report.run)));
-                    me.perform(Effect::ReloadAll);
+                    me.perform(UiEffect::ReloadAll);
                 }
                 Err(e) => me.send(Msg::Failure(format!("cannot call {endpoint}: {e}"))),
             }

@@ -141,7 +141,7 @@ pub enum SessionAction {
 
 /// Something for the runtime to do.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
+pub enum UiEffect {
     /// Reload the workflows and the activity log.
     ReloadAll,
     /// Read older events into the activity log (when there are any).

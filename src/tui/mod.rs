@@ -34,7 +34,7 @@ use theme::Theme;
 
 /// How to start the studio.
 #[derive(Debug, Clone, Default)]
-pub struct Options {
+pub struct StudioOptions {
     /// Mouse capture (overrides the config file).
     pub mouse: Option<bool>,
 }
@@ -54,7 +54,7 @@ pub fn initial_state(db: &Path, mouse: Option<bool>) -> State {
 }
 
 /// Open the studio on the store at `db` and run until the user quits.
-pub fn run(db: &Path, options: &Options) -> anyhow::Result<()> {
+pub fn run(db: &Path, options: &StudioOptions) -> anyhow::Result<()> {
     let rt =
         crate::engine::runtime::build("flowdeck-studio", crate::engine::runtime::Workers::PerCore)?;
     rt.block_on(async {
@@ -68,7 +68,7 @@ pub fn run(db: &Path, options: &Options) -> anyhow::Result<()> {
 pub async fn run_with(
     engine: Engine,
     db: &Path,
-    options: &Options,
+    options: &StudioOptions,
     setup: impl FnOnce(tokio::sync::mpsc::UnboundedSender<update::Msg>),
 ) -> anyhow::Result<()> {
     let store = Store::open(db)?;

@@ -3,7 +3,7 @@
 //! and nothing else is waiting.
 
 use super::effects::Services;
-use super::message::{Effect, Msg};
+use super::message::{Msg, UiEffect};
 use super::state::State;
 use super::update::update;
 use super::view;
@@ -44,7 +44,7 @@ impl<B: Backend> Runtime<B> {
             mouse,
             frames: 0,
         };
-        me.perform(vec![Effect::ReloadAll]);
+        me.perform(vec![UiEffect::ReloadAll]);
         me
     }
 
@@ -69,9 +69,9 @@ impl<B: Backend> Runtime<B> {
         &self.services
     }
 
-    fn perform(&mut self, effects: Vec<Effect>) {
+    fn perform(&mut self, effects: Vec<UiEffect>) {
         for e in effects {
-            if let Effect::SetMouse(on) = e {
+            if let UiEffect::SetMouse(on) = e {
                 (self.mouse)(on);
             } else {
                 self.services.perform(e);

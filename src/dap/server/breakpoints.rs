@@ -26,7 +26,8 @@ impl<W: AsyncWrite + Unpin> Server<W> {
     pub(super) fn push_breakpoints(&self) {
         let all = self.all_breakpoints();
         for t in self.threads.values() {
-            t.session.send(debug::Command::SetBreakpoints(all.clone()));
+            t.session
+                .send(debug::DebugCommand::SetBreakpoints(all.clone()));
         }
     }
 

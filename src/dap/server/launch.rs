@@ -174,7 +174,7 @@ impl<W: AsyncWrite + Unpin> Server<W> {
             return Ok(());
         };
         self.started = true;
-        let options = debug::Options {
+        let options = debug::DebugOptions {
             breakpoints: self.all_breakpoints(),
             stop_on_entry: self.stop_on_entry,
             cascade: None,

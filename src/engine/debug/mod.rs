@@ -12,8 +12,8 @@ pub mod protocol;
 mod runner;
 
 pub use protocol::{
-    Breakpoint, Command, DebugEvent, EditScope, Options, Resume, Session, Snapshot, StackFrame,
-    StopReason,
+    Breakpoint, DebugCommand, DebugEvent, DebugOptions, EditScope, Resume, Session, Snapshot,
+    StackFrame, StopReason,
 };
 pub use runner::{start, start_positioned};
 
@@ -48,7 +48,7 @@ impl super::Engine {
         workflow: &str,
         params: Value,
         version: Option<i64>,
-        options: Options,
+        options: DebugOptions,
         events: mpsc::UnboundedSender<DebugEvent>,
     ) -> Result<Session, super::EngineError> {
         if !params.is_object() {
@@ -102,7 +102,7 @@ impl super::Engine {
         endpoint: &str,
         request: Value,
         version: Option<i64>,
-        options: Options,
+        options: DebugOptions,
         events: mpsc::UnboundedSender<DebugEvent>,
     ) -> Result<Session, super::EngineError> {
         let Value::Object(parts) = request else {
@@ -150,7 +150,7 @@ impl super::Engine {
         &self,
         event: &str,
         params: Value,
-        options: Options,
+        options: DebugOptions,
         events: mpsc::UnboundedSender<DebugEvent>,
     ) -> Result<(crate::model::EventRecord, Vec<Session>), super::EngineError> {
         let mut request = super::EmitRequest::new(event, params, "debug");

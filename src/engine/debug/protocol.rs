@@ -41,7 +41,7 @@ impl EditScope {
 
 /// A request to a session.
 #[derive(Debug)]
-pub enum Command {
+pub enum DebugCommand {
     /// Go on (only while paused).
     Resume(Resume),
     /// Stop at the next step.
@@ -192,24 +192,24 @@ pub struct Session {
     pub run_id: i64,
     /// The workflow.
     pub workflow: String,
-    pub(super) commands: mpsc::UnboundedSender<Command>,
+    pub(super) commands: mpsc::UnboundedSender<DebugCommand>,
 }
 
 impl Session {
     /// Send a command (ignored when the run has ended).
-    pub fn send(&self, command: Command) {
+    pub fn send(&self, command: DebugCommand) {
         let _ = self.commands.send(command);
     }
 
     /// Go on.
     pub fn resume(&self, how: Resume) {
-        self.send(Command::Resume(how));
+        self.send(DebugCommand::Resume(how));
     }
 
     /// Evaluate a jq expression against the run's variables.
     pub async fn evaluate(&self, expr: &str) -> Result<Value, String> {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Evaluate {
+        self.send(DebugCommand::Evaluate {
             expr: expr.to_string(),
             reply,
         });
@@ -219,7 +219,7 @@ impl Session {
     /// Change a variable.
     pub async fn set(&self, scope: EditScope, name: &str, value: Value) -> Result<(), String> {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Set {
+        self.send(DebugCommand::Set {
             scope,
             name: name.to_string(),
             value,
@@ -231,7 +231,7 @@ impl Session {
     /// The variables now.
     pub async fn inspect(&self) -> Option<Snapshot> {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Inspect { reply });
+        self.send(DebugCommand::Inspect { reply });
         rx.await.ok()
     }
 
@@ -243,7 +243,7 @@ impl Session {
 
 /// How to start a session.
 #[derive(Debug, Clone, Default)]
-pub struct Options {
+pub struct DebugOptions {
     /// Where to stop.
     pub breakpoints: Vec<Breakpoint>,
     /// Stop before the first step.

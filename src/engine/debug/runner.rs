@@ -3,7 +3,8 @@
 
 use super::breakpoints::Compiled;
 use super::protocol::{
-    Command, DebugEvent, EditScope, Options, Resume, Session, Snapshot, StackFrame, StopReason,
+    DebugCommand, DebugEvent, DebugOptions, EditScope, Resume, Session, Snapshot, StackFrame,
+    StopReason,
 };
 use crate::engine::context::RunContext;
 use crate::engine::core::{Core, RunJob};
@@ -35,7 +36,7 @@ struct Runner {
     context: RunContext,
     interpreter: Interpreter,
     breakpoints: Compiled,
-    commands: mpsc::UnboundedReceiver<Command>,
+    commands: mpsc::UnboundedReceiver<DebugCommand>,
     events: mpsc::UnboundedSender<DebugEvent>,
     mode: Mode,
 }
@@ -44,7 +45,7 @@ struct Runner {
 pub async fn start(
     core: Arc<Core>,
     mut job: RunJob,
-    options: Options,
+    options: DebugOptions,
     events: mpsc::UnboundedSender<DebugEvent>,
 ) -> Result<Session, String> {
     let breakpoints = Compiled::new(options.breakpoints)?;
@@ -86,7 +87,7 @@ pub fn start_positioned(
     core: Arc<Core>,
     context: RunContext,
     interpreter: Interpreter,
-    options: Options,
+    options: DebugOptions,
     events: mpsc::UnboundedSender<DebugEvent>,
 ) -> Result<Session, String> {
     let breakpoints = Compiled::new(options.breakpoints)?;
@@ -113,7 +114,7 @@ fn spawn(
     context: RunContext,
     interpreter: Interpreter,
     breakpoints: Compiled,
-    commands: mpsc::UnboundedReceiver<Command>,
+    commands: mpsc::UnboundedReceiver<DebugCommand>,
     events: mpsc::UnboundedSender<DebugEvent>,
     stop_on_entry: bool,
 ) {
@@ -201,9 +202,9 @@ impl Runner {
     fn take_commands(&mut self) -> bool {
         loop {
             match self.commands.try_recv() {
-                Ok(Command::Pause) => self.mode = Mode::Next(StopReason::Pause),
-                Ok(Command::Abort) => return false,
-                Ok(Command::Resume(_)) => {}
+                Ok(DebugCommand::Pause) => self.mode = Mode::Next(StopReason::Pause),
+                Ok(DebugCommand::Abort) => return false,
+                Ok(DebugCommand::Resume(_)) => {}
                 Ok(other) => self.answer(other),
                 Err(mpsc::error::TryRecvError::Empty) => return true,
                 // every handle is gone: nobody can resume a pause, so run on without stopping
@@ -217,9 +218,9 @@ impl Runner {
     }
 
     /// Answer a question (evaluate, set, inspect, breakpoints), paused or not.
-    fn answer(&mut self, command: Command) {
+    fn answer(&mut self, command: DebugCommand) {
         match command {
-            Command::Evaluate { expr, reply } => {
+            DebugCommand::Evaluate { expr, reply } => {
                 let result = Expr::compile(&expr, Scope::ALL).and_then(|e| {
                     e.eval(
                         &self.interpreter.bindings(),
@@ -236,7 +237,7 @@ impl Runner {
                     .map_err(|e| secrets.mask_text(&e));
                 let _ = reply.send(result);
             }
-            Command::Set {
+            DebugCommand::Set {
                 scope,
                 name,
                 value,
@@ -258,10 +259,10 @@ impl Runner {
                 tokio::spawn(async move { core.record_steps(run_id, vec![record]).await });
                 let _ = reply.send(Ok(()));
             }
-            Command::Inspect { reply } => {
+            DebugCommand::Inspect { reply } => {
                 let _ = reply.send(self.snapshot());
             }
-            Command::SetBreakpoints(list) => match Compiled::new(list) {
+            DebugCommand::SetBreakpoints(list) => match Compiled::new(list) {
                 Ok(c) => self.breakpoints = c,
                 Err(e) => {
                     let _ = self.events.send(DebugEvent::Output {
@@ -270,7 +271,7 @@ impl Runner {
                     });
                 }
             },
-            Command::Resume(_) | Command::Pause | Command::Abort => {}
+            DebugCommand::Resume(_) | DebugCommand::Pause | DebugCommand::Abort => {}
         }
     }
 
@@ -351,7 +352,7 @@ impl Runner {
                 break;
             };
             match command {
-                Command::Resume(how) => {
+                DebugCommand::Resume(how) => {
                     self.mode = match how {
                         Resume::Continue => Mode::Continue,
                         Resume::StepIn => Mode::Next(StopReason::Step),
@@ -360,12 +361,12 @@ impl Runner {
                     };
                     break;
                 }
-                Command::Abort => {
+                DebugCommand::Abort => {
                     self.interpreter.cancel(ABORTED);
                     self.resumed().await;
                     return false;
                 }
-                Command::Pause => {}
+                DebugCommand::Pause => {}
                 other => self.answer(other),
             }
         }

@@ -1,7 +1,7 @@
 //! Second goes and comparisons in the studio: run the selected run again, mark a run and
 //! compare another with it side by side, an event's cascade as a tree.
 
-use super::Effect;
+use super::UiEffect;
 use crate::engine::rerun::RerunFrom;
 use crate::model::RunRecord;
 use crate::tui::commands::Cmd;
@@ -9,7 +9,7 @@ use crate::tui::input::ParamsCheck;
 use crate::tui::state::{CascadeLine, Focus, Overlay, State};
 
 /// `R`, `M` and `D`.
-pub(super) fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
+pub(super) fn run(state: &mut State, cmd: Cmd) -> Vec<UiEffect> {
     if let Some(Overlay::Trace(t)) = &state.overlay
         && let Some(case) = &t.case
     {
@@ -66,7 +66,7 @@ fn breakpoints_of(state: &State, run_id: i64) -> Vec<crate::model::breakpoint::B
 /// From the trace's selected step, or the time-travel cursor's record, with the state the
 /// record had (stopped there, to look first); else from the start with the params on the
 /// right when they are the run's definition's (else its own).
-fn rerun(state: &mut State) -> Vec<Effect> {
+fn rerun(state: &mut State) -> Vec<UiEffect> {
     let from_record = match &state.overlay {
         Some(Overlay::Trace(t)) => t
             .run
@@ -87,7 +87,7 @@ fn rerun(state: &mut State) -> Vec<Effect> {
         state.overlay = None;
         state.cursor = None;
         state.notify(format!("running run #{run_id} again from {step}…"));
-        return vec![Effect::Rerun {
+        return vec![UiEffect::Rerun {
             run_id,
             from: RerunFrom::Record(seq),
             params: None,
@@ -113,7 +113,7 @@ fn rerun(state: &mut State) -> Vec<Effect> {
     };
     let breakpoints = breakpoints_of(state, run_id);
     state.notify(format!("running run #{run_id} again with {with}…"));
-    vec![Effect::Rerun {
+    vec![UiEffect::Rerun {
         run_id,
         from: RerunFrom::Start,
         params,
@@ -122,7 +122,7 @@ fn rerun(state: &mut State) -> Vec<Effect> {
     }]
 }
 
-fn mark(state: &mut State) -> Vec<Effect> {
+fn mark(state: &mut State) -> Vec<UiEffect> {
     let Some(id) = looked_at(state).map(|r| r.id) else {
         no_run(state);
         return Vec::new();
@@ -136,7 +136,7 @@ fn mark(state: &mut State) -> Vec<Effect> {
     Vec::new()
 }
 
-fn compare(state: &mut State) -> Vec<Effect> {
+fn compare(state: &mut State) -> Vec<UiEffect> {
     let Some(a) = state.marked else {
         let text = format!(
             "mark a run first ({} on it), then select another and press {}",
@@ -156,16 +156,16 @@ fn compare(state: &mut State) -> Vec<Effect> {
         ));
         return Vec::new();
     }
-    vec![Effect::CompareRuns { a, b }]
+    vec![UiEffect::CompareRuns { a, b }]
 }
 
 /// `enter` in the cascade tree: a run's trace.
-pub(super) fn open_in_cascade(state: &mut State) -> Vec<Effect> {
+pub(super) fn open_in_cascade(state: &mut State) -> Vec<UiEffect> {
     let Some(Overlay::Cascade(c)) = &state.overlay else {
         return Vec::new();
     };
     match c.lines.get(c.selected).map(|(_, l)| l) {
-        Some(CascadeLine::Run(run)) => vec![Effect::OpenTrace(run.id)],
+        Some(CascadeLine::Run(run)) => vec![UiEffect::OpenTrace(run.id)],
         Some(CascadeLine::Skip {
             workflow, reason, ..
         }) => {

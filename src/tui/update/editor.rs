@@ -1,14 +1,14 @@
 //! The params pane's editor: typing, pasting, pretty-printing, and remembering what it holds
 //! (a workflow's params or an endpoint's request) in the store.
 
-use super::Effect;
+use super::UiEffect;
 use crate::tui::commands::Cmd;
 use crate::tui::input::ParamsCheck;
 use crate::tui::state::{Focus, Mode, State};
 use crossterm::event::{KeyCode, KeyEvent};
 
 /// Edit, leave the editor, or pretty-print.
-pub(super) fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
+pub(super) fn run(state: &mut State, cmd: Cmd) -> Vec<UiEffect> {
     match cmd {
         Cmd::EditParams => {
             if state.params.definition.is_none() {
@@ -69,7 +69,7 @@ fn clean(text: &str) -> String {
 
 /// Pasted text: into the editor, the filter or the prompt, whichever takes the keys (and
 /// into the editor when the params pane is focused).
-pub(super) fn on_paste(state: &mut State, text: &str) -> Vec<Effect> {
+pub(super) fn on_paste(state: &mut State, text: &str) -> Vec<UiEffect> {
     let text = clean(text);
     match state.mode {
         Mode::Editing => {
@@ -103,7 +103,7 @@ pub(super) fn on_paste(state: &mut State, text: &str) -> Vec<Effect> {
 
 /// The saved params (or request) of a definition arrived: show them, unless the user has
 /// already typed, and run what was waiting for them.
-pub(super) fn on_loaded(state: &mut State, definition: &str, text: &str) -> Vec<Effect> {
+pub(super) fn on_loaded(state: &mut State, definition: &str, text: &str) -> Vec<UiEffect> {
     if state.params.definition.as_deref() != Some(definition) || state.params.dirty {
         return Vec::new();
     }
@@ -116,11 +116,11 @@ pub(super) fn on_loaded(state: &mut State, definition: &str, text: &str) -> Vec<
 }
 
 /// Remember the pane's text for its definition, when it changed.
-pub(super) fn save(state: &mut State) -> Vec<Effect> {
+pub(super) fn save(state: &mut State) -> Vec<UiEffect> {
     match state.params.definition.clone() {
         Some(definition) if state.params.dirty => {
             state.params.dirty = false;
-            vec![Effect::SaveParams {
+            vec![UiEffect::SaveParams {
                 definition,
                 text: state.params.text(),
             }]

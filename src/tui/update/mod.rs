@@ -11,7 +11,7 @@ mod runs;
 mod scroll;
 mod tests;
 
-pub use super::message::{DebugTarget, Effect, Msg, SessionAction};
+pub use super::message::{DebugTarget, Msg, SessionAction, UiEffect};
 
 use super::commands::{Cmd, palette_matches};
 use super::keymap::Key;
@@ -19,7 +19,7 @@ use super::state::{Mode, Overlay, State, Trace};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 /// Apply a message; returns the effects to perform.
-pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
+pub fn update(state: &mut State, msg: Msg) -> Vec<UiEffect> {
     match msg {
         Msg::Input(Event::Key(key)) => on_key(state, key),
         Msg::Input(Event::Mouse(m)) => mouse::on_mouse(state, m),
@@ -123,7 +123,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             }
             Vec::new()
         }
-        Msg::Changed { what, scope } => vec![Effect::RunTests {
+        Msg::Changed { what, scope } => vec![UiEffect::RunTests {
             of: what,
             scope,
             show: false,
@@ -139,7 +139,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     }
 }
 
-fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
+fn on_key(state: &mut State, key: KeyEvent) -> Vec<UiEffect> {
     if key.kind == KeyEventKind::Release {
         return Vec::new();
     }
@@ -167,7 +167,7 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
     Vec::new()
 }
 
-fn palette_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
+fn palette_key(state: &mut State, key: KeyEvent) -> Vec<UiEffect> {
     let Some(Overlay::Palette { query, selected }) = &mut state.overlay else {
         return Vec::new();
     };
@@ -198,7 +198,7 @@ fn palette_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
 }
 
 /// Run a command.
-pub fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
+pub fn run(state: &mut State, cmd: Cmd) -> Vec<UiEffect> {
     match cmd {
         Cmd::Quit | Cmd::ForceQuit => {
             state.quit = true;
@@ -256,7 +256,7 @@ pub fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
             } else {
                 "mouse off: the terminal can select text"
             });
-            vec![Effect::SetMouse(state.mouse)]
+            vec![UiEffect::SetMouse(state.mouse)]
         }
         Cmd::ScrollDown | Cmd::ScrollUp | Cmd::ExpandJson => {
             scroll::run(state, cmd);

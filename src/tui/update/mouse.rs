@@ -1,7 +1,7 @@
 //! The mouse (when captured): a click focuses a pane and selects its row, the wheel moves
 //! the selection or scrolls.
 
-use super::Effect;
+use super::UiEffect;
 use super::navigation::{select, step};
 use crate::tui::data::{ActivityRow, StepLineKind};
 use crate::tui::layout::{self, scroll_offset};
@@ -9,7 +9,7 @@ use crate::tui::state::{Focus, ListRow, Mode, Overlay, State};
 use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
 
 /// A mouse event.
-pub(super) fn on_mouse(state: &mut State, m: MouseEvent) -> Vec<Effect> {
+pub(super) fn on_mouse(state: &mut State, m: MouseEvent) -> Vec<UiEffect> {
     let wheel = match m.kind {
         MouseEventKind::ScrollUp => Some(-1),
         MouseEventKind::ScrollDown => Some(1),
@@ -87,7 +87,7 @@ pub(super) fn on_mouse(state: &mut State, m: MouseEvent) -> Vec<Effect> {
             state.activity_selected = offset + line;
             crate::tui::follow::on_moved(state);
             match state.visible_activity().get(offset + line) {
-                Some(ActivityRow::Run { run, .. }) => vec![Effect::LoadRun(run.id)],
+                Some(ActivityRow::Run { run, .. }) => vec![UiEffect::LoadRun(run.id)],
                 _ => Vec::new(),
             }
         }

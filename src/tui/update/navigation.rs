@@ -1,7 +1,7 @@
 //! Moving around: what the store says changed, selecting a definition, the filter, focus,
 //! and moving the selection of whatever has the keys.
 
-use super::Effect;
+use super::UiEffect;
 use super::editor;
 use crate::tui::commands::palette_matches;
 use crate::tui::data::{ActivityRow, DefinitionItem, StepLine, StepLineKind};
@@ -10,12 +10,12 @@ use crate::tui::state::{Focus, Mode, Overlay, Params, State};
 use crossterm::event::{KeyCode, KeyEvent};
 
 /// Another connection (or this process's writer) committed: reload what may have changed.
-pub(super) fn on_store_changed(state: &State) -> Vec<Effect> {
-    let mut fx = vec![Effect::ReloadAll];
+pub(super) fn on_store_changed(state: &State) -> Vec<UiEffect> {
+    let mut fx = vec![UiEffect::ReloadAll];
     if let Some(run) = &state.run
         && !run.status.is_finished()
     {
-        fx.push(Effect::LoadRun(run.id));
+        fx.push(UiEffect::LoadRun(run.id));
     } else if let Some(def) = state.selected_def {
         // a run of the selected workflow may have started or ended
         if state
@@ -23,13 +23,13 @@ pub(super) fn on_store_changed(state: &State) -> Vec<Effect> {
             .as_ref()
             .is_none_or(|r| Some(r.id) != last_known_run(state, def))
         {
-            fx.push(Effect::LoadLastRun(def));
+            fx.push(UiEffect::LoadLastRun(def));
         }
     }
     if let Some(Overlay::Trace(t)) = &state.overlay
         && !t.run.status.is_finished()
     {
-        fx.push(Effect::OpenTrace(t.run.id));
+        fx.push(UiEffect::OpenTrace(t.run.id));
     }
     fx
 }
@@ -46,7 +46,7 @@ fn last_known_run(state: &State, def: i64) -> Option<i64> {
 }
 
 /// The workflows and endpoints loaded.
-pub(super) fn on_definitions(state: &mut State, items: Vec<DefinitionItem>) -> Vec<Effect> {
+pub(super) fn on_definitions(state: &mut State, items: Vec<DefinitionItem>) -> Vec<UiEffect> {
     let before = state.selected().map(|d| d.row.updated_at);
     state.definitions = items;
     // a notice that a workflow is on (or off) goes when the store says otherwise
@@ -67,7 +67,7 @@ pub(super) fn on_definitions(state: &mut State, items: Vec<DefinitionItem>) -> V
     if state.selected().map(|d| d.row.updated_at) != before
         && let Some(id) = state.selected_def
     {
-        return vec![Effect::LoadSteps(id)];
+        return vec![UiEffect::LoadSteps(id)];
     }
     Vec::new()
 }
@@ -107,7 +107,7 @@ pub(super) fn on_steps(state: &mut State, def_id: i64, result: Result<Vec<StepLi
 
 /// Select a definition, asking for its steps, its params (or request), its breakpoints and
 /// its newest run.
-pub(super) fn select(state: &mut State, id: i64) -> Vec<Effect> {
+pub(super) fn select(state: &mut State, id: i64) -> Vec<UiEffect> {
     if state.selected_def == Some(id) {
         return Vec::new();
     }
@@ -121,12 +121,12 @@ pub(super) fn select(state: &mut State, id: i64) -> Vec<Effect> {
         return fx;
     };
     let row = item.row;
-    fx.push(Effect::LoadSteps(id));
-    fx.push(Effect::LoadLastRun(id));
-    fx.push(Effect::LoadBreakpoints(row.name.clone()));
+    fx.push(UiEffect::LoadSteps(id));
+    fx.push(UiEffect::LoadLastRun(id));
+    fx.push(UiEffect::LoadBreakpoints(row.name.clone()));
     state.params = Params::new(Some(row.name.clone()), row.kind, row.path.clone(), "{}");
     state.params.loaded = false;
-    fx.push(Effect::LoadParams {
+    fx.push(UiEffect::LoadParams {
         definition: row.name,
         event: row.on_event,
         route: row.path,
@@ -135,7 +135,7 @@ pub(super) fn select(state: &mut State, id: i64) -> Vec<Effect> {
 }
 
 /// A key typed into the filter.
-pub(super) fn filter_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
+pub(super) fn filter_key(state: &mut State, key: KeyEvent) -> Vec<UiEffect> {
     match key.code {
         KeyCode::Esc => {
             state.filter.clear();
@@ -152,7 +152,7 @@ pub(super) fn filter_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
 }
 
 /// The filter changed: keep the selections within what it lets through.
-pub(super) fn after_filter(state: &mut State) -> Vec<Effect> {
+pub(super) fn after_filter(state: &mut State) -> Vec<UiEffect> {
     state.activity_selected = state
         .activity_selected
         .min(state.visible_activity().len().saturating_sub(1));
@@ -202,7 +202,7 @@ fn moved(i: usize, len: usize, delta: isize) -> usize {
 }
 
 /// Move the selection of whatever has the keys by `delta` rows.
-pub(super) fn step(state: &mut State, delta: isize) -> Vec<Effect> {
+pub(super) fn step(state: &mut State, delta: isize) -> Vec<UiEffect> {
     match &mut state.overlay {
         Some(Overlay::Trace(t)) => {
             let len = t.run.steps.as_ref().map_or(0, Vec::len);
@@ -276,12 +276,12 @@ pub(super) fn step(state: &mut State, delta: isize) -> Vec<Effect> {
             state.activity_selected = moved(state.activity_selected, len, delta);
             crate::tui::follow::on_moved(state);
             let mut fx = match state.visible_activity().get(state.activity_selected) {
-                Some(ActivityRow::Run { run, .. }) => vec![Effect::LoadRun(run.id)],
+                Some(ActivityRow::Run { run, .. }) => vec![UiEffect::LoadRun(run.id)],
                 _ => Vec::new(),
             };
             if len > 0 && state.activity_selected + 1 == len {
                 // at the end of what is loaded: page older events in
-                fx.push(Effect::LoadOlder);
+                fx.push(UiEffect::LoadOlder);
             }
             fx
         }

@@ -1,7 +1,7 @@
 //! Commands that start or change something: the toggle, emit and call, a debug run, deploy
 //! (after its confirm), and opening a run's trace.
 
-use super::{DebugTarget, Effect};
+use super::{DebugTarget, UiEffect};
 use crate::model::Kind;
 use crate::tui::commands::Cmd;
 use crate::tui::data::ActivityRow;
@@ -9,9 +9,9 @@ use crate::tui::input::ParamsCheck;
 use crate::tui::state::{Confirm, Focus, Overlay, State, WhatIfState};
 
 /// Switch the selected workflow on or off.
-pub(super) fn toggle(state: &mut State) -> Vec<Effect> {
+pub(super) fn toggle(state: &mut State) -> Vec<UiEffect> {
     match state.selected() {
-        Some(item) if item.row.kind == Kind::Workflow => vec![Effect::Toggle {
+        Some(item) if item.row.kind == Kind::Workflow => vec![UiEffect::Toggle {
             def_id: item.row.id,
             name: item.row.name.clone(),
             active: !item.row.active,
@@ -30,7 +30,7 @@ pub(super) fn toggle(state: &mut State) -> Vec<Effect> {
 /// `x` and `r` on the selected definition: for a workflow, emit its event (every listener
 /// runs) or run its draft under the debugger; for an endpoint, call its live version or run
 /// its draft under the debugger, with the request in the params pane.
-pub(super) fn start(state: &mut State, cmd: Cmd) -> Vec<Effect> {
+pub(super) fn start(state: &mut State, cmd: Cmd) -> Vec<UiEffect> {
     let Some(item) = state.selected().cloned() else {
         state.warn("select a workflow or an endpoint first");
         return Vec::new();
@@ -65,7 +65,7 @@ pub(super) fn start(state: &mut State, cmd: Cmd) -> Vec<Effect> {
         (Kind::Workflow, Cmd::Emit) => {
             let event = row.on_event.unwrap_or_default();
             state.notify(format!("emitting {event}…"));
-            fx.push(Effect::Emit {
+            fx.push(UiEffect::Emit {
                 event,
                 params: input,
             });
@@ -81,7 +81,7 @@ pub(super) fn start(state: &mut State, cmd: Cmd) -> Vec<Effect> {
                 return fx;
             }
             state.notify(format!("calling {}…", row.name));
-            fx.push(Effect::Call {
+            fx.push(UiEffect::Call {
                 endpoint: row.name,
                 request: input,
             });
@@ -104,7 +104,7 @@ pub(super) fn start(state: &mut State, cmd: Cmd) -> Vec<Effect> {
 }
 
 /// `d` opens the deploy confirm (what changed first); `y` there deploys.
-pub(super) fn deploy(state: &mut State, cmd: Cmd) -> Vec<Effect> {
+pub(super) fn deploy(state: &mut State, cmd: Cmd) -> Vec<UiEffect> {
     if cmd == Cmd::Deploy {
         let Some(item) = state.selected().cloned() else {
             state.warn("select a workflow or an endpoint to deploy");
@@ -117,7 +117,7 @@ pub(super) fn deploy(state: &mut State, cmd: Cmd) -> Vec<Effect> {
             changes: None,
             what_if: WhatIfState::NotAsked,
         }));
-        return vec![Effect::LoadDiff(item.row.id)];
+        return vec![UiEffect::LoadDiff(item.row.id)];
     }
     let Some(Overlay::Confirm(c)) = state.overlay.take() else {
         return Vec::new();
@@ -127,7 +127,7 @@ pub(super) fn deploy(state: &mut State, cmd: Cmd) -> Vec<Effect> {
             state.notify(format!("{} is already live: nothing to deploy", c.name));
             Vec::new()
         }
-        Some(Ok(_)) => vec![Effect::Deploy {
+        Some(Ok(_)) => vec![UiEffect::Deploy {
             def_id: c.def_id,
             name: c.name,
         }],
@@ -140,7 +140,7 @@ pub(super) fn deploy(state: &mut State, cmd: Cmd) -> Vec<Effect> {
 }
 
 /// `w` in the deploy confirm: what the draft would have done with the events that came in.
-pub(super) fn what_if(state: &mut State) -> Vec<Effect> {
+pub(super) fn what_if(state: &mut State) -> Vec<UiEffect> {
     let Some(Overlay::Confirm(c)) = &mut state.overlay else {
         return Vec::new();
     };
@@ -155,14 +155,14 @@ pub(super) fn what_if(state: &mut State) -> Vec<Effect> {
         return Vec::new();
     }
     c.what_if = WhatIfState::Running;
-    vec![Effect::WhatIf {
+    vec![UiEffect::WhatIf {
         def_id: c.def_id,
         name: c.name.clone(),
     }]
 }
 
 /// Open the selected thing: a workflow's steps, a run's trace, an event's cascade.
-pub(super) fn open(state: &mut State) -> Vec<Effect> {
+pub(super) fn open(state: &mut State) -> Vec<UiEffect> {
     if let Some(Overlay::Cascade(_)) = state.overlay {
         return super::compare::open_in_cascade(state);
     }
@@ -175,8 +175,8 @@ pub(super) fn open(state: &mut State) -> Vec<Effect> {
             Vec::new()
         }
         Focus::Activity => match state.visible_activity().get(state.activity_selected) {
-            Some(ActivityRow::Run { run, .. }) => vec![Effect::OpenTrace(run.id)],
-            Some(ActivityRow::Event(e)) => vec![Effect::OpenCascade(e.id)],
+            Some(ActivityRow::Run { run, .. }) => vec![UiEffect::OpenTrace(run.id)],
+            Some(ActivityRow::Event(e)) => vec![UiEffect::OpenCascade(e.id)],
             Some(ActivityRow::Skip(s)) => {
                 let text = format!("{} did not run: {}", s.workflow, s.reason);
                 state.notify(text);

@@ -1,13 +1,13 @@
 //! Tests in the studio: run the selected workflow's or endpoint's tests and show them (each
 //! case, a failure's differences, its trace), write a case from the selected run.
 
-use super::Effect;
+use super::UiEffect;
 use crate::suite::CaseStatus;
 use crate::tui::commands::Cmd;
 use crate::tui::state::{Overlay, State, TestResults, TestsView, Trace};
 
 /// `T` and `ctrl-t`.
-pub(super) fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
+pub(super) fn run(state: &mut State, cmd: Cmd) -> Vec<UiEffect> {
     match cmd {
         Cmd::RunTests => run_tests(state),
         Cmd::RecordTest => record(state),
@@ -16,7 +16,7 @@ pub(super) fn run(state: &mut State, cmd: Cmd) -> Vec<Effect> {
 }
 
 /// Whose tests `T` runs: those in the open results, else the selected definition's.
-fn run_tests(state: &mut State) -> Vec<Effect> {
+fn run_tests(state: &mut State) -> Vec<UiEffect> {
     let of = match &state.overlay {
         Some(Overlay::Tests(t)) => Some(t.of.clone()),
         _ => state.selected().map(|d| d.row.name.clone()),
@@ -34,7 +34,7 @@ fn run_tests(state: &mut State) -> Vec<Effect> {
         result: None,
         selected,
     })));
-    vec![Effect::RunTests {
+    vec![UiEffect::RunTests {
         scope: crate::suite::load::Scope::Concerning(of.clone()),
         of,
         show: true,
@@ -89,7 +89,7 @@ pub(super) fn on_tests(
 }
 
 /// `enter` in the results: the selected case's trace (back to the results when it closes).
-pub(super) fn open_case(state: &mut State) -> Vec<Effect> {
+pub(super) fn open_case(state: &mut State) -> Vec<UiEffect> {
     let Some(Overlay::Tests(view)) = state.overlay.take() else {
         return Vec::new();
     };
@@ -123,7 +123,7 @@ pub(super) fn open_case(state: &mut State) -> Vec<Effect> {
 }
 
 /// `ctrl-t`: a case from the run the user looks at.
-fn record(state: &mut State) -> Vec<Effect> {
+fn record(state: &mut State) -> Vec<UiEffect> {
     if let Some(Overlay::Trace(t)) = &state.overlay
         && t.case.is_some()
     {
@@ -140,6 +140,6 @@ fn record(state: &mut State) -> Vec<Effect> {
             state.warn(format!("run #{id} has not ended: record it when it has"));
             Vec::new()
         }
-        Some((id, true)) => vec![Effect::RecordTest(id)],
+        Some((id, true)) => vec![UiEffect::RecordTest(id)],
     }
 }
