@@ -25,7 +25,7 @@ use tokio::sync::Semaphore;
 /// The project's settings as the engine uses them.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Limits.
+    /// The engine's limits and timeouts (`[engine]`).
     pub engine: EngineSettings,
     /// `$env`.
     pub env: Arc<Value>,
@@ -84,7 +84,7 @@ pub struct RunJob {
     pub version: Option<i64>,
     /// Live, debug or replay.
     pub mode: RunMode,
-    /// Inputs.
+    /// The params, `$event` and request the run reads.
     pub inputs: Inputs,
     /// The event (workflows).
     pub event: Option<EventContext>,

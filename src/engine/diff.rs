@@ -26,7 +26,7 @@ pub(crate) enum Change {
         id: String,
         /// Its action.
         action: String,
-        /// Where.
+        /// The JSON pointer of what changed.
         path: String,
     },
     /// A step is gone.

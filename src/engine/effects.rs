@@ -174,7 +174,7 @@ pub struct HttpRequest {
 /// What an `http` step got back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpResponse {
-    /// Status.
+    /// The HTTP status.
     pub status: u16,
     /// Headers, lower-case names (repeated ones joined with `, `).
     pub headers: Map<String, Value>,

@@ -24,9 +24,9 @@ pub enum EngineError {
     /// No endpoint answers that method and path.
     #[error("no endpoint answers {method} {path}{hint}")]
     UnknownRoute {
-        /// Method.
+        /// The request's method.
         method: String,
-        /// Path.
+        /// The request's path.
         path: String,
         /// What routes exist, or why none does.
         hint: String,
@@ -39,7 +39,7 @@ pub enum EngineError {
     Program {
         /// The definition.
         name: String,
-        /// Why.
+        /// What is wrong with it.
         message: String,
     },
     /// Definitions with faults.

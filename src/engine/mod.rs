@@ -63,7 +63,7 @@ pub struct Engine {
 /// An HTTP request for an endpoint.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Request {
-    /// Method.
+    /// The HTTP method, any case.
     pub method: String,
     /// Path (a query string after `?` is parsed into `query`).
     pub path: String,

@@ -31,12 +31,12 @@ pub enum Op {
     Set {
         /// Variable name.
         var: String,
-        /// Value.
+        /// The value to bind.
         value: Template,
     },
     /// `if`
     If {
-        /// Condition.
+        /// The condition that picks the branch.
         cond: Template,
         /// Steps when true.
         then: Steps,
@@ -49,7 +49,7 @@ pub enum Op {
         items: Template,
         /// Item variable.
         item: String,
-        /// Body.
+        /// The steps run for each item.
         steps: Steps,
     },
     /// `emit`
@@ -81,13 +81,13 @@ pub enum Op {
     },
     /// `http`
     Http {
-        /// Method.
+        /// The HTTP method.
         method: String,
-        /// URL.
+        /// The URL to call.
         url: Template,
-        /// Headers.
+        /// Headers to send, each value a template.
         headers: Vec<(String, Template)>,
-        /// Body.
+        /// The body to send, when there is one.
         body: Option<Template>,
         /// Timeout in ms.
         timeout_ms: Option<Template>,
@@ -96,12 +96,12 @@ pub enum Op {
     },
     /// `log`
     Log {
-        /// Message.
+        /// What to write to the log.
         message: Template,
     },
     /// `sleep`
     Sleep {
-        /// Milliseconds.
+        /// How long to sleep, in milliseconds.
         ms: Template,
     },
     /// `try`
@@ -113,12 +113,12 @@ pub enum Op {
     },
     /// `fail`
     Fail {
-        /// Message.
+        /// The error message to fail with.
         message: Template,
     },
     /// `return`
     Return {
-        /// Output.
+        /// The value the run returns.
         value: Template,
         /// HTTP status (endpoints).
         status: Option<Template>,

@@ -18,9 +18,9 @@ pub struct RunEnd {
     pub run_id: i64,
     /// Final status.
     pub status: RunStatus,
-    /// Output.
+    /// The run's output, when it succeeded.
     pub output: Option<Value>,
-    /// Error.
+    /// The error, when it failed or was cancelled.
     pub error: Option<String>,
     /// HTTP status from `return` (endpoints).
     pub http_status: Option<u16>,

@@ -58,7 +58,7 @@ impl Serialize for Timestamp {
 pub enum RunStatus {
     /// Waiting for a worker.
     Queued,
-    /// Executing.
+    /// Taken up by a worker and executing its steps.
     Running,
     /// Stopped at a breakpoint (debug runs).
     Paused,

@@ -87,11 +87,11 @@ impl HttpMock {
 pub enum HttpAnswer {
     /// A response.
     Response {
-        /// Status.
+        /// The HTTP status expected.
         status: u16,
-        /// Headers.
+        /// Headers expected (a subset).
         headers: Map<String, Value>,
-        /// Body.
+        /// The body expected (a subset, `$jq` predicates allowed).
         body: Value,
     },
     /// No response: the step fails with this message (refused, timed out, …).

@@ -40,7 +40,7 @@ pub enum StoreError {
         path: PathBuf,
         /// Its schema version.
         found: i64,
-        /// Ours.
+        /// The newest migration this build knows.
         known: i64,
     },
     /// No such workflow, endpoint, run or event.
@@ -56,7 +56,7 @@ pub enum StoreError {
     Corrupt {
         /// Which column.
         what: &'static str,
-        /// Why.
+        /// Why it did not parse.
         source: serde_json::Error,
     },
     /// The store cannot grow: its disk is full, or it reached the size it may have.

@@ -9,7 +9,7 @@ use serde_json::Value;
 /// An event to record.
 #[derive(Debug, Clone)]
 pub struct NewEvent<'a> {
-    /// Name.
+    /// The event's name.
     pub name: &'a str,
     /// Parameters (an object).
     pub params: &'a Value,

@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, params};
 /// The project as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StoredProject {
-    /// Settings.
+    /// The project's settings (`flowdeck.toml`).
     pub config: ProjectConfig,
     /// `flowdeck.toml` as written.
     pub config_text: Option<String>,

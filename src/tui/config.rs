@@ -14,7 +14,7 @@ use std::path::PathBuf;
 pub struct Config {
     /// Terminal behaviour.
     pub ui: UiConfig,
-    /// Colours.
+    /// Colours of the studio (`[theme]`).
     pub theme: ThemeConfig,
     /// Command name → keys.
     pub keymap: BTreeMap<String, Vec<String>>,

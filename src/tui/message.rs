@@ -181,7 +181,7 @@ pub enum UiEffect {
     Emit {
         /// The event.
         event: String,
-        /// Params.
+        /// The params to run with.
         params: Value,
     },
     /// Call an endpoint's live version, as a request would.
@@ -220,9 +220,9 @@ pub enum UiEffect {
     SetVariable {
         /// `$var` or `$param`.
         scope: EditScope,
-        /// Name.
+        /// The variable to change.
         name: String,
-        /// Value.
+        /// Its new value.
         value: Value,
     },
     /// Run a recorded run again, under the debugger.

@@ -48,7 +48,7 @@ impl Focus {
 /// What takes the keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// Commands.
+    /// Keys are commands (no prompt or editor has them).
     Normal,
     /// Typing in the params editor.
     Editing,
@@ -204,7 +204,7 @@ pub enum WhatIfState {
     /// Not asked for.
     #[default]
     NotAsked,
-    /// Running.
+    /// The draft is being tried against the recorded events.
     Running,
     /// Its answer, or why there is none.
     Done(Result<crate::engine::what_if::WhatIfReport, String>),
@@ -234,7 +234,7 @@ pub enum CascadeLine {
     Skip {
         /// The workflow.
         workflow: String,
-        /// Why.
+        /// Why the run ended (an error or a cancellation).
         reason: String,
         /// Stopped by the loop guard.
         is_loop: bool,
@@ -460,9 +460,9 @@ pub struct State {
     pub mouse: bool,
     /// Set to leave.
     pub quit: bool,
-    /// Keys.
+    /// Which key runs which command.
     pub keymap: Keymap,
-    /// Styles.
+    /// Colours and styles of every pane.
     pub theme: Theme,
     /// The store, for the title bar.
     pub store_label: String,

@@ -43,7 +43,7 @@ pub(crate) enum StoppedReason {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct StoppedBody {
-    /// Why.
+    /// Why the thread stopped (a step, a breakpoint, a pause, a failure).
     pub(crate) reason: StoppedReason,
     /// The run.
     pub(crate) thread_id: i64,
@@ -81,7 +81,7 @@ pub(crate) enum ThreadReason {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ThreadBody {
-    /// Which.
+    /// Whether the thread started or exited.
     pub(crate) reason: ThreadReason,
     /// The run.
     pub(crate) thread_id: i64,

@@ -69,15 +69,15 @@ fn describe(field: &str, e: &EvalError) -> String {
 /// What a leaf did to the run beyond its output.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Effect {
-    /// Nothing.
+    /// The step changes nothing beyond its record.
     None,
     /// Bind `$var.<name>`.
     Set(String, Value),
     /// End the run with this output (and HTTP status, for endpoints).
     Return {
-        /// Output.
+        /// The run's output.
         value: Value,
-        /// Status.
+        /// The HTTP status an endpoint answers with.
         status: Option<u16>,
     },
 }
@@ -98,7 +98,7 @@ pub(crate) struct Done {
 pub(crate) struct Failure {
     /// The fields evaluated so far.
     pub input: Value,
-    /// Why.
+    /// What went wrong, for the step record.
     pub message: String,
 }
 

@@ -59,9 +59,9 @@ pub enum DebugCommand {
     },
     /// Change `$var.<name>` or `$param.<name>` (recorded in the trace as an override).
     Set {
-        /// Which.
+        /// Whether it changes a variable or a param.
         scope: EditScope,
-        /// Name.
+        /// The variable or param to change.
         name: String,
         /// New value.
         value: Value,
@@ -102,7 +102,7 @@ pub enum StopReason {
     Failure {
         /// The step.
         step: String,
-        /// Why.
+        /// What went wrong.
         message: String,
     },
     /// A step command finished.
@@ -118,7 +118,7 @@ pub struct StackFrame {
     pub step: String,
     /// JSON pointer in the definition.
     pub path: String,
-    /// Action.
+    /// The step's action (`db.exec`, `http`, …).
     pub action: String,
     /// Item indexes of the enclosing loops.
     pub iteration: Vec<usize>,
@@ -155,7 +155,7 @@ pub struct Snapshot {
 pub enum DebugEvent {
     /// The run paused.
     Stopped {
-        /// Why.
+        /// Why it stopped.
         reason: StopReason,
         /// Where, and the variables.
         snapshot: Box<Snapshot>,
@@ -176,11 +176,11 @@ pub enum DebugEvent {
     Finished {
         /// The run.
         run_id: i64,
-        /// How.
+        /// How the run ended.
         status: RunStatus,
-        /// Output.
+        /// The run's output, when it succeeded.
         output: Option<Value>,
-        /// Error.
+        /// The error, when it failed.
         error: Option<String>,
     },
 }

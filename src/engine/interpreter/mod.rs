@@ -36,7 +36,7 @@ pub enum Outcome {
     },
     /// A step failed and nothing caught it.
     Failed {
-        /// Why.
+        /// The error that ended it.
         error: String,
         /// The step that failed.
         step: Option<String>,
