@@ -1,5 +1,9 @@
 //! The engine's shared services and the life of a run: load its program, execute it step by
 //! step, record every step as it completes, finish it once.
+//!
+//! Just over the size of most rooms: the services and the run's life share the `Core` they
+//! are methods of; the run's end (`run_end`), its log (`runlog`), dispatch, the worker and the
+//! side effects (`live`) are rooms of their own.
 
 use super::context::{EventContext, Inputs, RunContext};
 use super::dispatch::{self, Dispatched};

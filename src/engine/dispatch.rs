@@ -2,6 +2,7 @@
 //! run) or not (a skip with its reason), all in one transaction.
 
 use crate::model::{Kind, SkipRecord, Timestamp};
+use crate::store::HotWrites;
 use crate::store::Result;
 use crate::store::definitions::cached_listeners;
 use crate::store::events::{Inserted, NewEvent, StoredEvent};

@@ -39,6 +39,7 @@ pub use tracker::Tracker;
 use self::context::{EventContext, Inputs};
 use crate::model::diagnostic::suggest;
 use crate::model::{EventRecord, Kind, RunMode, RunRecord, Timestamp, json_text};
+use crate::store::HotWrites;
 use crate::store::Store;
 use crate::store::cascade::Cascade;
 use crate::store::runs::NewRun;

@@ -13,6 +13,7 @@ use super::run_end::RunEnd;
 use super::{DebugReport, EmitReport, EmitRequest, Engine, Tracker};
 use crate::model::record::vars_after;
 use crate::model::{Kind, RunMode, RunRecord, StepRecord, Target, Timestamp};
+use crate::store::HotWrites;
 use crate::store::definitions::DefinitionRow;
 use crate::store::events::StoredEvent;
 use crate::store::runs::NewRun;

@@ -7,6 +7,7 @@ use super::interpreter::Outcome;
 use super::runlog::RunLog;
 use super::secrets::Secrets;
 use crate::model::RunStatus;
+use crate::store::HotWrites;
 use crate::store::held::WriterStore;
 use serde_json::Value;
 use std::time::Instant;

@@ -7,6 +7,7 @@
 
 use super::core::Core;
 use crate::model::{StepRecord, Timestamp};
+use crate::store::HotWrites;
 use crate::store::steps::EncodedSteps;
 use std::time::{Duration, Instant};
 

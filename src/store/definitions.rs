@@ -1,6 +1,6 @@
 //! Workflows and endpoints: drafts, deployed versions, the active toggle, listeners of an event.
 
-use super::held::Prepared;
+use super::prepared::Prepared;
 use super::{Result, Store, StoreError};
 use crate::model::{Definition, Kind, Timestamp};
 use rusqlite::{OptionalExtension, params};

@@ -1,6 +1,6 @@
 //! Events: recorded before anything runs.
 
-use super::held::Prepared;
+use super::prepared::Prepared;
 use super::{Result, Store, json_column};
 use crate::model::{EventRecord, Timestamp};
 use rusqlite::{OptionalExtension, params};

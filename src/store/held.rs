@@ -7,41 +7,11 @@
 //! the writer thread, the busiest one, for every record. A held statement is found by the
 //! address of its `static` SQL text and only reset.
 
-use super::{Result, Store};
+use super::Store;
+use super::prepared::Prepared;
 use rusqlite::{PrepFlags, Statement};
 use std::cell::RefCell;
 use std::ops::Deref;
-
-/// Where a write gets its prepared statements: [`Store`] from rusqlite's cache,
-/// [`WriterStore`] from the ones it holds.
-pub(crate) trait Prepared {
-    /// The store (for `last_insert_rowid`, and for statements not worth holding).
-    fn store(&self) -> &Store;
-
-    /// Run `f` with the statement for `sql`. `f` executes it to its end (rusqlite resets a
-    /// statement when an execution ends) and binds every parameter: a held statement keeps
-    /// its last bindings until the next use.
-    fn with_statement<R>(
-        &self,
-        sql: &'static str,
-        f: impl FnOnce(&mut Statement<'_>) -> rusqlite::Result<R>,
-    ) -> rusqlite::Result<R>;
-}
-
-impl Prepared for Store {
-    fn store(&self) -> &Store {
-        self
-    }
-
-    fn with_statement<R>(
-        &self,
-        sql: &'static str,
-        f: impl FnOnce(&mut Statement<'_>) -> rusqlite::Result<R>,
-    ) -> rusqlite::Result<R> {
-        let mut stmt = self.conn().prepare_cached(sql)?;
-        f(&mut stmt)
-    }
-}
 
 /// The writer thread's store: a [`Store`] (it derefs to one) whose hot writes run on
 /// statements held for as long as it lives.
@@ -111,56 +81,6 @@ impl Deref for WriterStore<'_> {
 
     fn deref(&self) -> &Store {
         self.store
-    }
-}
-
-/// The hot writes, on held statements. Each has the same name and meaning as the
-/// [`Store`] method it stands in for (one body serves both), so a writer job calls
-/// `store.insert_run(…)` either way and gets the held statement.
-impl WriterStore<'_> {
-    /// Insert an event's row on held statements (see [`super::events::Inserted`]).
-    pub fn insert_event_row(
-        &self,
-        e: &super::events::NewEvent<'_>,
-    ) -> Result<super::events::Inserted> {
-        super::events::insert_event_row(self, e)
-    }
-
-    /// [`Store::insert_run`] on held statements.
-    pub fn insert_run(&self, r: &super::runs::NewRun<'_>) -> Result<(i64, bool)> {
-        super::runs::insert_run(self, r)
-    }
-
-    /// [`Store::start_run_at`] on held statements.
-    pub fn start_run_at(
-        &self,
-        id: i64,
-        at: crate::model::Timestamp,
-        owner: &str,
-        lease_expires: crate::model::Timestamp,
-    ) -> Result<()> {
-        super::runs::start_run_at(self, id, at, owner, lease_expires)
-    }
-
-    /// [`Store::finish_run_started`] on held statements.
-    pub fn finish_run_started(
-        &self,
-        id: i64,
-        started_at: Option<crate::model::Timestamp>,
-        status: crate::model::RunStatus,
-        output: Option<&str>,
-        error: Option<&str>,
-    ) -> Result<()> {
-        super::runs::finish_run_started(self, id, started_at, status, output, error)
-    }
-
-    /// [`Store::insert_encoded_steps`] on held statements.
-    pub fn insert_encoded_steps(
-        &self,
-        run_id: i64,
-        steps: &super::steps::EncodedSteps,
-    ) -> Result<()> {
-        super::steps::insert_encoded_steps(self, run_id, steps)
     }
 }
 

@@ -18,6 +18,7 @@ pub(crate) mod held;
 pub(crate) mod leases;
 pub(crate) mod load;
 pub(crate) mod migrations;
+pub(crate) mod prepared;
 pub(crate) mod project;
 pub(crate) mod project_files;
 pub mod runs;
@@ -25,10 +26,12 @@ pub(crate) mod skips;
 pub mod steps;
 pub(crate) mod ui_state;
 pub(crate) mod writer;
+pub(crate) mod writes;
 
 pub use data::DataDb;
 pub use error::{Result, StoreError};
 pub use writer::Writer;
+pub use writes::HotWrites;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 //! Runs: queued by the dispatcher, leased by a worker, finished once.
 
-use super::held::Prepared;
+use super::prepared::Prepared;
 use super::{Result, Store, json_column, json_column_opt};
 use crate::model::{Kind, RunMode, RunRecord, RunStatus, Target, Timestamp};
 use rusqlite::{OptionalExtension, params};
@@ -96,26 +96,9 @@ pub(crate) fn finish_raw(raw: RawRun) -> Result<RunRecord> {
 }
 
 impl Store {
-    /// Queue a run. A live run of the same event and workflow that already exists is
-    /// returned instead (exactly once in the record); the flag says whether it is new.
-    pub fn insert_run(&self, r: &NewRun<'_>) -> Result<(i64, bool)> {
-        insert_run(self, r)
-    }
-
     /// Mark a run as running under `owner`'s lease.
     pub fn start_run(&self, id: i64, owner: &str, lease_expires: Timestamp) -> Result<()> {
-        self.start_run_at(id, Timestamp::now(), owner, lease_expires)
-    }
-
-    /// [`Store::start_run`], started at `at`.
-    pub fn start_run_at(
-        &self,
-        id: i64,
-        at: Timestamp,
-        owner: &str,
-        lease_expires: Timestamp,
-    ) -> Result<()> {
-        start_run_at(self, id, at, owner, lease_expires)
+        start_run_at(self, id, Timestamp::now(), owner, lease_expires)
     }
 
     /// Set a run's status (for pause and resume).
@@ -124,20 +107,6 @@ impl Store {
             .prepare_cached("UPDATE runs SET status = ?2 WHERE id = ?1")?
             .execute(params![id, status.as_str()])?;
         Ok(())
-    }
-
-    /// Record the end of a run. `started_at`: when it started, for a run whose start was
-    /// not recorded separately (a fast run's whole life is one write); a start already
-    /// recorded is kept.
-    pub fn finish_run_started(
-        &self,
-        id: i64,
-        started_at: Option<Timestamp>,
-        status: RunStatus,
-        output: Option<&str>,
-        error: Option<&str>,
-    ) -> Result<()> {
-        finish_run_started(self, id, started_at, status, output, error)
     }
 
     /// One run, without its steps.
@@ -299,6 +268,7 @@ pub(crate) fn finish_run_started(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::HotWrites;
     use crate::store::events::NewEvent;
     use crate::store::testing::{temp_store, workflow_w};
     use serde_json::json;

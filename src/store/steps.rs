@@ -1,6 +1,6 @@
 //! Step records: one row per executed step (and attempt) of a run.
 
-use super::held::Prepared;
+use super::prepared::Prepared;
 use super::{Result, Store, json_column, json_column_opt};
 use crate::model::{StepRecord, StepStatus, Timestamp, json_text};
 use rusqlite::params;
@@ -170,13 +170,7 @@ impl Store {
     pub fn insert_step(&self, run_id: i64, s: &StepRecord) -> Result<()> {
         let mut encoded = EncodedSteps::default();
         encoded.push(s);
-        self.insert_encoded_steps(run_id, &encoded)
-    }
-
-    /// Record encoded steps of run `run_id`, several rows per statement (one statement's
-    /// start and end cost as much as a row).
-    pub fn insert_encoded_steps(&self, run_id: i64, steps: &EncodedSteps) -> Result<()> {
-        insert_encoded_steps(self, run_id, steps)
+        insert_encoded_steps(self, run_id, &encoded)
     }
 
     /// Every step record of a run, in `seq` order.
@@ -266,6 +260,7 @@ pub(crate) fn insert_encoded_steps(
 mod tests {
     use super::*;
     use crate::model::{Kind, RunMode};
+    use crate::store::HotWrites;
     use crate::store::runs::NewRun;
     use crate::store::testing::{temp_store, workflow_w};
     use serde_json::json;

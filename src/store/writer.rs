@@ -587,6 +587,7 @@ fn run_alone(store: &WriterStore<'_>, job: &mut Job) -> Option<StoreError> {
 mod tests {
     use super::*;
     use crate::model::{Kind, RunMode};
+    use crate::store::HotWrites;
     use crate::store::runs::NewRun;
 
     #[tokio::test]

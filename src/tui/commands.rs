@@ -1,6 +1,9 @@
 //! The one command registry: every command the studio knows, with its name, what it does,
 //! its default keys and where it applies. The keymap, the help screen, the command palette
 //! and the hint bar are all built from this list, so none of them can drift from the keys.
+//!
+//! Longer than most rooms on purpose: the registry is one table, read top to bottom, and cut
+//! into files it would no longer show every command and key in one place.
 
 /// A command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,4 +1,7 @@
 //! The studio's state: plain data that `update` changes and `view` draws.
+//!
+//! Longer than most rooms on purpose: it is the one place a reader learns what the studio
+//! holds (each pane's state, overlays, modes); the behaviour lives in `update` and `view`.
 
 use super::data::{ActivityRow, DefinitionItem, StepLine, StepLineKind};
 use super::input::ParamsCheck;
