@@ -14,6 +14,9 @@ pub enum ReadError {
     /// The blocking task ended without an answer (it panicked, or the runtime is stopping).
     #[error("a read of the store did not finish: {0}")]
     Stopped(#[from] tokio::task::JoinError),
+    /// The definitions' generation could not be read (`server::generation`).
+    #[error("cannot read the definitions' generation: {0}")]
+    Generation(String),
 }
 
 /// Run `read` with the engine's reader connection on a blocking thread.

@@ -1,19 +1,21 @@
 //! The endpoints' routes, served by axum Routers built from the store's definitions (one per
 //! HTTP method, laid out by `server::endpoint_table`) and built again whenever the
 //! definitions' generation moves: a deploy, a rollback or an import, by this process or
-//! another. Each request that reaches the endpoints reads that generation (one row, off the
-//! async workers); the Routers are rebuilt only when it has moved, so a deploy takes effect
-//! on the next request without a restart.
+//! another. Each request that reaches the endpoints has that generation read after it
+//! arrived (`server::generation`: one row, by a thread of the server's own, shared by the
+//! requests that arrive together); the Routers are rebuilt only when it has moved, so a
+//! deploy takes effect on the next request without a restart.
 
 use super::App;
 use super::blocking::{ReadError, read};
 use super::endpoint_table::{MethodRoutes, RouteTable, Target};
 use super::fixed::BUILT_IN;
+use super::generation::GenerationReader;
 use super::payload::JsonPayload;
 use super::reply::{error, failed, internal, json_reply};
+use crate::engine::Engine;
 use crate::engine::Request as EngineRequest;
 use crate::engine::routes::match_route;
-use crate::store::StoreError;
 use axum::extract::rejection::{QueryRejection, RawPathParamsRejection};
 use axum::extract::{OriginalUri, Query, RawPathParams, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
@@ -26,9 +28,11 @@ use std::sync::{Arc, PoisonError, RwLock};
 use tower::ServiceExt;
 
 /// The Routers of the definitions as last read, shared by every request.
-#[derive(Default)]
 pub struct Live {
     current: RwLock<Arc<Table>>,
+    /// Reads the generation for many requests at once (`None`: its thread could not
+    /// start, and each request reads it on a blocking thread).
+    generation: Option<GenerationReader>,
 }
 
 /// The endpoints' Routers at one generation of the definitions.
@@ -57,22 +61,27 @@ pub async fn dispatch(State(app): State<Arc<App>>, request: Request) -> Response
 }
 
 impl Live {
+    /// No Routers yet; the generation is read on `engine`.
+    pub fn new(engine: &Engine) -> Live {
+        Live {
+            current: RwLock::default(),
+            generation: GenerationReader::start(engine.clone()),
+        }
+    }
+
     /// The Routers for the definitions as they are now: those last built, unless the
     /// generation has moved since.
     async fn fresh(&self, app: &App) -> Result<Arc<Table>, ReadError> {
         let current = Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner));
-        let seen = current.generation;
-        let changed = read(&app.engine, move |store| {
-            let generation = store.generation()?;
-            if Some(generation) == seen {
-                return Ok::<_, StoreError>(None);
-            }
-            Ok(Some((generation, store.list_definitions()?)))
-        })
-        .await?;
-        let Some((generation, rows)) = changed else {
-            return Ok(current);
+        let generation = match &self.generation {
+            Some(reader) => reader.read().await.map_err(ReadError::Generation)?,
+            None => read(&app.engine, |store| store.generation()).await?,
         };
+        if current.generation == Some(generation) {
+            return Ok(current);
+        }
+        // rows newer than `generation` only make the next request build again
+        let rows = read(&app.engine, |store| store.list_definitions()).await?;
         let table = Arc::new(Table::build(generation, &RouteTable::new(&rows, &BUILT_IN)));
         let mut slot = self.current.write().unwrap_or_else(PoisonError::into_inner);
         // two requests may rebuild at once: the newer definitions stay

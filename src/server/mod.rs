@@ -12,6 +12,7 @@ mod cloudevents;
 mod endpoint_table;
 mod endpoints;
 mod fixed;
+mod generation;
 /// Pure parsing of ingested requests (events, CloudEvents, bodies); public for the fuzz targets.
 pub mod ingest;
 mod layers;
@@ -93,9 +94,9 @@ impl Running {
 pub fn router(engine: Engine, options: Options) -> axum::Router {
     let rules = BodyRules::of(&options);
     let app = Arc::new(App {
+        endpoints: endpoints::Live::new(&engine),
         engine,
         options,
-        endpoints: endpoints::Live::default(),
     });
     // everything but the health check: the token first (a 401 before any limit), then the
     // body's limits, which the handlers' body extractors (`payload`) answer for

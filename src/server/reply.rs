@@ -58,7 +58,7 @@ pub fn internal(e: &EngineError) -> Response {
 pub fn failed(e: &ReadError) -> Response {
     match e {
         ReadError::Engine(e) => internal(e),
-        ReadError::Stopped(_) => {
+        ReadError::Stopped(_) | ReadError::Generation(_) => {
             tracing::error!(error = %e, "request failed");
             error(500, e.to_string(), json!({}))
         }
