@@ -198,15 +198,29 @@ impl Engine {
             }
         }
         let (row, bound) = self.route(&method, &path, request.draft)?;
+        let request = Request { query, ..request };
+        self.answer_at(row, bound, request, tracker).await
+    }
+
+    /// Run `row`, the endpoint already found for `request` (its `{name}` segments bound in
+    /// `bound`), as [`Engine::answer`] does after its lookup: for a caller that routes
+    /// requests itself (the server's router), with `request.query` already parsed.
+    pub async fn answer_at(
+        &self,
+        row: crate::store::definitions::DefinitionRow,
+        bound: Map<String, Value>,
+        request: Request,
+        tracker: Option<Tracker>,
+    ) -> Result<Answer, EngineError> {
         let (version, mode) = if request.draft {
             (None, RunMode::Debug)
         } else {
             (row.live_version, RunMode::Live)
         };
         let inputs = Inputs {
-            body: request.body.clone(),
-            query: Value::Object(query),
-            headers: Value::Object(request.headers.clone()),
+            body: request.body,
+            query: Value::Object(request.query),
+            headers: Value::Object(request.headers),
             path: Value::Object(bound),
             ..Inputs::default()
         };

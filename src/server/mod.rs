@@ -1,19 +1,39 @@
-//! `flowdeck serve`: every endpoint's live version over HTTP (axum), event ingestion (plain
-//! and CloudEvents), the record (`/runs/{id}`, `/events/{id}`), and a worker that takes up
-//! queued runs, with leases shared with other processes on the same store.
+//! `flowdeck serve`: every endpoint's live version over HTTP (an axum Router), event
+//! ingestion (plain and CloudEvents), the record (`/runs/{id}`, `/events/{id}`), and a worker
+//! that takes up queued runs, with leases shared with other processes on the same store.
+//!
+//! A request goes through: the request log and the path's normalisation (`layers`, around
+//! the Router, so that `/runs/7/` is routed as `/runs/7`); `GET /healthz`; then, behind the
+//! token and the body's limits, the built-in routes (`fixed`) and, for every other method
+//! and path, the endpoints' Routers, rebuilt when the definitions change (`endpoints`).
 
+mod blocking;
 mod cloudevents;
-mod handler;
+mod endpoint_table;
+mod endpoints;
+mod fixed;
+mod generation;
 /// Pure parsing of ingested requests (events, CloudEvents, bodies); public for the fuzz targets.
 pub mod ingest;
+mod layers;
 mod listen;
+mod payload;
 mod reply;
 
 use crate::engine::Engine;
+use axum::Extension;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{MethodFilter, get};
+use payload::BodyRules;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+use tower::ServiceBuilder;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::normalize_path::NormalizePathLayer;
+use tower_http::timeout::RequestBodyDeadlineLayer;
 
 /// How to serve.
 #[derive(Debug, Clone)]
@@ -50,6 +70,8 @@ impl Default for Options {
 pub(crate) struct App {
     pub(crate) engine: Engine,
     pub(crate) options: Options,
+    /// The endpoints' Routers, as of the last definitions read.
+    pub(crate) endpoints: endpoints::Live,
 }
 
 /// A running server.
@@ -68,12 +90,45 @@ impl Running {
     }
 }
 
-/// The routes.
+/// The routes, with their layers.
 pub fn router(engine: Engine, options: Options) -> axum::Router {
-    let app = Arc::new(App { engine, options });
-    axum::Router::new()
-        .fallback(handler::handle)
-        .with_state(app)
+    let rules = BodyRules::of(&options);
+    let app = Arc::new(App {
+        endpoints: endpoints::Live::new(&engine),
+        engine,
+        options,
+    });
+    // everything but the health check: the token first (a 401 before any limit), then the
+    // body's limits, which the handlers' body extractors (`payload`) answer for
+    let guarded = fixed::routes()
+        .layer(
+            ServiceBuilder::new()
+                .layer(from_fn_with_state(Arc::clone(&app), layers::authorize))
+                .layer(Extension(rules))
+                .layer(Extension(Arc::clone(&app)))
+                .layer(from_fn(layers::explain_too_large))
+                .layer(DefaultBodyLimit::disable())
+                .layer(RequestBodyLimitLayer::new(rules.limit))
+                .layer(RequestBodyDeadlineLayer::new(rules.timeout)),
+        )
+        .with_state(Arc::clone(&app));
+    let routes = axum::Router::new()
+        .route(
+            "/healthz",
+            get(fixed::healthz)
+                .on_service(MethodFilter::HEAD, guarded.clone())
+                .fallback_service(guarded.clone()),
+        )
+        .fallback_service(guarded)
+        .with_state(app);
+    // around the Router: the log sees the path as sent, and the routes see it normalised
+    // (`/runs/7/` and `//runs/7` are `/runs/7`, as the routes always took them)
+    axum::Router::new().fallback_service(
+        ServiceBuilder::new()
+            .layer(layers::request_log())
+            .layer(NormalizePathLayer::trim_trailing_slash())
+            .service(routes),
+    )
 }
 
 /// Bind and serve in the background (the queue worker too) until `stop` is called.

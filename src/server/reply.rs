@@ -1,5 +1,9 @@
 //! JSON replies with the right status, and the error shapes users see.
 
+use super::blocking::ReadError;
+use super::ingest;
+use crate::engine::EngineError;
+use crate::store::StoreError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -22,4 +26,41 @@ pub fn error(status: u16, message: impl Into<String>, extra: Value) -> Response 
         b.extend(e);
     }
     json_reply(status, &body)
+}
+
+/// The connection closes after this answer (the rest of a request body is not read).
+pub fn closing(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("close"),
+    );
+    response
+}
+
+/// A request refused before the engine saw it (400, 415).
+pub fn refused(r: ingest::Refused) -> Response {
+    error(r.status, r.message, r.details)
+}
+
+/// A failure of the engine or the store: 507 when the store is full, 500 otherwise.
+pub fn internal(e: &EngineError) -> Response {
+    if let EngineError::Store(full @ StoreError::Full { .. }) = e {
+        // 507 Insufficient Storage: nothing of the request was recorded; the same request
+        // succeeds once the store has room
+        tracing::warn!(error = %full, "request refused: the store is full");
+        return error(507, full.to_string(), json!({ "store_full": true }));
+    }
+    tracing::error!(error = %e, "request failed");
+    error(500, e.to_string(), json!({}))
+}
+
+/// A read of the store that failed, or did not finish: as [`internal`].
+pub fn failed(e: &ReadError) -> Response {
+    match e {
+        ReadError::Engine(e) => internal(e),
+        ReadError::Stopped(_) | ReadError::Generation(_) => {
+            tracing::error!(error = %e, "request failed");
+            error(500, e.to_string(), json!({}))
+        }
+    }
 }
