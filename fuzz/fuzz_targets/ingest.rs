@@ -51,14 +51,28 @@ fuzz_target!(|data: &[u8]| {
     let input_event = name.as_deref();
     match event_request(input_event, &headers, body) {
         Ok(request) => {
-            assert!(request.params.is_object(), "{}", request.params);
             match input_event {
                 Some(name) => {
+                    // the params as the compact text of an object, equal to the body's value
+                    let text = request.params_text.as_deref().expect("params as text");
+                    let params: Value = serde_json::from_str(text).expect("recorded text parses");
+                    assert!(params.is_object(), "{text}");
+                    if let Ok(Value::Object(body)) = json_body(body) {
+                        assert_eq!(params, Value::Object(body));
+                    }
                     assert_eq!(request.name, name);
                     assert_eq!(request.source, "http");
-                    assert!(request.dedup_key.is_none());
+                    // a key only from an Idempotency-Key header
+                    assert_eq!(
+                        request.dedup_key.is_some(),
+                        headers
+                            .get("idempotency-key")
+                            .and_then(|v| v.to_str().ok())
+                            .is_some_and(|k| !k.is_empty())
+                    );
                 }
                 None => {
+                    assert!(request.params.is_object(), "{}", request.params);
                     assert!(!request.name.is_empty());
                     assert!(request.source.starts_with("cloudevents:"));
                     assert!(

@@ -7,7 +7,7 @@ use crate::store::Store;
 
 /// What a request's read of the store ran into.
 #[derive(Debug, thiserror::Error)]
-pub enum ReadError {
+pub(super) enum ReadError {
     /// The store (or the engine reading it) failed.
     #[error(transparent)]
     Engine(#[from] EngineError),
@@ -20,7 +20,7 @@ pub enum ReadError {
 }
 
 /// Run `read` with the engine's reader connection on a blocking thread.
-pub async fn read<T, E>(
+pub(super) async fn read<T, E>(
     engine: &Engine,
     read: impl FnOnce(&Store) -> Result<T, E> + Send + 'static,
 ) -> Result<T, ReadError>
@@ -34,7 +34,7 @@ where
 }
 
 /// Run `work`, which reads the store through the engine, on a blocking thread.
-pub async fn with_engine<T: Send + 'static>(
+pub(super) async fn with_engine<T: Send + 'static>(
     engine: &Engine,
     work: impl FnOnce(&Engine) -> T + Send + 'static,
 ) -> Result<T, ReadError> {

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 /// A CloudEvent as flowdeck records it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CloudEvent {
+pub(super) struct CloudEvent {
     /// `type`: the event name.
     pub name: String,
     /// `data`: the params.
@@ -20,13 +20,13 @@ pub struct CloudEvent {
 
 impl CloudEvent {
     /// The idempotency key: the same source and id record one event.
-    pub fn dedup_key(&self) -> String {
+    pub(super) fn dedup_key(&self) -> String {
         format!("ce:{}\u{1f}{}", self.source, self.id)
     }
 }
 
 /// Why a request is not a CloudEvent flowdeck takes: the status and the message.
-pub type Refusal = (u16, String);
+pub(super) type Refusal = (u16, String);
 
 fn required<'a>(get: &impl Fn(&str) -> Option<&'a str>, name: &str) -> Result<String, Refusal> {
     match get(name) {
@@ -63,7 +63,7 @@ fn params(data: Option<Value>) -> Result<Value, Refusal> {
 }
 
 /// Read a CloudEvent from a request's headers and body.
-pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<CloudEvent, Refusal> {
+pub(super) fn parse(headers: &HeaderMap, body: &[u8]) -> Result<CloudEvent, Refusal> {
     let content_type = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())

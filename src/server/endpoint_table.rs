@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 /// An endpoint a request can reach.
 #[derive(Debug)]
-pub struct Target {
+pub(super) struct Target {
     /// Its definition (a `None` live version: imported, never deployed).
     pub row: DefinitionRow,
     /// Its route (`/skus/{id}`).
@@ -28,7 +28,7 @@ pub struct Target {
 impl Target {
     /// Its `{name}` segments bound to `values`, the path's segments in the same order
     /// (percent-decoded).
-    pub fn bind<'a>(&self, values: impl Iterator<Item = &'a str>) -> Map<String, Value> {
+    pub(super) fn bind<'a>(&self, values: impl Iterator<Item = &'a str>) -> Map<String, Value> {
         self.params
             .iter()
             .zip(values)
@@ -39,7 +39,7 @@ impl Target {
 
 /// The endpoints of one method.
 #[derive(Debug)]
-pub struct MethodRoutes {
+pub(super) struct MethodRoutes {
     /// The method, as the endpoints spell it.
     pub method: String,
     /// Its endpoints, in the store's order.
@@ -57,7 +57,7 @@ pub struct MethodRoutes {
 impl MethodRoutes {
     /// The endpoint that answers `path`, by the engine's rule, with its `{name}` segments
     /// bound.
-    pub fn resolve(&self, path: &str) -> Option<(Arc<Target>, Map<String, Value>)> {
+    pub(super) fn resolve(&self, path: &str) -> Option<(Arc<Target>, Map<String, Value>)> {
         let mut best: Option<(usize, &Arc<Target>, Map<String, Value>)> = None;
         for target in &self.targets {
             let Some(bound) = match_route(&target.route, path) else {
@@ -74,7 +74,7 @@ impl MethodRoutes {
 
 /// Every endpoint route of the store, by method, and the routes a 404 lists.
 #[derive(Debug)]
-pub struct RouteTable {
+pub(super) struct RouteTable {
     /// The endpoints of each method, methods in the order first met.
     pub methods: Vec<Arc<MethodRoutes>>,
     /// `METHOD /path` of the built-in routes, then of every live endpoint.
@@ -84,7 +84,7 @@ pub struct RouteTable {
 impl RouteTable {
     /// The table of `rows` (the store's definitions, in its order); `built_in` leads the
     /// listed routes.
-    pub fn new(rows: &[DefinitionRow], built_in: &[&str]) -> RouteTable {
+    pub(super) fn new(rows: &[DefinitionRow], built_in: &[&str]) -> RouteTable {
         let endpoints: Vec<&DefinitionRow> =
             rows.iter().filter(|r| r.kind == Kind::Endpoint).collect();
         let listed: Arc<[String]> = built_in

@@ -28,7 +28,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use tower::ServiceExt;
 
 /// The Routers of the definitions as last read, shared by every request.
-pub struct Live {
+pub(crate) struct Live {
     current: RwLock<Arc<Table>>,
     /// Reads the generation for many requests at once (`None`: its thread could not
     /// start, and each request reads it on a blocking thread).
@@ -37,7 +37,7 @@ pub struct Live {
 
 /// The endpoints' Routers at one generation of the definitions.
 #[derive(Default)]
-pub struct Table {
+pub(super) struct Table {
     /// The generation they were built at (`None`: not read yet).
     generation: Option<i64>,
     /// A Router per method (as the endpoints spell it).
@@ -48,7 +48,7 @@ pub struct Table {
 
 /// Every request that no built-in route takes: the endpoint of its method and path, or the
 /// 404 (with the routes there are) or 405 (with `Allow`).
-pub async fn dispatch(State(app): State<Arc<App>>, request: Request) -> Response {
+pub(super) async fn dispatch(State(app): State<Arc<App>>, request: Request) -> Response {
     let table = match app.endpoints.fresh(&app).await {
         Ok(table) => table,
         Err(e) => return failed(&e),
@@ -62,7 +62,7 @@ pub async fn dispatch(State(app): State<Arc<App>>, request: Request) -> Response
 
 impl Live {
     /// No Routers yet; the generation is read on `engine`.
-    pub fn new(engine: &Engine) -> Live {
+    pub(crate) fn new(engine: &Engine) -> Live {
         Live {
             current: RwLock::default(),
             generation: GenerationReader::start(engine.clone()),

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// The routes above, as listed in a 404's `routes` (endpoints' routes follow them).
-pub const BUILT_IN: [&str; 5] = [
+pub(super) const BUILT_IN: [&str; 5] = [
     "GET /healthz",
     "POST /events/{name}",
     "POST /events",
@@ -32,7 +32,7 @@ pub const BUILT_IN: [&str; 5] = [
 /// Ingestion and the record; other methods on these paths, and every other path, go to
 /// the endpoints. (HEAD is routed there too: axum would otherwise answer it with GET's
 /// handler, which today's routes never did.)
-pub fn routes() -> Router<Arc<App>> {
+pub(super) fn routes() -> Router<Arc<App>> {
     Router::new()
         .route(
             "/events",
@@ -56,7 +56,7 @@ pub fn routes() -> Router<Arc<App>> {
 }
 
 /// `GET /healthz`: alive, and how many runs are unfinished (`-1` when the store cannot say).
-pub async fn healthz(State(app): State<Arc<App>>) -> Response {
+pub(super) async fn healthz(State(app): State<Arc<App>>) -> Response {
     let unfinished = read(&app.engine, |s| s.count_unfinished())
         .await
         .unwrap_or(-1);

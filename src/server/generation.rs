@@ -13,13 +13,13 @@ type Reply = oneshot::Sender<Result<i64, String>>;
 
 /// The reading thread's door; the thread ends when this is dropped.
 #[derive(Debug)]
-pub struct GenerationReader {
+pub(super) struct GenerationReader {
     asks: mpsc::Sender<Reply>,
 }
 
 impl GenerationReader {
     /// Start the thread on `engine`'s reader connection (`None` when no thread can start).
-    pub fn start(engine: Engine) -> Option<GenerationReader> {
+    pub(super) fn start(engine: Engine) -> Option<GenerationReader> {
         let (asks, waiting) = mpsc::channel::<Reply>();
         std::thread::Builder::new()
             .name("flowdeck-routes".into())
@@ -39,7 +39,7 @@ impl GenerationReader {
     }
 
     /// The generation as of now (read after this call began).
-    pub async fn read(&self) -> Result<i64, String> {
+    pub(super) async fn read(&self) -> Result<i64, String> {
         let (reply, answer) = oneshot::channel();
         self.asks.send(reply).map_err(|_| {
             "the thread that reads the definitions' generation has stopped".to_string()

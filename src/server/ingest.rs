@@ -5,6 +5,7 @@
 
 use super::cloudevents;
 use crate::engine::EmitRequest;
+use crate::engine::effects::{CompactError, compact_object};
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
@@ -47,6 +48,35 @@ pub fn json_body(bytes: &[u8]) -> Result<Value, Refused> {
     })
 }
 
+/// A body as the compact JSON text of an object (`{}` when empty), never built into values:
+/// an event's params are recorded as text (docs/reliability.md, large payloads).
+fn params_text(body: &[u8]) -> Result<String, Refused> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok("{}".to_string());
+    }
+    // not UTF-8: the JSON parser says where, as for any malformed body
+    let text = std::str::from_utf8(body).map_err(|_| match json_body(body) {
+        Err(refused) => refused,
+        Ok(_) => Refused::new(400, "malformed JSON: not UTF-8"),
+    })?;
+    match compact_object(text) {
+        Ok(compact) => Ok(compact),
+        Err(CompactError::Json(_)) => Err(json_body(body)
+            .err()
+            .unwrap_or_else(|| Refused::new(400, "malformed JSON"))),
+        Err(CompactError::NotAnObject) => {
+            // named in short: the body may be large
+            let shown = json_body(body)
+                .map(|v| crate::text::short(&v, 60))
+                .unwrap_or_default();
+            Err(Refused::new(
+                400,
+                format!("the params must be a JSON object, got {shown}"),
+            ))
+        }
+    }
+}
+
 /// The event a request asks to emit: `name` from `POST /events/NAME` with the body as its
 /// params (a JSON object, or nothing), or, without `name`, the CloudEvent of `POST /events`
 /// (structured or binary mode; `source` + `id` become its idempotency key).
@@ -56,17 +86,7 @@ pub fn event_request(
     body: &[u8],
 ) -> Result<EmitRequest, Refused> {
     if let Some(name) = name {
-        let params = match json_body(body)? {
-            Value::Null => json!({}),
-            v @ Value::Object(_) => v,
-            other => {
-                return Err(Refused::new(
-                    400,
-                    format!("the params must be a JSON object, got {other}"),
-                ));
-            }
-        };
-        let mut request = EmitRequest::new(name, params, "http");
+        let mut request = EmitRequest::with_text(name, params_text(body)?, "http");
         // a client that retries after a lost answer sends the same key: one event
         if let Some(key) = headers
             .get("idempotency-key")

@@ -20,8 +20,10 @@ use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 /// The request log: one line per answered request, with its method, path (never the query
-/// string, which may hold secrets), status and time taken.
-pub type RequestLog = TraceLayer<
+/// string, which may hold secrets), status and time taken. At `debug` level (target
+/// `flowdeck::http`: `FLOWDECK_LOG=info,flowdeck::http=debug`): a line per request costs a
+/// busy server more than the request itself, so the default `info` log leaves it out.
+pub(super) type RequestLog = TraceLayer<
     SharedClassifier<ServerErrorsAsFailures>,
     fn(&Request<Body>) -> Span,
     (),
@@ -32,7 +34,7 @@ pub type RequestLog = TraceLayer<
 >;
 
 /// The layer of [`RequestLog`].
-pub fn request_log() -> RequestLog {
+pub(super) fn request_log() -> RequestLog {
     TraceLayer::new_for_http()
         .make_span_with(request_span as fn(&Request<Body>) -> Span)
         .on_request(())
@@ -44,7 +46,7 @@ pub fn request_log() -> RequestLog {
 }
 
 fn request_span(request: &Request<Body>) -> Span {
-    tracing::info_span!(
+    tracing::debug_span!(
         target: "flowdeck::http",
         "request",
         method = %request.method(),
@@ -53,7 +55,7 @@ fn request_span(request: &Request<Body>) -> Span {
 }
 
 fn answered(response: &Response<Body>, latency: Duration, _span: &Span) {
-    tracing::info!(
+    tracing::debug!(
         target: "flowdeck::http",
         status = response.status().as_u16(),
         micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
@@ -63,7 +65,11 @@ fn answered(response: &Response<Body>, latency: Duration, _span: &Span) {
 
 /// Refuse a request without the bearer token (when the server has one): 401 with
 /// `WWW-Authenticate: Bearer`.
-pub async fn authorize(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+pub(super) async fn authorize(
+    State(app): State<Arc<App>>,
+    request: Request,
+    next: Next,
+) -> Response {
     if authorized(&app, request.headers()) {
         return next.run(request).await;
     }
@@ -95,7 +101,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// `RequestBodyLimitLayer` refuses a body whose `Content-Length` is over the limit before
 /// any handler runs, with a plain-text 413 of its own: answer it as every 413 is answered
 /// (JSON with the `limit`, and the connection closes).
-pub async fn explain_too_large(request: Request, next: Next) -> Response {
+pub(super) async fn explain_too_large(request: Request, next: Next) -> Response {
     let rules = request.extensions().get::<BodyRules>().copied();
     let response = next.run(request).await;
     let ours = response

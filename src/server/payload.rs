@@ -17,7 +17,7 @@ use std::error::Error;
 
 /// The limits a body is read within, for the answers that name them.
 #[derive(Debug, Clone, Copy)]
-pub struct BodyRules {
+pub(super) struct BodyRules {
     /// Largest body, in bytes.
     pub limit: usize,
     /// Time for the whole body to arrive.
@@ -26,7 +26,7 @@ pub struct BodyRules {
 
 impl BodyRules {
     /// The rules of `options`.
-    pub fn of(options: &Options) -> Self {
+    pub(super) fn of(options: &Options) -> Self {
         BodyRules {
             limit: options.body_limit,
             timeout: options.read_timeout,
@@ -43,7 +43,7 @@ impl BodyRules {
     }
 
     /// 413: the body is over the limit; the connection closes.
-    pub fn too_large(&self) -> Response {
+    pub(super) fn too_large(&self) -> Response {
         let limit = self.limit;
         closing(error(
             413,
@@ -53,7 +53,7 @@ impl BodyRules {
     }
 
     /// 408: the body did not arrive in time; the connection closes.
-    pub fn too_slow(&self) -> Response {
+    pub(super) fn too_slow(&self) -> Response {
         let timeout = self.timeout;
         closing(error(
             408,
@@ -68,7 +68,7 @@ impl BodyRules {
 
 /// The whole body of a request.
 #[derive(Debug, Clone)]
-pub struct Payload(pub Bytes);
+pub(super) struct Payload(pub Bytes);
 
 impl<S: Send + Sync> FromRequest<S> for Payload {
     type Rejection = Response;
@@ -84,7 +84,7 @@ impl<S: Send + Sync> FromRequest<S> for Payload {
 
 /// The body of an endpoint's request as JSON (`null` when empty).
 #[derive(Debug, Clone)]
-pub struct JsonPayload(pub Value);
+pub(super) struct JsonPayload(pub Value);
 
 impl<S: Send + Sync> FromRequest<S> for JsonPayload {
     type Rejection = Response;

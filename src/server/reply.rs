@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 /// A JSON reply.
-pub fn json_reply(status: u16, body: &Value) -> Response {
+pub(super) fn json_reply(status: u16, body: &Value) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut r = (status, body.to_string()).into_response();
     r.headers_mut().insert(
@@ -20,7 +20,7 @@ pub fn json_reply(status: u16, body: &Value) -> Response {
 }
 
 /// An error reply: `{"error": message}` plus any extra fields.
-pub fn error(status: u16, message: impl Into<String>, extra: Value) -> Response {
+pub(super) fn error(status: u16, message: impl Into<String>, extra: Value) -> Response {
     let mut body = json!({ "error": message.into() });
     if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
         b.extend(e);
@@ -29,7 +29,7 @@ pub fn error(status: u16, message: impl Into<String>, extra: Value) -> Response 
 }
 
 /// The connection closes after this answer (the rest of a request body is not read).
-pub fn closing(mut response: Response) -> Response {
+pub(super) fn closing(mut response: Response) -> Response {
     response.headers_mut().insert(
         header::CONNECTION,
         header::HeaderValue::from_static("close"),
@@ -38,12 +38,12 @@ pub fn closing(mut response: Response) -> Response {
 }
 
 /// A request refused before the engine saw it (400, 415).
-pub fn refused(r: ingest::Refused) -> Response {
+pub(super) fn refused(r: ingest::Refused) -> Response {
     error(r.status, r.message, r.details)
 }
 
 /// A failure of the engine or the store: 507 when the store is full, 500 otherwise.
-pub fn internal(e: &EngineError) -> Response {
+pub(super) fn internal(e: &EngineError) -> Response {
     if let EngineError::Store(full @ StoreError::Full { .. }) = e {
         // 507 Insufficient Storage: nothing of the request was recorded; the same request
         // succeeds once the store has room
@@ -55,7 +55,7 @@ pub fn internal(e: &EngineError) -> Response {
 }
 
 /// A read of the store that failed, or did not finish: as [`internal`].
-pub fn failed(e: &ReadError) -> Response {
+pub(super) fn failed(e: &ReadError) -> Response {
     match e {
         ReadError::Engine(e) => internal(e),
         ReadError::Stopped(_) | ReadError::Generation(_) => {
