@@ -349,3 +349,51 @@ async fn runs_beyond_the_cap_wait_in_the_store_until_the_worker_takes_them_up() 
     assert_eq!(state(id).1, "succeeded");
     engine.shutdown(Duration::ZERO).await.unwrap();
 }
+
+/// The request log: a line per answered request, with its method and path but never its
+/// query string (it may hold a secret), when `flowdeck::http` is at debug level; none at the
+/// default level, where the line would cost every request.
+#[test]
+fn requests_are_logged_when_asked_for_and_never_with_their_query() {
+    for (filter, logged) in [("info", false), ("info,flowdeck::http=debug", true)] {
+        let s = Sandbox::new();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let bind = format!("127.0.0.1:{port}");
+        let child = s
+            .command(&["serve", "--bind", &bind])
+            .env("FLOWDECK_LOG", filter)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let serving = Serving { child, port };
+        let mut stream = None;
+        for _ in 0..1000 {
+            if let Ok(c) = TcpStream::connect(("127.0.0.1", port)) {
+                stream = Some(c);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let mut stream = stream.expect("serve did not listen");
+        stream
+            .write_all(
+                b"POST /events/go?token=abc123secret HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+            )
+            .unwrap();
+        let answer = until_closed(stream);
+        assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+        drop(serving);
+        let log = std::fs::read_to_string(s.path("flowdeck.log")).unwrap_or_default();
+        assert_eq!(
+            log.contains("answered") && log.contains("/events/go"),
+            logged,
+            "{filter}: {log}"
+        );
+        assert!(!log.contains("abc123secret"), "{log}");
+    }
+}

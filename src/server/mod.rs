@@ -122,13 +122,21 @@ pub fn router(engine: Engine, options: Options) -> axum::Router {
         .fallback_service(guarded)
         .with_state(app);
     // around the Router: the log sees the path as sent, and the routes see it normalised
-    // (`/runs/7/` and `//runs/7` are `/runs/7`, as the routes always took them)
-    axum::Router::new().fallback_service(
-        ServiceBuilder::new()
-            .layer(layers::request_log())
-            .layer(NormalizePathLayer::trim_trailing_slash())
-            .service(routes),
-    )
+    // (`/runs/7/` and `//runs/7` are `/runs/7`, as the routes always took them). The log's
+    // layer is there only when its level is on: its span costs every request otherwise
+    let logged = tracing::enabled!(target: "flowdeck::http", tracing::Level::DEBUG);
+    let normalized = ServiceBuilder::new()
+        .layer(NormalizePathLayer::trim_trailing_slash())
+        .service(routes);
+    if logged {
+        axum::Router::new().fallback_service(
+            ServiceBuilder::new()
+                .layer(layers::request_log())
+                .service(normalized),
+        )
+    } else {
+        axum::Router::new().fallback_service(normalized)
+    }
 }
 
 /// Bind and serve in the background (the queue worker too) until `stop` is called.
