@@ -400,13 +400,13 @@ pub fn run(cli: Cli) -> Outcome {
             read_timeout,
         }) => serving::serve(
             &db,
-            crate::server::Options {
+            crate::server::ServeOptions {
                 bind,
                 token,
                 body_limit,
                 max_connections,
                 read_timeout,
-                ..crate::server::Options::default()
+                ..crate::server::ServeOptions::default()
             },
         ),
         Some(Command::Dev { dir, bind }) => serving::dev(&db, &dir, bind, cli.no_mouse),

@@ -8,7 +8,7 @@ mod common;
 use common::Sandbox;
 use flowdeck::engine::{EmitRequest, Engine};
 use flowdeck::model::RunStatus;
-use flowdeck::server::{self, Options};
+use flowdeck::server::{self, ServeOptions};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -19,12 +19,12 @@ async fn start(
     token: Option<&str>,
     body_limit: usize,
 ) -> (server::Running, String) {
-    let options = Options {
+    let options = ServeOptions {
         bind: "127.0.0.1:0".parse().unwrap(),
         token: token.map(String::from),
         body_limit,
         grace: Duration::from_millis(200),
-        ..Options::default()
+        ..ServeOptions::default()
     };
     let running = server::start(engine.clone(), options).await.unwrap();
     let base = format!("http://{}", running.addr);

@@ -9,17 +9,17 @@ mod common;
 
 use common::Sandbox;
 use flowdeck::engine::Engine;
-use flowdeck::server::{self, Options};
+use flowdeck::server::{self, ServeOptions};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::time::Duration;
 
-fn options() -> Options {
-    Options {
+fn options() -> ServeOptions {
+    ServeOptions {
         bind: "127.0.0.1:0".parse().unwrap(),
         grace: Duration::from_millis(200),
-        ..Options::default()
+        ..ServeOptions::default()
     }
 }
 
@@ -170,7 +170,7 @@ fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
 async fn a_chunked_body_over_the_limit_is_refused_and_the_connection_closed() {
     let s = Sandbox::new();
     let engine = Engine::open(&s.db(), 8).unwrap();
-    let options = Options {
+    let options = ServeOptions {
         body_limit: 64,
         ..options()
     };

@@ -2,7 +2,7 @@
 
 use super::Outcome;
 use crate::engine::{DEFAULT_WORKERS, Engine};
-use crate::server::{self, Options};
+use crate::server::{self, ServeOptions};
 use crate::tui::update::Msg;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -13,7 +13,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// `flowdeck serve`
-pub(super) fn serve(db: &Path, options: Options) -> Outcome {
+pub(super) fn serve(db: &Path, options: ServeOptions) -> Outcome {
     let bind = options.bind;
     if !bind.ip().is_loopback() && options.token.is_none() {
         eprintln!(
@@ -58,9 +58,9 @@ pub(super) fn dev(db: &Path, dir: &Path, bind: SocketAddr, no_mouse: bool) -> Ou
     runtime()?.block_on(async move {
         let running = server::start(
             engine.clone(),
-            Options {
+            ServeOptions {
                 bind,
-                ..Options::default()
+                ..ServeOptions::default()
             },
         )
         .await?;

@@ -37,7 +37,7 @@ use tower_http::timeout::RequestBodyDeadlineLayer;
 
 /// How to serve.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub struct ServeOptions {
     /// Where to listen.
     pub bind: SocketAddr,
     /// Required bearer token, when set.
@@ -53,9 +53,9 @@ pub struct Options {
     pub read_timeout: Duration,
 }
 
-impl Default for Options {
+impl Default for ServeOptions {
     fn default() -> Self {
-        Options {
+        ServeOptions {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             token: None,
             body_limit: 1024 * 1024,
@@ -69,7 +69,7 @@ impl Default for Options {
 /// Shared by every request.
 pub(crate) struct App {
     pub(crate) engine: Engine,
-    pub(crate) options: Options,
+    pub(crate) options: ServeOptions,
     /// The endpoints' Routers, as of the last definitions read.
     pub(crate) endpoints: endpoints::Live,
 }
@@ -91,7 +91,7 @@ impl Running {
 }
 
 /// The routes, with their layers.
-pub fn router(engine: Engine, options: Options) -> axum::Router {
+pub fn router(engine: Engine, options: ServeOptions) -> axum::Router {
     let rules = BodyRules::of(&options);
     let app = Arc::new(App {
         endpoints: endpoints::Live::new(&engine),
@@ -140,7 +140,7 @@ pub fn router(engine: Engine, options: Options) -> axum::Router {
 }
 
 /// Bind and serve in the background (the queue worker too) until `stop` is called.
-pub async fn start(engine: Engine, options: Options) -> anyhow::Result<Running> {
+pub async fn start(engine: Engine, options: ServeOptions) -> anyhow::Result<Running> {
     let listener = tokio::net::TcpListener::bind(options.bind)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", options.bind))?;

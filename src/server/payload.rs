@@ -5,7 +5,7 @@
 //! (`timeout_ms`) when the body does not arrive within `--read-timeout`, both closing the
 //! connection, and 400 for malformed JSON.
 
-use super::Options;
+use super::ServeOptions;
 use super::ingest;
 use super::reply::{closing, error, refused};
 use axum::body::Bytes;
@@ -26,7 +26,7 @@ pub(super) struct BodyRules {
 
 impl BodyRules {
     /// The rules of `options`.
-    pub(super) fn of(options: &Options) -> Self {
+    pub(super) fn of(options: &ServeOptions) -> Self {
         BodyRules {
             limit: options.body_limit,
             timeout: options.read_timeout,
@@ -39,7 +39,7 @@ impl BodyRules {
             .extensions()
             .get::<BodyRules>()
             .copied()
-            .unwrap_or_else(|| BodyRules::of(&Options::default()))
+            .unwrap_or_else(|| BodyRules::of(&ServeOptions::default()))
     }
 
     /// 413: the body is over the limit; the connection closes.
