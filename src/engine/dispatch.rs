@@ -47,11 +47,15 @@ pub struct Dispatched {
 }
 
 impl Dispatched {
-    /// The event's record with its params (copied only if runs still hold them).
+    /// The event's record with its params (copied only if runs still hold them; parsed
+    /// when they were only recorded as text).
     pub fn into_record(self) -> crate::model::EventRecord {
         let mut record = self.event.record;
         if let Some(params) = self.shared_params {
             record.params = Arc::try_unwrap(params).unwrap_or_else(|shared| (*shared).clone());
+        } else if let Some(text) = self.params_text {
+            // recorded from this text a moment ago: it parses
+            record.params = serde_json::from_str(&text).unwrap_or_default();
         }
         record
     }
@@ -241,7 +245,57 @@ pub(crate) fn dispatch(
 
 #[cfg(test)]
 mod tests {
-    use super::loop_reason;
+    use super::{Dispatched, loop_reason};
+    use crate::model::{EventRecord, Timestamp};
+    use crate::store::events::StoredEvent;
+    use serde_json::{Value, json};
+    use std::sync::Arc;
+
+    fn dispatched(params_text: Option<&str>, shared: Option<Value>) -> Dispatched {
+        Dispatched {
+            event: StoredEvent {
+                record: EventRecord {
+                    id: 1,
+                    name: "e".into(),
+                    params: Value::Null,
+                    source: "test".into(),
+                    parent_run: None,
+                    depth: 0,
+                    emitted_at: Timestamp(0),
+                    replay_of: None,
+                },
+                chain: Vec::new(),
+                draft: false,
+            },
+            runs: Vec::new(),
+            skipped: Vec::new(),
+            new: true,
+            params_text: params_text.map(str::to_string),
+            shared_params: shared.map(Arc::new),
+        }
+    }
+
+    /// The record gets its params back whether they went to the runs or stayed text.
+    #[test]
+    fn the_record_gets_its_params_back() {
+        let params = json!({"sku": 1});
+        let shared = dispatched(None, Some(params.clone()));
+        let held = Arc::clone(shared.shared_params.as_ref().unwrap());
+        assert_eq!(
+            shared.into_record().params,
+            params,
+            "copied while a run holds them"
+        );
+        drop(held);
+        assert_eq!(
+            dispatched(None, Some(params.clone())).into_record().params,
+            params
+        );
+        assert_eq!(
+            dispatched(Some(r#"{"sku":1}"#), None).into_record().params,
+            params
+        );
+    }
 
     #[test]
     fn loops_are_described_from_the_first_visit() {
