@@ -316,6 +316,9 @@ async fn an_aborted_run_without_records_can_be_inspected() {
                 .is_some_and(|r| r.status == RunStatus::Cancelled)
     })
     .await;
+    // the run's end is told in a notice of its own: wait for it, or it may come after the
+    // answer below and take its place on the status line
+    s.wait_for("cancelled: aborted by the debugger").await;
     s.press("=$param<enter>").await;
     s.wait_for("$param = {\"sku\":1}").await;
     s.press("w$var.rows<enter>[]").await;
