@@ -169,6 +169,11 @@ impl Drop for Serving {
 }
 
 fn serve(s: &Sandbox, extra: &[&str]) -> Serving {
+    serve_with(s, extra, &[])
+}
+
+/// [`serve`] with environment variables set.
+fn serve_with(s: &Sandbox, extra: &[&str], env: &[(&str, &str)]) -> Serving {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -179,6 +184,7 @@ fn serve(s: &Sandbox, extra: &[&str]) -> Serving {
     args.extend_from_slice(extra);
     let child = s
         .command(&args)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -357,29 +363,8 @@ async fn runs_beyond_the_cap_wait_in_the_store_until_the_worker_takes_them_up() 
 fn requests_are_logged_when_asked_for_and_never_with_their_query() {
     for (filter, logged) in [("info", false), ("info,flowdeck::http=debug", true)] {
         let s = Sandbox::new();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let bind = format!("127.0.0.1:{port}");
-        let child = s
-            .command(&["serve", "--bind", &bind])
-            .env("FLOWDECK_LOG", filter)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let serving = Serving { child, port };
-        let mut stream = None;
-        for _ in 0..1000 {
-            if let Ok(c) = TcpStream::connect(("127.0.0.1", port)) {
-                stream = Some(c);
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let mut stream = stream.expect("serve did not listen");
+        let serving = serve_with(&s, &[], &[("FLOWDECK_LOG", filter)]);
+        let mut stream = TcpStream::connect(("127.0.0.1", serving.port)).unwrap();
         stream
             .write_all(
                 b"POST /events/go?token=abc123secret HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
