@@ -125,12 +125,9 @@ async fn run(
     id: Result<Path<String>, PathRejection>,
     _body: Payload,
 ) -> Response {
-    let Some(id) = record_id(id) else {
-        return not_an_id("run");
-    };
-    let id = match id {
+    let id = match record_id(id, "a run") {
         Ok(id) => id,
-        Err(text) => return error(400, format!("{text:?} is not a run id"), json!({})),
+        Err(message) => return error(400, message, json!({})),
     };
     match read(&app.engine, move |s| s.run_with_steps(id)).await {
         Ok(Some(run)) => json_reply(200, &serde_json::to_value(&run).unwrap_or(Value::Null)),
@@ -145,12 +142,9 @@ async fn event(
     id: Result<Path<String>, PathRejection>,
     _body: Payload,
 ) -> Response {
-    let Some(id) = record_id(id) else {
-        return not_an_id("event");
-    };
-    let id = match id {
+    let id = match record_id(id, "an event") {
         Ok(id) => id,
-        Err(text) => return error(400, format!("{text:?} is not an event id"), json!({})),
+        Err(message) => return error(400, message, json!({})),
     };
     let found = read(&app.engine, move |store| {
         let Some(e) = store.event(id)? else {
@@ -173,15 +167,27 @@ async fn event(
 
 /// The id in a record's path: `None` when the path segment is not text, `Err` with the
 /// text when it is not a number.
-fn record_id(id: Result<Path<String>, PathRejection>) -> Option<Result<i64, String>> {
-    let Path(text) = id.ok()?;
-    Some(text.parse::<i64>().map_err(|_| text))
+/// The record id a path holds, or what is wrong with it, for a 400 (`what`: "a run",
+/// "an event").
+fn record_id(id: Result<Path<String>, PathRejection>, what: &str) -> Result<i64, String> {
+    let Ok(Path(text)) = id else {
+        return Err(format!("the path does not hold {what} id"));
+    };
+    text.parse::<i64>()
+        .map_err(|_| format!("{text:?} is not {what} id"))
 }
 
-fn not_an_id(what: &str) -> Response {
-    error(
-        400,
-        format!("the path does not hold a {what} id"),
-        json!({}),
-    )
+#[cfg(test)]
+mod tests {
+    use super::record_id;
+    use axum::extract::Path;
+
+    #[test]
+    fn a_path_that_holds_no_number_is_said_so() {
+        assert_eq!(record_id(Ok(Path("7".into())), "a run"), Ok(7));
+        assert_eq!(
+            record_id(Ok(Path("x".into())), "an event"),
+            Err("\"x\" is not an event id".to_string())
+        );
+    }
 }
