@@ -9,7 +9,7 @@ use flowdeck::engine::interpreter::Interpreter;
 use flowdeck::engine::program::{self, Origin};
 use flowdeck::expr::{Bindings, Global, Scope, Template};
 use flowdeck::model::parse_definition;
-use flowdeck::model::{Kind, RunMode, RunStatus, StepRecord, StepStatus, Timestamp};
+use flowdeck::model::{DefinitionKind, RunMode, RunStatus, StepRecord, StepStatus, Timestamp};
 use flowdeck::store::events::NewEvent;
 use flowdeck::store::runs::NewRun;
 use flowdeck::store::steps::EncodedSteps;
@@ -74,9 +74,13 @@ fn steps(c: &mut Criterion) {
         .build()
         .unwrap();
     const N: usize = 100;
-    let def = parse_definition(&set_steps(N), Path::new("w.json"), Some(Kind::Workflow))
-        .definition
-        .unwrap();
+    let def = parse_definition(
+        &set_steps(N),
+        Path::new("w.json"),
+        Some(DefinitionKind::Workflow),
+    )
+    .definition
+    .unwrap();
     let program = Arc::new(
         program::compile(
             &def,
@@ -92,7 +96,7 @@ fn steps(c: &mut Criterion) {
     let context = RunContext {
         run_id: 1,
         version: Some(1),
-        kind: Kind::Workflow,
+        kind: DefinitionKind::Workflow,
         name: "w".into(),
         mode: RunMode::Live,
         event: None,
@@ -174,7 +178,7 @@ fn store(c: &mut Criterion) {
         .transaction(|s| {
             Ok(s.insert_run(&NewRun {
                 definition_id: workflows[0].0,
-                kind: Kind::Workflow,
+                kind: DefinitionKind::Workflow,
                 target: "tally",
                 version: Some(1),
                 event_id: None,
@@ -232,7 +236,7 @@ fn store(c: &mut Criterion) {
                                 runs.push(
                                     s.insert_run(&NewRun {
                                         definition_id,
-                                        kind: Kind::Workflow,
+                                        kind: DefinitionKind::Workflow,
                                         target,
                                         version: Some(1),
                                         event_id: Some(event.record.id),

@@ -338,7 +338,7 @@ pub enum Command {
 }
 
 /// What a command produced: its exit code.
-pub type Outcome = anyhow::Result<ExitCode>;
+pub type CommandResult = anyhow::Result<ExitCode>;
 
 /// Parse the process arguments and run; errors are printed, never panicked.
 pub fn main() -> ExitCode {
@@ -373,7 +373,7 @@ fn store_path(cli: &Cli) -> PathBuf {
 }
 
 /// Run one parsed command line.
-pub fn run(cli: Cli) -> Outcome {
+pub fn run(cli: Cli) -> CommandResult {
     let json = cli.json;
     let db = store_path(&cli);
     match cli.command {
@@ -524,7 +524,7 @@ pub fn run(cli: Cli) -> Outcome {
 }
 
 /// Open the studio on `db`.
-fn studio(db: &std::path::Path, no_mouse: bool) -> Outcome {
+fn studio(db: &std::path::Path, no_mouse: bool) -> CommandResult {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() {
         anyhow::bail!("the studio needs a terminal; use the commands (flowdeck --help) in scripts");

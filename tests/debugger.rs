@@ -413,7 +413,7 @@ async fn a_paused_run_blocks_neither_the_store_nor_other_runs() {
     assert_eq!(report.cascade.runs[0].status, RunStatus::Succeeded);
     let other = flowdeck::store::Store::open(&f.sandbox.db()).unwrap();
     let row = other
-        .find_definition(flowdeck::model::Kind::Workflow, "other")
+        .find_definition(flowdeck::model::DefinitionKind::Workflow, "other")
         .unwrap()
         .unwrap();
     assert!(

@@ -5,7 +5,7 @@
 mod common;
 
 use common::Sandbox;
-use flowdeck::model::Kind;
+use flowdeck::model::DefinitionKind;
 use flowdeck::store::Store;
 use std::sync::mpsc::channel;
 use std::time::Duration;
@@ -17,7 +17,7 @@ const GREET: &str = r#"{"name": "greet", "on": "hello", "steps": [
 fn draft(s: &Sandbox) -> String {
     let store = Store::open(&s.db()).unwrap();
     let row = store
-        .find_definition(Kind::Workflow, "greet")
+        .find_definition(DefinitionKind::Workflow, "greet")
         .unwrap()
         .unwrap();
     store.definition_source(row.id, None).unwrap()

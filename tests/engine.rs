@@ -13,9 +13,11 @@ use axum::routing::{any, get};
 use common::Sandbox;
 use flowdeck::engine::import::import_project;
 use flowdeck::engine::secrets::MASK;
-use flowdeck::engine::{EmitReport, EmitRequest, Engine, Request};
-use flowdeck::model::{Kind, RunMode, RunRecord, RunStatus, SkipRecord, StepRecord, StepStatus};
-use flowdeck::model::{Target, project};
+use flowdeck::engine::{EmitReport, EmitRequest, EndpointRequest, Engine};
+use flowdeck::model::{
+    DefinitionKind, RunMode, RunRecord, RunStatus, SkipRecord, StepRecord, StepStatus,
+};
+use flowdeck::model::{RunTarget, project};
 use flowdeck::store::events::EventFilter;
 use flowdeck::store::runs::RunFilter;
 use flowdeck::store::{DataDb, Store};
@@ -131,7 +133,7 @@ impl Fixture {
     fn workflow_id(&self, name: &str) -> i64 {
         self.engine
             .store()
-            .find_definition(Kind::Workflow, name)
+            .find_definition(DefinitionKind::Workflow, name)
             .unwrap()
             .unwrap()
             .id
@@ -529,7 +531,7 @@ async fn emit_creates_a_child_event_at_depth_one_whose_listener_runs() {
     assert_eq!(report.cascade.runs.len(), 2);
     let child = f.run(report.cascade.runs[1].id);
     assert_succeeded(&child);
-    assert_eq!(child.target, Target::Workflow("child".into()));
+    assert_eq!(child.target, RunTarget::Workflow("child".into()));
     assert_eq!(child.event_id, Some(child_event.id));
     assert_eq!(
         child.output,
@@ -920,11 +922,11 @@ async fn endpoint_return_gives_the_status_and_body() {
     );
     let created = f
         .engine
-        .call(Request {
+        .call(EndpointRequest {
             method: "POST".into(),
             path: "/orders/42?v=7".into(),
             body: json!({"qty": 3}),
-            ..Request::default()
+            ..EndpointRequest::default()
         })
         .await
         .unwrap();
@@ -933,7 +935,7 @@ async fn endpoint_return_gives_the_status_and_body() {
     assert_succeeded(&created.run);
     assert_eq!(
         created.run.target,
-        Target::Endpoint("POST /orders/{id}".into())
+        RunTarget::Endpoint("POST /orders/{id}".into())
     );
     let reply = record(&created.run, "reply");
     assert_eq!(reply.input["status"], 201);
@@ -941,10 +943,10 @@ async fn endpoint_return_gives_the_status_and_body() {
 
     let ping = f
         .engine
-        .call(Request {
+        .call(EndpointRequest {
             method: "get".into(),
             path: "/ping".into(),
-            ..Request::default()
+            ..EndpointRequest::default()
         })
         .await
         .unwrap();
@@ -1098,7 +1100,7 @@ async fn inactive_listeners_are_skipped_with_reason_inactive() {
     {
         let store = Store::open(&f.sandbox.db()).unwrap();
         let id = store
-            .find_definition(Kind::Workflow, "toggled")
+            .find_definition(DefinitionKind::Workflow, "toggled")
             .unwrap()
             .unwrap()
             .id;
@@ -1715,7 +1717,7 @@ async fn debug_runs_the_draft_while_live_emits_run_the_deployed_version() {
     let row = f
         .engine
         .store()
-        .find_definition(Kind::Workflow, "w")
+        .find_definition(DefinitionKind::Workflow, "w")
         .unwrap()
         .unwrap();
     assert!(row.draft_changed);

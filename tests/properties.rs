@@ -17,7 +17,7 @@ use flowdeck::engine::import::import_project;
 use flowdeck::engine::program::{self, Origin};
 use flowdeck::engine::what_if::Events;
 use flowdeck::engine::{EmitRequest, Engine};
-use flowdeck::model::{Definition, Kind, RunStatus, parse_definition, project};
+use flowdeck::model::{Definition, DefinitionKind, RunStatus, parse_definition, project};
 use flowdeck::store::Store;
 use proptest::collection::{btree_set, vec};
 use proptest::option;
@@ -235,7 +235,7 @@ fn steps(place: Place) -> impl Strategy<Value = Vec<Value>> {
 #[derive(Debug, Clone)]
 struct DefFile {
     rel: String,
-    kind: Kind,
+    kind: DefinitionKind,
     value: Value,
     pretty: bool,
 }
@@ -304,7 +304,7 @@ fn workflow(name: String) -> impl Strategy<Value = DefFile> {
                 m.insert("steps".into(), Value::Array(steps));
                 DefFile {
                     rel: format!("workflows/{name}.json"),
-                    kind: Kind::Workflow,
+                    kind: DefinitionKind::Workflow,
                     value: Value::Object(m),
                     pretty,
                 }
@@ -336,7 +336,7 @@ fn endpoint(
             m.insert("steps".into(), Value::Array(steps));
             DefFile {
                 rel: format!("endpoints/ep{index}.json"),
-                kind: Kind::Endpoint,
+                kind: DefinitionKind::Endpoint,
                 value: Value::Object(m),
                 pretty,
             }
@@ -723,7 +723,7 @@ proptest! {
             let store = Store::open(&sandbox.db()).unwrap();
             (0..listeners.len())
                 .map(|i| {
-                    let id = store.find_definition(Kind::Workflow, &format!("l{i}")).unwrap().unwrap().id;
+                    let id = store.find_definition(DefinitionKind::Workflow, &format!("l{i}")).unwrap().unwrap().id;
                     if listeners[i].deployed {
                         store.deploy(id).unwrap();
                     }

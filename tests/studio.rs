@@ -6,7 +6,7 @@ mod common;
 
 use common::studio::{Studio, marks_agree, screen_of};
 use common::text;
-use flowdeck::model::Kind;
+use flowdeck::model::DefinitionKind;
 
 /// Snapshot a screen with times and durations replaced (they change from run to run).
 macro_rules! snap {
@@ -185,7 +185,7 @@ async fn deploy_confirm_shows_what_changed() {
     .await;
     let row = s
         .store()
-        .find_definition(Kind::Workflow, "reorder_supply")
+        .find_definition(DefinitionKind::Workflow, "reorder_supply")
         .unwrap()
         .unwrap();
     assert_eq!((row.live_version, row.draft_changed), (Some(2), false));
@@ -201,7 +201,7 @@ async fn space_toggles_the_workflow_in_the_store() {
     s.wait_for("[ ] notify_buyer").await;
     let row = s
         .store()
-        .find_definition(Kind::Workflow, "notify_buyer")
+        .find_definition(DefinitionKind::Workflow, "notify_buyer")
         .unwrap()
         .unwrap();
     assert!(!row.active, "stored at once");
@@ -209,7 +209,7 @@ async fn space_toggles_the_workflow_in_the_store() {
     s.wait_for("[x] notify_buyer").await;
     assert!(
         s.store()
-            .find_definition(Kind::Workflow, "notify_buyer")
+            .find_definition(DefinitionKind::Workflow, "notify_buyer")
             .unwrap()
             .unwrap()
             .active
@@ -403,7 +403,7 @@ async fn the_mouse_selects_and_scrolls() {
     // a click in the params pane starts editing
     s.wait(|rt| rt.state().params.loaded).await;
     s.rt.handle(click(100, 5, MouseEventKind::Down(MouseButton::Left)));
-    assert_eq!(s.state().mode, flowdeck::tui::state::Mode::Editing);
+    assert_eq!(s.state().mode, flowdeck::tui::state::InputMode::Editing);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

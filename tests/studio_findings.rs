@@ -285,7 +285,7 @@ async fn the_deploy_confirm_shows_each_changed_value_before_and_after() {
     s.wait_for("already live").await;
     assert_eq!(
         s.store()
-            .find_definition(flowdeck::model::Kind::Workflow, "reorder_supply")
+            .find_definition(flowdeck::model::DefinitionKind::Workflow, "reorder_supply")
             .unwrap()
             .unwrap()
             .live_version,

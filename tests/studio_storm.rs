@@ -291,7 +291,7 @@ struct Reached {
 
 impl Reached {
     fn note(&mut self, state: &flowdeck::tui::state::State) {
-        use flowdeck::tui::state::{Focus, Mode, Overlay};
+        use flowdeck::tui::state::{Focus, InputMode, Overlay};
         let pane = Focus::ALL.iter().position(|f| *f == state.focus).unwrap();
         self.panes[pane] += 1;
         match &state.overlay {
@@ -305,17 +305,17 @@ impl Reached {
             None => {}
         }
         match state.mode {
-            Mode::Editing => self.editing += 1,
-            Mode::Filtering => self.filtering += 1,
-            Mode::Prompting => self.prompting += 1,
-            Mode::Normal => {}
+            InputMode::Editing => self.editing += 1,
+            InputMode::Filtering => self.filtering += 1,
+            InputMode::Prompting => self.prompting += 1,
+            InputMode::Normal => {}
         }
         match &state.debug {
             Some(d) if d.paused.is_some() => self.paused += 1,
             Some(_) => self.running += 1,
             None => {}
         }
-        if state.params.kind == flowdeck::model::Kind::Endpoint {
+        if state.params.kind == flowdeck::model::DefinitionKind::Endpoint {
             self.endpoint += 1;
         }
         if flowdeck::tui::layout::too_small(state.size) {

@@ -5,7 +5,7 @@ mod common;
 
 use common::{Sandbox, text};
 use flowdeck::engine::import::{ImportReport, import_project};
-use flowdeck::model::{Diagnostic, Kind, project};
+use flowdeck::model::{DefinitionKind, Diagnostic, project};
 use flowdeck::store::Store;
 use serde_json::Value;
 use std::path::Path;
@@ -1014,7 +1014,10 @@ fn second_file_with_the_same_workflow_name_is_refused_naming_the_first() {
     );
     assert!(d.message.contains("\"w\""), "names the workflow: {d}");
     assert_eq!(report.created, ["w"]);
-    let row = store.find_definition(Kind::Workflow, "w").unwrap().unwrap();
+    let row = store
+        .find_definition(DefinitionKind::Workflow, "w")
+        .unwrap()
+        .unwrap();
     assert_eq!(row.source_file.as_deref(), Some("workflows/a.json"));
 }
 
@@ -1118,7 +1121,7 @@ fn check_mixed_import(bad: &str, field: &str) {
     }
     assert!(
         store
-            .find_definition(Kind::Workflow, "broken")
+            .find_definition(DefinitionKind::Workflow, "broken")
             .unwrap()
             .is_none()
     );
@@ -1154,7 +1157,10 @@ fn broken_edit_of_an_imported_file_leaves_its_draft_untouched() {
     let mut store = Store::open(&sandbox.db()).unwrap();
     let report = import_project(&mut store, &project::load(&root).unwrap()).unwrap();
     assert!(report.is_clean(), "{:#?}", report.diagnostics);
-    let row = store.find_definition(Kind::Workflow, "w").unwrap().unwrap();
+    let row = store
+        .find_definition(DefinitionKind::Workflow, "w")
+        .unwrap()
+        .unwrap();
     let before = store.definition_source(row.id, None).unwrap();
 
     let bad = workflow(&[r#"{"id": "say", "action": "log", "message": "{{ 1 + }}"}"#]);

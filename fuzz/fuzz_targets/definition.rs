@@ -7,7 +7,7 @@
 #![no_main]
 
 use flowdeck::engine::program::{self, Origin};
-use flowdeck::model::{Definition, Kind, parse_definition};
+use flowdeck::model::{Definition, DefinitionKind, parse_definition};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use std::path::Path;
@@ -18,8 +18,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let expected = match first % 3 {
         0 => None,
-        1 => Some(Kind::Workflow),
-        _ => Some(Kind::Endpoint),
+        1 => Some(DefinitionKind::Workflow),
+        _ => Some(DefinitionKind::Endpoint),
     };
     let text = String::from_utf8_lossy(rest);
     let file = Path::new("workflows/fuzz.json");

@@ -38,7 +38,7 @@ struct Early {
 }
 
 #[derive(Debug, Default)]
-struct Inner {
+struct TimelineState {
     pending: FxHashMap<i64, Pending>,
     early: FxHashMap<i64, Early>,
     listeners: BTreeMap<Arc<str>, Latencies>,
@@ -46,7 +46,7 @@ struct Inner {
     registered: u64,
 }
 
-impl Inner {
+impl TimelineState {
     fn first_step(&mut self, listener: &Arc<str>, latency: Duration) {
         record(
             &mut self.all,
@@ -91,10 +91,10 @@ fn record(
 
 /// The latencies of the runs measured so far.
 #[derive(Debug, Default)]
-pub(crate) struct Timeline(Mutex<Inner>);
+pub(crate) struct Timeline(Mutex<TimelineState>);
 
 impl Timeline {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, TimelineState> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -141,7 +141,7 @@ impl Timeline {
 impl Probe for Timeline {
     fn steps_committed(&self, run_id: i64, at: Instant) {
         let mut inner = self.lock();
-        let Inner {
+        let TimelineState {
             pending,
             early,
             listeners,

@@ -1,7 +1,7 @@
 //! `flowdeck bench EVENT`: a burst of events into the live workflows, measured.
 
 use super::args::json_object_arg;
-use super::{Outcome, print_json, render, runtime};
+use super::{CommandResult, print_json, render, runtime};
 use crate::bench::stats::Percentiles;
 use crate::bench::{self, BenchOptions, Rate, Report};
 use crate::engine::{DEFAULT_WORKERS, Engine};
@@ -120,7 +120,7 @@ pub(super) fn bench(
     params: Option<&str>,
     baseline: bool,
     json: bool,
-) -> Outcome {
+) -> CommandResult {
     let params = json_object_arg("--params", params)?;
     let engine = Engine::open(db, DEFAULT_WORKERS)?;
     let options = BenchOptions {

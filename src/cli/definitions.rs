@@ -1,8 +1,8 @@
 //! `list`, `toggle` and `deploy`.
 
-use super::{Outcome, print_json, render};
+use super::{CommandResult, print_json, render};
 use crate::engine::unknown_hint;
-use crate::model::{Kind, endpoint_key};
+use crate::model::{DefinitionKind, endpoint_key};
 use crate::store::Store;
 use crate::store::definitions::DefinitionRow;
 use anyhow::bail;
@@ -19,7 +19,7 @@ pub(super) fn listing(rows: &[DefinitionRow]) -> String {
     let mut out = String::new();
     let workflows: Vec<Vec<String>> = rows
         .iter()
-        .filter(|r| r.kind == Kind::Workflow)
+        .filter(|r| r.kind == DefinitionKind::Workflow)
         .map(|r| {
             vec![
                 r.on_event.clone().unwrap_or_default(),
@@ -32,7 +32,7 @@ pub(super) fn listing(rows: &[DefinitionRow]) -> String {
         .collect();
     let endpoints: Vec<Vec<String>> = rows
         .iter()
-        .filter(|r| r.kind == Kind::Endpoint)
+        .filter(|r| r.kind == DefinitionKind::Endpoint)
         .map(|r| {
             vec![
                 r.name.clone(),
@@ -56,13 +56,13 @@ pub(super) fn listing(rows: &[DefinitionRow]) -> String {
 }
 
 /// `flowdeck list`
-pub(super) fn list(db: &Path, json: bool) -> Outcome {
+pub(super) fn list(db: &Path, json: bool) -> CommandResult {
     let store = Store::open(db)?;
     let rows = store.list_definitions()?;
     if json {
         let workflows: Vec<_> = rows
             .iter()
-            .filter(|r| r.kind == Kind::Workflow)
+            .filter(|r| r.kind == DefinitionKind::Workflow)
             .map(|r| {
                 json!({
                     "name": r.name, "on": r.on_event, "active": r.active,
@@ -73,7 +73,7 @@ pub(super) fn list(db: &Path, json: bool) -> Outcome {
             .collect();
         let endpoints: Vec<_> = rows
             .iter()
-            .filter(|r| r.kind == Kind::Endpoint)
+            .filter(|r| r.kind == DefinitionKind::Endpoint)
             .map(|r| {
                 json!({
                     "method": r.method, "path": r.path,
@@ -91,12 +91,12 @@ pub(super) fn list(db: &Path, json: bool) -> Outcome {
 
 /// Find a workflow by name or an endpoint by `METHOD /path`.
 pub(super) fn find(store: &Store, name: &str) -> anyhow::Result<DefinitionRow> {
-    if let Some(row) = store.find_definition(Kind::Workflow, name)? {
+    if let Some(row) = store.find_definition(DefinitionKind::Workflow, name)? {
         return Ok(row);
     }
     if let Some((method, path)) = name.trim().split_once(' ')
         && let Some(row) =
-            store.find_definition(Kind::Endpoint, &endpoint_key(method, path.trim()))?
+            store.find_definition(DefinitionKind::Endpoint, &endpoint_key(method, path.trim()))?
     {
         return Ok(row);
     }
@@ -112,10 +112,10 @@ pub(super) fn find(store: &Store, name: &str) -> anyhow::Result<DefinitionRow> {
 }
 
 /// `flowdeck toggle NAME on|off`
-pub(super) fn toggle(db: &Path, name: &str, on: bool, json: bool) -> Outcome {
+pub(super) fn toggle(db: &Path, name: &str, on: bool, json: bool) -> CommandResult {
     let store = Store::open(db)?;
     let row = find(&store, name)?;
-    if row.kind != Kind::Workflow {
+    if row.kind != DefinitionKind::Workflow {
         bail!(
             "{} is an endpoint; only workflows have an active toggle",
             row.name
@@ -134,7 +134,7 @@ pub(super) fn toggle(db: &Path, name: &str, on: bool, json: bool) -> Outcome {
 }
 
 /// `flowdeck deploy NAME | --all`
-pub(super) fn deploy(db: &Path, name: Option<&str>, all: bool, json: bool) -> Outcome {
+pub(super) fn deploy(db: &Path, name: Option<&str>, all: bool, json: bool) -> CommandResult {
     let mut store = Store::open(db)?;
     let rows = match (name, all) {
         (_, true) => store.list_definitions()?,

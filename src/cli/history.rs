@@ -1,7 +1,7 @@
 //! `runs`, `show` and `events`: reading the record.
 
 use super::definitions::find;
-use super::{Outcome, print_json, render};
+use super::{CommandResult, print_json, render};
 use crate::model::RunStatus;
 use crate::store::Store;
 use crate::store::events::EventFilter;
@@ -18,7 +18,7 @@ pub(super) fn runs(
     status: Option<&str>,
     limit: u32,
     json: bool,
-) -> Outcome {
+) -> CommandResult {
     let store = Store::open(db)?;
     let definition_id = match workflow {
         Some(name) => Some(find(&store, name)?.id),
@@ -86,7 +86,7 @@ pub(super) fn runs(
 }
 
 /// `flowdeck show RUN_ID`
-pub(super) fn show(db: &Path, run_id: i64, json: bool) -> Outcome {
+pub(super) fn show(db: &Path, run_id: i64, json: bool) -> CommandResult {
     let store = Store::open(db)?;
     let Some(run) = store.run_with_steps(run_id)? else {
         let newest = store.list_runs(&RunFilter {
@@ -110,7 +110,7 @@ pub(super) fn show(db: &Path, run_id: i64, json: bool) -> Outcome {
 }
 
 /// `flowdeck events`
-pub(super) fn events(db: &Path, name: Option<&str>, limit: u32, json: bool) -> Outcome {
+pub(super) fn events(db: &Path, name: Option<&str>, limit: u32, json: bool) -> CommandResult {
     let store = Store::open(db)?;
     let events = store.list_events(&EventFilter {
         name: name.map(String::from),

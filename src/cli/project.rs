@@ -1,9 +1,9 @@
 //! `init`, `import`, `export` and `demo`.
 
-use super::{Outcome, print_json};
+use super::{CommandResult, print_json};
 use crate::engine::import::{ImportReport, import_project};
 use crate::example;
-use crate::model::Kind;
+use crate::model::DefinitionKind;
 use crate::model::project;
 use crate::store::Store;
 use anyhow::Context;
@@ -12,7 +12,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
 /// `flowdeck init DIR`
-pub(super) fn init(dir: &Path, name: &str, json: bool) -> Outcome {
+pub(super) fn init(dir: &Path, name: &str, json: bool) -> CommandResult {
     let files = example::files(name)?;
     example::write(dir, files)?;
     if json {
@@ -34,7 +34,7 @@ pub(super) fn init(dir: &Path, name: &str, json: bool) -> Outcome {
 }
 
 /// `flowdeck import DIR|FILE`
-pub(super) fn import(db: &Path, path: &Path, json: bool) -> Outcome {
+pub(super) fn import(db: &Path, path: &Path, json: bool) -> CommandResult {
     let loaded = project::load(path)?;
     let mut store = Store::open(db)?;
     let report = import_project(&mut store, &loaded)?;
@@ -89,7 +89,7 @@ fn print_import(report: &ImportReport, path: &Path, store: &Store) -> std::io::R
 }
 
 /// A definition's file name when it has none of its own.
-fn default_file(kind: Kind, name: &str) -> PathBuf {
+fn default_file(kind: DefinitionKind, name: &str) -> PathBuf {
     let stem: String = name
         .chars()
         .map(|c| {
@@ -103,25 +103,25 @@ fn default_file(kind: Kind, name: &str) -> PathBuf {
         .trim_matches('_')
         .to_lowercase();
     let folder = match kind {
-        Kind::Workflow => "workflows",
-        Kind::Endpoint => "endpoints",
+        DefinitionKind::Workflow => "workflows",
+        DefinitionKind::Endpoint => "endpoints",
     };
     PathBuf::from(folder).join(format!("{stem}.json"))
 }
 
 /// A stored source path, when it is a safe relative path inside the project's folders.
-fn safe_relative(source: Option<&str>, kind: Kind) -> Option<PathBuf> {
+fn safe_relative(source: Option<&str>, kind: DefinitionKind) -> Option<PathBuf> {
     let p = PathBuf::from(source?);
     let folder = match kind {
-        Kind::Workflow => "workflows",
-        Kind::Endpoint => "endpoints",
+        DefinitionKind::Workflow => "workflows",
+        DefinitionKind::Endpoint => "endpoints",
     };
     let ok = p.starts_with(folder) && p.components().all(|c| matches!(c, Component::Normal(_)));
     ok.then_some(p)
 }
 
 /// `flowdeck export DIR`
-pub(super) fn export(db: &Path, dir: &Path, json: bool) -> Outcome {
+pub(super) fn export(db: &Path, dir: &Path, json: bool) -> CommandResult {
     let store = Store::open(db)?;
     let project = store.project()?;
     let mut written = Vec::new();
@@ -178,8 +178,8 @@ pub(super) fn export(db: &Path, dir: &Path, json: bool) -> Outcome {
 /// A workflow's text with the store's `active` toggle (switched in the studio or with
 /// `flowdeck toggle`) written into it, so that the exported project carries it; the text is
 /// left as written when it already says so (a file without `active` is active).
-fn with_active(text: String, kind: Kind, active: bool) -> String {
-    if kind != Kind::Workflow {
+fn with_active(text: String, kind: DefinitionKind, active: bool) -> String {
+    if kind != DefinitionKind::Workflow {
         return text;
     }
     let Ok(Value::Object(mut fields)) = serde_json::from_str::<Value>(&text) else {
@@ -294,33 +294,45 @@ mod tests {
     #[test]
     fn export_writes_the_stores_active_toggle() {
         let text = "{\"name\": \"a\", \"on\": \"e\", \"steps\": []}".to_string();
-        assert_eq!(with_active(text.clone(), Kind::Workflow, true), text);
-        let off = with_active(text.clone(), Kind::Workflow, false);
+        assert_eq!(
+            with_active(text.clone(), DefinitionKind::Workflow, true),
+            text
+        );
+        let off = with_active(text.clone(), DefinitionKind::Workflow, false);
         let v: Value = serde_json::from_str(&off).unwrap();
         assert_eq!(v["active"], false);
         assert_eq!(v["name"], "a");
-        let back = with_active(off.clone(), Kind::Workflow, true);
+        let back = with_active(off.clone(), DefinitionKind::Workflow, true);
         assert_eq!(
             serde_json::from_str::<Value>(&back).unwrap()["active"],
             true
         );
-        assert_eq!(with_active(off.clone(), Kind::Workflow, false), off);
-        assert_eq!(with_active(text.clone(), Kind::Endpoint, false), text);
+        assert_eq!(
+            with_active(off.clone(), DefinitionKind::Workflow, false),
+            off
+        );
+        assert_eq!(
+            with_active(text.clone(), DefinitionKind::Endpoint, false),
+            text
+        );
     }
 
     #[test]
     fn export_paths_stay_inside_the_project() {
         assert_eq!(
-            safe_relative(Some("workflows/a.json"), Kind::Workflow),
+            safe_relative(Some("workflows/a.json"), DefinitionKind::Workflow),
             Some(PathBuf::from("workflows/a.json"))
         );
-        assert_eq!(safe_relative(Some("/etc/a.json"), Kind::Workflow), None);
         assert_eq!(
-            safe_relative(Some("workflows/../../a.json"), Kind::Workflow),
+            safe_relative(Some("/etc/a.json"), DefinitionKind::Workflow),
             None
         );
         assert_eq!(
-            default_file(Kind::Endpoint, "GET /skus/{id}"),
+            safe_relative(Some("workflows/../../a.json"), DefinitionKind::Workflow),
+            None
+        );
+        assert_eq!(
+            default_file(DefinitionKind::Endpoint, "GET /skus/{id}"),
             PathBuf::from("endpoints/get__skus__id.json")
         );
     }

@@ -1,8 +1,8 @@
 //! `emit`, `call` and `debug`: the commands that run workflows, to the end of their cascade.
 
 use super::args::{json_arg, json_object_arg};
-use super::{Outcome, print_json, render, runtime};
-use crate::engine::{DEFAULT_WORKERS, EmitRequest, Engine, Request};
+use super::{CommandResult, print_json, render, runtime};
+use crate::engine::{DEFAULT_WORKERS, EmitRequest, EndpointRequest, Engine};
 use crate::model::{RunRecord, RunStatus};
 use crate::store::Store;
 use crate::store::cascade::Cascade;
@@ -33,7 +33,7 @@ pub(super) fn emit(
     draft: bool,
     queue: bool,
     json: bool,
-) -> Outcome {
+) -> CommandResult {
     let engine = Engine::open(db, DEFAULT_WORKERS)?;
     let limit = engine.core().settings().engine.max_params_bytes;
     // kept as text to the store: a large payload is not parsed only to be recorded
@@ -195,7 +195,7 @@ fn header(text: &str) -> anyhow::Result<(String, Value)> {
 }
 
 /// `flowdeck call METHOD PATH`
-pub(super) fn call(db: &Path, args: &CallArgs<'_>, json: bool) -> Outcome {
+pub(super) fn call(db: &Path, args: &CallArgs<'_>, json: bool) -> CommandResult {
     let CallArgs {
         method,
         path,
@@ -217,13 +217,13 @@ pub(super) fn call(db: &Path, args: &CallArgs<'_>, json: bool) -> Outcome {
         .map(|h| header(h))
         .collect::<anyhow::Result<serde_json::Map<String, Value>>>()?;
     let engine = Engine::open(db, DEFAULT_WORKERS)?;
-    let request = Request {
+    let request = EndpointRequest {
         method: method.to_string(),
         path: path.to_string(),
         body,
         headers,
         draft,
-        ..Request::default()
+        ..EndpointRequest::default()
     };
     let report = runtime()?.block_on(engine.call(request))?;
     let store = engine.store();
@@ -253,7 +253,7 @@ pub(super) fn call(db: &Path, args: &CallArgs<'_>, json: bool) -> Outcome {
 }
 
 /// `flowdeck debug NAME`
-pub(super) fn debug(db: &Path, name: &str, params: Option<&str>, json: bool) -> Outcome {
+pub(super) fn debug(db: &Path, name: &str, params: Option<&str>, json: bool) -> CommandResult {
     let params = json_object_arg("--params", params)?;
     let engine = Engine::open(db, DEFAULT_WORKERS)?;
     let report = runtime()?.block_on(engine.debug(name, params))?;

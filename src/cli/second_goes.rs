@@ -2,7 +2,7 @@
 
 use super::args::json_arg;
 use super::runs::{failed, print_set_off, with_steps};
-use super::{Outcome, print_json, render, runtime};
+use super::{CommandResult, print_json, render, runtime};
 use crate::engine::rerun::{Rerun, RerunFrom};
 use crate::engine::trace::TraceNode;
 use crate::engine::what_if::Events;
@@ -23,7 +23,7 @@ pub(super) fn rerun(
     params: Option<&str>,
     draft: bool,
     json: bool,
-) -> Outcome {
+) -> CommandResult {
     let params = match params {
         Some(p) => Some(json_arg("--params", Some(p), Value::Null)?),
         None => None,
@@ -97,7 +97,7 @@ fn since(text: &str) -> anyhow::Result<Timestamp> {
 }
 
 /// `flowdeck replay EVENT_ID… | --event NAME`
-pub(super) fn replay(db: &Path, which: Which, draft: bool, json: bool) -> Outcome {
+pub(super) fn replay(db: &Path, which: Which, draft: bool, json: bool) -> CommandResult {
     let engine = Engine::open(db, DEFAULT_WORKERS)?;
     let ids: Vec<i64> = match which {
         Which::Ids(ids) => ids,
@@ -174,7 +174,7 @@ pub(super) fn what_if(
     event_ids: Vec<i64>,
     check: bool,
     json: bool,
-) -> Outcome {
+) -> CommandResult {
     let engine = Engine::open(db, DEFAULT_WORKERS)?;
     let events = if event_ids.is_empty() {
         Events::Last(last)
@@ -225,7 +225,7 @@ pub(super) fn what_if(
 }
 
 /// `flowdeck diff-runs A B`
-pub(super) fn diff_runs(db: &Path, a: i64, b: i64, json: bool) -> Outcome {
+pub(super) fn diff_runs(db: &Path, a: i64, b: i64, json: bool) -> CommandResult {
     let store = crate::store::Store::open(db)?;
     let load = |id: i64| -> anyhow::Result<crate::model::RunRecord> {
         store
@@ -313,7 +313,7 @@ pub(super) fn diff_runs(db: &Path, a: i64, b: i64, json: bool) -> Outcome {
 }
 
 /// `flowdeck trace EVENT_ID`
-pub(super) fn trace(db: &Path, event_id: i64, json: bool) -> Outcome {
+pub(super) fn trace(db: &Path, event_id: i64, json: bool) -> CommandResult {
     let engine = Engine::open(db, DEFAULT_WORKERS)?;
     let tree = engine.trace(event_id)?;
     if json {
@@ -376,7 +376,7 @@ fn tree_text(node: &TraceNode, depth: usize, out: &mut String) {
 }
 
 /// `flowdeck why EVENT_ID WORKFLOW`
-pub(super) fn why(db: &Path, event_id: i64, workflow: &str, json: bool) -> Outcome {
+pub(super) fn why(db: &Path, event_id: i64, workflow: &str, json: bool) -> CommandResult {
     let engine = Engine::open(db, DEFAULT_WORKERS)?;
     let why = engine.why(event_id, workflow)?;
     if json {

@@ -1,6 +1,6 @@
 //! `serve` and `dev`.
 
-use super::Outcome;
+use super::CommandResult;
 use crate::engine::{DEFAULT_WORKERS, Engine};
 use crate::server::{self, ServeOptions};
 use crate::tui::update::Msg;
@@ -13,7 +13,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// `flowdeck serve`
-pub(super) fn serve(db: &Path, options: ServeOptions) -> Outcome {
+pub(super) fn serve(db: &Path, options: ServeOptions) -> CommandResult {
     let bind = options.bind;
     if !bind.ip().is_loopback() && options.token.is_none() {
         eprintln!(
@@ -27,7 +27,7 @@ pub(super) fn serve(db: &Path, options: ServeOptions) -> Outcome {
             .store()
             .list_definitions()?
             .into_iter()
-            .filter(|r| r.kind == crate::model::Kind::Endpoint && r.live_version.is_some())
+            .filter(|r| r.kind == crate::model::DefinitionKind::Endpoint && r.live_version.is_some())
             .map(|r| r.name)
             .collect();
         eprintln!("flowdeck serves {} on http://{}", db.display(), running.addr);
@@ -43,7 +43,7 @@ pub(super) fn serve(db: &Path, options: ServeOptions) -> Outcome {
 }
 
 /// `flowdeck dev DIR`
-pub(super) fn dev(db: &Path, dir: &Path, bind: SocketAddr, no_mouse: bool) -> Outcome {
+pub(super) fn dev(db: &Path, dir: &Path, bind: SocketAddr, no_mouse: bool) -> CommandResult {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() {
         anyhow::bail!("flowdeck dev opens the studio and needs a terminal");

@@ -2,7 +2,7 @@
 //! plain under `NO_COLOR` or a pipe; JSON; JUnit XML), or write a case from a recorded run.
 //! Exit 0 all passed, 1 a case failed, 2 a test file is invalid.
 
-use super::{Outcome, print_json};
+use super::{CommandResult, print_json};
 use crate::model::KeptFile;
 use crate::model::project::{self, TESTS_DIR};
 use crate::store::Store;
@@ -29,7 +29,7 @@ pub(super) struct TestArgs<'a> {
 }
 
 /// `flowdeck test [DIR]`
-pub(super) fn test(db: &Path, args: &TestArgs<'_>, json: bool) -> Outcome {
+pub(super) fn test(db: &Path, args: &TestArgs<'_>, json: bool) -> CommandResult {
     let (loaded, definition_faults) = load(db, args.dir)?;
     for d in &definition_faults {
         eprintln!("{d}");
@@ -260,7 +260,7 @@ fn print_report(report: &Report, snapshots: &[KeptFile]) -> anyhow::Result<()> {
 }
 
 /// `flowdeck test --record RUN_ID [--out FILE]`
-pub(super) fn record(db: &Path, run_id: i64, out: Option<&Path>, json: bool) -> Outcome {
+pub(super) fn record(db: &Path, run_id: i64, out: Option<&Path>, json: bool) -> CommandResult {
     if !db.exists() {
         bail!("no store at {}: give --db", db.display());
     }

@@ -1,7 +1,7 @@
 //! `versions`, `diff` and `rollback`: deploy history.
 
 use super::definitions::find;
-use super::{Outcome, print_json, render};
+use super::{CommandResult, print_json, render};
 use crate::engine::diff::{Change, diff};
 use crate::model::{Definition, parse_definition};
 use crate::store::Store;
@@ -61,7 +61,7 @@ fn summary(changes: &[Change]) -> String {
 }
 
 /// `flowdeck versions NAME`
-pub(super) fn versions(db: &Path, name: &str, json: bool) -> Outcome {
+pub(super) fn versions(db: &Path, name: &str, json: bool) -> CommandResult {
     let store = Store::open(db)?;
     let row = find(&store, name)?;
     let versions = store.versions_of(row.id)?;
@@ -139,7 +139,7 @@ pub(super) fn diff_cmd(
     from: Option<i64>,
     to: Option<&str>,
     json: bool,
-) -> Outcome {
+) -> CommandResult {
     let store = Store::open(db)?;
     let row = find(&store, name)?;
     let from = from.or(row.live_version);
@@ -189,7 +189,7 @@ pub(super) fn diff_cmd(
 }
 
 /// `flowdeck rollback NAME V`
-pub(super) fn rollback(db: &Path, name: &str, version: i64, json: bool) -> Outcome {
+pub(super) fn rollback(db: &Path, name: &str, version: i64, json: bool) -> CommandResult {
     let store = Store::open(db)?;
     let row = find(&store, name)?;
     if Some(version) == row.live_version {

@@ -11,13 +11,13 @@ mod inspect;
 mod launch;
 
 use super::protocol::{
-    self as dap, Body, Capabilities, ContinueBody, Empty, Event, ExceptionBreakpointsFilter,
-    Message, Numbered, OutputBody, Request, Response, SourceBody,
+    self as dap, Body, Capabilities, ContinueBody, DapRequest, Empty, Event,
+    ExceptionBreakpointsFilter, Message, Numbered, OutputBody, Response, SourceBody,
 };
 use super::wire;
 use crate::engine::Engine;
 use crate::engine::debug::{self, Breakpoint, DebugEvent, Resume, Session, Snapshot};
-use launch::{Source, Target};
+use launch::{LaunchTarget, Source};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use tokio::io::{AsyncBufRead, AsyncWrite};
@@ -35,7 +35,7 @@ pub struct Server<W> {
     writer: W,
     seq: i64,
     engine: Option<Engine>,
-    target: Option<Target>,
+    target: Option<LaunchTarget>,
     stop_on_entry: bool,
     configured: bool,
     started: bool,
@@ -137,54 +137,56 @@ impl<W: AsyncWrite + Unpin> Server<W> {
         self.send(Message::Response(Response::to(&header, reply)))
             .await?;
         match request {
-            Ok(Request::Initialize(_)) => self.emit(Event::Initialized(Empty {})).await?,
-            Ok(Request::Launch(_) | Request::ConfigurationDone) => self.start_when_ready().await?,
-            Ok(Request::Terminate) => self.emit(Event::Terminated(Empty {})).await?,
+            Ok(DapRequest::Initialize(_)) => self.emit(Event::Initialized(Empty {})).await?,
+            Ok(DapRequest::Launch(_) | DapRequest::ConfigurationDone) => {
+                self.start_when_ready().await?
+            }
+            Ok(DapRequest::Terminate) => self.emit(Event::Terminated(Empty {})).await?,
             _ => {}
         }
         Ok(())
     }
 
-    async fn dispatch(&mut self, request: &Request) -> Reply {
+    async fn dispatch(&mut self, request: &DapRequest) -> Reply {
         match request {
-            Request::Initialize(args) => {
+            DapRequest::Initialize(args) => {
                 tracing::debug!(client = ?args.client_name, adapter = ?args.adapter_id, "initialize");
                 Ok(Body::Capabilities(capabilities()))
             }
-            Request::Launch(args) => self.launch(args).await,
-            Request::Attach => {
+            DapRequest::Launch(args) => self.launch(args).await,
+            DapRequest::Attach => {
                 Err("attach is not supported: use launch with {\"db\", \"workflow\"}".into())
             }
-            Request::SetBreakpoints(args) => Ok(self.set_breakpoints(args)),
-            Request::SetFunctionBreakpoints(args) => Ok(self.set_function_breakpoints(args)),
-            Request::SetExceptionBreakpoints(args) => {
+            DapRequest::SetBreakpoints(args) => Ok(self.set_breakpoints(args)),
+            DapRequest::SetFunctionBreakpoints(args) => Ok(self.set_function_breakpoints(args)),
+            DapRequest::SetExceptionBreakpoints(args) => {
                 self.failure = args.filters.iter().any(|f| f == "failure");
                 self.push_breakpoints();
                 Ok(empty())
             }
-            Request::ConfigurationDone => {
+            DapRequest::ConfigurationDone => {
                 self.configured = true;
                 Ok(empty())
             }
-            Request::Threads => Ok(self.threads()),
-            Request::StackTrace(args) => self.stack_trace(args),
-            Request::Scopes(args) => self.scopes(args),
-            Request::Variables(args) => self.variables(args),
-            Request::SetVariable(args) => self.set_variable(args).await,
-            Request::Evaluate(args) => self.evaluate(args).await,
-            Request::Continue(args) => self.resume(args, Resume::Continue).map(|_| {
+            DapRequest::Threads => Ok(self.threads()),
+            DapRequest::StackTrace(args) => self.stack_trace(args),
+            DapRequest::Scopes(args) => self.scopes(args),
+            DapRequest::Variables(args) => self.variables(args),
+            DapRequest::SetVariable(args) => self.set_variable(args).await,
+            DapRequest::Evaluate(args) => self.evaluate(args).await,
+            DapRequest::Continue(args) => self.resume(args, Resume::Continue).map(|_| {
                 Body::Continue(ContinueBody {
                     all_threads_continued: false,
                 })
             }),
-            Request::Next(args) => self.resume(args, Resume::StepOver),
-            Request::StepIn(args) => self.resume(args, Resume::StepIn),
-            Request::StepOut(args) => self.resume(args, Resume::StepOut),
-            Request::Pause(args) => self.thread(args).map(|t| {
+            DapRequest::Next(args) => self.resume(args, Resume::StepOver),
+            DapRequest::StepIn(args) => self.resume(args, Resume::StepIn),
+            DapRequest::StepOut(args) => self.resume(args, Resume::StepOut),
+            DapRequest::Pause(args) => self.thread(args).map(|t| {
                 t.session.send(debug::DebugCommand::Pause);
                 empty()
             }),
-            Request::Source => self
+            DapRequest::Source => self
                 .source
                 .as_ref()
                 .map(|s| {
@@ -194,11 +196,11 @@ impl<W: AsyncWrite + Unpin> Server<W> {
                     })
                 })
                 .ok_or_else(|| "no source".to_string()),
-            Request::Disconnect | Request::Terminate => {
+            DapRequest::Disconnect | DapRequest::Terminate => {
                 for t in self.threads.values() {
                     t.session.send(debug::DebugCommand::Abort);
                 }
-                self.done = matches!(request, Request::Disconnect);
+                self.done = matches!(request, DapRequest::Disconnect);
                 Ok(empty())
             }
         }

@@ -1,7 +1,7 @@
 //! What a run knows about itself and its inputs.
 
 use super::tracker::Tracker;
-use crate::model::{Kind, RunMode};
+use crate::model::{DefinitionKind, RunMode};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -22,7 +22,7 @@ pub struct RunContext {
     /// Store id.
     pub run_id: i64,
     /// Workflow or endpoint.
-    pub kind: Kind,
+    pub kind: DefinitionKind,
     /// Workflow name or `METHOD /path`.
     pub name: String,
     /// The version it runs (`None`: the draft). The events it emits run their listeners'
@@ -92,10 +92,10 @@ impl Inputs {
     }
 
     /// What is recorded as the run's `params`: `$param` for workflows, the request for endpoints.
-    pub fn recorded(&self, kind: Kind) -> Value {
+    pub fn recorded(&self, kind: DefinitionKind) -> Value {
         match kind {
-            Kind::Workflow => Value::clone(&self.param),
-            Kind::Endpoint => serde_json::json!({
+            DefinitionKind::Workflow => Value::clone(&self.param),
+            DefinitionKind::Endpoint => serde_json::json!({
                 "body": self.body,
                 "query": self.query,
                 "headers": self.headers,

@@ -17,7 +17,7 @@ use super::runlog::RunLog;
 use super::secrets::Secrets;
 use super::tracker::{Membership, Tracker};
 use crate::model::project::EngineSettings;
-use crate::model::{Kind, RunMode, Timestamp, json_text, names, parse_definition};
+use crate::model::{DefinitionKind, RunMode, Timestamp, json_text, names, parse_definition};
 use crate::store::{DataDb, Store, Writer};
 use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
@@ -81,7 +81,7 @@ pub struct RunJob {
     /// The definition.
     pub definition_id: i64,
     /// Workflow or endpoint.
-    pub kind: Kind,
+    pub kind: DefinitionKind,
     /// Its name.
     pub name: String,
     /// Version (`None`: the draft).
@@ -366,7 +366,7 @@ impl Core {
                 self.spawn(RunJob {
                     run_id: run.run_id,
                     definition_id: run.definition_id,
-                    kind: Kind::Workflow,
+                    kind: DefinitionKind::Workflow,
                     name: run.name.to_string(),
                     version: run.version,
                     mode,

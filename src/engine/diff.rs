@@ -323,11 +323,11 @@ pub(crate) fn diff(old: Option<&Definition>, new: &Definition) -> Vec<Change> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Kind, parse_definition};
+    use crate::model::{DefinitionKind, parse_definition};
     use std::path::Path;
 
     fn wf(text: &str) -> Definition {
-        parse_definition(text, Path::new("w.json"), Some(Kind::Workflow))
+        parse_definition(text, Path::new("w.json"), Some(DefinitionKind::Workflow))
             .definition
             .unwrap()
     }

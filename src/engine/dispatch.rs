@@ -1,7 +1,7 @@
 //! The dispatcher: record an event, then decide for every listener whether it runs (a queued
 //! run) or not (a skip with its reason), all in one transaction.
 
-use crate::model::{Kind, SkipRecord, Timestamp};
+use crate::model::{DefinitionKind, SkipRecord, Timestamp};
 use crate::store::HotWrites;
 use crate::store::Result;
 use crate::store::definitions::cached_listeners;
@@ -221,7 +221,7 @@ pub(crate) fn dispatch(
             None => {
                 let (run_id, _) = store.insert_run(&NewRun {
                     definition_id: l.id,
-                    kind: Kind::Workflow,
+                    kind: DefinitionKind::Workflow,
                     target: &l.name,
                     version: l.version,
                     event_id: Some(event_id),

@@ -38,7 +38,7 @@ pub use tracker::Tracker;
 
 use self::context::{EventContext, Inputs};
 use crate::model::diagnostic::suggest;
-use crate::model::{EventRecord, Kind, RunMode, RunRecord, Timestamp, json_text};
+use crate::model::{DefinitionKind, EventRecord, RunMode, RunRecord, Timestamp, json_text};
 use crate::store::HotWrites;
 use crate::store::Store;
 use crate::store::cascade::Cascade;
@@ -63,7 +63,7 @@ pub struct Engine {
 
 /// An HTTP request for an endpoint.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Request {
+pub struct EndpointRequest {
     /// The HTTP method, any case.
     pub method: String,
     /// Path (a query string after `?` is parsed into `query`).
@@ -161,7 +161,7 @@ impl Engine {
 
     /// Run an endpoint's live version (or its draft, with `request.draft`) once, as a request
     /// would, and wait for its cascade.
-    pub async fn call(&self, request: Request) -> Result<CallReport, EngineError> {
+    pub async fn call(&self, request: EndpointRequest) -> Result<CallReport, EngineError> {
         let tracker = Tracker::new();
         let answer = self.answer(request, Some(tracker.clone())).await?;
         tracker.wait().await;
@@ -182,7 +182,7 @@ impl Engine {
     /// runs of the events it emitted go on; `tracker` follows them).
     pub async fn answer(
         &self,
-        request: Request,
+        request: EndpointRequest,
         tracker: Option<Tracker>,
     ) -> Result<Answer, EngineError> {
         let method = request.method.to_ascii_uppercase();
@@ -198,7 +198,7 @@ impl Engine {
             }
         }
         let (row, bound) = self.route(&method, &path, request.draft)?;
-        let request = Request { query, ..request };
+        let request = EndpointRequest { query, ..request };
         self.answer_at(row, bound, request, tracker).await
     }
 
@@ -209,7 +209,7 @@ impl Engine {
         &self,
         row: crate::store::definitions::DefinitionRow,
         bound: Map<String, Value>,
-        request: Request,
+        request: EndpointRequest,
         tracker: Option<Tracker>,
     ) -> Result<Answer, EngineError> {
         let (version, mode) = if request.draft {
@@ -224,20 +224,20 @@ impl Engine {
             path: Value::Object(bound),
             ..Inputs::default()
         };
-        let params = inputs.recorded(Kind::Endpoint);
+        let params = inputs.recorded(DefinitionKind::Endpoint);
         if request.draft {
             // compile first: a draft that does not compile is an error, not a failed run
             self.core.program(row.id, None)?;
         }
         let run_id = self
-            .record_run(&row, Kind::Endpoint, version, mode, params, true)
+            .record_run(&row, DefinitionKind::Endpoint, version, mode, params, true)
             .await?;
         let end = self
             .core
             .execute(RunJob {
                 run_id,
                 definition_id: row.id,
-                kind: Kind::Endpoint,
+                kind: DefinitionKind::Endpoint,
                 name: row.name.clone(),
                 version,
                 mode,
@@ -272,7 +272,7 @@ impl Engine {
         let rows = self.store().list_definitions()?;
         let endpoints: Vec<_> = rows
             .into_iter()
-            .filter(|r| r.kind == Kind::Endpoint)
+            .filter(|r| r.kind == DefinitionKind::Endpoint)
             .collect();
         let mut matches: Vec<_> = endpoints
             .iter()
@@ -320,7 +320,7 @@ impl Engine {
             .list_definitions()
             .map(|rows| {
                 rows.into_iter()
-                    .filter(|r| r.kind == Kind::Workflow)
+                    .filter(|r| r.kind == DefinitionKind::Workflow)
                     .filter_map(|r| r.on_event)
                     .collect()
             })
@@ -344,13 +344,13 @@ impl Engine {
         name: &str,
     ) -> Result<crate::store::definitions::DefinitionRow, EngineError> {
         let store = self.store();
-        if let Some(row) = store.find_definition(Kind::Workflow, name)? {
+        if let Some(row) = store.find_definition(DefinitionKind::Workflow, name)? {
             return Ok(row);
         }
         let names: Vec<String> = store
             .list_definitions()?
             .into_iter()
-            .filter(|r| r.kind == Kind::Workflow)
+            .filter(|r| r.kind == DefinitionKind::Workflow)
             .map(|r| r.name)
             .collect();
         Err(EngineError::UnknownWorkflow {
@@ -374,7 +374,7 @@ impl Engine {
         let run_id = self
             .record_run(
                 &row,
-                Kind::Workflow,
+                DefinitionKind::Workflow,
                 None,
                 RunMode::Debug,
                 params.clone(),
@@ -393,7 +393,7 @@ impl Engine {
             .execute(RunJob {
                 run_id,
                 definition_id: row.id,
-                kind: Kind::Workflow,
+                kind: DefinitionKind::Workflow,
                 name: row.name.clone(),
                 version: None,
                 mode: RunMode::Debug,
@@ -421,7 +421,7 @@ impl Engine {
     pub(crate) async fn record_run(
         &self,
         row: &crate::store::definitions::DefinitionRow,
-        kind: Kind,
+        kind: DefinitionKind,
         version: Option<i64>,
         mode: RunMode,
         params: Value,

@@ -3,7 +3,7 @@
 
 use crate::expr::{Scope, Template};
 use crate::model::source_map;
-use crate::model::{Action, Definition, Diagnostic, Kind, Retry, Step};
+use crate::model::{Action, Definition, DefinitionKind, Diagnostic, Retry, Step};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
@@ -153,7 +153,7 @@ pub struct Program {
     /// The version (`None`: the draft).
     pub version: Option<i64>,
     /// Workflow or endpoint.
-    pub kind: Kind,
+    pub kind: DefinitionKind,
     /// Workflow name or `METHOD /path`.
     pub name: String,
     /// Max parallel runs (workflows).
@@ -201,10 +201,10 @@ pub fn compile(
     version: Option<i64>,
 ) -> Result<Program, Vec<Diagnostic>> {
     let scope = match def.kind() {
-        Kind::Workflow => Scope::WORKFLOW,
-        Kind::Endpoint => Scope::ENDPOINT,
+        DefinitionKind::Workflow => Scope::WORKFLOW,
+        DefinitionKind::Endpoint => Scope::ENDPOINT,
     };
-    let mut cx = Cx {
+    let mut cx = CompileCx {
         origin,
         diagnostics: Vec::new(),
         retry: def.retry(),
@@ -226,13 +226,13 @@ pub fn compile(
     })
 }
 
-struct Cx<'a> {
+struct CompileCx<'a> {
     origin: Origin<'a>,
     diagnostics: Vec<Diagnostic>,
     retry: Option<Retry>,
 }
 
-impl Cx<'_> {
+impl CompileCx<'_> {
     fn steps(&mut self, steps: &[Step], base: &str, scope: Scope) -> Steps {
         steps
             .iter()

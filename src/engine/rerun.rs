@@ -12,7 +12,7 @@ use super::interpreter::Interpreter;
 use super::run_end::RunEnd;
 use super::{DebugReport, EmitReport, EmitRequest, Engine, Tracker};
 use crate::model::record::vars_after;
-use crate::model::{Kind, RunMode, RunRecord, StepRecord, Target, Timestamp};
+use crate::model::{DefinitionKind, RunMode, RunRecord, RunTarget, StepRecord, Timestamp};
 use crate::store::HotWrites;
 use crate::store::definitions::DefinitionRow;
 use crate::store::events::StoredEvent;
@@ -187,8 +187,8 @@ impl Engine {
             )));
         };
         let kind = match run.target {
-            Target::Workflow(_) => Kind::Workflow,
-            Target::Endpoint(_) => Kind::Endpoint,
+            RunTarget::Workflow(_) => DefinitionKind::Workflow,
+            RunTarget::Endpoint(_) => DefinitionKind::Endpoint,
         };
         let row = store
             .find_definition(kind, run.target.name())?
@@ -247,7 +247,7 @@ fn inputs(
     event: Option<&StoredEvent>,
 ) -> Result<(Inputs, Option<EventContext>), EngineError> {
     match row.kind {
-        Kind::Endpoint => {
+        DefinitionKind::Endpoint => {
             if !params.is_object() {
                 return Err(EngineError::BadInput(format!(
                     "an endpoint's request must be a JSON object of body, query, headers and path, got {params}"
@@ -255,7 +255,7 @@ fn inputs(
             }
             Ok((Inputs::request(params), None))
         }
-        Kind::Workflow => {
+        DefinitionKind::Workflow => {
             if !params.is_object() {
                 return Err(EngineError::BadInput(format!(
                     "params must be a JSON object, got {params}"

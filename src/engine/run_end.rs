@@ -3,7 +3,7 @@
 //! records in one write.
 
 use super::core::Core;
-use super::interpreter::Outcome;
+use super::interpreter::RunOutcome;
 use super::runlog::RunLog;
 use super::secrets::Secrets;
 use crate::model::RunStatus;
@@ -30,14 +30,14 @@ pub struct RunEnd {
 impl RunEnd {
     /// The end of a run whose interpreter stopped with `outcome` (`None`: it stopped
     /// without one, which is a failure), secrets masked.
-    pub fn of(run_id: i64, outcome: Option<&Outcome>, secrets: &Secrets) -> RunEnd {
+    pub fn of(run_id: i64, outcome: Option<&RunOutcome>, secrets: &Secrets) -> RunEnd {
         let (status, output, error, http_status) = match outcome {
-            Some(Outcome::Succeeded { output, status }) => {
+            Some(RunOutcome::Succeeded { output, status }) => {
                 let mut output = output.clone();
                 secrets.mask(&mut output);
                 (RunStatus::Succeeded, Some(output), None, *status)
             }
-            Some(Outcome::Failed { error, step }) => {
+            Some(RunOutcome::Failed { error, step }) => {
                 let message = match step {
                     Some(s) => format!("step {s}: {error}"),
                     None => error.clone(),
@@ -49,7 +49,7 @@ impl RunEnd {
                     None,
                 )
             }
-            Some(Outcome::Cancelled { reason }) => (
+            Some(RunOutcome::Cancelled { reason }) => (
                 RunStatus::Cancelled,
                 None,
                 Some(secrets.mask_text(reason)),

@@ -4,7 +4,7 @@
 
 use super::error::EngineError;
 use super::{Engine, unknown_hint};
-use crate::model::{EventRecord, Kind, RunRecord, RunStatus, SkipRecord};
+use crate::model::{DefinitionKind, EventRecord, RunRecord, RunStatus, SkipRecord};
 use crate::store::cascade::Cascade;
 use serde::Serialize;
 
@@ -122,11 +122,11 @@ impl Engine {
         {
             return Ok(answer(false, None, skipped(e, &skip)));
         }
-        let Some(row) = store.find_definition(Kind::Workflow, workflow)? else {
+        let Some(row) = store.find_definition(DefinitionKind::Workflow, workflow)? else {
             let names: Vec<String> = store
                 .list_definitions()?
                 .into_iter()
-                .filter(|r| r.kind == Kind::Workflow)
+                .filter(|r| r.kind == DefinitionKind::Workflow)
                 .map(|r| r.name)
                 .collect();
             return Ok(answer(

@@ -7,10 +7,10 @@ use tokio::sync::Notify;
 
 /// Runs of one cascade still queued or running in this process. Cheap to clone.
 #[derive(Clone, Debug, Default)]
-pub struct Tracker(Arc<Inner>);
+pub struct Tracker(Arc<TrackerState>);
 
 #[derive(Debug, Default)]
-struct Inner {
+struct TrackerState {
     pending: AtomicUsize,
     idle: Notify,
 }

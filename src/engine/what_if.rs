@@ -14,8 +14,10 @@ use super::context::{EventContext, Inputs, RunContext};
 use super::core::event_value;
 use super::effects::{Effects, EmitRequest, HttpRequest, HttpResponse, StepRef};
 use super::error::EngineError;
-use super::interpreter::{Interpreter, Outcome};
-use crate::model::{Kind, RunMode, RunRecord, RunStatus, StepRecord, StepStatus, Timestamp};
+use super::interpreter::{Interpreter, RunOutcome};
+use crate::model::{
+    DefinitionKind, RunMode, RunRecord, RunStatus, StepRecord, StepStatus, Timestamp,
+};
 use crate::store::data::{ExecResult, Scratch};
 use crate::store::events::{EventFilter, StoredEvent};
 use serde::Serialize;
@@ -188,7 +190,7 @@ impl Engine {
         let context = RunContext {
             run_id: 0,
             version: None,
-            kind: Kind::Workflow,
+            kind: DefinitionKind::Workflow,
             name: row.name.clone(),
             mode: RunMode::Debug,
             event: Some(EventContext {
@@ -205,15 +207,15 @@ impl Engine {
         }
         let noted = held.noted.lock().map(|n| n.clone()).unwrap_or_default();
         let (status, output) = match interpreter.outcome() {
-            Some(Outcome::Succeeded { output, .. }) => ("succeeded", output.clone()),
-            Some(Outcome::Failed { error, step }) => (
+            Some(RunOutcome::Succeeded { output, .. }) => ("succeeded", output.clone()),
+            Some(RunOutcome::Failed { error, step }) => (
                 "failed",
                 json!({ "error": match step {
                     Some(s) => format!("step {s}: {error}"),
                     None => error.clone(),
                 } }),
             ),
-            Some(Outcome::Cancelled { reason }) => ("cancelled", json!({ "error": reason })),
+            Some(RunOutcome::Cancelled { reason }) => ("cancelled", json!({ "error": reason })),
             None => ("failed", Value::Null),
         };
         let mut doc = object([

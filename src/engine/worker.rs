@@ -7,7 +7,7 @@ use super::core::{Core, RunJob, event_value};
 use super::error::EngineError;
 use super::run_end::RunEnd;
 use super::runlog::RunLog;
-use crate::model::{Kind, RunRecord, Target, Timestamp};
+use crate::model::{DefinitionKind, RunRecord, RunTarget, Timestamp};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -74,15 +74,17 @@ impl Core {
     /// How to run a claimed run again.
     fn job_for(&self, run: &RunRecord) -> Result<RunJob, String> {
         let (kind, name) = match &run.target {
-            Target::Workflow(n) => (Kind::Workflow, n.clone()),
-            Target::Endpoint(n) => (Kind::Endpoint, n.clone()),
+            RunTarget::Workflow(n) => (DefinitionKind::Workflow, n.clone()),
+            RunTarget::Endpoint(n) => (DefinitionKind::Endpoint, n.clone()),
         };
         let Some(event_id) = run.event_id else {
             return Err(match kind {
-                Kind::Endpoint => {
+                DefinitionKind::Endpoint => {
                     "the process answering this request stopped; the request is lost".into()
                 }
-                Kind::Workflow => "the debug session of this run ended with its process".into(),
+                DefinitionKind::Workflow => {
+                    "the debug session of this run ended with its process".into()
+                }
             });
         };
         let reader = self.reader();

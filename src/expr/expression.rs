@@ -93,7 +93,7 @@ pub enum EvalError {
 }
 
 #[derive(Debug, Clone)]
-enum Kind {
+enum ExprKind {
     Path(PathExpr),
     Jq(Arc<JqProgram>, Vec<Global>),
 }
@@ -102,7 +102,7 @@ enum Kind {
 #[derive(Debug, Clone)]
 pub struct Expr {
     source: Arc<str>,
-    kind: Kind,
+    kind: ExprKind,
 }
 
 /// Compiled jq programs by source and globals, shared by every definition in the process.
@@ -126,7 +126,7 @@ impl Expr {
             }
             return Ok(Expr {
                 source: code.into(),
-                kind: Kind::Path(path),
+                kind: ExprKind::Path(path),
             });
         }
         let globals: Vec<Global> = mentioned_variables(code)
@@ -152,7 +152,7 @@ impl Expr {
         };
         Ok(Expr {
             source: code.into(),
-            kind: Kind::Jq(program, globals),
+            kind: ExprKind::Jq(program, globals),
         })
     }
 
@@ -163,17 +163,17 @@ impl Expr {
 
     /// Whether this expression skips jq (a plain variable path).
     pub fn is_fast_path(&self) -> bool {
-        matches!(self.kind, Kind::Path(_))
+        matches!(self.kind, ExprKind::Path(_))
     }
 
     /// Every value the expression yields.
     pub fn eval_all(&self, b: &Bindings<'_>, limit: Duration) -> Result<Vec<Value>, EvalError> {
         match &self.kind {
-            Kind::Path(p) => p
+            ExprKind::Path(p) => p
                 .eval(b.get(p.root))
                 .map(|v| vec![v])
                 .map_err(|message| self.failed(message)),
-            Kind::Jq(program, globals) => {
+            ExprKind::Jq(program, globals) => {
                 let values: Vec<&Value> = globals.iter().map(|g| b.get(*g)).collect();
                 match program.run(&Value::Null, &values, limit) {
                     JqOutcome::Values(v) => Ok(v),
@@ -196,7 +196,7 @@ impl Expr {
 
     /// The one value the expression yields (none or several is an error).
     pub fn eval(&self, b: &Bindings<'_>, limit: Duration) -> Result<Value, EvalError> {
-        if let Kind::Path(p) = &self.kind {
+        if let ExprKind::Path(p) = &self.kind {
             return p.eval(b.get(p.root)).map_err(|m| self.failed(m));
         }
         let mut values = self.eval_all(b, limit)?;
@@ -271,7 +271,7 @@ mod tests {
             let slow = Arc::new(jq::compile(code, &["$param"]).unwrap());
             let slow = Expr {
                 source: code.into(),
-                kind: Kind::Jq(slow, vec![Global::Param]),
+                kind: ExprKind::Jq(slow, vec![Global::Param]),
             };
             let (f, s) = (fast.eval(&b, LIMIT), slow.eval(&b, LIMIT));
             assert_eq!(f.is_ok(), s.is_ok(), "{code}: {f:?} vs {s:?}");

@@ -8,33 +8,33 @@ use std::fmt;
 /// Whether a definition is a workflow or an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Kind {
+pub enum DefinitionKind {
     /// Listens to one event.
     Workflow,
     /// Answers one HTTP method and path.
     Endpoint,
 }
 
-impl Kind {
+impl DefinitionKind {
     /// The kind as stored and printed.
     pub fn as_str(self) -> &'static str {
         match self {
-            Kind::Workflow => "workflow",
-            Kind::Endpoint => "endpoint",
+            DefinitionKind::Workflow => "workflow",
+            DefinitionKind::Endpoint => "endpoint",
         }
     }
 
     /// Parse the stored form.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
-            "workflow" => Some(Kind::Workflow),
-            "endpoint" => Some(Kind::Endpoint),
+            "workflow" => Some(DefinitionKind::Workflow),
+            "endpoint" => Some(DefinitionKind::Endpoint),
             _ => None,
         }
     }
 }
 
-impl fmt::Display for Kind {
+impl fmt::Display for DefinitionKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -89,10 +89,10 @@ pub enum Definition {
 
 impl Definition {
     /// Workflow or endpoint.
-    pub fn kind(&self) -> Kind {
+    pub fn kind(&self) -> DefinitionKind {
         match self {
-            Definition::Workflow(_) => Kind::Workflow,
-            Definition::Endpoint(_) => Kind::Endpoint,
+            Definition::Workflow(_) => DefinitionKind::Workflow,
+            Definition::Endpoint(_) => DefinitionKind::Endpoint,
         }
     }
 

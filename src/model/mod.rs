@@ -15,12 +15,12 @@ pub(crate) mod template;
 pub(crate) mod test_parse;
 pub(crate) mod test_suite;
 
-pub use definition::{Definition, Endpoint, Kind, Workflow, endpoint_key};
+pub use definition::{Definition, DefinitionKind, Endpoint, Workflow, endpoint_key};
 pub use diagnostic::Diagnostic;
 pub use parse::{Parsed, parse_definition};
 pub use project::{KeptFile, LoadedFile, LoadedProject, ProjectConfig, ProjectError, TestFile};
 pub use record::{
-    EventRecord, RunMode, RunRecord, RunStatus, SkipRecord, StepRecord, StepStatus, Target,
+    EventRecord, RunMode, RunRecord, RunStatus, RunTarget, SkipRecord, StepRecord, StepStatus,
     Timestamp, json_text,
 };
 pub use step::{Action, Retry, Step};

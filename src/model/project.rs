@@ -1,6 +1,6 @@
 //! A project folder: `flowdeck.toml`, `schema.sql`, `workflows/*.json`, `endpoints/*.json`.
 
-use super::definition::{Definition, Kind};
+use super::definition::{Definition, DefinitionKind};
 use super::diagnostic::Diagnostic;
 use super::parse::parse_definition;
 use serde::{Deserialize, Serialize};
@@ -231,10 +231,10 @@ pub fn load_file(path: &Path) -> Result<LoadedProject, ProjectError> {
     Ok(project)
 }
 
-fn kind_of_folder(name: &str) -> Option<Kind> {
+fn kind_of_folder(name: &str) -> Option<DefinitionKind> {
     match name {
-        "workflows" => Some(Kind::Workflow),
-        "endpoints" => Some(Kind::Endpoint),
+        "workflows" => Some(DefinitionKind::Workflow),
+        "endpoints" => Some(DefinitionKind::Endpoint),
         _ => None,
     }
 }
@@ -308,7 +308,10 @@ pub fn load_dir(dir: &Path) -> Result<LoadedProject, ProjectError> {
         None
     };
     let mut files = Vec::new();
-    for (folder, kind) in [("workflows", Kind::Workflow), ("endpoints", Kind::Endpoint)] {
+    for (folder, kind) in [
+        ("workflows", DefinitionKind::Workflow),
+        ("endpoints", DefinitionKind::Endpoint),
+    ] {
         let folder_path = dir.join(folder);
         if !folder_path.is_dir() {
             continue;
@@ -416,7 +419,7 @@ pub fn load_tests(dir: &Path) -> Result<(Vec<TestFile>, Vec<KeptFile>), ProjectE
 
 /// Two files defining the same workflow name or endpoint route: the second is refused.
 fn check_unique_keys(project: &mut LoadedProject) {
-    let mut seen: HashMap<(Kind, String), PathBuf> = HashMap::new();
+    let mut seen: HashMap<(DefinitionKind, String), PathBuf> = HashMap::new();
     for file in &mut project.files {
         let Some(def) = &file.definition else {
             continue;

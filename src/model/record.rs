@@ -171,18 +171,18 @@ pub struct EventRecord {
 /// What a run executes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Target {
+pub enum RunTarget {
     /// A workflow, by name.
     Workflow(String),
     /// An endpoint, by `METHOD /path`.
     Endpoint(String),
 }
 
-impl Target {
+impl RunTarget {
     /// The workflow name or endpoint key.
     pub fn name(&self) -> &str {
         match self {
-            Target::Workflow(n) | Target::Endpoint(n) => n,
+            RunTarget::Workflow(n) | RunTarget::Endpoint(n) => n,
         }
     }
 }
@@ -194,7 +194,7 @@ pub struct RunRecord {
     pub id: i64,
     /// The workflow or endpoint.
     #[serde(flatten)]
-    pub target: Target,
+    pub target: RunTarget,
     /// Deployed version run; `None` for a draft.
     pub version: Option<i64>,
     /// The event that triggered it (workflows).
@@ -239,7 +239,7 @@ impl RunRecord {
     /// gives them (the status of the `return` step it ended at). `None` for workflows and
     /// for runs not finished.
     pub fn response(&self) -> Option<(u16, Value)> {
-        if !matches!(self.target, Target::Endpoint(_)) || !self.status.is_finished() {
+        if !matches!(self.target, RunTarget::Endpoint(_)) || !self.status.is_finished() {
             return None;
         }
         let status = self

@@ -9,14 +9,14 @@
 //! resolved by [`MethodRoutes::resolve`], the engine's rule, rather than by a Router.
 
 use crate::engine::routes::{match_route, specificity};
-use crate::model::Kind;
+use crate::model::DefinitionKind;
 use crate::store::definitions::DefinitionRow;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
 /// An endpoint a request can reach.
 #[derive(Debug)]
-pub(super) struct Target {
+pub(super) struct EndpointTarget {
     /// Its definition (a `None` live version: imported, never deployed).
     pub row: DefinitionRow,
     /// Its route (`/skus/{id}`).
@@ -25,7 +25,7 @@ pub(super) struct Target {
     pub params: Vec<String>,
 }
 
-impl Target {
+impl EndpointTarget {
     /// Its `{name}` segments bound to `values`, the path's segments in the same order
     /// (percent-decoded).
     pub(super) fn bind<'a>(&self, values: impl Iterator<Item = &'a str>) -> Map<String, Value> {
@@ -43,10 +43,10 @@ pub(super) struct MethodRoutes {
     /// The method, as the endpoints spell it.
     pub method: String,
     /// Its endpoints, in the store's order.
-    targets: Vec<Arc<Target>>,
+    targets: Vec<Arc<EndpointTarget>>,
     /// A Router pattern per shape of route (`/skus/{p2}`), with the endpoint that answers
     /// it: the first in the store's order among those of that shape.
-    pub patterns: Vec<(String, Arc<Target>)>,
+    pub patterns: Vec<(String, Arc<EndpointTarget>)>,
     /// Whether a Router's precedence and the engine's differ for some path: [`resolve`]
     /// then answers for this method.
     ///
@@ -57,8 +57,8 @@ pub(super) struct MethodRoutes {
 impl MethodRoutes {
     /// The endpoint that answers `path`, by the engine's rule, with its `{name}` segments
     /// bound.
-    pub(super) fn resolve(&self, path: &str) -> Option<(Arc<Target>, Map<String, Value>)> {
-        let mut best: Option<(usize, &Arc<Target>, Map<String, Value>)> = None;
+    pub(super) fn resolve(&self, path: &str) -> Option<(Arc<EndpointTarget>, Map<String, Value>)> {
+        let mut best: Option<(usize, &Arc<EndpointTarget>, Map<String, Value>)> = None;
         for target in &self.targets {
             let Some(bound) = match_route(&target.route, path) else {
                 continue;
@@ -85,8 +85,10 @@ impl RouteTable {
     /// The table of `rows` (the store's definitions, in its order); `built_in` leads the
     /// listed routes.
     pub(super) fn new(rows: &[DefinitionRow], built_in: &[&str]) -> RouteTable {
-        let endpoints: Vec<&DefinitionRow> =
-            rows.iter().filter(|r| r.kind == Kind::Endpoint).collect();
+        let endpoints: Vec<&DefinitionRow> = rows
+            .iter()
+            .filter(|r| r.kind == DefinitionKind::Endpoint)
+            .collect();
         let listed: Arc<[String]> = built_in
             .iter()
             .map(|s| (*s).to_string())
@@ -102,7 +104,7 @@ impl RouteTable {
             let (Some(method), Some(route)) = (&row.method, &row.path) else {
                 continue;
             };
-            let target = Arc::new(Target {
+            let target = Arc::new(EndpointTarget {
                 row: row.clone(),
                 route: route.clone(),
                 params: crate::engine::routes::route_params(route)
@@ -255,7 +257,7 @@ mod tests {
     fn endpoint(id: i64, method: &str, path: &str) -> DefinitionRow {
         DefinitionRow {
             id,
-            kind: Kind::Endpoint,
+            kind: DefinitionKind::Endpoint,
             name: format!("{method} {path}"),
             on_event: None,
             method: Some(method.to_string()),

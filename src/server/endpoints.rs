@@ -8,13 +8,13 @@
 
 use super::App;
 use super::blocking::{ReadError, read};
-use super::endpoint_table::{MethodRoutes, RouteTable, Target};
+use super::endpoint_table::{EndpointTarget, MethodRoutes, RouteTable};
 use super::fixed::BUILT_IN;
 use super::generation::GenerationReader;
 use super::payload::JsonPayload;
 use super::reply::{error, failed, internal, json_reply};
+use crate::engine::EndpointRequest;
 use crate::engine::Engine;
-use crate::engine::Request as EngineRequest;
 use crate::engine::routes::match_route;
 use axum::extract::rejection::{QueryRejection, RawPathParamsRejection};
 use axum::extract::{OriginalUri, Query, RawPathParams, Request, State};
@@ -121,7 +121,10 @@ fn method_router(m: &Arc<MethodRoutes>, listed: &Arc<[String]>) -> Router {
     }
     let mut router = Router::new().without_v07_checks();
     for (pattern, target) in &m.patterns {
-        router = router.route(pattern, handler(Reach::Target(Arc::clone(target)), listed));
+        router = router.route(
+            pattern,
+            handler(Reach::Endpoint(Arc::clone(target)), listed),
+        );
     }
     router.fallback_service(handler(Reach::Nothing, listed))
 }
@@ -130,7 +133,7 @@ fn method_router(m: &Arc<MethodRoutes>, listed: &Arc<[String]>) -> Router {
 #[derive(Clone)]
 enum Reach {
     /// The Router matched this endpoint's pattern.
-    Target(Arc<Target>),
+    Endpoint(Arc<EndpointTarget>),
     /// By the engine's rule, among these.
     Resolve(Arc<MethodRoutes>),
     /// No endpoint matches.
@@ -159,7 +162,7 @@ fn handler(reach: Reach, listed: &Arc<[String]>) -> MethodRouter {
               headers: HeaderMap,
               JsonPayload(body): JsonPayload| {
             let found = match &reach {
-                Reach::Target(target) => Some(bind(target, params.as_ref().ok(), &uri)),
+                Reach::Endpoint(target) => Some(bind(target, params.as_ref().ok(), &uri)),
                 Reach::Resolve(routes) => routes.resolve(uri.path()),
                 Reach::Nothing => None,
             };
@@ -185,10 +188,10 @@ fn handler(reach: Reach, listed: &Arc<[String]>) -> MethodRouter {
 
 /// `target` with its `{name}` segments bound from the Router's match.
 fn bind(
-    target: &Arc<Target>,
+    target: &Arc<EndpointTarget>,
     params: Option<&RawPathParams>,
     uri: &Uri,
-) -> (Arc<Target>, Map<String, Value>) {
+) -> (Arc<EndpointTarget>, Map<String, Value>) {
     let bound = match params {
         Some(params) => target.bind(params.iter().map(|(_, v)| v)),
         // not UTF-8 once decoded: decoded leniently instead, as the engine does
@@ -216,7 +219,7 @@ fn header_values(headers: &HeaderMap) -> Map<String, Value> {
 /// or 405 when there is none.
 async fn endpoint(
     app: Arc<App>,
-    found: Option<(Arc<Target>, Map<String, Value>)>,
+    found: Option<(Arc<EndpointTarget>, Map<String, Value>)>,
     listed: Arc<[String]>,
     incoming: Incoming,
 ) -> Response {
@@ -234,7 +237,7 @@ async fn endpoint(
             json!({ "routes": &*listed }),
         );
     }
-    let request = EngineRequest {
+    let request = EndpointRequest {
         method: incoming.method,
         path: incoming.path,
         query: incoming.query,

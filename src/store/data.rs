@@ -2,9 +2,11 @@
 //!
 //! SQL is literal and values enter only as bound parameters. `ATTACH` is refused, so steps
 //! can never reach the studio's own tables; `db.query` must be read-only.
+//!
+//! Over 600 lines only with its tests, which stay beside the code they pin down.
 
 pub(crate) use super::data_writer::Once;
-use super::data_writer::{DENIED_DONE_TABLE, DENIED_TRANSACTION, DONE_TABLE, DataWriter, Guard};
+use super::data_writer::{DENIED_DONE_TABLE, DENIED_TRANSACTION, DONE_TABLE, DataWriter, Refusals};
 use super::load::Load;
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::types::{Value as SqlValue, ValueRef};
@@ -132,7 +134,7 @@ impl DataDb {
 
     /// A transaction of its own whose changes are never committed (see `Scratch`).
     pub fn scratch(&self) -> Result<Scratch, DataError> {
-        let guard = Arc::new(Guard::default());
+        let guard = Arc::new(Refusals::default());
         let conn = connect(&self.path, Some(guard.clone()))?;
         conn.execute_batch("BEGIN")?;
         Ok(Scratch {
@@ -208,14 +210,14 @@ impl DataDb {
 #[derive(Debug)]
 pub struct Scratch {
     conn: Mutex<Connection>,
-    guard: Arc<Guard>,
+    guard: Arc<Refusals>,
 }
 
 impl Scratch {
     /// A data database of its own, in memory, that lives as long as the value: what a test
     /// of a workflow starts from (run `schema.sql` on it, then add the test's rows).
     pub fn in_memory() -> Result<Scratch, DataError> {
-        let guard = Arc::new(Guard::default());
+        let guard = Arc::new(Refusals::default());
         let conn = connect(Path::new(":memory:"), Some(guard.clone()))?;
         Ok(Scratch {
             conn: Mutex::new(conn),
@@ -358,7 +360,7 @@ fn query_on(conn: &Connection, sql: &str, args: &[Value]) -> Result<Vec<Value>, 
 
 /// Open a connection to the data database at `path`. `guard` (the writer's) also refuses
 /// transaction control in steps' SQL.
-pub(crate) fn connect(path: &Path, guard: Option<Arc<Guard>>) -> Result<Connection, DataError> {
+pub(crate) fn connect(path: &Path, guard: Option<Arc<Refusals>>) -> Result<Connection, DataError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;

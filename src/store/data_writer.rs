@@ -63,7 +63,7 @@ fn linger(batch: usize, busy: bool, saturated: bool) -> Option<Duration> {
 
 /// What the connection's authorizer refused last (read after a failed statement).
 #[derive(Debug, Default)]
-pub(crate) struct Guard {
+pub(crate) struct Refusals {
     /// Set while a step's SQL is prepared or run: transaction control is refused then.
     pub(crate) steps_sql: AtomicBool,
     /// [`DENIED_NOTHING`] or [`DENIED_TRANSACTION`].
@@ -109,19 +109,19 @@ enum Work {
 struct Job {
     work: Work,
     result: Option<Result<ExecResult, DataError>>,
-    answer: oneshot::Sender<(Result<ExecResult, DataError>, Spent)>,
+    answer: oneshot::Sender<(Result<ExecResult, DataError>, SpentStatement)>,
 }
 
 /// A job's work, handed back with its answer: its statement and arguments were allocated on
 /// the caller's core and are freed there (a free from another thread costs both cores).
-struct Spent {
+struct SpentStatement {
     _work: Work,
 }
 
 impl Job {
     /// Answer the caller, handing back what it allocated.
     fn reply(self, result: Result<ExecResult, DataError>) {
-        let spent = Spent { _work: self.work };
+        let spent = SpentStatement { _work: self.work };
         let _ = self.answer.send((result, spent));
     }
 }
@@ -142,7 +142,7 @@ impl DataWriter {
     /// (the store writer's load), batches wait longer to grow while the store writer is
     /// saturated.
     pub(crate) fn spawn(path: &Path, pace: Option<Load>) -> Result<DataWriter, DataError> {
-        let guard = Arc::new(Guard::default());
+        let guard = Arc::new(Refusals::default());
         let conn = connect(path, Some(guard.clone()))?;
         let checkpointer = checkpointer::hand_off(&conn, path);
         let (tx, rx) = mpsc::channel::<Job>(QUEUE);
@@ -248,7 +248,7 @@ impl<'c> Controls<'c> {
 fn run_job(
     conn: &Connection,
     controls: &mut Controls<'_>,
-    guard: &Guard,
+    guard: &Refusals,
     work: &Work,
 ) -> Result<Result<ExecResult, DataError>, DataError> {
     match work {
@@ -290,7 +290,7 @@ fn run_job(
 /// caller's).
 pub(crate) fn run_statement(
     conn: &Connection,
-    guard: &Guard,
+    guard: &Refusals,
     sql: &str,
     args: &[rusqlite::types::Value],
 ) -> Result<ExecResult, DataError> {
@@ -330,7 +330,7 @@ pub(crate) fn run_statement(
 fn run_batch(
     conn: &Connection,
     controls: &mut Controls<'_>,
-    guard: &Guard,
+    guard: &Refusals,
     batch: &mut [Job],
 ) -> Option<DataError> {
     loop {
@@ -376,7 +376,7 @@ fn run_batch(
     }
 }
 
-fn run(conn: &Connection, guard: &Guard, mut rx: mpsc::Receiver<Job>, pace: Option<&Load>) {
+fn run(conn: &Connection, guard: &Refusals, mut rx: mpsc::Receiver<Job>, pace: Option<&Load>) {
     let mut controls = match Controls::prepare(conn) {
         Ok(c) => c,
         Err(e) => {

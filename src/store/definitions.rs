@@ -2,7 +2,7 @@
 
 use super::prepared::Prepared;
 use super::{Result, Store, StoreError};
-use crate::model::{Definition, Kind, Timestamp};
+use crate::model::{Definition, DefinitionKind, Timestamp};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use std::cell::RefCell;
@@ -15,7 +15,7 @@ pub struct DefinitionRow {
     /// Store id.
     pub id: i64,
     /// Workflow or endpoint.
-    pub kind: Kind,
+    pub kind: DefinitionKind,
     /// Workflow name or `METHOD /path`.
     pub name: String,
     /// The draft's event (workflows).
@@ -94,7 +94,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DefinitionRow> {
     let kind: String = r.get(1)?;
     Ok(DefinitionRow {
         id: r.get(0)?,
-        kind: Kind::parse(&kind).unwrap_or(Kind::Workflow),
+        kind: DefinitionKind::parse(&kind).unwrap_or(DefinitionKind::Workflow),
         name: r.get(2)?,
         on_event: r.get(3)?,
         method: r.get(4)?,
@@ -217,7 +217,11 @@ impl Store {
     }
 
     /// One workflow (by name) or endpoint (by `METHOD /path`).
-    pub fn find_definition(&self, kind: Kind, name: &str) -> Result<Option<DefinitionRow>> {
+    pub fn find_definition(
+        &self,
+        kind: DefinitionKind,
+        name: &str,
+    ) -> Result<Option<DefinitionRow>> {
         let sql =
             format!("SELECT {ROW_COLUMNS} FROM definitions d WHERE d.kind = ?1 AND d.name = ?2");
         Ok(self
@@ -481,7 +485,7 @@ pub(crate) fn cached_listeners(db: &impl Prepared, event: &str, draft: bool) -> 
 
 #[cfg(test)]
 mod tests {
-    use crate::model::{Kind, parse_definition};
+    use crate::model::{DefinitionKind, parse_definition};
     use crate::store::testing::temp_store;
     use std::path::Path;
 
@@ -498,7 +502,7 @@ mod tests {
         };
         let text =
             format!(r#"{{"name": "{name}", "on": "{on}", "active": {active}, "steps": {steps}}}"#);
-        let parsed = parse_definition(&text, Path::new("w.json"), Some(Kind::Workflow));
+        let parsed = parse_definition(&text, Path::new("w.json"), Some(DefinitionKind::Workflow));
         (parsed.definition.unwrap(), text)
     }
 
@@ -510,7 +514,10 @@ mod tests {
             .upsert_draft(&def, &text, Some("workflows/w.json"))
             .unwrap();
         assert_eq!(outcome, super::ImportOutcome::Created);
-        let row = store.find_definition(Kind::Workflow, "w").unwrap().unwrap();
+        let row = store
+            .find_definition(DefinitionKind::Workflow, "w")
+            .unwrap()
+            .unwrap();
         assert!(row.draft_changed);
         assert_eq!(row.live_version, None);
         assert_eq!(store.deploy(id).unwrap(), (1, true));

@@ -2,7 +2,7 @@
 
 use super::prepared::Prepared;
 use super::{Result, Store, json_column, json_column_opt};
-use crate::model::{Kind, RunMode, RunRecord, RunStatus, Target, Timestamp};
+use crate::model::{DefinitionKind, RunMode, RunRecord, RunStatus, RunTarget, Timestamp};
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 
@@ -12,7 +12,7 @@ pub struct NewRun<'a> {
     /// The workflow or endpoint.
     pub definition_id: i64,
     /// Its kind.
-    pub kind: Kind,
+    pub kind: DefinitionKind,
     /// Its name or route.
     pub target: &'a str,
     /// The version to run (`None`: the draft).
@@ -64,9 +64,9 @@ pub(crate) fn raw_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRun> {
     Ok((
         RunRecord {
             id: r.get(0)?,
-            target: match Kind::parse(&kind) {
-                Some(Kind::Endpoint) => Target::Endpoint(target),
-                _ => Target::Workflow(target),
+            target: match DefinitionKind::parse(&kind) {
+                Some(DefinitionKind::Endpoint) => RunTarget::Endpoint(target),
+                _ => RunTarget::Workflow(target),
             },
             version: r.get(3)?,
             event_id: r.get(4)?,
@@ -296,7 +296,7 @@ mod tests {
             .unwrap();
         let new_run = |params_json| NewRun {
             definition_id: 1,
-            kind: Kind::Workflow,
+            kind: DefinitionKind::Workflow,
             target: "w",
             version: None,
             event_id: Some(event.record.id),

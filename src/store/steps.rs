@@ -259,7 +259,7 @@ pub(crate) fn insert_encoded_steps(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Kind, RunMode};
+    use crate::model::{DefinitionKind, RunMode};
     use crate::store::HotWrites;
     use crate::store::runs::NewRun;
     use crate::store::testing::{temp_store, workflow_w};
@@ -290,7 +290,7 @@ mod tests {
         let (run, _) = store
             .insert_run(&NewRun {
                 definition_id: 1,
-                kind: Kind::Workflow,
+                kind: DefinitionKind::Workflow,
                 target: "w",
                 version: None,
                 event_id: None,

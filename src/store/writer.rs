@@ -20,6 +20,8 @@
 //! that was accepted is recorded whole once space returns. What still waits when the
 //! writer stops is logged and let go; its runs are left unfinished, for a graceful shutdown
 //! to give back to the queue (or for their leases to expire).
+//!
+//! Over 600 lines only with its tests, which stay beside the code they pin down.
 
 use super::background::{Joined, drain};
 use super::checkpointer::{self, Checkpointer};
@@ -43,7 +45,7 @@ trait Work: Send {
     /// Do the writes (possibly again, after a rollback); whether they succeeded.
     fn run(&mut self, store: &WriterStore<'_>) -> bool;
     /// The batch is committed (or failed to commit): answer, and let go of anything a
-    /// caller waits on (the job itself is dropped later, by a sender: see [`Spent`]).
+    /// caller waits on (the job itself is dropped later, by a sender: see [`SpentJob`]).
     fn done(&mut self, commit_error: Option<&StoreError>);
     /// Whether the job is to be tried again rather than answered: nobody waits for it, and
     /// its writes (or the batch's commit, `commit_error`) were refused by a full store.
@@ -142,20 +144,20 @@ impl<F: Fn(&WriterStore<'_>) -> Result<()> + Send, C: FnOnce() + Send> Work for 
 /// free from another thread costs both cores (measured: a fifth of the run's thread's time
 /// went to collecting such frees when the host's cache was contended).
 #[derive(Default)]
-struct Spent {
+struct SpentJob {
     jobs: Mutex<Vec<Job>>,
     any: AtomicBool,
 }
 
-impl std::fmt::Debug for Spent {
+impl std::fmt::Debug for SpentJob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Spent")
+        f.debug_struct("SpentJob")
             .field("any", &self.any.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
 
-impl Spent {
+impl SpentJob {
     /// The writer hands over done jobs (it drops them itself when a sender holds the lock).
     fn put(&self, done: &mut Vec<Job>) {
         if done.is_empty() {
@@ -190,7 +192,7 @@ pub struct Writer {
     tx: mpsc::Sender<Job>,
     commits: tokio::sync::watch::Receiver<u64>,
     load: Load,
-    spent: Arc<Spent>,
+    spent: Arc<SpentJob>,
     /// Set when the writes a full store refused are no longer wanted.
     let_go: Arc<AtomicBool>,
     _thread: Arc<ThreadGuard>,
@@ -214,7 +216,7 @@ impl Writer {
         let (committed, commits) = tokio::sync::watch::channel(0u64);
         let load = Load::default();
         let meter = LoadMeter::new(load.clone());
-        let spent = Arc::new(Spent::default());
+        let spent = Arc::new(SpentJob::default());
         let handed_back = spent.clone();
         let let_go = Arc::new(AtomicBool::new(false));
         let told = let_go.clone();
@@ -440,7 +442,7 @@ fn run(
     mut rx: mpsc::Receiver<Job>,
     committed: tokio::sync::watch::Sender<u64>,
     mut meter: LoadMeter,
-    spent: &Spent,
+    spent: &SpentJob,
     let_go: &AtomicBool,
 ) {
     let store = WriterStore::new(&store);
@@ -586,7 +588,7 @@ fn run_alone(store: &WriterStore<'_>, job: &mut Job) -> Option<StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Kind, RunMode};
+    use crate::model::{DefinitionKind, RunMode};
     use crate::store::HotWrites;
     use crate::store::runs::NewRun;
 
@@ -673,7 +675,7 @@ mod tests {
             // a run for a definition that does not exist: foreign key failure
             s.insert_run(&NewRun {
                 definition_id: 999,
-                kind: Kind::Workflow,
+                kind: DefinitionKind::Workflow,
                 target: "x",
                 version: None,
                 event_id: None,

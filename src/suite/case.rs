@@ -14,7 +14,7 @@ use crate::engine::run_end::RunEnd;
 use crate::engine::secrets::Secrets;
 use crate::model::test_suite::{DEFAULT_NOW, SuiteTarget, TestCase, TestSuite, VersionChoice};
 use crate::model::{
-    EventRecord, Kind, RunMode, RunRecord, SkipRecord, StepRecord, Target, Timestamp,
+    DefinitionKind, EventRecord, RunMode, RunRecord, RunTarget, SkipRecord, StepRecord, Timestamp,
 };
 use crate::store::data::Scratch;
 use serde_json::{Map, Value};
@@ -64,7 +64,7 @@ pub(crate) async fn run_case(
     };
     let secrets = secrets_of(catalog, &world);
     let version = case.version.unwrap_or(suite.version);
-    let mut cx = Cx {
+    let mut cx = CaseCx {
         catalog,
         world: &world,
         secrets,
@@ -131,7 +131,7 @@ fn secrets_of(catalog: &Catalog, world: &World) -> Secrets {
     )
 }
 
-struct Cx<'a> {
+struct CaseCx<'a> {
     catalog: &'a Catalog,
     world: &'a World,
     secrets: Secrets,
@@ -140,7 +140,7 @@ struct Cx<'a> {
     dispatched: usize,
 }
 
-impl Cx<'_> {
+impl CaseCx<'_> {
     async fn run(
         &mut self,
         suite: &TestSuite,
@@ -161,7 +161,7 @@ impl Cx<'_> {
                 let key = crate::model::endpoint_key(method, path);
                 let program = self.entry(&key)?.program(version)?;
                 let inputs = Inputs::request(&case.request);
-                let context = self.context(&program, Kind::Endpoint, None);
+                let context = self.context(&program, DefinitionKind::Endpoint, None);
                 let run = self.execute(program, inputs, context).await;
                 self.out.has_root = true;
                 self.out.response = run.response();
@@ -248,7 +248,7 @@ impl Cx<'_> {
         let inputs = Inputs::workflow(event.params.clone(), event_value(event));
         let context = self.context(
             &program,
-            Kind::Workflow,
+            DefinitionKind::Workflow,
             Some(EventContext {
                 id: Some(event.id),
                 chain,
@@ -260,7 +260,12 @@ impl Cx<'_> {
         self.out.runs.push(run);
     }
 
-    fn context(&self, program: &Program, kind: Kind, event: Option<EventContext>) -> RunContext {
+    fn context(
+        &self,
+        program: &Program,
+        kind: DefinitionKind,
+        event: Option<EventContext>,
+    ) -> RunContext {
         RunContext {
             run_id: i64::try_from(self.out.runs.len()).unwrap_or(i64::MAX) + 1,
             version: program.version,
@@ -302,8 +307,8 @@ impl Cx<'_> {
         }
         let end = RunEnd::of(context.run_id, interpreter.outcome(), &self.secrets);
         let target = match context.kind {
-            Kind::Workflow => Target::Workflow(context.name.clone()),
-            Kind::Endpoint => Target::Endpoint(context.name.clone()),
+            DefinitionKind::Workflow => RunTarget::Workflow(context.name.clone()),
+            DefinitionKind::Endpoint => RunTarget::Endpoint(context.name.clone()),
         };
         RunRecord {
             id: context.run_id,
@@ -330,7 +335,7 @@ impl Cx<'_> {
         let now = self.world_now();
         RunRecord {
             id: i64::try_from(self.out.runs.len()).unwrap_or(i64::MAX) + 1,
-            target: Target::Workflow(name.to_string()),
+            target: RunTarget::Workflow(name.to_string()),
             version: None,
             event_id: Some(event.id),
             mode: RunMode::Debug,

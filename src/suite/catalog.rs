@@ -4,7 +4,8 @@
 
 use crate::engine::program::{self, Origin, Program};
 use crate::model::{
-    Definition, Kind, LoadedProject, ProjectConfig, parse_definition, test_suite::VersionChoice,
+    Definition, DefinitionKind, LoadedProject, ProjectConfig, parse_definition,
+    test_suite::VersionChoice,
 };
 use crate::store::Store;
 use std::collections::BTreeMap;
@@ -17,7 +18,7 @@ pub struct Entry {
     /// Workflow name or `METHOD /path`.
     pub key: String,
     /// Workflow or endpoint.
-    pub kind: Kind,
+    pub kind: DefinitionKind,
     /// The event it listens to (workflows).
     pub on: Option<String>,
     /// Switched on, as its file declares.
@@ -162,7 +163,7 @@ impl Catalog {
     pub fn listeners(&self, event: &str) -> impl Iterator<Item = &Entry> {
         self.entries
             .values()
-            .filter(move |e| e.kind == Kind::Workflow && e.on.as_deref() == Some(event))
+            .filter(move |e| e.kind == DefinitionKind::Workflow && e.on.as_deref() == Some(event))
     }
 
     /// Every event some workflow listens to.
@@ -178,7 +179,7 @@ impl Catalog {
     }
 
     /// Workflow names, or endpoint keys.
-    pub fn keys(&self, kind: Kind) -> impl Iterator<Item = &str> {
+    pub fn keys(&self, kind: DefinitionKind) -> impl Iterator<Item = &str> {
         self.entries
             .values()
             .filter(move |e| e.kind == kind)

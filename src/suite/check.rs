@@ -9,7 +9,7 @@ use crate::model::diagnostic::suggest;
 use crate::model::source_map;
 use crate::model::test_parse::is_jq;
 use crate::model::test_suite::{Mocks, SuiteTarget, TestSuite};
-use crate::model::{Diagnostic, Kind};
+use crate::model::{DefinitionKind, Diagnostic};
 use serde_json::Value;
 use std::path::Path;
 
@@ -23,7 +23,7 @@ pub(crate) fn check_suite(
     text: &str,
     catalog: &Catalog,
 ) -> Vec<Diagnostic> {
-    let mut cx = Cx {
+    let mut cx = CheckCx {
         file,
         text,
         out: Vec::new(),
@@ -56,8 +56,8 @@ pub(crate) fn check_suite(
         }
         if let Some(runs) = case.expect.get("runs").and_then(Value::as_object) {
             for name in runs.keys() {
-                if !catalog.keys(Kind::Workflow).any(|w| w == name) {
-                    let hint = suggest(name, catalog.keys(Kind::Workflow))
+                if !catalog.keys(DefinitionKind::Workflow).any(|w| w == name) {
+                    let hint = suggest(name, catalog.keys(DefinitionKind::Workflow))
                         .map(|s| format!("did you mean `{s}`?"));
                     cx.fault(
                         Some(&case.name),
@@ -90,13 +90,13 @@ pub(crate) fn check_suite(
     cx.out
 }
 
-struct Cx<'a> {
+struct CheckCx<'a> {
     file: &'a Path,
     text: &'a str,
     out: Vec<Diagnostic>,
 }
 
-impl Cx<'_> {
+impl CheckCx<'_> {
     fn fault(
         &mut self,
         case: Option<&str>,
@@ -125,9 +125,9 @@ impl Cx<'_> {
     ) -> Option<Vec<(String, &'static str)>> {
         match &suite.target {
             SuiteTarget::Workflow(name) => match catalog.entries.get(name) {
-                Some(e) if e.kind == Kind::Workflow => Some(e.steps.clone()),
+                Some(e) if e.kind == DefinitionKind::Workflow => Some(e.steps.clone()),
                 _ => {
-                    let hint = suggest(name, catalog.keys(Kind::Workflow))
+                    let hint = suggest(name, catalog.keys(DefinitionKind::Workflow))
                         .map(|s| format!("did you mean `{s}`?"));
                     self.fault(
                         None,
@@ -163,7 +163,7 @@ impl Cx<'_> {
                 match catalog.entries.get(&key) {
                     Some(e) => Some(e.steps.clone()),
                     None => {
-                        let hint = suggest(&key, catalog.keys(Kind::Endpoint))
+                        let hint = suggest(&key, catalog.keys(DefinitionKind::Endpoint))
                             .map(|s| format!("did you mean `{s}`?"));
                         self.fault(
                             None,

@@ -16,4 +16,4 @@ pub(crate) mod verdict;
 pub(crate) mod world;
 
 pub use load::Loaded;
-pub use runner::{CaseResult, CaseStatus, Outcome, Report, SuiteFile, SuiteOptions, run_all};
+pub use runner::{CaseResult, CaseStatus, Report, SuiteFile, SuiteOptions, SuiteOutcome, run_all};

@@ -7,7 +7,7 @@
 use crate::model::project::{TEST_SUFFIX, TESTS_DIR};
 use crate::model::test_suite::SuiteTarget;
 use crate::model::{
-    KeptFile, ProjectConfig, RunRecord, RunStatus, StepRecord, StepStatus, Target, parse_suite,
+    KeptFile, ProjectConfig, RunRecord, RunStatus, RunTarget, StepRecord, StepStatus, parse_suite,
 };
 use crate::store::Store;
 use crate::store::data::Scratch;
@@ -177,8 +177,8 @@ pub(crate) struct Recorded {
 pub(crate) fn record(run: &RunRecord, schema: Option<&str>, config: &ProjectConfig) -> Recorded {
     let steps = run.steps.as_deref().unwrap_or_default();
     let target = match &run.target {
-        Target::Workflow(name) => SuiteTarget::Workflow(name.clone()),
-        Target::Endpoint(key) => {
+        RunTarget::Workflow(name) => SuiteTarget::Workflow(name.clone()),
+        RunTarget::Endpoint(key) => {
             let (method, path) = key.split_once(' ').unwrap_or((key, "/"));
             SuiteTarget::Endpoint {
                 method: method.to_string(),

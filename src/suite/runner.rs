@@ -88,7 +88,7 @@ pub struct Report {
 
 /// A run's report and the snapshot files to write.
 #[derive(Debug, Clone, Default)]
-pub struct Outcome {
+pub struct SuiteOutcome {
     /// The report.
     pub report: Report,
     /// Snapshot files written or updated (the caller keeps them: files or store).
@@ -113,7 +113,7 @@ pub async fn run_all(
     files: Vec<SuiteFile>,
     kept: &BTreeMap<PathBuf, String>,
     options: &SuiteOptions,
-) -> Outcome {
+) -> SuiteOutcome {
     let started = Instant::now();
     let width = std::thread::available_parallelism().map_or(2, std::num::NonZero::get) * 2;
     let gate = Arc::new(tokio::sync::Semaphore::new(width));
@@ -181,7 +181,7 @@ pub async fn run_all(
         }
         traces[slot] = trace;
     }
-    let mut outcome = Outcome::default();
+    let mut outcome = SuiteOutcome::default();
     for (slot, trace) in slots.iter_mut().zip(traces) {
         let Some(result) = slot.as_mut() else {
             continue;

@@ -2,7 +2,8 @@
 //! a small table), so the studio stays fast on stores with millions of events.
 
 use crate::model::{
-    Action, Definition, EventRecord, Kind, RunRecord, RunStatus, SkipRecord, Step, parse_definition,
+    Action, Definition, DefinitionKind, EventRecord, RunRecord, RunStatus, SkipRecord, Step,
+    parse_definition,
 };
 use crate::store::Store;
 use crate::store::definitions::DefinitionRow;
@@ -244,7 +245,7 @@ pub fn params(store: &Store, definition: &str, event: Option<&str>, route: Optio
     let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_else(|_| "{}".into());
     if let Some(route) = route {
         let last = store
-            .find_definition(Kind::Endpoint, definition)
+            .find_definition(DefinitionKind::Endpoint, definition)
             .ok()
             .flatten()
             .and_then(|row| store.last_run_of(row.id).ok().flatten());
@@ -273,5 +274,5 @@ pub fn params_key(definition: &str) -> String {
 
 /// Whether a definition is a workflow.
 pub fn is_workflow(item: &DefinitionItem) -> bool {
-    item.row.kind == Kind::Workflow
+    item.row.kind == DefinitionKind::Workflow
 }

@@ -5,7 +5,7 @@
 use super::commands::Cmd;
 use super::data::StepLineKind;
 use super::message::{DebugTarget, SessionAction as Action, UiEffect};
-use super::state::{DebugView, Mode, Prompt, PromptKind, State, Watch};
+use super::state::{DebugView, InputMode, Prompt, PromptKind, State, Watch};
 use crate::engine::debug::{Breakpoint, DebugEvent, EditScope, Resume, Snapshot};
 use crate::expr::{Bindings, Expr, Global, Scope};
 use serde_json::Value;
@@ -73,7 +73,7 @@ fn open_prompt(state: &mut State, kind: PromptKind, text: String) {
         text,
         error: None,
     });
-    state.mode = Mode::Prompting;
+    state.mode = InputMode::Prompting;
 }
 
 fn act(state: &mut State, action: Action) -> Vec<UiEffect> {
@@ -133,13 +133,13 @@ fn toggle_breakpoint(state: &mut State) -> Vec<UiEffect> {
 pub(crate) fn prompt_key(state: &mut State, key: crossterm::event::KeyEvent) -> Vec<UiEffect> {
     use crossterm::event::KeyCode;
     let Some(prompt) = &mut state.prompt else {
-        state.mode = Mode::Normal;
+        state.mode = InputMode::Normal;
         return Vec::new();
     };
     match key.code {
         KeyCode::Esc => {
             state.prompt = None;
-            state.mode = Mode::Normal;
+            state.mode = InputMode::Normal;
         }
         KeyCode::Backspace => {
             prompt.text.pop();
@@ -172,7 +172,7 @@ fn submit(state: &mut State) -> Vec<UiEffect> {
     let Some(Prompt { kind, text, .. }) = state.prompt.take() else {
         return Vec::new();
     };
-    state.mode = Mode::Normal;
+    state.mode = InputMode::Normal;
     let text = text.trim().to_string();
     match kind {
         PromptKind::Condition { step } => {
@@ -187,7 +187,7 @@ fn submit(state: &mut State) -> Vec<UiEffect> {
                     error: Some(e),
                     text,
                 });
-                state.mode = Mode::Prompting;
+                state.mode = InputMode::Prompting;
                 return Vec::new();
             }
             let breakpoint = Breakpoint::Step {
@@ -232,7 +232,7 @@ fn submit(state: &mut State) -> Vec<UiEffect> {
                     error: Some(e),
                     text,
                 });
-                state.mode = Mode::Prompting;
+                state.mode = InputMode::Prompting;
                 Vec::new()
             }
         },
@@ -290,8 +290,8 @@ fn shown(state: &State) -> Option<Shown> {
         .map_or(steps.len(), |i| (i + 1).min(steps.len()));
     let var = crate::model::record::vars_after(&steps[..upto]);
     let (param, request) = match run.target {
-        crate::model::Target::Workflow(_) => (run.params.clone(), Value::Null),
-        crate::model::Target::Endpoint(_) => (Value::Null, run.params.clone()),
+        crate::model::RunTarget::Workflow(_) => (run.params.clone(), Value::Null),
+        crate::model::RunTarget::Endpoint(_) => (Value::Null, run.params.clone()),
     };
     Some(Shown {
         param,

@@ -4,7 +4,7 @@
 use super::data;
 use super::message::{DebugTarget, Msg, SessionAction, UiEffect};
 use crate::engine::debug::{self, Session};
-use crate::engine::{EmitRequest, Engine, Request, Tracker};
+use crate::engine::{EmitRequest, EndpointRequest, Engine, Tracker};
 use crate::store::Store;
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -535,7 +535,7 @@ impl Services {
 }
 
 /// The engine's request for an endpoint (`METHOD /route`) and the pane's request.
-fn http_request(endpoint: &str, request: &Value) -> Result<Request, String> {
+fn http_request(endpoint: &str, request: &Value) -> Result<EndpointRequest, String> {
     let (method, route) = endpoint
         .split_once(' ')
         .ok_or_else(|| format!("{endpoint:?} is not METHOD /path"))?;
@@ -548,7 +548,7 @@ fn http_request(endpoint: &str, request: &Value) -> Result<Request, String> {
         .into_iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), v))
         .collect();
-    Ok(Request {
+    Ok(EndpointRequest {
         method: method.to_string(),
         path,
         query: object("query"),

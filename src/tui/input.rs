@@ -3,7 +3,7 @@
 //! user types with the line and column of the first fault.
 
 use crate::engine::routes::route_params;
-use crate::model::Kind;
+use crate::model::DefinitionKind;
 use crate::model::diagnostic::suggest;
 use serde_json::{Map, Value, json};
 
@@ -38,10 +38,10 @@ impl ParamsCheck {
 }
 
 /// Check the pane's text for a workflow (`route`: `None`) or an endpoint (its route).
-pub(crate) fn check(kind: Kind, route: Option<&str>, text: &str) -> ParamsCheck {
+pub(crate) fn check(kind: DefinitionKind, route: Option<&str>, text: &str) -> ParamsCheck {
     match kind {
-        Kind::Workflow => check_params(text),
-        Kind::Endpoint => check_request(text, route.unwrap_or("/")),
+        DefinitionKind::Workflow => check_params(text),
+        DefinitionKind::Endpoint => check_request(text, route.unwrap_or("/")),
     }
 }
 

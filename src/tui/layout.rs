@@ -1,7 +1,7 @@
 //! Where each pane goes for a terminal size: one pure function, used by the view to draw
 //! and by `update` to map mouse clicks to panes and rows.
 
-use super::state::{Focus, Mode};
+use super::state::{Focus, InputMode};
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 
 /// Smallest terminal the studio draws in.
@@ -56,7 +56,7 @@ pub fn too_small(size: (u16, u16)) -> bool {
 
 /// Lay the screen out. Wide terminals show every pane; narrow ones show the workflows, the
 /// activity, and one detail pane (the focused one of steps, params and variables).
-pub fn layout(size: (u16, u16), focus: Focus, mode: Mode, narrow: bool) -> Areas {
+pub fn layout(size: (u16, u16), focus: Focus, mode: InputMode, narrow: bool) -> Areas {
     let screen = Rect::new(0, 0, size.0, size.1);
     let rows = Layout::default()
         .direction(Direction::Vertical)
@@ -90,7 +90,7 @@ pub fn layout(size: (u16, u16), focus: Focus, mode: Mode, narrow: bool) -> Areas
             .constraints([Constraint::Percentage(40), Constraint::Percentage(60)])
             .split(top);
         areas.workflows = cols[0];
-        let detail = if mode == Mode::Editing {
+        let detail = if mode == InputMode::Editing {
             Focus::Params
         } else {
             match focus {
@@ -140,11 +140,11 @@ mod tests {
 
     #[test]
     fn wide_shows_every_pane_and_narrow_one_detail() {
-        let wide = layout((120, 40), Focus::Workflows, Mode::Normal, false);
+        let wide = layout((120, 40), Focus::Workflows, InputMode::Normal, false);
         assert!(wide.steps.is_some() && wide.params.is_some() && wide.variables.is_some());
-        let narrow = layout((80, 24), Focus::Variables, Mode::Normal, true);
+        let narrow = layout((80, 24), Focus::Variables, InputMode::Normal, true);
         assert!(narrow.variables.is_some() && narrow.steps.is_none() && narrow.params.is_none());
-        let editing = layout((80, 24), Focus::Workflows, Mode::Editing, true);
+        let editing = layout((80, 24), Focus::Workflows, InputMode::Editing, true);
         assert!(editing.params.is_some());
         assert_eq!(wide.pane_at(1, 2), Some(Focus::Workflows));
     }

@@ -7,7 +7,7 @@ use super::data::{ActivityRow, DefinitionItem, StepLine, StepLineKind};
 use super::input::ParamsCheck;
 use super::keymap::Keymap;
 use super::theme::Theme;
-use crate::model::{Kind, RunRecord};
+use crate::model::{DefinitionKind, RunRecord};
 use ratatui_textarea::TextArea;
 use serde_json::Value;
 
@@ -50,7 +50,7 @@ impl Focus {
 
 /// What takes the keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub enum InputMode {
     /// Keys are commands (no prompt or editor has them).
     Normal,
     /// Typing in the params editor.
@@ -327,7 +327,7 @@ pub struct Params {
     /// The workflow or endpoint they belong to.
     pub definition: Option<String>,
     /// Which of the two.
-    pub kind: Kind,
+    pub kind: DefinitionKind,
     /// An endpoint's route (`/skus/{id}`): the request's path must fill its segments.
     pub route: Option<String>,
     /// The editor.
@@ -345,14 +345,14 @@ pub struct Params {
 impl Params {
     /// An empty pane, belonging to nothing.
     pub fn none() -> Params {
-        Params::new(None, Kind::Workflow, None, "{}")
+        Params::new(None, DefinitionKind::Workflow, None, "{}")
     }
 
     /// The pane for `definition` (of `kind`, answering at `route` when an endpoint), holding
     /// `text`.
     pub fn new(
         definition: Option<String>,
-        kind: Kind,
+        kind: DefinitionKind,
         route: Option<String>,
         text: &str,
     ) -> Params {
@@ -393,8 +393,8 @@ impl Params {
     /// What the pane holds, in a word: "params", or "request" for an endpoint.
     pub fn noun(&self) -> &'static str {
         match self.kind {
-            Kind::Workflow => "params",
-            Kind::Endpoint => "request",
+            DefinitionKind::Workflow => "params",
+            DefinitionKind::Endpoint => "request",
         }
     }
 }
@@ -405,7 +405,7 @@ pub struct State {
     /// The focused pane.
     pub focus: Focus,
     /// What takes the keys.
-    pub mode: Mode,
+    pub mode: InputMode,
     /// The overlay, if any.
     pub overlay: Option<Overlay>,
     /// Every workflow and endpoint.
@@ -488,7 +488,7 @@ impl State {
     pub fn new(keymap: Keymap, theme: Theme, mouse: bool, store_label: String) -> State {
         State {
             focus: Focus::Workflows,
-            mode: Mode::Normal,
+            mode: InputMode::Normal,
             overlay: None,
             definitions: Vec::new(),
             selected_def: None,
@@ -541,7 +541,7 @@ impl State {
         items.sort_by(|a, b| {
             let key = |d: &DefinitionItem| {
                 (
-                    d.row.kind == Kind::Endpoint,
+                    d.row.kind == DefinitionKind::Endpoint,
                     d.row.on_event.clone().unwrap_or_default(),
                     d.row.name.clone(),
                 )
@@ -557,13 +557,13 @@ impl State {
         let mut group: Option<String> = None;
         for item in self.visible_definitions() {
             let g = match item.row.kind {
-                Kind::Workflow => item.row.on_event.clone().unwrap_or_default(),
-                Kind::Endpoint => "endpoints".to_string(),
+                DefinitionKind::Workflow => item.row.on_event.clone().unwrap_or_default(),
+                DefinitionKind::Endpoint => "endpoints".to_string(),
             };
             if group.as_deref() != Some(g.as_str()) {
                 rows.push(ListRow::Header(match item.row.kind {
-                    Kind::Workflow => item.row.on_event.as_deref().unwrap_or(""),
-                    Kind::Endpoint => "endpoints",
+                    DefinitionKind::Workflow => item.row.on_event.as_deref().unwrap_or(""),
+                    DefinitionKind::Endpoint => "endpoints",
                 }));
                 group = Some(g);
             }
@@ -654,9 +654,9 @@ impl State {
             (Some(Overlay::Cascade(_)), _) => vec![C::Cascade, C::Overlay],
             (Some(Overlay::Tests(_)), _) => vec![C::Tests, C::Overlay],
             (Some(_), _) => vec![C::Overlay],
-            (None, Mode::Editing) => vec![C::Editor],
-            (None, Mode::Filtering | Mode::Prompting) => vec![C::Overlay],
-            (None, Mode::Normal) => {
+            (None, InputMode::Editing) => vec![C::Editor],
+            (None, InputMode::Filtering | InputMode::Prompting) => vec![C::Overlay],
+            (None, InputMode::Normal) => {
                 let pane = match self.focus {
                     Focus::Workflows => C::Workflows,
                     Focus::Steps => C::Steps,
@@ -684,7 +684,12 @@ mod editor_tests {
 
     #[test]
     fn arrows_move_in_the_editor() {
-        let mut p = Params::new(Some("w".into()), Kind::Workflow, None, "{\n  \"sku\": 1\n}");
+        let mut p = Params::new(
+            Some("w".into()),
+            DefinitionKind::Workflow,
+            None,
+            "{\n  \"sku\": 1\n}",
+        );
         p.editor
             .input(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE));
         p.editor

@@ -15,9 +15,9 @@ use std::sync::Once;
 
 /// Restores the terminal when dropped.
 #[derive(Debug)]
-pub(crate) struct Guard;
+pub(crate) struct TerminalGuard;
 
-impl Drop for Guard {
+impl Drop for TerminalGuard {
     fn drop(&mut self) {
         restore();
     }
@@ -61,10 +61,12 @@ fn install_panic_hook() {
 }
 
 /// Take over the terminal.
-pub(crate) fn enter(mouse: bool) -> std::io::Result<(Terminal<CrosstermBackend<Stdout>>, Guard)> {
+pub(crate) fn enter(
+    mouse: bool,
+) -> std::io::Result<(Terminal<CrosstermBackend<Stdout>>, TerminalGuard)> {
     install_panic_hook();
     enable_raw_mode()?;
-    let guard = Guard;
+    let guard = TerminalGuard;
     execute!(stdout(), EnterAlternateScreen, EnableBracketedPaste)?;
     if mouse {
         execute!(stdout(), EnableMouseCapture)?;

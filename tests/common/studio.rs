@@ -5,7 +5,7 @@
 use super::Sandbox;
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
 use flowdeck::engine::Engine;
-use flowdeck::model::{Kind, Target};
+use flowdeck::model::{DefinitionKind, RunTarget};
 use flowdeck::store::Store;
 use flowdeck::tui::config::ThemeConfig;
 use flowdeck::tui::effects::Services;
@@ -151,14 +151,14 @@ pub fn marks_agree(rt: &Runtime<TestBackend>) -> bool {
             .activity
             .iter()
             .filter_map(|r| r.run())
-            .filter(|r| r.target == Target::Workflow(name.to_owned()))
+            .filter(|r| r.target == RunTarget::Workflow(name.to_owned()))
             .max_by_key(|r| r.id)
             .map(|r| r.status)
     };
     state
         .definitions
         .iter()
-        .filter(|d| d.row.kind == Kind::Workflow)
+        .filter(|d| d.row.kind == DefinitionKind::Workflow)
         .all(|d| d.last_run == newest(&d.row.name))
 }
 

@@ -29,7 +29,7 @@ pub(crate) use response::*;
 
 /// A request the adapter understood.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Request {
+pub(crate) enum DapRequest {
     /// `initialize`: the client's first request; answered with the capabilities.
     Initialize(InitializeArguments),
     /// `launch`: what to debug.
@@ -112,7 +112,7 @@ pub(crate) struct Header {
 
 /// Read a message as a request: its header always, the request when it is one the adapter
 /// understands with arguments of the right shape.
-pub(crate) fn parse(message: Value) -> (Header, Result<Request, RequestError>) {
+pub(crate) fn parse(message: Value) -> (Header, Result<DapRequest, RequestError>) {
     let Value::Object(mut message) = message else {
         return (header(0, ""), Err(RequestError::NoCommand));
     };
@@ -146,30 +146,30 @@ fn header(seq: i64, command: &str) -> Header {
     }
 }
 
-fn request(command: &str, arguments: Value) -> Result<Request, RequestError> {
+fn request(command: &str, arguments: Value) -> Result<DapRequest, RequestError> {
     let a = Arguments { command, arguments };
     Ok(match command {
-        "initialize" => Request::Initialize(a.read()?),
-        "launch" => Request::Launch(a.read()?),
-        "attach" => Request::Attach,
-        "setBreakpoints" => Request::SetBreakpoints(a.read()?),
-        "setFunctionBreakpoints" => Request::SetFunctionBreakpoints(a.read()?),
-        "setExceptionBreakpoints" => Request::SetExceptionBreakpoints(a.read()?),
-        "configurationDone" => Request::ConfigurationDone,
-        "threads" => Request::Threads,
-        "stackTrace" => Request::StackTrace(a.read()?),
-        "scopes" => Request::Scopes(a.read()?),
-        "variables" => Request::Variables(a.read()?),
-        "setVariable" => Request::SetVariable(a.read()?),
-        "evaluate" => Request::Evaluate(a.read()?),
-        "continue" => Request::Continue(a.read()?),
-        "next" => Request::Next(a.read()?),
-        "stepIn" => Request::StepIn(a.read()?),
-        "stepOut" => Request::StepOut(a.read()?),
-        "pause" => Request::Pause(a.read()?),
-        "source" => Request::Source,
-        "disconnect" => Request::Disconnect,
-        "terminate" => Request::Terminate,
+        "initialize" => DapRequest::Initialize(a.read()?),
+        "launch" => DapRequest::Launch(a.read()?),
+        "attach" => DapRequest::Attach,
+        "setBreakpoints" => DapRequest::SetBreakpoints(a.read()?),
+        "setFunctionBreakpoints" => DapRequest::SetFunctionBreakpoints(a.read()?),
+        "setExceptionBreakpoints" => DapRequest::SetExceptionBreakpoints(a.read()?),
+        "configurationDone" => DapRequest::ConfigurationDone,
+        "threads" => DapRequest::Threads,
+        "stackTrace" => DapRequest::StackTrace(a.read()?),
+        "scopes" => DapRequest::Scopes(a.read()?),
+        "variables" => DapRequest::Variables(a.read()?),
+        "setVariable" => DapRequest::SetVariable(a.read()?),
+        "evaluate" => DapRequest::Evaluate(a.read()?),
+        "continue" => DapRequest::Continue(a.read()?),
+        "next" => DapRequest::Next(a.read()?),
+        "stepIn" => DapRequest::StepIn(a.read()?),
+        "stepOut" => DapRequest::StepOut(a.read()?),
+        "pause" => DapRequest::Pause(a.read()?),
+        "source" => DapRequest::Source,
+        "disconnect" => DapRequest::Disconnect,
+        "terminate" => DapRequest::Terminate,
         other => return Err(RequestError::Unsupported(other.to_string())),
     })
 }

@@ -11,7 +11,7 @@ fn request(command: &str, arguments: Option<Value>) -> Value {
     m
 }
 
-fn parsed(command: &str, arguments: Value) -> Request {
+fn parsed(command: &str, arguments: Value) -> DapRequest {
     let (header, request) = parse(request(command, Some(arguments)));
     assert_eq!(
         header,
@@ -46,7 +46,7 @@ fn the_requests_vs_code_sends_parse() {
     );
     assert_eq!(
         initialize,
-        Request::Initialize(InitializeArguments {
+        DapRequest::Initialize(InitializeArguments {
             client_name: Some("Visual Studio Code".into()),
             adapter_id: Some("flowdeck".into()),
         })
@@ -61,7 +61,7 @@ fn the_requests_vs_code_sends_parse() {
     );
     assert_eq!(
         launch,
-        Request::Launch(LaunchArguments {
+        DapRequest::Launch(LaunchArguments {
             db: Some("/w/flowdeck.db".into()),
             workflow: Some("reorder_supply".into()),
             params: Some(json!({ "sku": 1 })),
@@ -69,7 +69,7 @@ fn the_requests_vs_code_sends_parse() {
             ..LaunchArguments::default()
         })
     );
-    let Request::Launch(program) = parsed(
+    let DapRequest::Launch(program) = parsed(
         "launch",
         json!({ "type": "flowdeck", "request": "launch", "name": "this file",
                 "program": "/w/workflows/a.json", "version": null, "noDebug": false }),
@@ -90,7 +90,7 @@ fn the_requests_vs_code_sends_parse() {
                 "sourceModified": false
             }),
         ),
-        Request::SetBreakpoints(SetBreakpointsArguments {
+        DapRequest::SetBreakpoints(SetBreakpointsArguments {
             source: Source {
                 name: Some("a.json".into()),
                 path: Some("/w/workflows/a.json".into()),
@@ -113,7 +113,7 @@ fn the_requests_vs_code_sends_parse() {
             "setFunctionBreakpoints",
             json!({ "breakpoints": [{ "name": "done" }, { "name": "emit:order" }] }),
         ),
-        Request::SetFunctionBreakpoints(SetFunctionBreakpointsArguments {
+        DapRequest::SetFunctionBreakpoints(SetFunctionBreakpointsArguments {
             breakpoints: vec![
                 FunctionBreakpoint {
                     name: "done".into(),
@@ -131,18 +131,18 @@ fn the_requests_vs_code_sends_parse() {
             "setExceptionBreakpoints",
             json!({ "filters": ["failure"], "filterOptions": [{ "filterId": "failure" }] }),
         ),
-        Request::SetExceptionBreakpoints(SetExceptionBreakpointsArguments {
+        DapRequest::SetExceptionBreakpoints(SetExceptionBreakpointsArguments {
             filters: vec!["failure".into()],
         })
     );
     // requests whose arguments are optional parse with none, `{}` or `null`
     for arguments in [None, Some(json!({})), Some(Value::Null)] {
         for (command, want) in [
-            ("configurationDone", Request::ConfigurationDone),
-            ("threads", Request::Threads),
-            ("disconnect", Request::Disconnect),
-            ("terminate", Request::Terminate),
-            ("continue", Request::Continue(ThreadArguments::default())),
+            ("configurationDone", DapRequest::ConfigurationDone),
+            ("threads", DapRequest::Threads),
+            ("disconnect", DapRequest::Disconnect),
+            ("terminate", DapRequest::Terminate),
+            ("continue", DapRequest::Continue(ThreadArguments::default())),
         ] {
             let (_, got) = parse(request(command, arguments.clone()));
             assert_eq!(got, Ok(want), "{command} {arguments:?}");
@@ -153,18 +153,18 @@ fn the_requests_vs_code_sends_parse() {
             "stackTrace",
             json!({ "threadId": 1, "startFrame": 0, "levels": 20 })
         ),
-        Request::StackTrace(StackTraceArguments { thread_id: 1 })
+        DapRequest::StackTrace(StackTraceArguments { thread_id: 1 })
     );
     assert_eq!(
         parsed("scopes", json!({ "frameId": 1002 })),
-        Request::Scopes(ScopesArguments { frame_id: 1002 })
+        DapRequest::Scopes(ScopesArguments { frame_id: 1002 })
     );
     assert_eq!(
         parsed(
             "variables",
             json!({ "variablesReference": 3, "filter": "named", "start": 0, "count": 100 })
         ),
-        Request::Variables(VariablesArguments {
+        DapRequest::Variables(VariablesArguments {
             variables_reference: 3
         })
     );
@@ -173,7 +173,7 @@ fn the_requests_vs_code_sends_parse() {
             "setVariable",
             json!({ "variablesReference": 1, "name": "n", "value": "10" })
         ),
-        Request::SetVariable(SetVariableArguments {
+        DapRequest::SetVariable(SetVariableArguments {
             variables_reference: 1,
             name: "n".into(),
             value: "10".into(),
@@ -185,7 +185,7 @@ fn the_requests_vs_code_sends_parse() {
                 "evaluate",
                 json!({ "expression": "$var.n", "frameId": 1000, "context": context })
             ),
-            Request::Evaluate(EvaluateArguments {
+            DapRequest::Evaluate(EvaluateArguments {
                 expression: "$var.n".into(),
                 frame_id: Some(1000),
             })
@@ -193,11 +193,11 @@ fn the_requests_vs_code_sends_parse() {
     }
     let one = ThreadArguments { thread_id: Some(1) };
     for (command, want) in [
-        ("continue", Request::Continue(one.clone())),
-        ("next", Request::Next(one.clone())),
-        ("stepIn", Request::StepIn(one.clone())),
-        ("stepOut", Request::StepOut(one.clone())),
-        ("pause", Request::Pause(one.clone())),
+        ("continue", DapRequest::Continue(one.clone())),
+        ("next", DapRequest::Next(one.clone())),
+        ("stepIn", DapRequest::StepIn(one.clone())),
+        ("stepOut", DapRequest::StepOut(one.clone())),
+        ("pause", DapRequest::Pause(one.clone())),
     ] {
         assert_eq!(
             parsed(
@@ -212,16 +212,16 @@ fn the_requests_vs_code_sends_parse() {
             "source",
             json!({ "source": { "name": "a.json", "sourceReference": 1 }, "sourceReference": 1 })
         ),
-        Request::Source
+        DapRequest::Source
     );
     assert_eq!(
         parsed(
             "disconnect",
             json!({ "restart": false, "terminateDebuggee": true, "suspendDebuggee": false })
         ),
-        Request::Disconnect
+        DapRequest::Disconnect
     );
-    assert_eq!(parsed("attach", json!({ "port": 1 })), Request::Attach);
+    assert_eq!(parsed("attach", json!({ "port": 1 })), DapRequest::Attach);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use crate::dap::protocol::{Empty, Event, LaunchArguments, ThreadBody, ThreadReas
 use crate::engine::debug;
 use crate::engine::{DEFAULT_WORKERS, Engine, import::import_project};
 use crate::model::source_map::{StepSpan, step_spans};
-use crate::model::{Kind, project};
+use crate::model::{DefinitionKind, project};
 use crate::store::Store;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use tokio::io::AsyncWrite;
 
 /// What `launch` asked for.
 #[derive(Debug, Clone)]
-pub(super) enum Target {
+pub(super) enum LaunchTarget {
     /// A workflow in a store (its draft, or a version).
     Workflow {
         name: String,
@@ -76,13 +76,13 @@ impl<W: AsyncWrite + Unpin> Server<W> {
                 spans: step_spans(&text),
                 text,
             });
-            self.target = Some(Target::Workflow {
+            self.target = Some(LaunchTarget::Workflow {
                 name: name.clone(),
                 params,
                 version,
             });
         } else if let Some(event) = &args.event {
-            self.target = Some(Target::Event {
+            self.target = Some(LaunchTarget::Event {
                 name: event.clone(),
                 params,
             });
@@ -139,7 +139,7 @@ impl<W: AsyncWrite + Unpin> Server<W> {
         let Some(def) = file.definition.clone() else {
             return Err(format!("launch: {} holds no definition", path.display()));
         };
-        if def.kind() != Kind::Workflow {
+        if def.kind() != DefinitionKind::Workflow {
             return Err("launch: only workflows can be debugged (this file is an endpoint)".into());
         }
         let (text, source_path) = (file.text.clone(), wanted.clone());
@@ -156,7 +156,7 @@ impl<W: AsyncWrite + Unpin> Server<W> {
             spans: step_spans(&text),
             text,
         });
-        self.target = Some(Target::Workflow {
+        self.target = Some(LaunchTarget::Workflow {
             name: def.key(),
             params,
             version: None,
@@ -181,7 +181,7 @@ impl<W: AsyncWrite + Unpin> Server<W> {
         };
         let tx = self.events.0.clone();
         let sessions = match target {
-            Target::Workflow {
+            LaunchTarget::Workflow {
                 name,
                 params,
                 version,
@@ -189,7 +189,7 @@ impl<W: AsyncWrite + Unpin> Server<W> {
                 .debug_session(&name, params, version, options, tx)
                 .await
                 .map(|s| vec![s]),
-            Target::Event { name, params } => engine
+            LaunchTarget::Event { name, params } => engine
                 .debug_event(&name, params, options, tx)
                 .await
                 .map(|(_, s)| s),

@@ -26,7 +26,7 @@ pub(super) async fn run<E: Effects>(
         .as_ref()
         .map(|e| e.chain.clone())
         .unwrap_or_default();
-    if run.kind == crate::model::Kind::Workflow {
+    if run.kind == crate::model::DefinitionKind::Workflow {
         chain.push(run.name.clone());
     }
     let request = EmitRequest {

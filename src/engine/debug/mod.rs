@@ -69,7 +69,7 @@ impl super::Engine {
         let run_id = self
             .record_run(
                 &row,
-                crate::model::Kind::Workflow,
+                crate::model::DefinitionKind::Workflow,
                 version,
                 crate::model::RunMode::Debug,
                 params.clone(),
@@ -80,7 +80,7 @@ impl super::Engine {
         let job = RunJob {
             run_id,
             definition_id: row.id,
-            kind: crate::model::Kind::Workflow,
+            kind: crate::model::DefinitionKind::Workflow,
             name: row.name.clone(),
             version,
             mode: crate::model::RunMode::Debug,
@@ -112,7 +112,7 @@ impl super::Engine {
         };
         let row = self
             .store()
-            .find_definition(crate::model::Kind::Endpoint, endpoint)?
+            .find_definition(crate::model::DefinitionKind::Endpoint, endpoint)?
             .ok_or_else(|| {
                 super::EngineError::BadInput(format!("no endpoint named {endpoint:?}"))
             })?;
@@ -121,17 +121,17 @@ impl super::Engine {
         let run_id = self
             .record_run(
                 &row,
-                crate::model::Kind::Endpoint,
+                crate::model::DefinitionKind::Endpoint,
                 version,
                 crate::model::RunMode::Debug,
-                inputs.recorded(crate::model::Kind::Endpoint),
+                inputs.recorded(crate::model::DefinitionKind::Endpoint),
                 true,
             )
             .await?;
         let job = RunJob {
             run_id,
             definition_id: row.id,
-            kind: crate::model::Kind::Endpoint,
+            kind: crate::model::DefinitionKind::Endpoint,
             name: row.name.clone(),
             version,
             mode: crate::model::RunMode::Debug,
@@ -163,7 +163,7 @@ impl super::Engine {
             let job = RunJob {
                 run_id: run.run_id,
                 definition_id: run.definition_id,
-                kind: crate::model::Kind::Workflow,
+                kind: crate::model::DefinitionKind::Workflow,
                 name: run.name.to_string(),
                 version: run.version,
                 mode: crate::model::RunMode::Debug,

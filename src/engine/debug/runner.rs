@@ -23,7 +23,7 @@ const ABORTED: &str = "aborted by the debugger";
 
 /// Where step commands stop.
 #[derive(Debug, Clone, PartialEq)]
-enum Mode {
+enum StepMode {
     Continue,
     /// Stop before the next step, with this reason.
     Next(StopReason),
@@ -38,7 +38,7 @@ struct Runner {
     breakpoints: Compiled,
     commands: mpsc::UnboundedReceiver<DebugCommand>,
     events: mpsc::UnboundedSender<DebugEvent>,
-    mode: Mode,
+    mode: StepMode,
 }
 
 /// Start a session for `job` and return its handle; `events` receives what happens.
@@ -126,9 +126,9 @@ fn spawn(
         commands,
         events,
         mode: if stop_on_entry {
-            Mode::Next(StopReason::Entry)
+            StepMode::Next(StopReason::Entry)
         } else {
-            Mode::Continue
+            StepMode::Continue
         },
     };
     tokio::spawn(runner.run());
@@ -148,9 +148,9 @@ impl Runner {
                 .breakpoints
                 .matches(&self.interpreter, &next)
                 .or(match &self.mode {
-                    Mode::Next(reason) => Some(reason.clone()),
-                    Mode::Over(d) if next.depth <= *d => Some(StopReason::Step),
-                    Mode::Out(d) if next.depth < *d => Some(StopReason::Step),
+                    StepMode::Next(reason) => Some(reason.clone()),
+                    StepMode::Over(d) if next.depth <= *d => Some(StopReason::Step),
+                    StepMode::Out(d) if next.depth < *d => Some(StopReason::Step),
                     _ => None,
                 });
             if let Some(reason) = reason
@@ -202,14 +202,14 @@ impl Runner {
     fn take_commands(&mut self) -> bool {
         loop {
             match self.commands.try_recv() {
-                Ok(DebugCommand::Pause) => self.mode = Mode::Next(StopReason::Pause),
+                Ok(DebugCommand::Pause) => self.mode = StepMode::Next(StopReason::Pause),
                 Ok(DebugCommand::Abort) => return false,
                 Ok(DebugCommand::Resume(_)) => {}
                 Ok(other) => self.answer(other),
                 Err(mpsc::error::TryRecvError::Empty) => return true,
                 // every handle is gone: nobody can resume a pause, so run on without stopping
                 Err(mpsc::error::TryRecvError::Disconnected) => {
-                    self.mode = Mode::Continue;
+                    self.mode = StepMode::Continue;
                     self.breakpoints = Compiled { list: Vec::new() };
                     return true;
                 }
@@ -309,13 +309,13 @@ impl Runner {
             env,
             event: b.get(crate::expr::Global::Event).clone(),
             request: match self.context.kind {
-                crate::model::Kind::Endpoint => json!({
+                crate::model::DefinitionKind::Endpoint => json!({
                     "body": b.get(crate::expr::Global::Body),
                     "query": b.get(crate::expr::Global::Query),
                     "headers": b.get(crate::expr::Global::Headers),
                     "path": b.get(crate::expr::Global::Path),
                 }),
-                crate::model::Kind::Workflow => Value::Null,
+                crate::model::DefinitionKind::Workflow => Value::Null,
             },
             input: self.interpreter.preview_input(),
         };
@@ -347,17 +347,17 @@ impl Runner {
         loop {
             let Some(command) = self.commands.recv().await else {
                 // the debugger is gone: let the run finish on its own
-                self.mode = Mode::Continue;
+                self.mode = StepMode::Continue;
                 self.breakpoints = Compiled { list: Vec::new() };
                 break;
             };
             match command {
                 DebugCommand::Resume(how) => {
                     self.mode = match how {
-                        Resume::Continue => Mode::Continue,
-                        Resume::StepIn => Mode::Next(StopReason::Step),
-                        Resume::StepOver => Mode::Over(depth),
-                        Resume::StepOut => Mode::Out(depth),
+                        Resume::Continue => StepMode::Continue,
+                        Resume::StepIn => StepMode::Next(StopReason::Step),
+                        Resume::StepOver => StepMode::Over(depth),
+                        Resume::StepOut => StepMode::Out(depth),
                     };
                     break;
                 }

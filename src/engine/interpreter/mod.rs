@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
+pub enum RunOutcome {
     /// It ended well.
     Succeeded {
         /// The `return` value (`null` without one).
@@ -103,7 +103,7 @@ pub struct Interpreter {
     recorded_vars_version: u64,
     next_attempt: Option<u32>,
     backoff: Option<Duration>,
-    outcome: Option<Outcome>,
+    outcome: Option<RunOutcome>,
 }
 
 /// Pause before attempt `attempt + 1`: `backoff_ms`, doubling each time.
@@ -150,7 +150,7 @@ impl Interpreter {
     }
 
     /// How the run ended, once it has.
-    pub fn outcome(&self) -> Option<&Outcome> {
+    pub fn outcome(&self) -> Option<&RunOutcome> {
         self.outcome.as_ref()
     }
 
@@ -232,7 +232,7 @@ impl Interpreter {
     /// Stop the run from outside before its end: it ends cancelled, saying `reason`.
     pub fn cancel(&mut self, reason: impl Into<String>) {
         self.frames.clear();
-        self.outcome = Some(Outcome::Cancelled {
+        self.outcome = Some(RunOutcome::Cancelled {
             reason: reason.into(),
         });
     }

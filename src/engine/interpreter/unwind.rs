@@ -1,7 +1,7 @@
 //! How frames end: a failed step retried or unwound to the nearest `try` (or a compound step
 //! with retries left), a `return`, and the records of compound steps whose frames closed.
 
-use super::{Frame, Interpreter, Outcome, Owner, OwnerKind, backoff, max_attempts};
+use super::{Frame, Interpreter, Owner, OwnerKind, RunOutcome, backoff, max_attempts};
 use crate::engine::actions::try_;
 use crate::engine::program::{CStep, Op};
 use crate::model::{StepRecord, StepStatus, Timestamp};
@@ -56,7 +56,7 @@ impl Interpreter {
             let Some(owner) = frame.owner else {
                 // the top-level list failed: so does the run
                 self.frames.clear();
-                self.outcome = Some(Outcome::Failed {
+                self.outcome = Some(RunOutcome::Failed {
                     error: message,
                     step: Some(failed_step),
                 });
@@ -88,7 +88,7 @@ impl Interpreter {
                 return;
             }
         }
-        self.outcome = Some(Outcome::Failed {
+        self.outcome = Some(RunOutcome::Failed {
             error: message,
             step: Some(failed_step),
         });
@@ -110,7 +110,7 @@ impl Interpreter {
                 records.push(r);
             }
         }
-        self.outcome = Some(Outcome::Succeeded { output, status });
+        self.outcome = Some(RunOutcome::Succeeded { output, status });
     }
 
     /// Close frames whose steps are done (writing their owners' records), start the next
@@ -121,7 +121,7 @@ impl Interpreter {
                 return;
             }
             let Some(top) = self.frames.last() else {
-                self.outcome = Some(Outcome::Succeeded {
+                self.outcome = Some(RunOutcome::Succeeded {
                     output: Value::Null,
                     status: None,
                 });
@@ -134,7 +134,7 @@ impl Interpreter {
                 return;
             };
             let Some(mut owner) = frame.owner else {
-                self.outcome = Some(Outcome::Succeeded {
+                self.outcome = Some(RunOutcome::Succeeded {
                     output: Value::Null,
                     status: None,
                 });

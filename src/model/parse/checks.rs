@@ -1,17 +1,17 @@
 //! Checks that need a whole step once its shape is read: variable and event names, SQL
 //! text, template syntax, retries.
 
-use super::{Cx, HTTP_METHODS};
-use crate::model::definition::Kind;
+use super::{HTTP_METHODS, ParseCx};
+use crate::model::definition::DefinitionKind;
 use crate::model::diagnostic::Diagnostic;
 use crate::model::names;
 use crate::model::step::*;
 use crate::model::template;
 use serde_json::Value;
 
-impl Cx<'_> {
+impl ParseCx<'_> {
     /// Checks that need the whole step: names, SQL text, template syntax.
-    pub(super) fn check_step(&mut self, step: &Step, kind: Kind) {
+    pub(super) fn check_step(&mut self, step: &Step, kind: DefinitionKind) {
         let id = step.id.as_str();
         let at = self.locate_step(id);
         let mut faults: Vec<Diagnostic> = Vec::new();
@@ -88,7 +88,7 @@ impl Cx<'_> {
                     "use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS",
                 );
             }
-            Action::Return(r) if r.status.is_some() && kind == Kind::Workflow => {
+            Action::Return(r) if r.status.is_some() && kind == DefinitionKind::Workflow => {
                 fault(
                     "status",
                     "`status` is only for endpoints".into(),

@@ -6,8 +6,9 @@
 //! Template *syntax* (balanced `{{ }}`) is checked here; the jq inside is compiled by `expr`.
 
 mod checks;
+mod fields;
 
-use super::definition::{Definition, Endpoint, Kind, Workflow};
+use super::definition::{Definition, DefinitionKind, Endpoint, Workflow};
 use super::diagnostic::{Diagnostic, suggest};
 use super::names;
 use super::step::*;
@@ -78,8 +79,8 @@ pub(crate) const HTTP_METHODS: [&str; 7] =
 
 /// Parse one definition. `expected` is the kind implied by the folder the file is in
 /// (`workflows/`, `endpoints/`); without it the kind is told from the fields.
-pub fn parse_definition(text: &str, file: &Path, expected: Option<Kind>) -> Parsed {
-    let mut cx = Cx {
+pub fn parse_definition(text: &str, file: &Path, expected: Option<DefinitionKind>) -> Parsed {
+    let mut cx = ParseCx {
         file: file.to_path_buf(),
         text,
         diagnostics: Vec::new(),
@@ -99,7 +100,7 @@ pub fn parse_definition(text: &str, file: &Path, expected: Option<Kind>) -> Pars
     }
 }
 
-struct Cx<'t> {
+struct ParseCx<'t> {
     file: PathBuf,
     text: &'t str,
     diagnostics: Vec<Diagnostic>,
@@ -111,7 +112,7 @@ struct Cx<'t> {
     open: Vec<(String, Option<(usize, usize)>)>,
 }
 
-impl Cx<'_> {
+impl ParseCx<'_> {
     fn diag(&self, message: impl Into<String>) -> Diagnostic {
         Diagnostic::new(self.file.clone(), message)
     }
@@ -120,12 +121,12 @@ impl Cx<'_> {
         self.diagnostics.push(d);
     }
 
-    fn definition(&mut self, expected: Option<Kind>) -> Option<Definition> {
+    fn definition(&mut self, expected: Option<DefinitionKind>) -> Option<Definition> {
         let value: Value = match super::strict_json::parse(self.text) {
             Ok(v) => v,
             Err(e) => {
                 let column = super::source_map::char_column(self.text, e.line(), e.column());
-                let message = strip_position(&e.to_string());
+                let message = fields::without_position(&e.to_string());
                 let mut d = self
                     .diag(format!("invalid JSON: {message}"))
                     .at(e.line().max(1), column)
@@ -156,8 +157,10 @@ impl Cx<'_> {
         obj.remove("$schema");
         let kind = match expected {
             Some(k) => k,
-            None if obj.contains_key("on") => Kind::Workflow,
-            None if obj.contains_key("method") || obj.contains_key("path") => Kind::Endpoint,
+            None if obj.contains_key("on") => DefinitionKind::Workflow,
+            None if obj.contains_key("method") || obj.contains_key("path") => {
+                DefinitionKind::Endpoint
+            }
             None => {
                 let d = self
                     .diag("cannot tell whether this is a workflow or an endpoint")
@@ -169,7 +172,7 @@ impl Cx<'_> {
         };
         let steps_value = obj.remove("steps");
         let definition = match kind {
-            Kind::Workflow => self.workflow_head(obj).map(|h| {
+            DefinitionKind::Workflow => self.workflow_head(obj).map(|h| {
                 Definition::Workflow(Workflow {
                     name: h.name,
                     description: h.description,
@@ -181,7 +184,7 @@ impl Cx<'_> {
                     steps: Vec::new(),
                 })
             }),
-            Kind::Endpoint => self.endpoint_head(obj).map(|h| {
+            DefinitionKind::Endpoint => self.endpoint_head(obj).map(|h| {
                 Definition::Endpoint(Endpoint {
                     name: h.name,
                     description: h.description,
@@ -270,24 +273,22 @@ impl Cx<'_> {
         step: Option<&str>,
         known: &[&str],
     ) -> Option<T> {
-        match serde_path_to_error::deserialize::<_, T>(Value::Object(obj)) {
+        match fields::read::<T>(obj) {
             Ok(v) => Some(v),
-            Err(e) => {
-                let message = e.inner().to_string();
-                let path = e.path().to_string();
-                let field = quoted_field(&message).or_else(|| (path != ".").then_some(path));
+            Err(fault) => {
+                let field = fault.field().map(str::to_string);
                 let position = match (step, &field) {
                     (Some(id), _) => self.locate_step(id),
                     (None, Some(f)) => self.locate_key(f.split('.').next().unwrap_or(f)),
                     (None, None) => None,
                 };
-                let mut d = self.diag(tidy_serde_message(&message)).at_opt(position);
+                let mut d = self.diag(fault.to_string()).at_opt(position);
                 if let Some(id) = step {
                     d = d.step(id);
                 }
                 if let Some(f) = &field {
                     d = d.field(f.clone());
-                    if message.starts_with("unknown field")
+                    if matches!(fault, fields::FieldFault::Unknown { .. })
                         && let Some(s) = suggest(f, known.iter().copied())
                     {
                         d = d.hint(format!("did you mean `{s}`?"));
@@ -303,7 +304,7 @@ impl Cx<'_> {
         &mut self,
         value: &Value,
         path: &str,
-        kind: Kind,
+        kind: DefinitionKind,
         in_catch: bool,
         owner: Option<&str>,
     ) -> Vec<Step> {
@@ -324,7 +325,13 @@ impl Cx<'_> {
             .collect()
     }
 
-    fn step(&mut self, value: &Value, path: &str, kind: Kind, in_catch: bool) -> Option<Step> {
+    fn step(
+        &mut self,
+        value: &Value,
+        path: &str,
+        kind: DefinitionKind,
+        in_catch: bool,
+    ) -> Option<Step> {
         let depth = self.open.len();
         let step = self.step_inner(value, path, kind, in_catch);
         self.open.truncate(depth);
@@ -335,7 +342,7 @@ impl Cx<'_> {
         &mut self,
         value: &Value,
         path: &str,
-        kind: Kind,
+        kind: DefinitionKind,
         in_catch: bool,
     ) -> Option<Step> {
         let Value::Object(obj) = value else {
@@ -434,7 +441,7 @@ impl Cx<'_> {
                     let d = self
                         .diag(format!(
                             "invalid `retry`: {}",
-                            tidy_serde_message(&e.to_string())
+                            fields::without_position(&e.to_string())
                         ))
                         .at_opt(self.locate_step(&id))
                         .step(&id)
@@ -462,7 +469,7 @@ impl Cx<'_> {
         mut obj: Map<String, Value>,
         id: &str,
         path: &str,
-        kind: Kind,
+        kind: DefinitionKind,
         in_catch: bool,
     ) -> Option<Action> {
         let known = |fields: &[&'static str]| -> Vec<&'static str> {
@@ -567,26 +574,4 @@ impl Cx<'_> {
 fn last_segment(path: &str) -> &str {
     let tail = path.rsplit('.').next().unwrap_or(path);
     tail.split('[').next().unwrap_or(tail)
-}
-
-/// serde_json appends " at line L column C" to messages; the diagnostic carries those itself.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
-    }
-}
-
-fn tidy_serde_message(message: &str) -> String {
-    strip_position(message)
-}
-
-/// The first `quoted` word in a serde message (`unknown field `x``, `missing field `y``).
-fn quoted_field(message: &str) -> Option<String> {
-    if !(message.starts_with("unknown field") || message.starts_with("missing field")) {
-        return None;
-    }
-    let start = message.find('`')? + 1;
-    let len = message[start..].find('`')?;
-    Some(message[start..start + len].to_string())
 }

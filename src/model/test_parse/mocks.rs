@@ -1,12 +1,12 @@
 //! `mocks`: answers in place of HTTP requests (matched by method and URL) and of steps (by id).
 
-use super::{Cx, HTTP_MOCK_KEYS, STEP_MOCK_KEYS};
+use super::{HTTP_MOCK_KEYS, STEP_MOCK_KEYS, SuiteCx};
 use crate::model::names;
 use crate::model::parse::HTTP_METHODS;
 use crate::model::test_suite::{HttpAnswer, HttpMock, Mocks, StepMock};
 use serde_json::{Map, Value};
 
-impl Cx<'_> {
+impl SuiteCx<'_> {
     pub(super) fn mocks(&mut self, v: Option<&Value>, field: &str) -> Mocks {
         let mut mocks = Mocks::default();
         let Some(v) = v else {

@@ -67,7 +67,7 @@ const STATUSES: [&str; 3] = ["succeeded", "failed", "cancelled"];
 
 /// Read one test file. `file` is the path to name in faults.
 pub fn parse_suite(text: &str, file: &Path) -> ParsedSuite {
-    let mut cx = Cx {
+    let mut cx = SuiteCx {
         file: file.to_path_buf(),
         text,
         diagnostics: Vec::new(),
@@ -80,7 +80,7 @@ pub fn parse_suite(text: &str, file: &Path) -> ParsedSuite {
     }
 }
 
-struct Cx<'t> {
+struct SuiteCx<'t> {
     file: PathBuf,
     text: &'t str,
     diagnostics: Vec<Diagnostic>,
@@ -88,7 +88,7 @@ struct Cx<'t> {
     case: Option<(String, usize)>,
 }
 
-impl Cx<'_> {
+impl SuiteCx<'_> {
     /// A fault at `field` (a dotted path such as `mocks.http[0].url`), placed at the key
     /// `key` (the last part of the path) within the case being read, or in the file.
     fn fault(&mut self, field: &str, key: &str, message: impl Into<String>) -> &mut Diagnostic {

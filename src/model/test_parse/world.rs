@@ -1,11 +1,11 @@
 //! The world a case starts in: `data` (rows of the data database), `env` and `now`.
 
-use super::Cx;
+use super::SuiteCx;
 use crate::model::Timestamp;
 use crate::model::names;
 use serde_json::{Map, Value};
 
-impl Cx<'_> {
+impl SuiteCx<'_> {
     /// `data`: table → array of row objects.
     pub(super) fn data(&mut self, v: Option<&Value>, field: &str) -> Map<String, Value> {
         let Some(v) = v else {

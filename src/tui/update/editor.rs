@@ -4,7 +4,7 @@
 use super::UiEffect;
 use crate::tui::commands::Cmd;
 use crate::tui::input::ParamsCheck;
-use crate::tui::state::{Focus, Mode, State};
+use crate::tui::state::{Focus, InputMode, State};
 use crossterm::event::{KeyCode, KeyEvent};
 
 /// Edit, leave the editor, or pretty-print.
@@ -16,13 +16,13 @@ pub(super) fn run(state: &mut State, cmd: Cmd) -> Vec<UiEffect> {
             } else if !state.params.loaded {
                 state.params.pending = Some(cmd);
             } else {
-                state.mode = Mode::Editing;
+                state.mode = InputMode::Editing;
                 state.focus = Focus::Params;
             }
             Vec::new()
         }
         Cmd::LeaveEditor => {
-            state.mode = Mode::Normal;
+            state.mode = InputMode::Normal;
             save(state)
         }
         Cmd::FormatParams => {
@@ -72,27 +72,27 @@ fn clean(text: &str) -> String {
 pub(super) fn on_paste(state: &mut State, text: &str) -> Vec<UiEffect> {
     let text = clean(text);
     match state.mode {
-        Mode::Editing => {
+        InputMode::Editing => {
             state.params.editor.insert_str(&text);
             state.params.changed();
             Vec::new()
         }
-        Mode::Filtering => {
+        InputMode::Filtering => {
             let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
             state.filter.push_str(&line);
             super::navigation::after_filter(state)
         }
-        Mode::Prompting => {
+        InputMode::Prompting => {
             crate::tui::debugging::prompt_paste(state, &text);
             Vec::new()
         }
-        Mode::Normal => {
+        InputMode::Normal => {
             if state.overlay.is_none()
                 && state.focus == Focus::Params
                 && state.params.definition.is_some()
                 && state.params.loaded
             {
-                state.mode = Mode::Editing;
+                state.mode = InputMode::Editing;
                 state.params.editor.insert_str(&text);
                 state.params.changed();
             }

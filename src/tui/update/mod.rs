@@ -15,7 +15,7 @@ pub use super::message::{DebugTarget, Msg, SessionAction, UiEffect};
 
 use super::commands::{Cmd, palette_matches};
 use super::keymap::Key;
-use super::state::{Mode, Overlay, State, Trace};
+use super::state::{InputMode, Overlay, State, Trace};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 /// Apply a message; returns the effects to perform.
@@ -148,9 +148,9 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<UiEffect> {
         return run(state, Cmd::ForceQuit);
     }
     match state.mode {
-        Mode::Prompting => return super::debugging::prompt_key(state, key),
-        Mode::Filtering => return navigation::filter_key(state, key),
-        Mode::Normal | Mode::Editing => {}
+        InputMode::Prompting => return super::debugging::prompt_key(state, key),
+        InputMode::Filtering => return navigation::filter_key(state, key),
+        InputMode::Normal | InputMode::Editing => {}
     }
     if let Some(Overlay::Palette { .. }) = state.overlay {
         return palette_key(state, key);
@@ -161,7 +161,7 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<UiEffect> {
     {
         return run(state, cmd);
     }
-    if state.mode == Mode::Editing {
+    if state.mode == InputMode::Editing {
         editor::type_key(state, key);
     }
     Vec::new()
@@ -229,13 +229,13 @@ pub fn run(state: &mut State, cmd: Cmd) -> Vec<UiEffect> {
                 state.overlay = Some(*back);
             } else if state.overlay.is_some() {
                 state.overlay = None;
-            } else if state.mode != Mode::Normal {
-                state.mode = Mode::Normal;
+            } else if state.mode != InputMode::Normal {
+                state.mode = InputMode::Normal;
             }
             Vec::new()
         }
         Cmd::Filter => {
-            state.mode = Mode::Filtering;
+            state.mode = InputMode::Filtering;
             Vec::new()
         }
         Cmd::Help => {

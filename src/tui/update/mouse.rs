@@ -5,7 +5,7 @@ use super::UiEffect;
 use super::navigation::{select, step};
 use crate::tui::data::{ActivityRow, StepLineKind};
 use crate::tui::layout::{self, scroll_offset};
-use crate::tui::state::{Focus, ListRow, Mode, Overlay, State};
+use crate::tui::state::{Focus, InputMode, ListRow, Overlay, State};
 use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
 
 /// A mouse event.
@@ -15,7 +15,7 @@ pub(super) fn on_mouse(state: &mut State, m: MouseEvent) -> Vec<UiEffect> {
         MouseEventKind::ScrollDown => Some(1),
         _ => None,
     };
-    if !state.mouse || state.overlay.is_some() || state.mode == Mode::Filtering {
+    if !state.mouse || state.overlay.is_some() || state.mode == InputMode::Filtering {
         return match (&state.overlay, wheel) {
             (Some(Overlay::Trace(_) | Overlay::Help { .. }), Some(delta)) => step(state, delta),
             _ => Vec::new(),
@@ -29,7 +29,7 @@ pub(super) fn on_mouse(state: &mut State, m: MouseEvent) -> Vec<UiEffect> {
         return Vec::new();
     };
     if let Some(delta) = wheel {
-        if state.mode == Mode::Editing {
+        if state.mode == InputMode::Editing {
             return Vec::new();
         }
         state.focus = pane;
@@ -38,8 +38,8 @@ pub(super) fn on_mouse(state: &mut State, m: MouseEvent) -> Vec<UiEffect> {
     if m.kind != MouseEventKind::Down(MouseButton::Left) {
         return Vec::new();
     }
-    if state.mode == Mode::Editing && pane != Focus::Params {
-        state.mode = Mode::Normal;
+    if state.mode == InputMode::Editing && pane != Focus::Params {
+        state.mode = InputMode::Normal;
     }
     state.focus = pane;
     let Some(rect) = areas.of(pane) else {
@@ -93,7 +93,7 @@ pub(super) fn on_mouse(state: &mut State, m: MouseEvent) -> Vec<UiEffect> {
         }
         Focus::Params => {
             if state.params.definition.is_some() && state.params.loaded {
-                state.mode = Mode::Editing;
+                state.mode = InputMode::Editing;
             }
             Vec::new()
         }

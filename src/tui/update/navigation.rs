@@ -6,7 +6,7 @@ use super::editor;
 use crate::tui::commands::palette_matches;
 use crate::tui::data::{ActivityRow, DefinitionItem, StepLine, StepLineKind};
 use crate::tui::layout;
-use crate::tui::state::{Focus, Mode, Overlay, Params, State};
+use crate::tui::state::{Focus, InputMode, Overlay, Params, State};
 use crossterm::event::{KeyCode, KeyEvent};
 
 /// Another connection (or this process's writer) committed: reload what may have changed.
@@ -139,9 +139,9 @@ pub(super) fn filter_key(state: &mut State, key: KeyEvent) -> Vec<UiEffect> {
     match key.code {
         KeyCode::Esc => {
             state.filter.clear();
-            state.mode = Mode::Normal;
+            state.mode = InputMode::Normal;
         }
-        KeyCode::Enter => state.mode = Mode::Normal,
+        KeyCode::Enter => state.mode = InputMode::Normal,
         KeyCode::Backspace => {
             state.filter.pop();
         }

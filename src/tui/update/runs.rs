@@ -2,7 +2,7 @@
 //! (after its confirm), and opening a run's trace.
 
 use super::{DebugTarget, UiEffect};
-use crate::model::Kind;
+use crate::model::DefinitionKind;
 use crate::tui::commands::Cmd;
 use crate::tui::data::ActivityRow;
 use crate::tui::input::ParamsCheck;
@@ -11,7 +11,7 @@ use crate::tui::state::{Confirm, Focus, Overlay, State, WhatIfState};
 /// Switch the selected workflow on or off.
 pub(super) fn toggle(state: &mut State) -> Vec<UiEffect> {
     match state.selected() {
-        Some(item) if item.row.kind == Kind::Workflow => vec![UiEffect::Toggle {
+        Some(item) if item.row.kind == DefinitionKind::Workflow => vec![UiEffect::Toggle {
             def_id: item.row.id,
             name: item.row.name.clone(),
             active: !item.row.active,
@@ -48,8 +48,8 @@ pub(super) fn start(state: &mut State, cmd: Cmd) -> Vec<UiEffect> {
             message,
         } => {
             let (what, them) = match state.params.kind {
-                Kind::Workflow => ("the params are", "them"),
-                Kind::Endpoint => ("the request is", "it"),
+                DefinitionKind::Workflow => ("the params are", "them"),
+                DefinitionKind::Endpoint => ("the request is", "it"),
             };
             let text = format!(
                 "{what} not valid ({line}:{column} {message}); {} edits {them}",
@@ -62,7 +62,7 @@ pub(super) fn start(state: &mut State, cmd: Cmd) -> Vec<UiEffect> {
     let row = item.row;
     let mut fx = super::editor::save(state);
     match (row.kind, cmd) {
-        (Kind::Workflow, Cmd::Emit) => {
+        (DefinitionKind::Workflow, Cmd::Emit) => {
             let event = row.on_event.unwrap_or_default();
             state.notify(format!("emitting {event}…"));
             fx.push(UiEffect::Emit {
@@ -70,7 +70,7 @@ pub(super) fn start(state: &mut State, cmd: Cmd) -> Vec<UiEffect> {
                 params: input,
             });
         }
-        (Kind::Endpoint, Cmd::Emit) => {
+        (DefinitionKind::Endpoint, Cmd::Emit) => {
             if row.live_version.is_none() {
                 state.warn(format!(
                     "{} was never deployed: {} runs its draft, {} deploys it",
@@ -88,11 +88,11 @@ pub(super) fn start(state: &mut State, cmd: Cmd) -> Vec<UiEffect> {
         }
         (kind, _) => {
             let target = match kind {
-                Kind::Workflow => DebugTarget::Workflow {
+                DefinitionKind::Workflow => DebugTarget::Workflow {
                     name: row.name,
                     params: input,
                 },
-                Kind::Endpoint => DebugTarget::Endpoint {
+                DefinitionKind::Endpoint => DebugTarget::Endpoint {
                     name: row.name,
                     request: input,
                 },
@@ -147,7 +147,7 @@ pub(super) fn what_if(state: &mut State) -> Vec<UiEffect> {
     let is_workflow = state
         .definitions
         .iter()
-        .any(|d| d.row.id == c.def_id && d.row.kind == Kind::Workflow);
+        .any(|d| d.row.id == c.def_id && d.row.kind == DefinitionKind::Workflow);
     if !is_workflow {
         c.what_if = WhatIfState::Done(Err(
             "what-if replays events: it is for workflows, not endpoints".into(),

@@ -6,7 +6,7 @@ use super::{fit, titled_block};
 use crate::tui::commands::Cmd;
 use crate::tui::data::ActivityRow;
 use crate::tui::layout::scroll_offset;
-use crate::tui::state::{Focus, Mode, State};
+use crate::tui::state::{Focus, InputMode, State};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -23,7 +23,7 @@ pub(crate) use crate::text::{duration, short};
 /// Draw the activity log.
 pub(super) fn draw(frame: &mut Frame<'_>, state: &State, area: Rect) {
     let t = &state.theme;
-    let focused = state.focus == Focus::Activity && state.mode == Mode::Normal;
+    let focused = state.focus == Focus::Activity && state.mode == InputMode::Normal;
     let rows = state.visible_activity();
     // where the user left the newest entries: how many arrived since, and how to get there
     let note = (state.activity_new > 0).then(|| {

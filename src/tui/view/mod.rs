@@ -13,7 +13,7 @@ mod trace;
 
 use super::commands::{COMMANDS, Cmd, Context};
 use super::layout::{self, Areas};
-use super::state::{Mode, Overlay, State};
+use super::state::{InputMode, Overlay, State};
 use super::theme::Theme;
 use crate::model::RunStatus;
 use ratatui::Frame;
@@ -213,7 +213,7 @@ fn title(frame: &mut Frame<'_>, state: &State, area: Rect) {
 fn hints(frame: &mut Frame<'_>, state: &State, areas: &Areas) {
     let t = &state.theme;
     let width = usize::from(areas.hints.width);
-    let line = if let (Mode::Prompting, Some(p)) = (state.mode, &state.prompt) {
+    let line = if let (InputMode::Prompting, Some(p)) = (state.mode, &state.prompt) {
         let answer = match &p.error {
             Some(e) => Span::styled(format!("   ✗ {e}"), t.error()),
             None => Span::styled("   enter ok · esc cancel", t.muted()),
@@ -228,7 +228,7 @@ fn hints(frame: &mut Frame<'_>, state: &State, areas: &Areas) {
             Span::styled("▏", t.accent()),
             answer,
         ])
-    } else if state.mode == Mode::Filtering {
+    } else if state.mode == InputMode::Filtering {
         Line::from(vec![
             Span::styled(" / ", t.accent()),
             Span::raw(state.filter.clone()),
@@ -256,7 +256,7 @@ fn command_hints(state: &State, width: usize) -> Line<'static> {
     let mut used = 1;
     let mut seen = Vec::new();
     // help first, so that it shows however narrow the terminal
-    if state.overlay.is_none() && state.mode == Mode::Normal {
+    if state.overlay.is_none() && state.mode == InputMode::Normal {
         let help = super::commands::info(Cmd::Help);
         let keys = state.keymap.describe(help.cmd);
         used += fit::width(&keys) + help.title.len() + 3;

@@ -2,13 +2,13 @@
 
 use super::{fit, titled_block};
 use crate::model::breakpoint::Breakpoint;
-use crate::model::{Kind, RunRecord, RunStatus, StepStatus};
+use crate::model::{DefinitionKind, RunRecord, RunStatus, StepStatus};
 use crate::tui::commands::Cmd;
 use crate::tui::data::{self, StepLineKind};
 use crate::tui::input::ParamsCheck;
 use crate::tui::json_view;
 use crate::tui::layout::{Areas, scroll_offset};
-use crate::tui::state::{Focus, ListRow, Mode, State};
+use crate::tui::state::{Focus, InputMode, ListRow, State};
 use crate::tui::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -69,7 +69,7 @@ fn prose(text: &str, width: u16, style: Style) -> Vec<Line<'static>> {
 pub(super) fn workflows(frame: &mut Frame<'_>, state: &State, areas: &Areas) {
     let t = &state.theme;
     let area = areas.workflows;
-    let focused = state.focus == Focus::Workflows && state.mode == Mode::Normal;
+    let focused = state.focus == Focus::Workflows && state.mode == InputMode::Normal;
     let rows = state.list_rows();
     let name_width = rows
         .iter()
@@ -147,21 +147,26 @@ pub(super) fn workflows(frame: &mut Frame<'_>, state: &State, areas: &Areas) {
 
 /// `Workflows 4 · endpoints 2`, or with a filter `Workflows 1/4`.
 fn list_title(state: &State) -> String {
-    let count = |kind: Kind, of: &mut dyn Iterator<Item = Kind>| of.filter(|k| *k == kind).count();
+    let count = |kind: DefinitionKind, of: &mut dyn Iterator<Item = DefinitionKind>| {
+        of.filter(|k| *k == kind).count()
+    };
     let visible = state.visible_definitions();
-    let parts: Vec<String> = [(Kind::Workflow, "Workflows"), (Kind::Endpoint, "endpoints")]
-        .into_iter()
-        .filter_map(|(kind, name)| {
-            let all = count(kind, &mut state.definitions.iter().map(|d| d.row.kind));
-            let shown = count(kind, &mut visible.iter().map(|d| d.row.kind));
-            if state.filter.is_empty() {
-                Some(format!("{name} {all}"))
-            } else {
-                // filtered: the kinds that have matches
-                (shown > 0).then(|| format!("{name} {shown}/{all}"))
-            }
-        })
-        .collect();
+    let parts: Vec<String> = [
+        (DefinitionKind::Workflow, "Workflows"),
+        (DefinitionKind::Endpoint, "endpoints"),
+    ]
+    .into_iter()
+    .filter_map(|(kind, name)| {
+        let all = count(kind, &mut state.definitions.iter().map(|d| d.row.kind));
+        let shown = count(kind, &mut visible.iter().map(|d| d.row.kind));
+        if state.filter.is_empty() {
+            Some(format!("{name} {all}"))
+        } else {
+            // filtered: the kinds that have matches
+            (shown > 0).then(|| format!("{name} {shown}/{all}"))
+        }
+    })
+    .collect();
     if parts.is_empty() {
         return " Workflows: none match ".to_string();
     }
@@ -171,7 +176,7 @@ fn list_title(state: &State) -> String {
 /// The selected definition's steps as a tree; marks from the selected run.
 pub(super) fn steps(frame: &mut Frame<'_>, state: &State, area: Rect) {
     let t = &state.theme;
-    let focused = state.focus == Focus::Steps && state.mode == Mode::Normal;
+    let focused = state.focus == Focus::Steps && state.mode == InputMode::Normal;
     let mut title = vec![Span::styled(" Steps", t.accent())];
     let mut note = None;
     if let Some(item) = state.selected() {
@@ -291,11 +296,11 @@ pub(super) fn steps(frame: &mut Frame<'_>, state: &State, area: Rect) {
 /// The params editor (an endpoint's request) with live validation.
 pub(super) fn params(frame: &mut Frame<'_>, state: &State, area: Rect) {
     let t = &state.theme;
-    let editing = state.mode == Mode::Editing;
-    let focused = editing || (state.focus == Focus::Params && state.mode == Mode::Normal);
+    let editing = state.mode == InputMode::Editing;
+    let focused = editing || (state.focus == Focus::Params && state.mode == InputMode::Normal);
     let noun = match state.params.kind {
-        Kind::Workflow => "Params",
-        Kind::Endpoint => "Request",
+        DefinitionKind::Workflow => "Params",
+        DefinitionKind::Endpoint => "Request",
     };
     let title = match &state.params.definition {
         Some(d) => format!(" {noun} · {d} "),
@@ -461,13 +466,13 @@ pub(super) fn variables_lines(state: &State, width: usize) -> Vec<Line<'static>>
                 )));
             }
             match run.target {
-                crate::model::Target::Workflow(_) => {
+                crate::model::RunTarget::Workflow(_) => {
                     section(&mut lines, "$param", &run.params, expanded, t);
                     if let Some(o) = &run.output {
                         section(&mut lines, "output", o, expanded, t);
                     }
                 }
-                crate::model::Target::Endpoint(_) => {
+                crate::model::RunTarget::Endpoint(_) => {
                     request(&mut lines, &run.params, expanded, t);
                 }
             }
@@ -498,7 +503,7 @@ fn run_header(run: &RunRecord) -> String {
 
 /// `$var` after the selected step of the selected run, with the step's input and output.
 pub(super) fn variables(frame: &mut Frame<'_>, state: &State, area: Rect) {
-    let focused = state.focus == Focus::Variables && state.mode == Mode::Normal;
+    let focused = state.focus == Focus::Variables && state.mode == InputMode::Normal;
     let b = titled_block(
         variables_title(state),
         None,
