@@ -13,7 +13,8 @@ use super::reply::{error, failed, internal, json_reply, refused};
 use crate::engine::{EmitRequest, EngineError};
 use axum::Router;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -67,12 +68,15 @@ pub(super) async fn healthz(State(app): State<Arc<App>>) -> Response {
 async fn emit_named(
     State(app): State<Arc<App>>,
     name: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    Payload(body): Payload,
+    request: Request,
 ) -> Response {
     let name = match name {
         Ok(Path(name)) => name,
         Err(e) => return error(400, e.body_text(), json!({})),
+    };
+    let (headers, body) = match headers_and_body(request, &app).await {
+        Ok(read) => read,
+        Err(refused) => return refused,
     };
     match ingest::event_request(Some(&name), &headers, &body) {
         Ok(request) => emit(&app, request).await,
@@ -81,15 +85,26 @@ async fn emit_named(
 }
 
 /// `POST /events`: a CloudEvent, structured or binary.
-async fn emit_cloudevent(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Payload(body): Payload,
-) -> Response {
+async fn emit_cloudevent(State(app): State<Arc<App>>, request: Request) -> Response {
+    let (headers, body) = match headers_and_body(request, &app).await {
+        Ok(read) => read,
+        Err(refused) => return refused,
+    };
     match ingest::event_request(None, &headers, &body) {
         Ok(request) => emit(&app, request).await,
         Err(r) => refused(r),
     }
+}
+
+/// The request's headers (moved out, not copied as the `HeaderMap` extractor would) and its
+/// whole body.
+async fn headers_and_body(
+    mut request: Request,
+    app: &Arc<App>,
+) -> Result<(HeaderMap, Bytes), Response> {
+    let headers = std::mem::take(request.headers_mut());
+    let Payload(body) = Payload::from_request(request, app).await?;
+    Ok((headers, body))
 }
 
 async fn emit(app: &App, request: EmitRequest) -> Response {

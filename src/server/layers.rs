@@ -1,15 +1,12 @@
-//! The tower layers around the routes: request logging (`TraceLayer` to `tracing`, which
-//! writes to the log file), the bearer token, and the body's limits (`RequestBodyLimitLayer`
-//! for `--body-limit`, `RequestBodyDeadlineLayer` for `--read-timeout`, a deadline for the
-//! whole body rather than one per chunk, so that a client dripping a byte at a time is let
-//! go too), with the answers users see when they are passed.
+//! The tower layers of our own around the routes: request logging (`TraceLayer` to
+//! `tracing`, which writes to the log file) and the bearer token. (The body's limits are
+//! tower-http's and axum's own, set in `server::router`, and answered in `payload`.)
 
 use super::App;
-use super::payload::BodyRules;
 use super::reply::error;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::json;
@@ -96,22 +93,4 @@ fn authorized(app: &App, headers: &HeaderMap) -> bool {
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// `RequestBodyLimitLayer` refuses a body whose `Content-Length` is over the limit before
-/// any handler runs, with a plain-text 413 of its own: answer it as every 413 is answered
-/// (JSON with the `limit`, and the connection closes).
-pub(super) async fn explain_too_large(request: Request, next: Next) -> Response {
-    let rules = request.extensions().get::<BodyRules>().copied();
-    let response = next.run(request).await;
-    let ours = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes() == b"application/json");
-    match rules {
-        Some(rules) if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !ours => {
-            rules.too_large()
-        }
-        _ => response,
-    }
 }

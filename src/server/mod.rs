@@ -23,7 +23,7 @@ mod reply;
 use crate::engine::Engine;
 use axum::Extension;
 use axum::extract::DefaultBodyLimit;
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodFilter, get};
 use payload::BodyRules;
 use std::net::SocketAddr;
@@ -31,7 +31,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tower::ServiceBuilder;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::normalize_path::NormalizePathLayer;
 use tower_http::timeout::RequestBodyDeadlineLayer;
 
@@ -99,19 +98,18 @@ pub fn router(engine: Engine, options: ServeOptions) -> axum::Router {
         options,
     });
     // everything but the health check: the token first (a 401 before any limit), then the
-    // body's limits, which the handlers' body extractors (`payload`) answer for
-    let guarded = fixed::routes()
-        .layer(
-            ServiceBuilder::new()
-                .layer(from_fn_with_state(Arc::clone(&app), layers::authorize))
-                .layer(Extension(rules))
-                .layer(Extension(Arc::clone(&app)))
-                .layer(from_fn(layers::explain_too_large))
-                .layer(DefaultBodyLimit::disable())
-                .layer(RequestBodyLimitLayer::new(rules.limit))
-                .layer(RequestBodyDeadlineLayer::new(rules.timeout)),
-        )
-        .with_state(Arc::clone(&app));
+    // body's limits, which the handlers' body extractors (`payload`) enforce and answer for.
+    // The token's layer is there only when the server has a token
+    let mut guarded = fixed::routes().layer(
+        ServiceBuilder::new()
+            .layer(Extension(Arc::clone(&app)))
+            .layer(DefaultBodyLimit::max(rules.limit))
+            .layer(RequestBodyDeadlineLayer::new(rules.timeout)),
+    );
+    if app.options.token.is_some() {
+        guarded = guarded.layer(from_fn_with_state(Arc::clone(&app), layers::authorize));
+    }
+    let guarded = guarded.with_state(Arc::clone(&app));
     let routes = axum::Router::new()
         .route(
             "/healthz",

@@ -1,11 +1,12 @@
 //! A request's body as extractors: [`Payload`] the bytes, read within the limits that the
-//! body layers (`server::layers`) put on it (the layers also put the [`BodyRules`] in the
-//! request's extensions, for the answers), and [`JsonPayload`] those bytes as JSON. Their
+//! server's layers put on it (`DefaultBodyLimit` for the size, `RequestBodyDeadlineLayer` for
+//! the time; the rules come from the [`App`] in the request's extensions, for the answers),
+//! and [`JsonPayload`] those bytes as JSON. Their
 //! rejections are the answers users see: 413 (`limit`) past `--body-limit`, 408
 //! (`timeout_ms`) when the body does not arrive within `--read-timeout`, both closing the
 //! connection, and 400 for malformed JSON.
 
-use super::ServeOptions;
+use super::{App, ServeOptions};
 use super::ingest;
 use super::reply::{closing, error, refused};
 use axum::body::Bytes;
@@ -14,6 +15,7 @@ use axum::extract::{FromRequest, Request};
 use axum::response::Response;
 use serde_json::{Value, json};
 use std::error::Error;
+use std::sync::Arc;
 
 /// The limits a body is read within, for the answers that name them.
 #[derive(Debug, Clone, Copy)]
@@ -33,13 +35,12 @@ impl BodyRules {
         }
     }
 
-    /// The rules a request was read with.
+    /// The rules a request was read with: its server's.
     fn of_request(request: &Request) -> Self {
-        request
-            .extensions()
-            .get::<BodyRules>()
-            .copied()
-            .unwrap_or_else(|| BodyRules::of(&ServeOptions::default()))
+        match request.extensions().get::<Arc<App>>() {
+            Some(app) => BodyRules::of(&app.options),
+            None => BodyRules::of(&ServeOptions::default()),
+        }
     }
 
     /// 413: the body is over the limit; the connection closes.
