@@ -1,6 +1,7 @@
 //! The studio on a large store: 1,000,000 events and 100,000 runs (with 300,000 step
-//! records). Prints the time to the first frame with data, the time per frame, the time from
-//! the key that emits to the new run's first step on screen, the idle CPU and the memory. A benchmark, not a test: it prints figures and asserts nothing.
+//! records). Prints the time to the first frame with data, the time per frame, the time of a
+//! filter typed a key at a time, the time from the key that emits to the new run's first step
+//! on screen, the idle CPU and the memory. A benchmark, not a test: it prints figures and asserts nothing.
 //!
 //! Run: `cargo bench --bench studio` (add `-- --events N --runs M` to change the size).
 #![allow(
@@ -195,8 +196,8 @@ fn measure(db: &Path) {
         for _ in 0..20 {
             let t = Instant::now();
             let _ = flowdeck::tui::data::definitions(&s).unwrap();
-            let _ =
-                flowdeck::tui::data::activity(&s, flowdeck::tui::data::ACTIVITY_WINDOW).unwrap();
+            let _ = flowdeck::tui::data::activity(&s, "", flowdeck::tui::data::ACTIVITY_WINDOW)
+                .unwrap();
             reloads.push(t.elapsed());
         }
         reloads.sort();
@@ -204,6 +205,29 @@ fn measure(db: &Path) {
             "reload after a store change (workflows + activity window): p50 {:.1} ms",
             reloads[10].as_secs_f64() * 1000.0
         );
+
+        // the filter, typed a key at a time: each prefix read from the whole store
+        for word in ["reorder", "po_created", "zzz"] {
+            let mut each = Vec::new();
+            let mut found = 0;
+            for end in 1..=word.len() {
+                let t = Instant::now();
+                let (rows, _) = flowdeck::tui::data::activity(
+                    &s,
+                    &word[..end],
+                    flowdeck::tui::data::ACTIVITY_WINDOW,
+                )
+                .unwrap();
+                each.push(t.elapsed());
+                found = rows.len();
+            }
+            each.sort();
+            println!(
+                "filter {word:?} typed a key at a time: max {:.1} ms per key, p50 {:.1} ms ({found} rows at the end)",
+                each[each.len() - 1].as_secs_f64() * 1000.0,
+                each[each.len() / 2].as_secs_f64() * 1000.0
+            );
+        }
 
         // the debug loop: the key that emits → the new run's first step on screen
         let mut loops = Vec::new();

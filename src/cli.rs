@@ -26,6 +26,7 @@ mod history;
 mod logging;
 mod project;
 mod render;
+mod retention;
 mod runs;
 mod second_goes;
 mod serving;
@@ -180,6 +181,12 @@ pub enum Command {
         /// Also measure the SQLite ceiling: the same rows written by a bare loop of inserts
         #[arg(long)]
         baseline: bool,
+        /// Emit for this long instead of --events (a soak, e.g. 10m), sampling the store's size, memory and latency
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, conflicts_with = "events")]
+        duration: Option<std::time::Duration>,
+        /// Retention while it runs
+        #[command(flatten)]
+        retention: RetentionFlags,
     },
     /// Serve the endpoints' live versions and event ingestion over HTTP, and run queued runs
     Serve {
@@ -198,6 +205,9 @@ pub enum Command {
         /// Time for a request's head, and for its body, to arrive (e.g. 10s, 500ms)
         #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
         read_timeout: std::time::Duration,
+        /// Retention while serving
+        #[command(flatten)]
+        retention: RetentionFlags,
     },
     /// Import a project, watch its files, serve its endpoints and open the studio, in one process
     Dev {
@@ -206,6 +216,9 @@ pub enum Command {
         /// Address to serve the endpoints on
         #[arg(long, default_value = "127.0.0.1:8080")]
         bind: std::net::SocketAddr,
+        /// Retention while serving
+        #[command(flatten)]
+        retention: RetentionFlags,
     },
     /// The deployed versions of a workflow or endpoint
     Versions {
@@ -315,6 +328,34 @@ pub enum Command {
         /// The workflow
         workflow: String,
     },
+    /// Remove old events and runs (with their step records and skips) and give the space back
+    Prune {
+        /// Remove events and runs older than this (e.g. 7d, 12h, 30m)
+        #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+        older_than: Option<std::time::Duration>,
+        /// Keep the newest N events (and the newest N runs that no event started)
+        #[arg(long, value_name = "N")]
+        keep_last: Option<u64>,
+        /// Remove the oldest until the store's pages in use fit in this size (e.g. 2GB, 500MiB)
+        #[arg(long, value_name = "SIZE", conflicts_with = "dry_run")]
+        max_size: Option<bytesize::ByteSize>,
+        /// Count what would be removed; change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Rewrite the store file afterwards; an older store gives freed space back from then on
+        #[arg(long)]
+        vacuum: bool,
+    },
+    /// Keep a run whatever the retention (prune never removes a pinned run)
+    Pin {
+        /// The run
+        run_id: i64,
+    },
+    /// Let retention remove a pinned run again
+    Unpin {
+        /// The run
+        run_id: i64,
+    },
     /// Run the project's tests (tests/*.test.json), or write one from a recorded run
     Test {
         /// The project folder (default: the tests and drafts imported into the store)
@@ -335,6 +376,26 @@ pub enum Command {
         #[arg(long, value_name = "FILE", requires = "record")]
         out: Option<PathBuf>,
     },
+}
+
+/// Retention while serving, over the project's `[store]` rules.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct RetentionFlags {
+    /// Prune events and runs older than this while running (e.g. 7d, 1h) [default: the project's `[store] retain`]
+    #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+    retain: Option<std::time::Duration>,
+    /// Prune the oldest while the store's pages in use exceed this (e.g. 2GB) [default: the project's `[store] max_size`]
+    #[arg(long, value_name = "SIZE")]
+    max_size: Option<bytesize::ByteSize>,
+}
+
+impl RetentionFlags {
+    fn settings(self) -> crate::model::project::StoreSettings {
+        crate::model::project::StoreSettings {
+            retain: self.retain,
+            max_size: self.max_size,
+        }
+    }
 }
 
 /// What a command produced: its exit code.
@@ -391,13 +452,28 @@ pub fn run(cli: Cli) -> CommandResult {
             rate,
             params,
             baseline,
-        }) => bench::bench(&db, &event, events, rate, params.as_deref(), baseline, json),
+            duration,
+            retention,
+        }) => bench::bench(
+            &db,
+            &bench::BenchArgs {
+                event: &event,
+                events,
+                rate,
+                params: params.as_deref(),
+                baseline,
+                duration,
+                retention: retention.settings(),
+            },
+            json,
+        ),
         Some(Command::Serve {
             bind,
             token,
             body_limit,
             max_connections,
             read_timeout,
+            retention,
         }) => serving::serve(
             &db,
             crate::server::ServeOptions {
@@ -406,10 +482,15 @@ pub fn run(cli: Cli) -> CommandResult {
                 body_limit,
                 max_connections,
                 read_timeout,
+                retention: retention.settings(),
                 ..crate::server::ServeOptions::default()
             },
         ),
-        Some(Command::Dev { dir, bind }) => serving::dev(&db, &dir, bind, cli.no_mouse),
+        Some(Command::Dev {
+            dir,
+            bind,
+            retention,
+        }) => serving::dev(&db, &dir, bind, retention.settings(), cli.no_mouse),
         Some(Command::Versions { name }) => versions::versions(&db, &name, json),
         Some(Command::Diff { name, from, to }) => {
             versions::diff_cmd(&db, &name, from, to.as_deref(), json)
@@ -495,6 +576,25 @@ pub fn run(cli: Cli) -> CommandResult {
             check,
         }) => second_goes::what_if(&db, &workflow, last, event_ids, check, json),
         Some(Command::DiffRuns { a, b }) => second_goes::diff_runs(&db, a, b, json),
+        Some(Command::Prune {
+            older_than,
+            keep_last,
+            max_size,
+            dry_run,
+            vacuum,
+        }) => retention::prune(
+            &db,
+            &retention::PruneArgs {
+                older_than,
+                keep_last,
+                max_bytes: max_size.map(|s| s.as_u64()),
+                dry_run,
+                vacuum,
+            },
+            json,
+        ),
+        Some(Command::Pin { run_id }) => retention::pin(&db, run_id, true, json),
+        Some(Command::Unpin { run_id }) => retention::pin(&db, run_id, false, json),
         Some(Command::Trace { event_id }) => second_goes::trace(&db, event_id, json),
         Some(Command::Why { event_id, workflow }) => {
             second_goes::why(&db, event_id, &workflow, json)

@@ -69,6 +69,15 @@ pub(crate) fn status_mark(status: crate::model::RunStatus) -> &'static str {
     }
 }
 
+/// `n` and its noun, singular or plural: "1 run", "2 runs", "1 step record".
+pub(crate) fn counted(n: u64, singular: &str, plural: &str) -> String {
+    if n == 1 {
+        format!("1 {singular}")
+    } else {
+        format!("{n} {plural}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -316,6 +316,49 @@ async fn filter_narrows_the_lists() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_filter_finds_events_older_than_the_window_the_log_shows() {
+    let mut s = Studio::new(120, 40).await;
+    {
+        let conn = rusqlite::Connection::open(s.sandbox.db()).unwrap();
+        conn.execute_batch(
+            "INSERT INTO events (name, params, source, emitted_at) VALUES ('zz_rare', '{}', 'cli', 1);",
+        )
+        .unwrap();
+        for _ in 0..150 {
+            conn.execute(
+                "INSERT INTO events (name, params, source, emitted_at) VALUES ('hit', '{}', 'cli', 2)",
+                [],
+            )
+            .unwrap();
+        }
+    }
+    let rare = |rt: &flowdeck::tui::runtime::Runtime<ratatui::backend::TestBackend>| {
+        rt.state()
+            .visible_activity()
+            .iter()
+            .any(|r| matches!(r, flowdeck::tui::data::ActivityRow::Event(e) if e.name == "zz_rare"))
+    };
+    // the log shows the newest window: the 150 newer events
+    s.wait(|rt| {
+        rt.state()
+            .activity
+            .iter()
+            .filter(|r| matches!(r, flowdeck::tui::data::ActivityRow::Event(e) if e.name == "hit"))
+            .count()
+            >= 100
+    })
+    .await;
+    assert!(!rare(&s.rt), "zz_rare is beyond the window");
+    // typed into the filter, it is read from the whole store
+    s.press("/zz_r").await;
+    s.wait(rare).await;
+    s.wait_for("zz_rare").await;
+    // cleared, the newest window is back
+    s.press("<esc>").await;
+    s.wait(|rt| !rare(rt)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_color_keeps_meaning_without_colour() {
     let sandbox = common::Sandbox::new();
     let mut s = Studio::with(120, 40, true, sandbox, true).await;

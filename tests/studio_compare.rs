@@ -223,3 +223,27 @@ async fn an_events_cascade_is_a_tree_to_walk() {
     s.press("<enter>").await;
     s.wait_for("Run #3 · receive_stock").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_pins_the_selected_run_and_prune_keeps_it() {
+    let mut s = emitted().await;
+    let run = select_in_activity(&mut s, |r| is_run_of(r, "reorder_supply"))
+        .await
+        .unwrap();
+    s.press("P").await;
+    s.wait_for(&format!("pinned run #{run}")).await;
+    assert!(s.store().is_pinned(run).unwrap());
+    // a prune that reaches everything keeps it (and its event)
+    let store = s.store();
+    let rules = flowdeck::store::prune::Retention {
+        keep_last: Some(0),
+        ..Default::default()
+    };
+    let mut cursor = flowdeck::store::prune::Cursor::default();
+    while store.prune_batch(&rules, &mut cursor, false).unwrap().more {}
+    assert!(store.run_with_steps(run).unwrap().is_some());
+    // again: unpinned
+    s.press("P").await;
+    s.wait_for(&format!("unpinned run #{run}")).await;
+    assert!(!s.store().is_pinned(run).unwrap());
+}

@@ -4,6 +4,7 @@
 
 pub(crate) mod ceiling;
 pub(crate) mod cpu;
+pub(crate) mod soak;
 pub(crate) mod stats;
 pub(crate) mod steal;
 pub(crate) mod timeline;
@@ -15,6 +16,7 @@ use serde_json::Value;
 use stats::Percentiles;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use timeline::Timeline;
 use tokio::sync::Semaphore;
@@ -74,6 +76,10 @@ pub(crate) struct BenchOptions {
     pub params: Value,
     /// Also measure the SQLite ceiling.
     pub baseline: bool,
+    /// Emit for this long instead of `events` events (a soak), sampling as it goes.
+    pub duration: Option<Duration>,
+    /// Retention rules over the project's `[store]` ones, pruning while it runs.
+    pub retention: crate::model::project::StoreSettings,
 }
 
 /// Events in flight at once under `--rate max` (each holds its runs until they end).
@@ -135,6 +141,12 @@ pub(crate) struct Report {
     /// The process's CPU time (user and system, every thread) per event, in microseconds
     /// (Linux).
     pub cpu_us_per_event: Option<f64>,
+    /// Whether retention pruned the store while it ran (the record counts above are then
+    /// of what was left).
+    pub pruning: bool,
+    /// With `--duration`: the course of the store's size, memory and first-step p99.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<soak::Sample>,
     /// That CPU time over the wall time: how many cores the run kept busy (Linux).
     pub cores_busy: Option<f64>,
 }
@@ -227,30 +239,42 @@ async fn emit_all(
     options: BenchOptions,
     timeline: Arc<Timeline>,
     start: Instant,
+    emitted: Arc<AtomicU64>,
 ) -> Option<EngineError> {
     let BenchOptions {
         event,
         events,
         rate,
         params,
+        duration,
         ..
     } = options;
+    let until = duration.map(|d| start + d);
     let window = Arc::new(Semaphore::new(match rate {
         Rate::Max => WINDOW,
         Rate::PerSecond(_) => Semaphore::MAX_PERMITS,
     }));
     let mut tasks = tokio::task::JoinSet::new();
     let mut first_error: Option<EngineError> = None;
-    for i in 0..events {
+    for i in 0.. {
+        if until.is_none() && i >= events {
+            break;
+        }
         if let Rate::PerSecond(r) = rate {
             let due = start + Duration::from_secs_f64(i as f64 / r);
+            if until.is_some_and(|u| due >= u) {
+                break;
+            }
             tokio::time::sleep_until(due.into()).await;
+        } else if until.is_some_and(|u| Instant::now() >= u) {
+            break;
         }
         let Ok(permit) = window.clone().acquire_owned().await else {
             break;
         };
         let (engine, timeline) = (engine.clone(), timeline.clone());
         let request = EmitRequest::new(event.clone(), params.clone(), "bench");
+        emitted.fetch_add(1, Ordering::Relaxed);
         tasks.spawn(async move {
             let _permit = permit;
             let tracker = Tracker::new();
@@ -293,8 +317,13 @@ pub(crate) async fn run(
             options.params
         )));
     }
-    if options.events == 0 {
+    if options.events == 0 && options.duration.is_none() {
         return Err(BenchError::Input("--events must be at least 1".into()));
+    }
+    if options.duration.is_some_and(|d| d.is_zero()) {
+        return Err(BenchError::Input(
+            "--duration must be longer than 0s".into(),
+        ));
     }
     check_listeners(engine, &options.event)?;
     let timeline = Arc::new(Timeline::default());
@@ -310,17 +339,52 @@ pub(crate) async fn run(
     // the emitting loop runs on the runtime's workers, as a server's handlers would: a
     // finished event's permit then wakes it on the same worker, not the thread blocked on
     // the benchmark (a futex wake-up per event)
+    let emitted = Arc::new(AtomicU64::new(0));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let project_rules = engine.store().project()?.config.store;
+    let rules = crate::engine::retention::rules_of(options.retention, project_rules);
+    let pruning = !rules.is_unset();
+    let pruner = pruning.then(|| {
+        let (engine, mut stopped) = (engine.clone(), stopped.clone());
+        tokio::spawn(async move {
+            engine
+                .keep_retention(rules, async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await;
+        })
+    });
+    let sampler = options.duration.map(|d| {
+        tokio::spawn(soak::sample(
+            store_path.to_path_buf(),
+            timeline.clone(),
+            emitted.clone(),
+            soak::interval_for(d),
+            start,
+            stopped.clone(),
+        ))
+    });
     let emitting = tokio::spawn(emit_all(
         engine.clone(),
         options.clone(),
         timeline.clone(),
         start,
+        emitted.clone(),
     ));
     let first_error = emitting
         .await
         .map_err(|e| BenchError::Task(e.to_string()))?;
     engine.core().writer().flush().await?;
     let elapsed = start.elapsed();
+    let _ = stop.send(true);
+    let samples = match sampler {
+        Some(task) => task.await.map_err(|e| BenchError::Task(e.to_string()))?,
+        None => Vec::new(),
+    };
+    if let Some(task) = pruner {
+        task.await.map_err(|e| BenchError::Task(e.to_string()))?;
+    }
+    let sent = usize::try_from(emitted.load(Ordering::Relaxed)).unwrap_or(usize::MAX);
     let steal_pct = stolen_since(cpu_before);
     let cpu_used = process_before
         .zip(cpu::process_cpu())
@@ -345,12 +409,12 @@ pub(crate) async fn run(
     let rows_per_s = rows as f64 / seconds;
     let mut report = Report {
         event: options.event.clone(),
-        events: options.events,
+        events: sent,
         runs,
         failed_runs,
         steps,
         seconds,
-        events_per_s: options.events as f64 / seconds,
+        events_per_s: sent as f64 / seconds,
         runs_per_s: runs as f64 / seconds,
         steps_per_s: steps as f64 / seconds,
         latency_ms: all.end.percentiles(),
@@ -362,8 +426,10 @@ pub(crate) async fn run(
         ratio: None,
         steal_pct,
         ceiling_steal_pct: None,
-        cpu_us_per_event: cpu_used.map(|c| c.as_secs_f64() * 1e6 / options.events as f64),
+        cpu_us_per_event: cpu_used.map(|c| c.as_secs_f64() * 1e6 / sent.max(1) as f64),
         cores_busy: cpu_used.map(|c| c.as_secs_f64() / seconds),
+        pruning,
+        samples,
     };
     if options.baseline {
         let last_event: i64 = engine
@@ -376,7 +442,7 @@ pub(crate) async fn run(
             )
             .map_err(StoreError::from)?;
         let path = store_path.to_path_buf();
-        let n = options.events;
+        let n = sent;
         let cpu_before = steal::CpuTimes::now();
         let ceiling = tokio::task::spawn_blocking(move || ceiling::measure(&path, last_event, n))
             .await

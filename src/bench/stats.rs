@@ -78,6 +78,23 @@ impl Histogram {
         self.total
     }
 
+    /// What was counted after `earlier` (an earlier copy of this histogram): the counts of
+    /// an interval. Its maximum is the whole run's so far (a bound: percentiles are capped
+    /// by it).
+    pub(crate) fn since(&self, earlier: &Histogram) -> Histogram {
+        let counts = self
+            .counts
+            .iter()
+            .zip(&earlier.counts)
+            .map(|(now, then)| now.saturating_sub(*then))
+            .collect();
+        Histogram {
+            counts,
+            total: self.total.saturating_sub(earlier.total),
+            max: self.max,
+        }
+    }
+
     /// Nearest-rank percentiles (each the upper edge of its bucket, never above the maximum).
     pub(crate) fn percentiles(&self) -> Percentiles {
         if self.total == 0 {
@@ -143,5 +160,21 @@ mod tests {
         assert_eq!(approx.max, exact.max);
         assert_eq!(h.len(), 100_000);
         assert_eq!(Histogram::default().percentiles(), Percentiles::default());
+    }
+
+    #[test]
+    fn an_interval_counts_only_what_came_after_it_began() {
+        let mut h = Histogram::default();
+        for _ in 0..1000 {
+            h.record(Duration::from_millis(100));
+        }
+        let then = h.clone();
+        for _ in 0..1000 {
+            h.record(Duration::from_micros(500));
+        }
+        let interval = h.since(&then);
+        assert_eq!(interval.len(), 1000);
+        let p99 = interval.percentiles().p99;
+        assert!((0.5..0.52).contains(&p99), "{p99}");
     }
 }

@@ -108,27 +108,74 @@ fn text(r: &Report, rate: Rate) -> String {
         &lat,
         2,
     ));
+    if !r.samples.is_empty() {
+        let course: Vec<Vec<String>> = r
+            .samples
+            .iter()
+            .map(|s| {
+                vec![
+                    format!("{:.0}", s.at_s),
+                    grouped(s.events as f64),
+                    format!("{:.1}", s.store_mb),
+                    format!("{:.1}", s.wal_mb),
+                    format!("{:.1}", s.rss_mb),
+                    format!("{:.2}", s.first_step_p99_ms),
+                ]
+            })
+            .collect();
+        out.push('\n');
+        out.push_str(&render::table(
+            &[
+                "AT (s)",
+                "EVENTS",
+                "STORE (MB)",
+                "WAL (MB)",
+                "MEMORY (MB)",
+                "FIRST STEP p99 (ms)",
+            ],
+            &course,
+            2,
+        ));
+    }
+    if r.pruning {
+        out.push_str(
+            "\nretention pruned the store meanwhile: the record counts above are of what was left\n",
+        );
+    }
     out
 }
 
+/// What `flowdeck bench` was asked for.
+pub(super) struct BenchArgs<'a> {
+    /// The event.
+    pub event: &'a str,
+    /// How many events (without `duration`).
+    pub events: usize,
+    /// How fast.
+    pub rate: Rate,
+    /// Params of every event, as given.
+    pub params: Option<&'a str>,
+    /// Also measure the SQLite ceiling.
+    pub baseline: bool,
+    /// Emit for this long instead.
+    pub duration: Option<std::time::Duration>,
+    /// Retention over the project's rules.
+    pub retention: crate::model::project::StoreSettings,
+}
+
 /// `flowdeck bench EVENT`
-pub(super) fn bench(
-    db: &Path,
-    event: &str,
-    events: usize,
-    rate: Rate,
-    params: Option<&str>,
-    baseline: bool,
-    json: bool,
-) -> CommandResult {
-    let params = json_object_arg("--params", params)?;
+pub(super) fn bench(db: &Path, args: &BenchArgs<'_>, json: bool) -> CommandResult {
+    let params = json_object_arg("--params", args.params)?;
     let engine = Engine::open(db, DEFAULT_WORKERS)?;
+    let rate = args.rate;
     let options = BenchOptions {
-        event: event.to_string(),
-        events,
+        event: args.event.to_string(),
+        events: args.events,
         rate,
         params,
-        baseline,
+        baseline: args.baseline,
+        duration: args.duration,
+        retention: args.retention,
     };
     let report = runtime()?.block_on(bench::run(&engine, db, &options))?;
     if json {

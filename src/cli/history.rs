@@ -101,10 +101,19 @@ pub(super) fn show(db: &Path, run_id: i64, json: bool) -> CommandResult {
             None => bail!("no run #{run_id}: the store has no runs yet"),
         }
     };
+    let pinned = store.is_pinned(run_id)?;
     if json {
-        print_json(&run)?;
+        // `pinned` only when it is: the run's JSON is otherwise as it always was
+        let mut value = serde_json::to_value(&run)?;
+        if pinned && let Some(o) = value.as_object_mut() {
+            o.insert("pinned".into(), json!(true));
+        }
+        print_json(&value)?;
     } else {
         out!("{}", render::trace(&run))?;
+        if pinned {
+            outln!("  pinned: prune and retention keep this run (`flowdeck unpin {run_id}`)")?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

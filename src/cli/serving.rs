@@ -43,7 +43,13 @@ pub(super) fn serve(db: &Path, options: ServeOptions) -> CommandResult {
 }
 
 /// `flowdeck dev DIR`
-pub(super) fn dev(db: &Path, dir: &Path, bind: SocketAddr, no_mouse: bool) -> CommandResult {
+pub(super) fn dev(
+    db: &Path,
+    dir: &Path,
+    bind: SocketAddr,
+    retention: crate::model::project::StoreSettings,
+    no_mouse: bool,
+) -> CommandResult {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() {
         anyhow::bail!("flowdeck dev opens the studio and needs a terminal");
@@ -60,6 +66,7 @@ pub(super) fn dev(db: &Path, dir: &Path, bind: SocketAddr, no_mouse: bool) -> Co
             engine.clone(),
             ServeOptions {
                 bind,
+                retention,
                 ..ServeOptions::default()
             },
         )

@@ -19,6 +19,7 @@ pub(crate) mod owner;
 pub(crate) mod probe;
 pub mod program;
 pub mod rerun;
+pub mod retention;
 pub(crate) mod routes;
 pub(crate) mod run_end;
 pub(crate) mod runlog;

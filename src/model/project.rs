@@ -23,6 +23,44 @@ pub struct ProjectConfig {
     /// Engine limits.
     #[serde(default)]
     pub engine: EngineSettings,
+    /// Retention of the record while a server runs (`[store]`).
+    #[serde(default, skip_serializing_if = "StoreSettings::is_unset")]
+    pub store: StoreSettings,
+}
+
+/// How much of the record a running server keeps (`[store]` in `flowdeck.toml`): it prunes
+/// in the background by these rules (see `flowdeck prune`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// Events and runs older than this are removed (`retain = "7d"`).
+    #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    pub retain: Option<std::time::Duration>,
+    /// The oldest are removed while the store's pages in use take more than this
+    /// (`max_size = "2 GB"`).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "bytes_exactly"
+    )]
+    pub max_size: Option<bytesize::ByteSize>,
+}
+
+/// A size as its number of bytes: `ByteSize`'s own text ("1.9 GiB") is rounded.
+fn bytes_exactly<S: serde::Serializer>(
+    size: &Option<bytesize::ByteSize>,
+    to: S,
+) -> Result<S::Ok, S::Error> {
+    match size {
+        Some(s) => to.serialize_u64(s.as_u64()),
+        None => to.serialize_none(),
+    }
+}
+
+impl StoreSettings {
+    /// Whether neither rule is set.
+    pub fn is_unset(&self) -> bool {
+        self.retain.is_none() && self.max_size.is_none()
+    }
 }
 
 /// Engine limits a project may set.
@@ -62,6 +100,7 @@ impl Default for ProjectConfig {
             secrets: Vec::new(),
             env: BTreeMap::new(),
             engine: EngineSettings::default(),
+            store: StoreSettings::default(),
         }
     }
 }
@@ -282,11 +321,22 @@ pub fn load_dir(dir: &Path) -> Result<LoadedProject, ProjectError> {
         (None, None)
     } else if config_path.exists() {
         let text = std::fs::read_to_string(&config_path).map_err(io(&config_path))?;
-        match toml::from_str::<ProjectConfig>(&text) {
+        // with the path of the setting at fault (`store.retain`), for the diagnostic
+        let read = match toml::Deserializer::parse(&text) {
+            Err(e) => Err((None, e)),
+            Ok(de) => serde_path_to_error::deserialize::<_, ProjectConfig>(de).map_err(|e| {
+                let path = e.path().to_string();
+                ((path != ".").then_some(path), e.into_inner())
+            }),
+        };
+        match read {
             Ok(c) => (Some(c), Some(text)),
-            Err(e) => {
+            Err((field, e)) => {
                 let mut d = Diagnostic::new("flowdeck.toml", e.message().to_string())
                     .hint("fix flowdeck.toml; the project's settings were not changed");
+                if let Some(f) = field {
+                    d = d.field(f);
+                }
                 if let Some(span) = e.span() {
                     let (l, c) = super::source_map::line_col(&text, span.start);
                     d = d.at(l, c);
@@ -442,5 +492,31 @@ fn check_unique_keys(project: &mut LoadedProject) {
         } else {
             seen.insert(key, file.path.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_rules_read_from_toml_survive_the_stored_json() {
+        let config: ProjectConfig =
+            toml::from_str("name = \"p\"\n[store]\nretain = \"7d\"\nmax_size = \"2 GB\"\n")
+                .unwrap();
+        assert_eq!(
+            config.store.retain,
+            Some(std::time::Duration::from_secs(7 * 86_400))
+        );
+        assert_eq!(
+            config.store.max_size.map(|s| s.as_u64()),
+            Some(2_000_000_000)
+        );
+        let stored = serde_json::to_string(&config).unwrap();
+        let back: ProjectConfig = serde_json::from_str(&stored).unwrap();
+        assert_eq!(back, config);
+        // a project without them stores what it stored before
+        let plain: ProjectConfig = toml::from_str("name = \"p\"\n").unwrap();
+        assert!(!serde_json::to_string(&plain).unwrap().contains("store"));
     }
 }

@@ -1,6 +1,7 @@
 //! `flowdeck serve`: every endpoint's live version over HTTP (an axum Router), event
-//! ingestion (plain and CloudEvents), the record (`/runs/{id}`, `/events/{id}`), and a worker
-//! that takes up queued runs, with leases shared with other processes on the same store.
+//! ingestion (plain and CloudEvents), the record (`/runs/{id}`, `/events/{id}`), a worker
+//! that takes up queued runs, with leases shared with other processes on the same store,
+//! and retention (`engine::retention`) pruning the record by the project's rules.
 //!
 //! A request goes through: the request log and the path's normalisation (`layers`, around
 //! the Router, so that `/runs/7/` is routed as `/runs/7`); `GET /healthz`; then, behind the
@@ -50,6 +51,8 @@ pub struct ServeOptions {
     /// Time for a request's head to arrive, and for its body: a client slower than that is
     /// answered 408 (or, for the head, disconnected).
     pub read_timeout: Duration,
+    /// Retention rules that override the project's `[store]` ones (`--retain`, `--max-size`).
+    pub retention: crate::model::project::StoreSettings,
 }
 
 impl Default for ServeOptions {
@@ -61,6 +64,7 @@ impl Default for ServeOptions {
             grace: Duration::from_secs(10),
             max_connections: 1024,
             read_timeout: Duration::from_secs(10),
+            retention: crate::model::project::StoreSettings::default(),
         }
     }
 }
@@ -145,6 +149,8 @@ pub async fn start(engine: Engine, options: ServeOptions) -> anyhow::Result<Runn
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = watch::channel(false);
     let mut stopped_worker = stop.subscribe();
+    let mut stopped_retention = stop.subscribe();
+    let retention = options.retention;
     let grace = options.grace;
     let limits = listen::Limits {
         max_connections: options.max_connections,
@@ -162,11 +168,22 @@ pub async fn start(engine: Engine, options: ServeOptions) -> anyhow::Result<Runn
                     .await;
             })
         };
+        let pruner = {
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                engine
+                    .keep_retention(retention, async move {
+                        let _ = stopped_retention.wait_for(|s| *s).await;
+                    })
+                    .await;
+            })
+        };
         listen::serve(listener, router, limits, async move {
             let _ = stopped.wait_for(|s| *s).await;
         })
         .await;
         let _ = worker.await;
+        let _ = pruner.await;
         let released = engine.shutdown(grace).await?;
         if released > 0 {
             tracing::info!(released, "gave unfinished runs back to the queue");

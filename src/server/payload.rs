@@ -6,9 +6,9 @@
 //! (`timeout_ms`) when the body does not arrive within `--read-timeout`, both closing the
 //! connection, and 400 for malformed JSON.
 
-use super::{App, ServeOptions};
 use super::ingest;
 use super::reply::{closing, error, refused};
+use super::{App, ServeOptions};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
 use axum::extract::{FromRequest, Request};

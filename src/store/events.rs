@@ -144,6 +144,44 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The events of `ids` (those that exist), newest first.
+    pub(crate) fn events_by_ids(&self, ids: &[i64]) -> Result<Vec<EventRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // integers only, so written into the statement
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let sql = format!("SELECT {COLUMNS} FROM events WHERE id IN ({list}) ORDER BY id DESC");
+        let raw = self
+            .conn()
+            .prepare(&sql)?
+            .query_map([], stored)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        raw.into_iter()
+            .map(|r| finish(r).map(|s| s.record))
+            .collect()
+    }
+
+    /// Every event name there is, in order, each looked up once in the names' index (a
+    /// walk from one name to the next, not a read of every event).
+    pub(crate) fn event_names(&self) -> Result<Vec<String>> {
+        let names = self
+            .conn()
+            .prepare_cached(
+                "WITH RECURSIVE n(name) AS (
+                    SELECT min(name) FROM events
+                    UNION ALL
+                    SELECT (SELECT min(name) FROM events WHERE name > n.name) FROM n
+                     WHERE n.name IS NOT NULL)
+                 SELECT name FROM n WHERE name IS NOT NULL",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(names)
+    }
+}
+
 /// Events of name `?1` older than `?2`, newest first, `?3` at most.
 fn by_name_sql() -> String {
     format!("SELECT {COLUMNS} FROM events WHERE name = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3")

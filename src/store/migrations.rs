@@ -264,6 +264,16 @@ const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO store_identity (id, token) VALUES (1, lower(hex(randomblob(8))));
     "#,
+    // 8: retention. Runs the user pinned (never pruned), and indexes for the references that
+    // removing a run or an event sets to NULL (without them, each removal reads the table)
+    r#"
+    CREATE TABLE pins (
+        run_id    INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+        pinned_at INTEGER NOT NULL
+    );
+    CREATE INDEX runs_rerun_of ON runs (rerun_of) WHERE rerun_of IS NOT NULL;
+    CREATE INDEX events_replay_of ON events (replay_of) WHERE replay_of IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -21,6 +21,7 @@ pub(crate) mod migrations;
 pub(crate) mod prepared;
 pub(crate) mod project;
 pub(crate) mod project_files;
+pub mod prune;
 pub mod runs;
 pub(crate) mod skips;
 pub mod steps;
@@ -188,7 +189,12 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // first step) write whole pages, so larger pages cost latency at a moderate load and
     // bought nothing at full rate (docs/performance.md). An existing store keeps its page
     // size: in WAL mode it changes only with a VACUUM.
-    conn.execute_batch(&format!("PRAGMA page_size = {PAGE_SIZE};"))?;
+    // and a new store gives the pages that retention frees back to the file system, a
+    // few at a time after each batch (`prune`); an existing store keeps its mode until a
+    // VACUUM (`flowdeck prune --vacuum`)
+    conn.execute_batch(&format!(
+        "PRAGMA page_size = {PAGE_SIZE}; PRAGMA auto_vacuum = INCREMENTAL;"
+    ))?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         tracing::warn!(mode, "the store is not in WAL mode");

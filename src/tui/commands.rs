@@ -88,6 +88,8 @@ pub enum Cmd {
     MarkRun,
     /// Compare the selected run with the marked one, side by side.
     CompareRuns,
+    /// Pin the selected run (retention never removes it), or unpin it.
+    PinRun,
     /// In the deploy confirm: what the draft would have done with the events that came in.
     WhatIf,
     /// Add a watch expression.
@@ -423,6 +425,16 @@ pub const COMMANDS: &[CommandInfo] = &[
         keys: &["d"],
         contexts: &[C::Global],
         hint: true,
+        acts: Acts::Always,
+    },
+    CommandInfo {
+        cmd: Cmd::PinRun,
+        name: "pin_run",
+        title: "pin",
+        description: "Pin the selected run (prune and retention keep it); again to unpin",
+        keys: &["P"],
+        contexts: &[C::Global, C::Trace],
+        hint: false,
         acts: Acts::Always,
     },
     CommandInfo {

@@ -205,8 +205,17 @@ impl ActivityRow {
 /// The newest activity, newest first: each event followed by its runs and skips; runs
 /// without an event on their own.
 /// Returns the rows and whether the window was full (older events exist beyond it).
-pub fn activity(store: &Store, window: u32) -> crate::store::Result<(Vec<ActivityRow>, bool)> {
-    let a = store.activity(window)?;
+/// With a `filter`, the newest matches in the whole store (`Store::activity_matching`).
+pub fn activity(
+    store: &Store,
+    filter: &str,
+    window: u32,
+) -> crate::store::Result<(Vec<ActivityRow>, bool)> {
+    let a = if filter.is_empty() {
+        store.activity(window)?
+    } else {
+        store.activity_matching(filter, window)?
+    };
     let full = a.events.len() >= window as usize;
     let mut events = a.events.into_iter().peekable();
     let mut loose = a.loose_runs.into_iter().peekable();

@@ -8,7 +8,7 @@ use crate::engine::{EmitRequest, EndpointRequest, Engine, Tracker};
 use crate::store::Store;
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::mpsc::{self, UnboundedSender};
 
@@ -22,6 +22,9 @@ pub struct Services {
     window: Arc<AtomicU32>,
     /// Whether the last read filled the window (older events exist).
     more: Arc<AtomicBool>,
+    /// The activity filter in force (empty: none): a filtered log is read from the whole
+    /// store, not from the window already loaded.
+    filter: Arc<Mutex<String>>,
     /// The debug session the studio drives.
     session: Arc<Mutex<Option<Session>>>,
     /// What that session's run set off, for saying so when it ends.
@@ -37,6 +40,7 @@ impl Services {
             tx,
             window: Arc::new(AtomicU32::new(data::ACTIVITY_WINDOW)),
             more: Arc::new(AtomicBool::new(false)),
+            filter: Arc::new(Mutex::new(String::new())),
             session: Arc::new(Mutex::new(None)),
             cascade: Arc::new(Mutex::new(None)),
         }
@@ -164,13 +168,18 @@ impl Services {
         match effect {
             UiEffect::ReloadAll => {
                 let (window, more) = (self.window.clone(), self.more.clone());
+                let filter = self.filter.clone();
                 self.query(move |s| {
                     let mut out = Vec::new();
                     match data::definitions(s) {
                         Ok(d) => out.push(Msg::Definitions(d)),
                         Err(e) => out.push(Msg::Failure(format!("cannot read the workflows: {e}"))),
                     }
-                    match data::activity(s, window.load(Ordering::Relaxed)) {
+                    let wanted = current(&filter);
+                    match data::activity(s, &wanted, window.load(Ordering::Relaxed)) {
+                        // a result for a filter typed over since is dropped: the newer one's
+                        // reload is on its way
+                        Ok(_) if current(&filter) != wanted => {}
                         Ok((rows, full)) => {
                             more.store(full, Ordering::Relaxed);
                             out.push(Msg::Activity(rows));
@@ -179,6 +188,18 @@ impl Services {
                     }
                     out
                 });
+            }
+            UiEffect::Filter(text) => {
+                let changed = {
+                    let mut now = self.filter.lock().unwrap_or_else(PoisonError::into_inner);
+                    let changed = *now != text;
+                    *now = text;
+                    changed
+                };
+                if changed {
+                    self.window.store(data::ACTIVITY_WINDOW, Ordering::Relaxed);
+                    self.perform(UiEffect::ReloadAll);
+                }
             }
             UiEffect::LoadOlder => {
                 if self.more.load(Ordering::Relaxed) {
@@ -355,6 +376,23 @@ impl Services {
                     }
                 });
             }
+            UiEffect::TogglePin { run_id } => self.query(move |s| {
+                let toggled = s
+                    .is_pinned(run_id)
+                    .and_then(|pinned| s.set_pinned(run_id, !pinned).map(|found| (found, !pinned)));
+                vec![match toggled {
+                    Ok((true, true)) => Msg::Notice(format!(
+                        "pinned run #{run_id}: prune and retention keep it (pin again to unpin)"
+                    )),
+                    Ok((true, false)) => Msg::Notice(format!(
+                        "unpinned run #{run_id}: retention may remove it when it is old enough"
+                    )),
+                    Ok((false, _)) => {
+                        Msg::Failure(format!("run #{run_id} is no longer in the store"))
+                    }
+                    Err(e) => Msg::Failure(format!("cannot pin run #{run_id}: {e}")),
+                }]
+            }),
             UiEffect::CompareRuns { a, b } => self.query(move |s| {
                 let load = |id: i64| -> Result<crate::model::RunRecord, String> {
                     s.run_with_steps(id)
@@ -556,4 +594,12 @@ fn http_request(endpoint: &str, request: &Value) -> Result<EndpointRequest, Stri
         body: request.get("body").cloned().unwrap_or(Value::Null),
         draft: false,
     })
+}
+
+/// The filter in force, copied out of its lock.
+fn current(filter: &Mutex<String>) -> String {
+    filter
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
 }

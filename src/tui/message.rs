@@ -144,6 +144,8 @@ pub enum SessionAction {
 pub enum UiEffect {
     /// Reload the workflows and the activity log.
     ReloadAll,
+    /// The activity filter changed: read the activity log for it.
+    Filter(String),
     /// Read older events into the activity log (when there are any).
     LoadOlder,
     /// Load a definition's steps.
@@ -237,6 +239,11 @@ pub enum UiEffect {
         stop_on_entry: bool,
         /// Where to stop (the breakpoints of its definition, when the studio shows them).
         breakpoints: Vec<Breakpoint>,
+    },
+    /// Pin a run, or unpin it when it is pinned.
+    TogglePin {
+        /// The run.
+        run_id: i64,
     },
     /// Compare two runs (with their steps).
     CompareRuns {

@@ -1,5 +1,5 @@
 //! Second goes and comparisons in the studio: run the selected run again, mark a run and
-//! compare another with it side by side, an event's cascade as a tree.
+//! compare another with it side by side, pin it, an event's cascade as a tree.
 
 use super::UiEffect;
 use crate::engine::rerun::RerunFrom;
@@ -8,7 +8,7 @@ use crate::tui::commands::Cmd;
 use crate::tui::input::ParamsCheck;
 use crate::tui::state::{CascadeLine, Focus, Overlay, State};
 
-/// `R`, `M` and `D`.
+/// `R`, `M`, `D` and `P`.
 pub(super) fn run(state: &mut State, cmd: Cmd) -> Vec<UiEffect> {
     if let Some(Overlay::Trace(t)) = &state.overlay
         && let Some(case) = &t.case
@@ -24,6 +24,13 @@ pub(super) fn run(state: &mut State, cmd: Cmd) -> Vec<UiEffect> {
         Cmd::Rerun => rerun(state),
         Cmd::MarkRun => mark(state),
         Cmd::CompareRuns => compare(state),
+        Cmd::PinRun => match looked_at(state).map(|r| r.id) {
+            Some(run_id) => vec![UiEffect::TogglePin { run_id }],
+            None => {
+                no_run(state);
+                Vec::new()
+            }
+        },
         _ => Vec::new(),
     }
 }

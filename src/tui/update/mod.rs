@@ -220,7 +220,7 @@ pub fn run(state: &mut State, cmd: Cmd) -> Vec<UiEffect> {
         Cmd::Deploy | Cmd::Confirm => runs::deploy(state, cmd),
         Cmd::WhatIf => runs::what_if(state),
         Cmd::Open => runs::open(state),
-        Cmd::Rerun | Cmd::MarkRun | Cmd::CompareRuns => compare::run(state, cmd),
+        Cmd::Rerun | Cmd::MarkRun | Cmd::CompareRuns | Cmd::PinRun => compare::run(state, cmd),
         Cmd::RunTests | Cmd::RecordTest => tests::run(state, cmd),
         Cmd::Back => {
             if let Some(Overlay::Trace(t)) = &mut state.overlay

@@ -151,8 +151,15 @@ pub(super) fn filter_key(state: &mut State, key: KeyEvent) -> Vec<UiEffect> {
     after_filter(state)
 }
 
-/// The filter changed: keep the selections within what it lets through.
+/// The filter changed: read the activity for it, and keep the selections within what it
+/// lets through.
 pub(super) fn after_filter(state: &mut State) -> Vec<UiEffect> {
+    let mut effects = vec![UiEffect::Filter(state.filter.clone())];
+    effects.extend(keep_selections(state));
+    effects
+}
+
+fn keep_selections(state: &mut State) -> Vec<UiEffect> {
     state.activity_selected = state
         .activity_selected
         .min(state.visible_activity().len().saturating_sub(1));

@@ -1,0 +1,649 @@
+//! Retention: old events and runs removed in small batches, with what they own (step
+//! records, skips), and the space given back to the file system.
+//!
+//! Never removed: a run not finished, a pinned run (`pins`), the last run of each workflow
+//! and endpoint, and an event one of those belongs to. A batch takes at most [`BATCH`]
+//! events or runs in one short transaction, oldest first, so that a writer sharing the
+//! store (a server's group commit, another process) waits a few milliseconds at most.
+//!
+//! "Oldest" goes by id: a store gives its ids in the order it records. The rule on age
+//! removes the oldest records up to the first one that is not old enough; the rule on
+//! count keeps the newest N events (and the newest N runs no event started); the rule on
+//! size removes the oldest until the pages in use fit.
+
+use super::Store;
+use super::error::Result;
+use crate::model::Timestamp;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+/// The most events (or runs without an event) one batch looks at.
+pub const BATCH: i64 = 200;
+
+/// Pages given back to the file system after a batch, at most (a store in incremental
+/// auto-vacuum mode): 4 MB of 4 KB pages, a few milliseconds of moving.
+const VACUUM_PAGES: i64 = 1024;
+
+/// Which records a prune removes: those any of its rules says, and nothing protected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Events emitted, and runs without an event queued, before this moment.
+    pub before: Option<Timestamp>,
+    /// All but the newest N events, and all but the newest N runs without an event.
+    pub keep_last: Option<u64>,
+    /// The oldest, until the pages in use take at most this many bytes.
+    pub max_bytes: Option<u64>,
+}
+
+impl Retention {
+    /// Whether no rule is set (nothing would ever be removed).
+    pub fn is_empty(&self) -> bool {
+        self.before.is_none() && self.keep_last.is_none() && self.max_bytes.is_none()
+    }
+}
+
+/// What a prune removed (or, for a dry run, would remove).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Pruned {
+    /// Events removed.
+    pub events: u64,
+    /// Runs removed (with their events' or on their own).
+    pub runs: u64,
+    /// Step records of those runs.
+    pub steps: u64,
+    /// Listener skips of those events.
+    pub skips: u64,
+    /// Runs the rules reached but that were kept: unfinished, pinned, or their workflow's last.
+    pub kept: u64,
+}
+
+impl Pruned {
+    /// Add `other`'s counts to these.
+    pub fn add(&mut self, other: Pruned) {
+        self.events += other.events;
+        self.runs += other.runs;
+        self.steps += other.steps;
+        self.skips += other.skips;
+        self.kept += other.kept;
+    }
+
+    /// Whether nothing was removed.
+    pub fn is_nothing(&self) -> bool {
+        self.events == 0 && self.runs == 0
+    }
+}
+
+/// Where the next batch starts: the last event and the last run without an event that a
+/// batch has looked at (each only moves forward).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cursor {
+    event: i64,
+    run: i64,
+}
+
+/// One batch: what it removed, and whether there may be more to remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batch {
+    /// What this batch removed.
+    pub pruned: Pruned,
+    /// Whether a next batch may remove more.
+    pub more: bool,
+}
+
+/// A run the batch may remove: finished, not pinned, not its definition's last run.
+const REMOVABLE: &str = "runs.finished_at IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM pins WHERE pins.run_id = runs.id)
+    AND runs.id <> (SELECT max(last.id) FROM runs AS last
+                     WHERE last.definition_id = runs.definition_id)";
+
+impl Store {
+    /// Remove one batch by `rules`, from `cursor` on, in its own transaction, and move the
+    /// cursor past what it looked at. With `dry_run`, the transaction is rolled back: the
+    /// batch counts what it would remove.
+    pub fn prune_batch(
+        &self,
+        rules: &Retention,
+        cursor: &mut Cursor,
+        dry_run: bool,
+    ) -> Result<Batch> {
+        let tx = rusqlite::Transaction::new_unchecked(
+            self.conn(),
+            rusqlite::TransactionBehavior::Immediate,
+        )?;
+        let done = batch(&tx, rules, cursor)?;
+        if dry_run {
+            tx.rollback()?;
+        } else {
+            tx.commit()?;
+        }
+        Ok(done)
+    }
+
+    /// One batch from `cursor` inside the caller's transaction (the writer's group commit),
+    /// then a few freed pages given back; returns the batch and where the next one starts.
+    pub(crate) fn prune_within(
+        &self,
+        rules: &Retention,
+        cursor: Cursor,
+    ) -> Result<(Batch, Cursor)> {
+        let mut next = cursor;
+        let done = batch(self.conn(), rules, &mut next)?;
+        if !done.pruned.is_nothing() {
+            give_back(self.conn(), 0)?;
+        }
+        Ok((done, next))
+    }
+
+    /// Give back to the file system up to `pages` free pages (a store in incremental
+    /// auto-vacuum mode; a no-op otherwise). Returns the pages given back.
+    pub fn give_back_space(&self, pages: i64) -> Result<i64> {
+        give_back(self.conn(), pages)
+    }
+
+    /// Pin a run (never pruned) or unpin it. Returns whether the run exists.
+    pub fn set_pinned(&self, run_id: i64, pinned: bool) -> Result<bool> {
+        let exists: Option<i64> = self
+            .conn()
+            .query_row("SELECT id FROM runs WHERE id = ?1", [run_id], |r| r.get(0))
+            .optional()?;
+        if exists.is_none() {
+            return Ok(false);
+        }
+        if pinned {
+            self.conn().execute(
+                "INSERT INTO pins (run_id, pinned_at) VALUES (?1, ?2) ON CONFLICT (run_id) DO NOTHING",
+                params![run_id, Timestamp::now().micros()],
+            )?;
+        } else {
+            self.conn()
+                .execute("DELETE FROM pins WHERE run_id = ?1", [run_id])?;
+        }
+        Ok(true)
+    }
+
+    /// Whether a run is pinned.
+    pub fn is_pinned(&self, run_id: i64) -> Result<bool> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT 1 FROM pins WHERE run_id = ?1")?
+            .exists([run_id])?)
+    }
+
+    /// The bytes of the pages in use (the file's size less its free pages).
+    pub fn bytes_in_use(&self) -> Result<u64> {
+        bytes_in_use(self.conn())
+    }
+
+    /// The store file's size on disk, in bytes (the main file, not its WAL).
+    pub fn file_bytes(&self) -> Result<u64> {
+        let pages: i64 = self
+            .conn()
+            .query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        let size: i64 = self
+            .conn()
+            .query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        Ok(u64::try_from(pages.saturating_mul(size)).unwrap_or(0))
+    }
+
+    /// Whether freed pages go back to the file system as the store prunes (incremental
+    /// auto-vacuum, which every store created since retention has; an older one needs one
+    /// [`Store::vacuum`]).
+    pub fn gives_back_space(&self) -> Result<bool> {
+        let mode: i64 = self
+            .conn()
+            .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
+        Ok(mode == 2)
+    }
+
+    /// Rewrite the whole file (SQLite's `VACUUM`), in incremental auto-vacuum mode from then
+    /// on. Holds the store's write lock for as long as it takes.
+    pub fn vacuum(&self) -> Result<()> {
+        self.conn()
+            .execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;")?;
+        Ok(())
+    }
+}
+
+/// Run one batch on `conn`, inside the caller's transaction (the writer's group commit, or
+/// [`Store::prune_batch`]'s own).
+pub(crate) fn batch(conn: &Connection, rules: &Retention, cursor: &mut Cursor) -> Result<Batch> {
+    let over_size = match rules.max_bytes {
+        Some(max) => bytes_in_use(conn)? > max,
+        None => false,
+    };
+    let mut pruned = Pruned::default();
+    let events = window(
+        conn,
+        "SELECT id, emitted_at FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+        "SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?1",
+        rules,
+        over_size,
+        cursor.event,
+    )?;
+    if let Some(upto) = events.upto {
+        pruned.add(remove_events(conn, cursor.event, upto)?);
+        cursor.event = upto;
+    }
+    let runs = window(
+        conn,
+        "SELECT id, queued_at FROM runs WHERE event_id IS NULL AND id > ?1 ORDER BY id LIMIT ?2",
+        "SELECT id FROM runs WHERE event_id IS NULL ORDER BY id DESC LIMIT 1 OFFSET ?1",
+        rules,
+        over_size,
+        cursor.run,
+    )?;
+    if let Some(upto) = runs.upto {
+        pruned.add(remove_lone_runs(conn, cursor.run, upto)?);
+        cursor.run = upto;
+    }
+    Ok(Batch {
+        pruned,
+        more: events.full || runs.full,
+    })
+}
+
+/// How far, from `after`, one batch of a table reaches by the rules.
+struct Window {
+    /// The last id the batch removes up to (inclusive), when it removes any.
+    upto: Option<i64>,
+    /// Whether the batch reached as far as a batch may (there may be more after it).
+    full: bool,
+}
+
+fn window(
+    conn: &Connection,
+    oldest: &str,
+    newest_removable: &str,
+    rules: &Retention,
+    over_size: bool,
+    after: i64,
+) -> Result<Window> {
+    let rows: Vec<(i64, i64)> = conn
+        .prepare_cached(oldest)?
+        .query_map(params![after, BATCH], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let Some(&(last, _)) = rows.last() else {
+        return Ok(Window {
+            upto: None,
+            full: false,
+        });
+    };
+    let mut upto: Option<i64> = None;
+    if over_size {
+        upto = Some(last);
+    }
+    if let Some(keep) = rules.keep_last {
+        let boundary: Option<i64> = conn
+            .prepare_cached(newest_removable)?
+            .query_row([i64::try_from(keep).unwrap_or(i64::MAX)], |r| r.get(0))
+            .optional()?;
+        // the (N+1)th newest and everything older go
+        if let Some(newest_removable) = boundary {
+            let reach = rows
+                .iter()
+                .take_while(|(id, _)| *id <= newest_removable)
+                .last()
+                .map(|(id, _)| *id);
+            upto = upto.max(reach);
+        }
+    }
+    if let Some(before) = rules.before {
+        let reach = rows
+            .iter()
+            .take_while(|(_, at)| *at < before.micros())
+            .last()
+            .map(|(id, _)| *id);
+        upto = upto.max(reach);
+    }
+    let full = upto == Some(last) && i64::try_from(rows.len()).unwrap_or(0) == BATCH;
+    Ok(Window { upto, full })
+}
+
+/// Remove the events with ids in `(after, upto]` whose runs may all go, with those runs,
+/// their step records and the events' skips.
+fn remove_events(conn: &Connection, after: i64, upto: i64) -> Result<Pruned> {
+    let in_range = "runs.event_id > ?1 AND runs.event_id <= ?2";
+    let mut pruned = Pruned {
+        kept: count(
+            conn,
+            &format!("SELECT count(*) FROM runs WHERE {in_range} AND NOT ({REMOVABLE})"),
+            after,
+            upto,
+        )?,
+        ..Pruned::default()
+    };
+    let removable = format!("{in_range} AND {REMOVABLE}");
+    pruned.steps = exec(
+        conn,
+        &format!("DELETE FROM steps WHERE run_id IN (SELECT id FROM runs WHERE {removable})"),
+        after,
+        upto,
+    )?;
+    pruned.runs = exec(
+        conn,
+        &format!("DELETE FROM runs WHERE {removable}"),
+        after,
+        upto,
+    )?;
+    let orphaned = "events.id > ?1 AND events.id <= ?2
+        AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.event_id = events.id)";
+    pruned.skips = exec(
+        conn,
+        &format!("DELETE FROM skips WHERE event_id IN (SELECT id FROM events WHERE {orphaned})"),
+        after,
+        upto,
+    )?;
+    pruned.events = exec(
+        conn,
+        &format!("DELETE FROM events WHERE {orphaned}"),
+        after,
+        upto,
+    )?;
+    Ok(pruned)
+}
+
+/// Remove the runs without an event with ids in `(after, upto]` that may go.
+fn remove_lone_runs(conn: &Connection, after: i64, upto: i64) -> Result<Pruned> {
+    let in_range = "runs.event_id IS NULL AND runs.id > ?1 AND runs.id <= ?2";
+    let mut pruned = Pruned {
+        kept: count(
+            conn,
+            &format!("SELECT count(*) FROM runs WHERE {in_range} AND NOT ({REMOVABLE})"),
+            after,
+            upto,
+        )?,
+        ..Pruned::default()
+    };
+    let removable = format!("{in_range} AND {REMOVABLE}");
+    pruned.steps = exec(
+        conn,
+        &format!("DELETE FROM steps WHERE run_id IN (SELECT id FROM runs WHERE {removable})"),
+        after,
+        upto,
+    )?;
+    pruned.runs = exec(
+        conn,
+        &format!("DELETE FROM runs WHERE {removable}"),
+        after,
+        upto,
+    )?;
+    Ok(pruned)
+}
+
+fn count(conn: &Connection, sql: &str, after: i64, upto: i64) -> Result<u64> {
+    let n: i64 = conn
+        .prepare_cached(sql)?
+        .query_row(params![after, upto], |r| r.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+fn exec(conn: &Connection, sql: &str, after: i64, upto: i64) -> Result<u64> {
+    let n = conn.prepare_cached(sql)?.execute(params![after, upto])?;
+    Ok(n as u64)
+}
+
+fn bytes_in_use(conn: &Connection) -> Result<u64> {
+    let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+    let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+    let size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    Ok(u64::try_from(pages.saturating_sub(free).saturating_mul(size)).unwrap_or(0))
+}
+
+/// `PRAGMA incremental_vacuum(N)` with N at most `pages` (and [`VACUUM_PAGES`] when asked
+/// for 0), when the store is in incremental mode. Returns the pages given back.
+pub(crate) fn give_back(conn: &Connection, pages: i64) -> Result<i64> {
+    let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
+    if mode != 2 {
+        return Ok(0);
+    }
+    let before: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+    if before == 0 {
+        return Ok(0);
+    }
+    let n = if pages > 0 { pages } else { VACUUM_PAGES };
+    // the pragma returns a row per page moved; run it to the end
+    let mut stmt = conn.prepare(&format!("PRAGMA incremental_vacuum({n})"))?;
+    let mut rows = stmt.query([])?;
+    while rows.next()?.is_some() {}
+    let after: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+    Ok(before - after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::{temp_store, workflow_w};
+
+    /// Events 1..=n at times 1..=n, each with a finished run of `w` (run id = event id) with
+    /// two step records and a skip of definition 2 (`v`).
+    fn history(store: &Store, n: i64) {
+        workflow_w(store);
+        store
+            .conn()
+            .execute_batch(
+                "INSERT INTO definitions (id, kind, name, on_event, draft, draft_source, created_at, updated_at)
+                   VALUES (2, 'workflow', 'v', 'e', '{}', '{}', 0, 0)",
+            )
+            .unwrap();
+        for i in 1..=n {
+            store
+                .conn()
+                .execute_batch(&format!(
+                    "INSERT INTO events (id, name, params, source, emitted_at) VALUES ({i}, 'e', '{{}}', 'cli', {i});
+                     INSERT INTO runs (id, definition_id, kind, target, event_id, mode, status, params, queued_at, finished_at)
+                       VALUES ({i}, 1, 'workflow', 'w', {i}, 'live', 'succeeded', '', {i}, {i});
+                     INSERT INTO steps (run_id, seq, step, path, action, status, input, output, attempt, started_at, duration_us)
+                       VALUES ({i}, 1, 'a', '0', 'set', 'ok', '{{}}', '{{}}', 1, {i}, 1),
+                              ({i}, 2, 'b', '1', 'set', 'ok', '{{}}', '{{}}', 1, {i}, 1);
+                     INSERT INTO skips (event_id, definition_id, workflow, reason) VALUES ({i}, 2, 'v', 'inactive');"
+                ))
+                .unwrap();
+        }
+    }
+
+    fn count(store: &Store, sql: &str) -> i64 {
+        store.conn().query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    fn prune_all(store: &Store, rules: &Retention, dry_run: bool) -> (Pruned, u64) {
+        let mut cursor = Cursor::default();
+        let mut total = Pruned::default();
+        let mut batches = 0;
+        loop {
+            let b = store.prune_batch(rules, &mut cursor, dry_run).unwrap();
+            total.add(b.pruned);
+            batches += 1;
+            if !b.more {
+                return (total, batches);
+            }
+        }
+    }
+
+    fn integrity_ok(store: &Store) {
+        let ok: String = store
+            .conn()
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ok, "ok");
+        assert_eq!(
+            count(store, "SELECT count(*) FROM pragma_foreign_key_check"),
+            0
+        );
+    }
+
+    #[test]
+    fn keep_last_removes_exactly_the_older_events_with_what_they_own() {
+        let (_dir, store) = temp_store();
+        history(&store, 500);
+        let (pruned, batches) = prune_all(
+            &store,
+            &Retention {
+                keep_last: Some(100),
+                ..Retention::default()
+            },
+            false,
+        );
+        assert_eq!(
+            pruned,
+            Pruned {
+                events: 400,
+                runs: 400,
+                steps: 800,
+                skips: 400,
+                kept: 0
+            }
+        );
+        assert!(batches >= 2, "in batches of {BATCH}: {batches}");
+        assert_eq!(count(&store, "SELECT min(id) FROM events"), 401);
+        assert_eq!(count(&store, "SELECT count(*) FROM runs"), 100);
+        assert_eq!(count(&store, "SELECT count(*) FROM steps"), 200);
+        assert_eq!(count(&store, "SELECT count(*) FROM skips"), 100);
+        // a run beside the removed ones reads back whole
+        let run = store.run_with_steps(401).unwrap().expect("run 401 is kept");
+        assert_eq!(run.steps.map(|s| s.len()), Some(2));
+        integrity_ok(&store);
+        // nothing more to do: a second prune removes nothing
+        let (again, _) = prune_all(
+            &store,
+            &Retention {
+                keep_last: Some(100),
+                ..Retention::default()
+            },
+            false,
+        );
+        assert!(again.is_nothing(), "{again:?}");
+    }
+
+    #[test]
+    fn unfinished_pinned_and_last_runs_are_never_removed() {
+        let (_dir, store) = temp_store();
+        history(&store, 50);
+        store
+            .conn()
+            .execute_batch("UPDATE runs SET status = 'running', finished_at = NULL WHERE id = 3")
+            .unwrap();
+        assert!(store.set_pinned(7, true).unwrap());
+        assert!(store.is_pinned(7).unwrap());
+        assert!(!store.set_pinned(999, true).unwrap(), "no such run");
+        // older than everything: all the rules reach
+        let rules = Retention {
+            before: Some(Timestamp(1_000)),
+            ..Retention::default()
+        };
+        let (pruned, _) = prune_all(&store, &rules, false);
+        assert_eq!(pruned.kept, 3, "{pruned:?}");
+        assert_eq!(pruned.runs, 47);
+        let kept: Vec<i64> = store
+            .conn()
+            .prepare("SELECT id FROM runs ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        // the unfinished, the pinned, and `w`'s last
+        assert_eq!(kept, vec![3, 7, 50]);
+        // their events stay (with their skips); the others went
+        assert_eq!(count(&store, "SELECT count(*) FROM events"), 3);
+        assert_eq!(count(&store, "SELECT count(*) FROM skips"), 3);
+        integrity_ok(&store);
+        // unpinned, it goes with the next prune
+        store.set_pinned(7, false).unwrap();
+        let (pruned, _) = prune_all(&store, &rules, false);
+        assert_eq!(pruned.runs, 1);
+        assert_eq!(count(&store, "SELECT count(*) FROM runs WHERE id = 7"), 0);
+    }
+
+    #[test]
+    fn age_removes_the_oldest_up_to_the_first_young_one() {
+        let (_dir, store) = temp_store();
+        history(&store, 30);
+        let rules = Retention {
+            before: Some(Timestamp(11)),
+            ..Retention::default()
+        };
+        let (pruned, _) = prune_all(&store, &rules, false);
+        assert_eq!(pruned.events, 10);
+        assert_eq!(count(&store, "SELECT min(id) FROM events"), 11);
+    }
+
+    #[test]
+    fn a_dry_run_counts_and_changes_nothing() {
+        let (_dir, store) = temp_store();
+        history(&store, 300);
+        let rules = Retention {
+            keep_last: Some(10),
+            ..Retention::default()
+        };
+        let (counted, _) = prune_all(&store, &rules, true);
+        assert_eq!(counted.events, 290);
+        assert_eq!(count(&store, "SELECT count(*) FROM events"), 300);
+        assert_eq!(count(&store, "SELECT count(*) FROM steps"), 600);
+        let (pruned, _) = prune_all(&store, &rules, false);
+        assert_eq!(pruned, counted);
+    }
+
+    #[test]
+    fn runs_without_an_event_are_kept_by_their_own_count() {
+        let (_dir, store) = temp_store();
+        workflow_w(&store);
+        for i in 1..=20 {
+            store
+                .conn()
+                .execute_batch(&format!(
+                    "INSERT INTO runs (id, definition_id, kind, target, mode, status, params, queued_at, finished_at)
+                       VALUES ({i}, 1, 'workflow', 'w', 'debug', 'succeeded', '{{}}', {i}, {i})"
+                ))
+                .unwrap();
+        }
+        let (pruned, _) = prune_all(
+            &store,
+            &Retention {
+                keep_last: Some(5),
+                ..Retention::default()
+            },
+            false,
+        );
+        assert_eq!(pruned.runs, 15);
+        assert_eq!(count(&store, "SELECT min(id) FROM runs"), 16);
+    }
+
+    #[test]
+    fn a_new_store_gives_the_space_back_and_size_rules_stop_when_it_fits() {
+        let (_dir, store) = temp_store();
+        assert!(store.gives_back_space().unwrap());
+        history(&store, 0);
+        let pad = "x".repeat(2_000);
+        for i in 1..=2_000 {
+            store
+                .conn()
+                .execute(
+                    "INSERT INTO events (id, name, params, source, emitted_at) VALUES (?1, 'e', ?2, 'cli', ?1)",
+                    params![i, pad],
+                )
+                .unwrap();
+        }
+        let full = store.file_bytes().unwrap();
+        let max = full / 2;
+        let rules = Retention {
+            max_bytes: Some(max),
+            ..Retention::default()
+        };
+        let mut cursor = Cursor::default();
+        loop {
+            let b = store.prune_batch(&rules, &mut cursor, false).unwrap();
+            store.give_back_space(0).unwrap();
+            if !b.more || b.pruned.is_nothing() {
+                break;
+            }
+        }
+        let used = store.bytes_in_use().unwrap();
+        assert!(used <= max, "{used} > {max}");
+        assert!(store.file_bytes().unwrap() < full, "the file shrank");
+        assert!(
+            count(&store, "SELECT count(*) FROM events") > 0,
+            "it stopped when it fit"
+        );
+        integrity_ok(&store);
+    }
+}
