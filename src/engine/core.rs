@@ -18,7 +18,7 @@ use super::secrets::Secrets;
 use super::tracker::{Membership, Tracker};
 use crate::model::project::EngineSettings;
 use crate::model::{DefinitionKind, RunMode, Timestamp, json_text, names, parse_definition};
-use crate::store::{DataDb, Store, Writer};
+use crate::store::{DataDb, Store, StoreError, Writer};
 use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -436,14 +436,18 @@ impl Core {
         }
         let lease_expires = Timestamp(Timestamp::now().0 + self.lease.as_micros() as i64);
         let max_depth = self.settings.engine.max_depth;
-        // shared with the write and let go here after it (the writer drops its handle
-        // first): these strings are freed on the core that made them, as is the event's
-        // record, built here from them
+        // lent to the write, not shared: the write holds a weak handle, so that once it is
+        // answered this is the only owner, and the strings (a large payload among them) are
+        // freed here, on the core that made them, as soon as they are no longer wanted, not
+        // whenever the writer's spent job is dropped
         let input = Arc::new((req, params_json, owner));
-        let shared = input.clone();
+        let lent = Arc::downgrade(&input);
         let recorded = self
             .writer
             .call(move |s| {
+                let Some(shared) = lent.upgrade() else {
+                    return Err(StoreError::Abandoned);
+                };
                 let (req, params_json, owner) = &*shared;
                 dispatch::dispatch(
                     s,
@@ -456,7 +460,7 @@ impl Core {
             })
             .await?;
         let Some(params) = params else {
-            // the writer has let go of its handle: the text comes back without a copy
+            // the write only borrowed it: the text comes back without a copy
             let (req, params_json, _) =
                 Arc::try_unwrap(input).unwrap_or_else(|shared| (*shared).clone());
             if req.queue_only {

@@ -112,6 +112,12 @@ impl Engine {
             *cursor = next;
             total.add(batch.pruned);
             if !batch.more {
+                if !total.is_nothing() {
+                    self.core()
+                        .writer()
+                        .call(|s| s.give_back_piled_up())
+                        .await?;
+                }
                 return Ok(total);
             }
             // let the writer's other callers in between two batches

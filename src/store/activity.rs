@@ -1,7 +1,9 @@
 //! What the studio's activity log shows: the newest events with their listeners (runs and
 //! skips), and runs without an event (endpoint calls, debug runs), a window at a time.
 
-use super::runs::{RUN_COLUMNS, finish_raw, raw_run};
+use super::runs::{
+    RUN_COLUMNS, RUN_COLUMNS_OWN_PARAMS, finish_raw, finish_raw_from, params_in, raw_run,
+};
 use super::{Result, Store};
 use crate::model::{EventRecord, RunRecord, SkipRecord};
 use crate::store::events::EventFilter;
@@ -44,14 +46,18 @@ impl Store {
             _ => (0, -1),
         };
         let runs_sql = format!(
-            "SELECT {RUN_COLUMNS} FROM runs r WHERE r.event_id BETWEEN ?1 AND ?2 ORDER BY r.id"
+            "SELECT {RUN_COLUMNS_OWN_PARAMS} FROM runs r WHERE r.event_id BETWEEN ?1 AND ?2"
         );
         let raw = self
             .conn()
             .prepare_cached(&runs_sql)?
             .query_map(params![low, high], raw_run)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let runs: Vec<RunRecord> = raw.into_iter().map(finish_raw).collect::<Result<_>>()?;
+        let runs = by_id(
+            raw.into_iter()
+                .map(|r| finish_raw_from(r, params_in(&events)))
+                .collect::<Result<_>>()?,
+        );
         let skips = self
             .conn()
             .prepare_cached(
@@ -128,15 +134,18 @@ impl Store {
         let runs: Vec<RunRecord> = if events.is_empty() {
             Vec::new()
         } else {
-            let sql = format!(
-                "SELECT {RUN_COLUMNS} FROM runs r WHERE r.event_id IN ({list}) ORDER BY r.id"
-            );
+            let sql =
+                format!("SELECT {RUN_COLUMNS_OWN_PARAMS} FROM runs r WHERE r.event_id IN ({list})");
             let raw = self
                 .conn()
                 .prepare(&sql)?
                 .query_map([], raw_run)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            raw.into_iter().map(finish_raw).collect::<Result<_>>()?
+            by_id(
+                raw.into_iter()
+                    .map(|r| finish_raw_from(r, params_in(&events)))
+                    .collect::<Result<_>>()?,
+            )
         };
         let skips = if events.is_empty() {
             Vec::new()
@@ -159,15 +168,16 @@ impl Store {
                 .map(i64::to_string)
                 .collect::<Vec<_>>()
                 .join(",");
-            let sql = format!(
-                "SELECT {RUN_COLUMNS} FROM runs r WHERE r.id IN ({list}) ORDER BY r.id DESC"
-            );
+            let sql = format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.id IN ({list})");
             let raw = self
                 .conn()
                 .prepare(&sql)?
                 .query_map([], raw_run)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            out.loose_runs = raw.into_iter().map(finish_raw).collect::<Result<_>>()?;
+            let mut loose: Vec<RunRecord> =
+                by_id(raw.into_iter().map(finish_raw).collect::<Result<_>>()?);
+            loose.reverse();
+            out.loose_runs = loose;
         }
         Ok(out)
     }
@@ -206,6 +216,14 @@ fn grouped(
         });
     }
     out
+}
+
+/// Runs in the order of their ids. Sorted here rather than with `ORDER BY` where the
+/// query's index does not give that order: SQLite's sorter would hold every whole row
+/// (params and all) at once.
+fn by_id(mut runs: Vec<RunRecord>) -> Vec<RunRecord> {
+    runs.sort_by_key(|r| r.id);
+    runs
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! A cascade: an event (or an endpoint run), the runs of its listeners, the events those
 //! runs emitted, and so on, with every skip, read back from the record.
 
-use super::runs::{RUN_COLUMNS, finish_raw, raw_run};
+use super::runs::{RUN_COLUMNS_OWN_PARAMS, finish_raw_from, params_in, raw_run};
 use super::{Result, Store};
 use crate::model::{EventRecord, RunRecord, SkipRecord};
 use rusqlite::params;
@@ -60,17 +60,21 @@ impl Store {
             skipped.extend(self.skips_of_event(*event_id)?);
         }
         let runs_sql = format!(
-            "{seed} SELECT {RUN_COLUMNS} FROM runs r WHERE r.event_id IN (SELECT id FROM ev) ORDER BY r.id"
+            "{seed} SELECT {RUN_COLUMNS_OWN_PARAMS} FROM runs r WHERE r.event_id IN (SELECT id FROM ev)"
         );
         let raw = self
             .conn()
             .prepare_cached(&runs_sql)?
             .query_map(params![id], raw_run)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let runs = raw
+        // a run that takes its event's params gets them from the event read above
+        let mut runs = raw
             .into_iter()
-            .map(finish_raw)
+            .map(|r| finish_raw_from(r, params_in(&events)))
             .collect::<Result<Vec<_>>>()?;
+        // sorted here, not by SQLite: its sorter would hold every whole row (params and
+        // all) at once, and a large payload several times over
+        runs.sort_by_key(|r| r.id);
         Ok(Cascade {
             events,
             runs,

@@ -79,6 +79,10 @@ pub enum StoreError {
     /// The writer thread is gone (the engine is shutting down).
     #[error("the store writer has stopped")]
     WriterGone,
+    /// A write whose caller stopped waiting before it ran (what it would have written is
+    /// gone with the caller).
+    #[error("the write was abandoned by its caller before it ran")]
+    Abandoned,
 }
 
 impl StoreError {

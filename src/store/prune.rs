@@ -17,12 +17,24 @@ use crate::model::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-/// The most events (or runs without an event) one batch looks at.
+/// The most events (or runs without an event) one batch of `flowdeck prune` looks at.
 pub const BATCH: i64 = 200;
 
-/// Pages given back to the file system after a batch, at most (a store in incremental
-/// auto-vacuum mode): 4 MB of 4 KB pages, a few milliseconds of moving.
+/// The same for a running server's retention: smaller, as each batch joins a group commit
+/// of the runs under way and holds their records back while it deletes.
+pub const BACKGROUND_BATCH: i64 = 50;
+
+/// Pages given back to the file system at a time, at most (a store in incremental
+/// auto-vacuum mode): 4 MB of 4 KB pages.
 const VACUUM_PAGES: i64 = 1024;
+
+/// A running server gives free pages back only when they pile up: more than a quarter of
+/// the file and more than this many (10 MB). Under a steady load the pages a prune frees are
+/// taken again by the next records, and moving them would only cost the writer time.
+const PILED_UP_PAGES: i64 = 2560;
+
+/// What a running server gives back at a time (2 MB), so that no commit waits long for it.
+const BACKGROUND_VACUUM_PAGES: i64 = 512;
 
 /// Which records a prune removes: those any of its rules says, and nothing protected.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -110,7 +122,7 @@ impl Store {
             self.conn(),
             rusqlite::TransactionBehavior::Immediate,
         )?;
-        let done = batch(&tx, rules, cursor)?;
+        let done = batch(&tx, rules, cursor, BATCH)?;
         if dry_run {
             tx.rollback()?;
         } else {
@@ -119,19 +131,32 @@ impl Store {
         Ok(done)
     }
 
-    /// One batch from `cursor` inside the caller's transaction (the writer's group commit),
-    /// then a few freed pages given back; returns the batch and where the next one starts.
+    /// One small batch from `cursor` inside the caller's transaction (the writer's group
+    /// commit); returns the batch and where the next one starts.
     pub(crate) fn prune_within(
         &self,
         rules: &Retention,
         cursor: Cursor,
     ) -> Result<(Batch, Cursor)> {
         let mut next = cursor;
-        let done = batch(self.conn(), rules, &mut next)?;
-        if !done.pruned.is_nothing() {
-            give_back(self.conn(), 0)?;
-        }
+        let done = batch(self.conn(), rules, &mut next, BACKGROUND_BATCH)?;
         Ok((done, next))
+    }
+
+    /// Give a few free pages back to the file system when they have piled up (see
+    /// [`PILED_UP_PAGES`]); returns the pages given back.
+    pub(crate) fn give_back_piled_up(&self) -> Result<i64> {
+        let pages: i64 = self
+            .conn()
+            .query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        let free: i64 = self
+            .conn()
+            .query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+        if free > PILED_UP_PAGES && free * 4 > pages {
+            give_back(self.conn(), BACKGROUND_VACUUM_PAGES)
+        } else {
+            Ok(0)
+        }
     }
 
     /// Give back to the file system up to `pages` free pages (a store in incremental
@@ -206,7 +231,12 @@ impl Store {
 
 /// Run one batch on `conn`, inside the caller's transaction (the writer's group commit, or
 /// [`Store::prune_batch`]'s own).
-pub(crate) fn batch(conn: &Connection, rules: &Retention, cursor: &mut Cursor) -> Result<Batch> {
+pub(crate) fn batch(
+    conn: &Connection,
+    rules: &Retention,
+    cursor: &mut Cursor,
+    limit: i64,
+) -> Result<Batch> {
     let over_size = match rules.max_bytes {
         Some(max) => bytes_in_use(conn)? > max,
         None => false,
@@ -216,9 +246,12 @@ pub(crate) fn batch(conn: &Connection, rules: &Retention, cursor: &mut Cursor) -
         conn,
         "SELECT id, emitted_at FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
         "SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?1",
-        rules,
-        over_size,
-        cursor.event,
+        Reach {
+            rules,
+            over_size,
+            after: cursor.event,
+            limit,
+        },
     )?;
     if let Some(upto) = events.upto {
         pruned.add(remove_events(conn, cursor.event, upto)?);
@@ -228,9 +261,12 @@ pub(crate) fn batch(conn: &Connection, rules: &Retention, cursor: &mut Cursor) -
         conn,
         "SELECT id, queued_at FROM runs WHERE event_id IS NULL AND id > ?1 ORDER BY id LIMIT ?2",
         "SELECT id FROM runs WHERE event_id IS NULL ORDER BY id DESC LIMIT 1 OFFSET ?1",
-        rules,
-        over_size,
-        cursor.run,
+        Reach {
+            rules,
+            over_size,
+            after: cursor.run,
+            limit,
+        },
     )?;
     if let Some(upto) = runs.upto {
         pruned.add(remove_lone_runs(conn, cursor.run, upto)?);
@@ -250,17 +286,30 @@ struct Window {
     full: bool,
 }
 
+/// What a window reaches for: the rules, whether the store is over its size, where the
+/// last batch stopped and how many rows one batch takes.
+struct Reach<'r> {
+    rules: &'r Retention,
+    over_size: bool,
+    after: i64,
+    limit: i64,
+}
+
 fn window(
     conn: &Connection,
     oldest: &str,
     newest_removable: &str,
-    rules: &Retention,
-    over_size: bool,
-    after: i64,
+    reach: Reach<'_>,
 ) -> Result<Window> {
+    let Reach {
+        rules,
+        over_size,
+        after,
+        limit,
+    } = reach;
     let rows: Vec<(i64, i64)> = conn
         .prepare_cached(oldest)?
-        .query_map(params![after, BATCH], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map(params![after, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let Some(&(last, _)) = rows.last() else {
         return Ok(Window {
@@ -295,33 +344,16 @@ fn window(
             .map(|(id, _)| *id);
         upto = upto.max(reach);
     }
-    let full = upto == Some(last) && i64::try_from(rows.len()).unwrap_or(0) == BATCH;
+    let full = upto == Some(last) && i64::try_from(rows.len()).unwrap_or(0) == limit;
     Ok(Window { upto, full })
 }
 
 /// Remove the events with ids in `(after, upto]` whose runs may all go, with those runs,
 /// their step records and the events' skips.
 fn remove_events(conn: &Connection, after: i64, upto: i64) -> Result<Pruned> {
-    let in_range = "runs.event_id > ?1 AND runs.event_id <= ?2";
-    let mut pruned = Pruned {
-        kept: count(
-            conn,
-            &format!("SELECT count(*) FROM runs WHERE {in_range} AND NOT ({REMOVABLE})"),
-            after,
-            upto,
-        )?,
-        ..Pruned::default()
-    };
-    let removable = format!("{in_range} AND {REMOVABLE}");
-    pruned.steps = exec(
+    let mut pruned = remove_runs(
         conn,
-        &format!("DELETE FROM steps WHERE run_id IN (SELECT id FROM runs WHERE {removable})"),
-        after,
-        upto,
-    )?;
-    pruned.runs = exec(
-        conn,
-        &format!("DELETE FROM runs WHERE {removable}"),
+        "runs.event_id > ?1 AND runs.event_id <= ?2",
         after,
         upto,
     )?;
@@ -344,37 +376,41 @@ fn remove_events(conn: &Connection, after: i64, upto: i64) -> Result<Pruned> {
 
 /// Remove the runs without an event with ids in `(after, upto]` that may go.
 fn remove_lone_runs(conn: &Connection, after: i64, upto: i64) -> Result<Pruned> {
-    let in_range = "runs.event_id IS NULL AND runs.id > ?1 AND runs.id <= ?2";
-    let mut pruned = Pruned {
-        kept: count(
-            conn,
-            &format!("SELECT count(*) FROM runs WHERE {in_range} AND NOT ({REMOVABLE})"),
-            after,
-            upto,
-        )?,
-        ..Pruned::default()
-    };
-    let removable = format!("{in_range} AND {REMOVABLE}");
-    pruned.steps = exec(
+    remove_runs(
         conn,
-        &format!("DELETE FROM steps WHERE run_id IN (SELECT id FROM runs WHERE {removable})"),
+        "runs.event_id IS NULL AND runs.id > ?1 AND runs.id <= ?2",
         after,
         upto,
-    )?;
-    pruned.runs = exec(
-        conn,
-        &format!("DELETE FROM runs WHERE {removable}"),
-        after,
-        upto,
-    )?;
-    Ok(pruned)
+    )
 }
 
-fn count(conn: &Connection, sql: &str, after: i64, upto: i64) -> Result<u64> {
-    let n: i64 = conn
-        .prepare_cached(sql)?
-        .query_row(params![after, upto], |r| r.get(0))?;
-    Ok(u64::try_from(n).unwrap_or(0))
+/// The runs `in_range` selects (with `?1`, `?2` bound to `after`, `upto`): those that may go
+/// are removed with their step records, the others counted as kept. Whether a run may go is
+/// asked once, and the deletes name the runs.
+fn remove_runs(conn: &Connection, in_range: &str, after: i64, upto: i64) -> Result<Pruned> {
+    let runs: Vec<(i64, bool)> = conn
+        .prepare_cached(&format!(
+            "SELECT runs.id, {REMOVABLE} FROM runs WHERE {in_range}"
+        ))?
+        .query_map(params![after, upto], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let going: Vec<String> = runs
+        .iter()
+        .filter(|(_, may_go)| *may_go)
+        .map(|(id, _)| id.to_string())
+        .collect();
+    let mut pruned = Pruned {
+        kept: (runs.len() - going.len()) as u64,
+        ..Pruned::default()
+    };
+    if going.is_empty() {
+        return Ok(pruned);
+    }
+    // integers only, so written into the statements
+    let list = going.join(",");
+    pruned.steps = conn.execute(&format!("DELETE FROM steps WHERE run_id IN ({list})"), [])? as u64;
+    pruned.runs = conn.execute(&format!("DELETE FROM runs WHERE id IN ({list})"), [])? as u64;
+    Ok(pruned)
 }
 
 fn exec(conn: &Connection, sql: &str, after: i64, upto: i64) -> Result<u64> {

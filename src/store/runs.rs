@@ -54,6 +54,14 @@ pub(crate) const RUN_COLUMNS: &str =
     CASE r.params WHEN '' THEN (SELECT e.params FROM events e WHERE e.id = r.event_id) ELSE r.params END,
     r.output, r.error, r.queued_at, r.started_at, r.finished_at, r.attempt, r.rerun_of, r.from_step";
 
+/// [`RUN_COLUMNS`] for reads that have the runs' events at hand already (a cascade, the
+/// activity log): a run's params as its row holds them, [`EVENT_PARAMS`] where they are its
+/// event's, for [`finish_raw_from`] to fill in from the event read once, instead of SQLite
+/// copying (and the reader parsing) a large payload again for every run.
+pub(crate) const RUN_COLUMNS_OWN_PARAMS: &str =
+    "r.id, r.kind, r.target, r.version, r.event_id, r.mode, r.status, r.params,
+    r.output, r.error, r.queued_at, r.started_at, r.finished_at, r.attempt, r.rerun_of, r.from_step";
+
 type RawRun = (RunRecord, String, Option<String>);
 
 pub(crate) fn raw_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRun> {
@@ -93,6 +101,32 @@ pub(crate) fn finish_raw(raw: RawRun) -> Result<RunRecord> {
     run.params = json_column(&params, "run params")?;
     run.output = json_column_opt(output, "run output")?;
     Ok(run)
+}
+
+/// [`finish_raw`] for a row read with [`RUN_COLUMNS_OWN_PARAMS`]: a run that takes its
+/// event's params gets them from `event_params` (its event's, when it has one at hand).
+pub(crate) fn finish_raw_from<'e>(
+    raw: RawRun,
+    event_params: impl Fn(i64) -> Option<&'e Value>,
+) -> Result<RunRecord> {
+    let (mut run, params, output) = raw;
+    run.params = if params == EVENT_PARAMS {
+        match run.event_id.and_then(&event_params) {
+            Some(p) => p.clone(),
+            None => Value::Null,
+        }
+    } else {
+        json_column(&params, "run params")?
+    };
+    run.output = json_column_opt(output, "run output")?;
+    Ok(run)
+}
+
+/// The params of the event `id` among `events` (read once for all their runs).
+pub(crate) fn params_in<'e>(
+    events: &'e [crate::model::EventRecord],
+) -> impl Fn(i64) -> Option<&'e serde_json::Value> + 'e {
+    move |id| events.iter().find(|e| e.id == id).map(|e| &e.params)
 }
 
 impl Store {
@@ -139,13 +173,20 @@ impl Store {
 
     /// The runs an event started (without steps), in id order.
     pub fn runs_of_event(&self, event_id: i64) -> Result<Vec<RunRecord>> {
-        let sql = format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.event_id = ?1 ORDER BY r.id");
+        // sorted here: the event's index gives them by definition, and SQLite's sorter
+        // would hold every whole row (params and all) at once
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.event_id = ?1");
         let raw = self
             .conn()
             .prepare_cached(&sql)?
             .query_map(params![event_id], raw_run)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        raw.into_iter().map(finish_raw).collect()
+        let mut runs = raw
+            .into_iter()
+            .map(finish_raw)
+            .collect::<Result<Vec<_>>>()?;
+        runs.sort_by_key(|r| r.id);
+        Ok(runs)
     }
 
     /// Runs, newest first. A workflow's runs are read through its index (`?1 IS NULL OR
