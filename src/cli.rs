@@ -1,6 +1,9 @@
 //! The command line (clap): every command of docs/contracts.md.
 //!
 //! Exit codes: 0 ok, 1 the thing failed (validation, a failed run), 2 usage.
+//!
+//! Longer than most rooms on purpose: clap's table of every command and its flags, and the
+//! dispatch of each to its room in `cli/`, read as one list; the commands live in those rooms.
 
 /// `print!` that hands back the write's error instead of panicking: a closed pipe
 /// (`flowdeck list --json | head`) ends the command quietly (see [`main`]).

@@ -10,6 +10,8 @@
 //! removes the oldest records up to the first one that is not old enough; the rule on
 //! count keeps the newest N events (and the newest N runs no event started); the rule on
 //! size removes the oldest until the pages in use fit.
+//!
+//! Over 600 lines only with its tests, which stay beside the rules they pin down.
 
 use super::Store;
 use super::error::Result;

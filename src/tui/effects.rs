@@ -1,12 +1,13 @@
 //! Performing effects: store queries on blocking threads, engine calls on the runtime. Each
 //! result comes back to the loop as a message.
 
+mod endpoint_call;
+
 use super::data;
 use super::message::{DebugTarget, Msg, SessionAction, UiEffect};
 use crate::engine::debug::{self, Session};
-use crate::engine::{EmitRequest, EndpointRequest, Engine, Tracker};
+use crate::engine::{EmitRequest, Engine, Tracker};
 use crate::store::Store;
-use serde_json::Value;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -538,62 +539,6 @@ impl Services {
             }
         }
     }
-
-    /// Call an endpoint's live version with the pane's request, as a request would; the
-    /// answer becomes a notice, and its run the selected one.
-    fn call(&self, endpoint: String, request: Value) {
-        let me = self.clone();
-        tokio::spawn(async move {
-            let request = match http_request(&endpoint, &request) {
-                Ok(r) => r,
-                Err(e) => return me.send(Msg::Failure(format!("cannot call {endpoint}: {e}"))),
-            };
-            match me.engine.call(request).await {
-                Ok(report) => {
-                    let run = &report.run;
-                    let text = format!(
-                        "{endpoint} → {} {} · run #{} (v{})",
-                        report.status,
-                        crate::text::short(&report.body, 80),
-                        run.id,
-                        run.version.unwrap_or_default()
-                    );
-                    me.send(if report.status >= 500 {
-                        Msg::Failure(text)
-                    } else {
-                        Msg::Notice(text)
-                    });
-                    me.send(Msg::Run(Some(report.run)));
-                    me.perform(UiEffect::ReloadAll);
-                }
-                Err(e) => me.send(Msg::Failure(format!("cannot call {endpoint}: {e}"))),
-            }
-        });
-    }
-}
-
-/// The engine's request for an endpoint (`METHOD /route`) and the pane's request.
-fn http_request(endpoint: &str, request: &Value) -> Result<EndpointRequest, String> {
-    let (method, route) = endpoint
-        .split_once(' ')
-        .ok_or_else(|| format!("{endpoint:?} is not METHOD /path"))?;
-    let object = |name: &str| match request.get(name) {
-        Some(Value::Object(m)) => m.clone(),
-        _ => serde_json::Map::new(),
-    };
-    let path = crate::engine::routes::fill_route(route, &object("path"))?;
-    let headers = object("headers")
-        .into_iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v))
-        .collect();
-    Ok(EndpointRequest {
-        method: method.to_string(),
-        path,
-        query: object("query"),
-        headers,
-        body: request.get("body").cloned().unwrap_or(Value::Null),
-        draft: false,
-    })
 }
 
 /// The filter in force, copied out of its lock.
