@@ -11,6 +11,11 @@ use std::time::{Duration, Instant};
 /// How often a round of pruning starts (and the project's rules are read again).
 const ROUND: Duration = Duration::from_secs(1);
 
+/// Batches in one round at most (100,000 events): a store that retention reaches for the first
+/// time, with millions of old records, is pruned over several rounds, and a shutdown never
+/// waits for more than one round.
+const BATCHES_PER_ROUND: u32 = 2000;
+
 /// Rounds between two starts from the oldest record again: a record the rules reached but
 /// that was kept then (a run under way) is looked at again after this many.
 const ROUNDS_PER_SWEEP: u32 = 60;
@@ -101,7 +106,7 @@ impl Engine {
         cursor: &mut Cursor,
     ) -> Result<Pruned, super::EngineError> {
         let mut total = Pruned::default();
-        loop {
+        for batches in 1.. {
             let rules = *rules;
             let from = *cursor;
             let (batch, next) = self
@@ -111,7 +116,7 @@ impl Engine {
                 .await?;
             *cursor = next;
             total.add(batch.pruned);
-            if !batch.more {
+            if !batch.more || batches >= BATCHES_PER_ROUND {
                 if !total.is_nothing() {
                     self.core()
                         .writer()
@@ -123,6 +128,7 @@ impl Engine {
             // let the writer's other callers in between two batches
             tokio::task::yield_now().await;
         }
+        Ok(total)
     }
 }
 
