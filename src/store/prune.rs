@@ -93,6 +93,10 @@ impl Pruned {
 pub struct Cursor {
     event: i64,
     run: i64,
+    /// The newest event `keep_last` lets go, found once per prune (`None`: not looked up yet).
+    event_boundary: Option<Option<i64>>,
+    /// The same for runs without an event.
+    run_boundary: Option<Option<i64>>,
 }
 
 /// One batch: what it removed, and whether there may be more to remove.
@@ -253,6 +257,7 @@ pub(crate) fn batch(
             over_size,
             after: cursor.event,
             limit,
+            boundary: &mut cursor.event_boundary,
         },
     )?;
     if let Some(upto) = events.upto {
@@ -268,6 +273,7 @@ pub(crate) fn batch(
             over_size,
             after: cursor.run,
             limit,
+            boundary: &mut cursor.run_boundary,
         },
     )?;
     if let Some(upto) = runs.upto {
@@ -295,6 +301,8 @@ struct Reach<'r> {
     over_size: bool,
     after: i64,
     limit: i64,
+    /// Where `keep_last` stops, once looked up (removing older rows does not move it).
+    boundary: &'r mut Option<Option<i64>>,
 }
 
 fn window(
@@ -308,6 +316,7 @@ fn window(
         over_size,
         after,
         limit,
+        boundary,
     } = reach;
     let rows: Vec<(i64, i64)> = conn
         .prepare_cached(oldest)?
@@ -324,12 +333,19 @@ fn window(
         upto = Some(last);
     }
     if let Some(keep) = rules.keep_last {
-        let boundary: Option<i64> = conn
-            .prepare_cached(newest_removable)?
-            .query_row([i64::try_from(keep).unwrap_or(i64::MAX)], |r| r.get(0))
-            .optional()?;
+        let found = match *boundary {
+            Some(found) => found,
+            None => {
+                let found: Option<i64> = conn
+                    .prepare_cached(newest_removable)?
+                    .query_row([i64::try_from(keep).unwrap_or(i64::MAX)], |r| r.get(0))
+                    .optional()?;
+                *boundary = Some(found);
+                found
+            }
+        };
         // the (N+1)th newest and everything older go
-        if let Some(newest_removable) = boundary {
+        if let Some(newest_removable) = found {
             let reach = rows
                 .iter()
                 .take_while(|(id, _)| *id <= newest_removable)
