@@ -156,56 +156,12 @@ fn until_closed(mut stream: TcpStream) -> String {
     String::from_utf8_lossy(&got).into_owned()
 }
 
-struct Serving {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(s: &Sandbox, extra: &[&str]) -> Serving {
-    serve_with(s, extra, &[])
-}
-
-/// [`serve`] with environment variables set.
-fn serve_with(s: &Sandbox, extra: &[&str], env: &[(&str, &str)]) -> Serving {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let bind = format!("127.0.0.1:{port}");
-    let mut args = vec!["serve", "--bind", &bind];
-    args.extend_from_slice(extra);
-    let child = s
-        .command(&args)
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // dropped (killed and waited for) however this ends
-    let serving = Serving { child, port };
-    for _ in 0..1000 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return serving;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("serve did not listen");
-}
-
 #[test]
 fn slow_clients_are_answered_and_let_go_and_connections_are_capped() {
     let s = Sandbox::new();
     let root = s.project("p", None, &[("workflows/w.json", WORKFLOW)]);
     s.import_and_deploy(&root);
-    let server = serve(&s, &["--read-timeout", "1s", "--max-connections", "64"]);
+    let server = s.serve(&["--read-timeout", "1s", "--max-connections", "64"]);
     // half a body, then nothing: each is answered 408 and its connection closed
     let halves: Vec<TcpStream> = (0..40)
         .map(|_| half_request(server.port, r#"{"n": "#, 1000))
@@ -228,7 +184,7 @@ fn slow_clients_are_answered_and_let_go_and_connections_are_capped() {
 
     // with room for two connections, two idle ones hold it until the head timeout lets them
     // go; the third is answered then
-    let server = serve(&s, &["--read-timeout", "1s", "--max-connections", "2"]);
+    let server = s.serve(&["--read-timeout", "1s", "--max-connections", "2"]);
     let idle: Vec<TcpStream> = (0..2)
         .map(|_| TcpStream::connect(("127.0.0.1", server.port)).unwrap())
         .collect();
@@ -363,7 +319,7 @@ async fn runs_beyond_the_cap_wait_in_the_store_until_the_worker_takes_them_up() 
 fn requests_are_logged_when_asked_for_and_never_with_their_query() {
     for (filter, logged) in [("info", false), ("info,flowdeck::http=debug", true)] {
         let s = Sandbox::new();
-        let serving = serve_with(&s, &[], &[("FLOWDECK_LOG", filter)]);
+        let serving = s.serve_with(&[], &[("FLOWDECK_LOG", filter)]);
         let mut stream = TcpStream::connect(("127.0.0.1", serving.port)).unwrap();
         stream
             .write_all(

@@ -8,8 +8,6 @@ mod common;
 use common::studio::Studio;
 use common::{Sandbox, text};
 use serde_json::Value;
-use std::net::TcpStream;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 const COUNTED: &str = r#"{"name": "counted", "on": "hit", "steps": [
@@ -150,47 +148,13 @@ fn a_bad_store_rule_in_the_project_file_is_refused_at_import() {
     );
 }
 
-struct Serving(Child, u16);
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(s: &Sandbox, extra: &[&str]) -> Serving {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let bind = format!("127.0.0.1:{port}");
-    let mut args = vec!["serve", "--bind", &bind];
-    args.extend_from_slice(extra);
-    let child = s
-        .command(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let serving = Serving(child, port);
-    for _ in 0..1000 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return serving;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("serve did not listen");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_pruned_while_serve_and_the_studio_use_it_stays_consistent() {
     let s = project();
-    let server = serve(&s, &["--retain", "1s"]);
+    let server = s.serve(&["--retain", "1s"]);
     let mut studio = Studio::with(120, 40, false, s, false).await;
     let client = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{}/events/hit", server.1);
+    let url = format!("http://127.0.0.1:{}/events/hit", server.port);
     let started = Instant::now();
     let mut posted = 0u64;
     let mut errors_seen = 0u32;

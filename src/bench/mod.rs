@@ -200,10 +200,16 @@ fn stolen_since(before: Option<steal::CpuTimes>) -> Option<f64> {
 
 /// This process's peak resident memory in MB (Linux; 0 elsewhere).
 pub(crate) fn peak_rss_mb() -> f64 {
+    memory_mb("VmHWM:")
+}
+
+/// A memory figure of this process (`VmHWM:`, `VmRSS:`, … in `/proc/self/status`) in MB
+/// (Linux; 0 elsewhere).
+pub(crate) fn memory_mb(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)

@@ -55,7 +55,7 @@ pub(crate) async fn sample(
             events: emitted.load(Ordering::Relaxed),
             store_mb: file_bytes(&store) as f64 / 1e6,
             wal_mb: file_bytes(&wal_of(&store)) as f64 / 1e6,
-            rss_mb: rss_mb(),
+            rss_mb: super::memory_mb("VmRSS:"),
             first_step_p99_ms: now.since(&last).percentiles().p99,
         });
         last = now;
@@ -75,17 +75,6 @@ fn wal_of(store: &Path) -> PathBuf {
     let mut wal = store.as_os_str().to_owned();
     wal.push("-wal");
     PathBuf::from(wal)
-}
-
-/// This process's resident memory now, in MB (Linux; 0 elsewhere).
-fn rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 #[cfg(test)]
@@ -113,6 +102,6 @@ mod tests {
         assert_eq!(file_bytes(&db), 1000);
         assert_eq!(file_bytes(&wal_of(&db)), 24);
         assert_eq!(file_bytes(&dir.path().join("none")), 0);
-        assert!(rss_mb() > 0.0);
+        assert!(super::super::memory_mb("VmRSS:") > 0.0);
     }
 }

@@ -129,6 +129,53 @@ impl Sandbox {
     pub fn engine(&self) -> Engine {
         Engine::open(&self.db(), 16).unwrap()
     }
+
+    /// `flowdeck serve` on the sandbox store, on a free loopback port, with `extra`
+    /// arguments; it listens when this returns, and is killed when the handle is dropped.
+    pub fn serve(&self, extra: &[&str]) -> Serving {
+        self.serve_with(extra, &[])
+    }
+
+    /// [`Sandbox::serve`] with environment variables set.
+    pub fn serve_with(&self, extra: &[&str], env: &[(&str, &str)]) -> Serving {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let bind = format!("127.0.0.1:{port}");
+        let mut args = vec!["serve", "--bind", &bind];
+        args.extend_from_slice(extra);
+        let child = self
+            .command(&args)
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // dropped (killed and waited for) however this ends
+        let serving = Serving { child, port };
+        for _ in 0..1000 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return serving;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("serve did not listen");
+    }
+}
+
+/// A `flowdeck serve` process of a test, killed and waited for when dropped.
+pub struct Serving {
+    pub child: std::process::Child,
+    pub port: u16,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// The bundled example project's folder in the repository.
