@@ -346,7 +346,7 @@ async fn set_binds_a_variable_and_records_input_output_and_vars() {
     assert_eq!(s.output, json!("hello ada"));
     assert_eq!(s.vars, Some(json!({"greeting": "hello ada"})));
     assert_eq!(run.output, Some(json!("hello ada")));
-    assert_eq!(run.params, json!({"name": "ada"}));
+    assert_eq!(*run.params, json!({"name": "ada"}));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -516,7 +516,7 @@ async fn emit_creates_a_child_event_at_depth_one_whose_listener_runs() {
     assert_eq!(child_event.name, "child_evt");
     assert_eq!(child_event.depth, 1);
     assert_eq!(child_event.parent_run, Some(parent.id));
-    assert_eq!(child_event.params, json!({"n": 21}));
+    assert_eq!(*child_event.params, json!({"n": 21}));
     assert_eq!(child_event.source, "workflow:parent");
 
     let tell = record(&parent, "tell");
@@ -1014,13 +1014,13 @@ async fn templates_are_typed_and_data_holding_templates_is_passed_verbatim() {
     assert_eq!(out("embedded"), json!("got {{ $param.n }}"));
     assert_eq!(out("load"), json!([{"body": "{{ $param.n }}"}]));
 
-    assert_eq!(report.event.params, params, "params are stored as given");
-    assert_eq!(run.params, params);
+    assert_eq!(*report.event.params, params, "params are stored as given");
+    assert_eq!(*run.params, params);
     let stored = f.engine.store().event(report.event.id).unwrap().unwrap();
-    assert_eq!(stored.record.params, params);
+    assert_eq!(*stored.record.params, params);
 
     let child_event = &report.cascade.events[1];
-    assert_eq!(child_event.params, json!({"text": "{{ $param.n }}"}));
+    assert_eq!(*child_event.params, json!({"text": "{{ $param.n }}"}));
     let child = f.run(report.cascade.runs[1].id);
     assert_succeeded(&child);
     assert_eq!(child.output, Some(json!("{{ $param.n }}")));
@@ -1354,7 +1354,7 @@ async fn every_active_listener_runs_and_the_nested_cascade_is_reported() {
         .find(|r| r.target.name() == "ship")
         .unwrap();
     assert_eq!(report.cascade.events[1].parent_run, Some(ship.id));
-    assert_eq!(report.cascade.events[2].params, json!({"order": 9}));
+    assert_eq!(*report.cascade.events[2].params, json!({"order": 9}));
     assert_eq!(
         f.engine.store().cascade_of_event(report.event.id).unwrap(),
         report.cascade

@@ -198,7 +198,7 @@ async fn events_arrive_in_three_forms_and_cloudevents_are_idempotent() {
         .unwrap()
         .unwrap();
     assert_eq!(event.record.name, "po_created");
-    assert_eq!(event.record.params, json!({"sku": 1, "po": 1, "qty": 5}));
+    assert_eq!(*event.record.params, json!({"sku": 1, "po": 1, "qty": 5}));
     assert_eq!(event.record.source, "cloudevents:/bin");
     let events = engine
         .store()

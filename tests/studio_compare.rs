@@ -84,7 +84,7 @@ async fn a_run_is_run_again_with_the_params_or_from_a_step_of_its_trace() {
         .unwrap()
         .clone();
     assert_eq!(
-        rerun.params,
+        *rerun.params,
         serde_json::json!({"sku": 2}),
         "the params on the right"
     );

@@ -354,11 +354,10 @@ impl Core {
         }
         let owner = (!req.queue_only).then(|| self.owner.clone());
         let (queue_only, mode) = (req.queue_only, req.run_mode());
-        let mut dispatched = self.record_event(req, owner).await?;
+        let dispatched = self.record_event(req, owner).await?;
         if !queue_only && dispatched.new {
-            // one copy of the params and of `$event` for all the event's runs: the params
-            // move out of the record into them (`Dispatched::into_record` puts them back)
-            let params = Arc::new(std::mem::take(&mut dispatched.event.record.params));
+            // one copy of the params and of `$event` for all the event's runs and the record
+            let params = Arc::clone(&dispatched.event.record.params);
             let e = &dispatched.event;
             let event_value = Arc::new(event_value(&e.record));
             let chain = &e.chain;
@@ -380,7 +379,6 @@ impl Core {
                     resumed: false,
                 });
             }
-            dispatched.shared_params = Some(params);
         }
         Ok(dispatched)
     }

@@ -40,22 +40,16 @@ pub struct Dispatched {
     /// The params as recorded when they came as text and were not parsed (an event only
     /// queued): `event.record.params` is then `null`.
     pub params_text: Option<String>,
-    /// The params shared with the runs started in this process, taken out of
-    /// `event.record` (then `null`) rather than copied: [`Dispatched::into_record`] puts them
-    /// back.
-    pub shared_params: Option<Arc<Value>>,
 }
 
 impl Dispatched {
-    /// The event's record with its params (copied only if runs still hold them; parsed
-    /// when they were only recorded as text).
+    /// The event's record with its params (shared with its runs; parsed when they were
+    /// only recorded as text).
     pub fn into_record(self) -> crate::model::EventRecord {
         let mut record = self.event.record;
-        if let Some(params) = self.shared_params {
-            record.params = Arc::try_unwrap(params).unwrap_or_else(|shared| (*shared).clone());
-        } else if let Some(text) = self.params_text {
+        if let Some(text) = self.params_text {
             // recorded from this text a moment ago: it parses
-            record.params = serde_json::from_str(&text).unwrap_or_default();
+            record.params = Arc::new(serde_json::from_str(&text).unwrap_or_default());
         }
         record
     }
@@ -133,7 +127,7 @@ impl Recorded {
             Inserted::New { id, emitted_at } => {
                 // the request's params were taken out of it (they are `params`)
                 let mut event = new_event(req, "").stored(id, emitted_at);
-                event.record.params = params;
+                event.record.params = Arc::new(params);
                 event.record.replay_of = req.replay_of;
                 (event, true)
             }
@@ -146,7 +140,6 @@ impl Recorded {
             skipped: self.skipped,
             new,
             params_text: None,
-            shared_params: None,
         }
     }
 }
@@ -251,13 +244,13 @@ mod tests {
     use serde_json::{Value, json};
     use std::sync::Arc;
 
-    fn dispatched(params_text: Option<&str>, shared: Option<Value>) -> Dispatched {
+    fn dispatched(params_text: Option<&str>, params: Option<Value>) -> Dispatched {
         Dispatched {
             event: StoredEvent {
                 record: EventRecord {
                     id: 1,
                     name: "e".into(),
-                    params: Value::Null,
+                    params: Arc::new(params.unwrap_or_default()),
                     source: "test".into(),
                     parent_run: None,
                     depth: 0,
@@ -271,28 +264,20 @@ mod tests {
             skipped: Vec::new(),
             new: true,
             params_text: params_text.map(str::to_string),
-            shared_params: shared.map(Arc::new),
         }
     }
 
-    /// The record gets its params back whether they went to the runs or stayed text.
+    /// The record has its params whether they went to the runs or stayed text.
     #[test]
     fn the_record_gets_its_params_back() {
         let params = json!({"sku": 1});
         let shared = dispatched(None, Some(params.clone()));
-        let held = Arc::clone(shared.shared_params.as_ref().unwrap());
+        let held = Arc::clone(&shared.event.record.params);
+        let record = shared.into_record();
+        assert_eq!(*record.params, params);
+        assert!(Arc::ptr_eq(&record.params, &held), "shared, not copied");
         assert_eq!(
-            shared.into_record().params,
-            params,
-            "copied while a run holds them"
-        );
-        drop(held);
-        assert_eq!(
-            dispatched(None, Some(params.clone())).into_record().params,
-            params
-        );
-        assert_eq!(
-            dispatched(Some(r#"{"sku":1}"#), None).into_record().params,
+            *dispatched(Some(r#"{"sku":1}"#), None).into_record().params,
             params
         );
     }

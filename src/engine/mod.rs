@@ -153,11 +153,9 @@ impl Engine {
         let tracker = Tracker::new();
         let dispatched = self.core.emit(request, Some(tracker.clone())).await?;
         tracker.wait().await;
-        let cascade = self.store().cascade_of_event(dispatched.event.record.id)?;
-        Ok(EmitReport {
-            event: dispatched.into_record(),
-            cascade,
-        })
+        let event = dispatched.into_record();
+        let cascade = self.store().cascade_of_recorded(&event)?;
+        Ok(EmitReport { event, cascade })
     }
 
     /// Run an endpoint's live version (or its draft, with `request.draft`) once, as a request

@@ -18,6 +18,7 @@ use crate::store::definitions::DefinitionRow;
 use crate::store::events::StoredEvent;
 use crate::store::runs::NewRun;
 use serde_json::Value;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// Where a rerun starts.
@@ -73,7 +74,7 @@ impl Engine {
             )));
         };
         let e = original.record;
-        let mut request = EmitRequest::new(e.name, e.params, "replay");
+        let mut request = EmitRequest::new(e.name, Arc::unwrap_or_clone(e.params), "replay");
         request.draft = draft;
         request.replay_of = Some(e.id);
         self.emit_and_wait(request).await
@@ -127,7 +128,7 @@ impl Engine {
         let Origin { run, row, event } = self.origin(rerun.run_id)?;
         let version = if rerun.draft { None } else { run.version };
         let program = self.core().program(row.id, version)?;
-        let params = rerun.params.clone().unwrap_or_else(|| run.params.clone());
+        let params = rerun.params.clone().unwrap_or_else(|| (*run.params).clone());
         let (inputs, event_context) = inputs(&row, &params, event.as_ref())?;
         let settings = self.core().settings();
         let steps = run.steps.as_deref().unwrap_or_default();

@@ -21,7 +21,7 @@ pub use parse::{Parsed, parse_definition};
 pub use project::{KeptFile, LoadedFile, LoadedProject, ProjectConfig, ProjectError, TestFile};
 pub use record::{
     EventRecord, RunMode, RunRecord, RunStatus, RunTarget, SkipRecord, StepRecord, StepStatus,
-    Timestamp, json_text,
+    SharedJson, Timestamp, json_text,
 };
 pub use step::{Action, Retry, Step};
 pub use test_parse::{ParsedSuite, parse_suite};

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A value as compact JSON text, the way records store it. Written straight into a byte
@@ -11,6 +12,10 @@ pub fn json_text(value: &Value) -> String {
     // a Value always serializes (its map keys are strings)
     serde_json::to_string(value).unwrap_or_else(|_| value.to_string())
 }
+
+/// A JSON value shared by the records that hold it: an event's params and the params of
+/// its runs are one value in memory, however many records carry them.
+pub type SharedJson = Arc<Value>;
 
 /// A moment, in microseconds since the Unix epoch; printed as RFC 3339.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -154,7 +159,7 @@ pub struct EventRecord {
     /// Event name.
     pub name: String,
     /// Parameters (a JSON object).
-    pub params: Value,
+    pub params: SharedJson,
     /// Who emitted it: `cli`, `studio`, `http`, `workflow:<name>`, `endpoint:<METHOD /path>`.
     pub source: String,
     /// The run whose `emit` step created it.
@@ -204,7 +209,7 @@ pub struct RunRecord {
     /// Where it is in its life.
     pub status: RunStatus,
     /// `$param` (workflows) or the request (endpoints).
-    pub params: Value,
+    pub params: SharedJson,
     /// The `return` value.
     pub output: Option<Value>,
     /// Why it failed.

@@ -34,15 +34,21 @@ const FROM_RUN: &str = "WITH RECURSIVE ev(id) AS (
 impl Store {
     /// The cascade that starts at event `root`.
     pub fn cascade_of_event(&self, root: i64) -> Result<Cascade> {
-        self.cascade(FROM_EVENT, root)
+        self.cascade(FROM_EVENT, root, None)
+    }
+
+    /// [`Store::cascade_of_event`] for an event the caller holds as it was recorded: its
+    /// params are shared from `root`, not read and parsed again.
+    pub fn cascade_of_recorded(&self, root: &EventRecord) -> Result<Cascade> {
+        self.cascade(FROM_EVENT, root.id, Some(root))
     }
 
     /// The cascade of the events that run `run_id` emitted (for endpoint calls).
     pub fn cascade_of_run(&self, run_id: i64) -> Result<Cascade> {
-        self.cascade(FROM_RUN, run_id)
+        self.cascade(FROM_RUN, run_id, None)
     }
 
-    fn cascade(&self, seed: &str, id: i64) -> Result<Cascade> {
+    fn cascade(&self, seed: &str, id: i64, known: Option<&EventRecord>) -> Result<Cascade> {
         let events_sql = format!(
             "{seed} SELECT e.id FROM events e WHERE e.id IN (SELECT id FROM ev) ORDER BY e.id"
         );
@@ -54,8 +60,9 @@ impl Store {
         let mut events = Vec::with_capacity(event_ids.len());
         let mut skipped = Vec::new();
         for event_id in &event_ids {
-            if let Some(e) = self.event(*event_id)? {
-                events.push(e.record);
+            match known {
+                Some(k) if k.id == *event_id => events.push(k.clone()),
+                _ => events.extend(self.event(*event_id)?.map(|e| e.record)),
             }
             skipped.extend(self.skips_of_event(*event_id)?);
         }

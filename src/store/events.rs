@@ -2,7 +2,8 @@
 
 use super::prepared::Prepared;
 use super::{Result, Store, json_column};
-use crate::model::{EventRecord, Timestamp};
+use crate::model::{EventRecord, SharedJson, Timestamp};
+use std::sync::Arc;
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 
@@ -59,7 +60,7 @@ fn stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<(EventRecord, String, Strin
         EventRecord {
             id: r.get(0)?,
             name: r.get(1)?,
-            params: Value::Null,
+            params: SharedJson::default(),
             source: r.get(3)?,
             parent_run: r.get(4)?,
             depth: r.get(5)?,
@@ -74,7 +75,7 @@ fn stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<(EventRecord, String, Strin
 
 fn finish(raw: (EventRecord, String, String, bool)) -> Result<StoredEvent> {
     let (mut record, params, chain, draft) = raw;
-    record.params = json_column(&params, "event params")?;
+    record.params = Arc::new(json_column(&params, "event params")?);
     let chain = serde_json::from_str(&chain).unwrap_or_default();
     Ok(StoredEvent {
         record,
@@ -212,7 +213,7 @@ impl NewEvent<'_> {
             record: EventRecord {
                 id,
                 name: self.name.to_string(),
-                params: self.params.clone(),
+                params: Arc::new(self.params.clone()),
                 source: self.source.to_string(),
                 parent_run: self.parent_run,
                 depth: self.depth,

@@ -2,9 +2,11 @@
 
 use super::prepared::Prepared;
 use super::{Result, Store, json_column, json_column_opt};
-use crate::model::{DefinitionKind, RunMode, RunRecord, RunStatus, RunTarget, Timestamp};
+use crate::model::{
+    DefinitionKind, RunMode, RunRecord, RunStatus, RunTarget, SharedJson, Timestamp,
+};
+use std::sync::Arc;
 use rusqlite::{OptionalExtension, params};
-use serde_json::Value;
 
 /// A run to queue.
 #[derive(Debug, Clone)]
@@ -80,7 +82,7 @@ pub(crate) fn raw_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRun> {
             event_id: r.get(4)?,
             mode: RunMode::parse(&mode).unwrap_or(RunMode::Live),
             status: RunStatus::parse(&status).unwrap_or(RunStatus::Failed),
-            params: Value::Null,
+            params: SharedJson::default(),
             output: None,
             error: r.get(9)?,
             queued_at: Timestamp(r.get(10)?),
@@ -98,7 +100,7 @@ pub(crate) fn raw_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRun> {
 
 pub(crate) fn finish_raw(raw: RawRun) -> Result<RunRecord> {
     let (mut run, params, output) = raw;
-    run.params = json_column(&params, "run params")?;
+    run.params = Arc::new(json_column(&params, "run params")?);
     run.output = json_column_opt(output, "run output")?;
     Ok(run)
 }
@@ -107,16 +109,16 @@ pub(crate) fn finish_raw(raw: RawRun) -> Result<RunRecord> {
 /// event's params gets them from `event_params` (its event's, when it has one at hand).
 pub(crate) fn finish_raw_from<'e>(
     raw: RawRun,
-    event_params: impl Fn(i64) -> Option<&'e Value>,
+    event_params: impl Fn(i64) -> Option<&'e SharedJson>,
 ) -> Result<RunRecord> {
     let (mut run, params, output) = raw;
     run.params = if params == EVENT_PARAMS {
         match run.event_id.and_then(&event_params) {
-            Some(p) => p.clone(),
-            None => Value::Null,
+            Some(p) => Arc::clone(p),
+            None => SharedJson::default(),
         }
     } else {
-        json_column(&params, "run params")?
+        Arc::new(json_column(&params, "run params")?)
     };
     run.output = json_column_opt(output, "run output")?;
     Ok(run)
@@ -125,7 +127,7 @@ pub(crate) fn finish_raw_from<'e>(
 /// The params of the event `id` among `events` (read once for all their runs).
 pub(crate) fn params_in<'e>(
     events: &'e [crate::model::EventRecord],
-) -> impl Fn(i64) -> Option<&'e serde_json::Value> + 'e {
+) -> impl Fn(i64) -> Option<&'e SharedJson> + 'e {
     move |id| events.iter().find(|e| e.id == id).map(|e| &e.params)
 }
 
@@ -354,9 +356,9 @@ mod tests {
             })
             .unwrap();
         assert_eq!(stored, EVENT_PARAMS, "the run's row copies nothing");
-        assert_eq!(store.run(shared).unwrap().unwrap().params, params);
+        assert_eq!(*store.run(shared).unwrap().unwrap().params, params);
         assert_eq!(
-            store.runs_of_event(event.record.id).unwrap()[0].params,
+            *store.runs_of_event(event.record.id).unwrap()[0].params,
             params
         );
         let listed = store
@@ -365,11 +367,11 @@ mod tests {
                 ..RunFilter::default()
             })
             .unwrap();
-        assert_eq!(listed[0].params, params);
+        assert_eq!(*listed[0].params, params);
         let claimed = store
             .claim_runs("me", Timestamp(1), Timestamp(2), 10)
             .unwrap();
-        assert_eq!(claimed[0].params, params);
+        assert_eq!(*claimed[0].params, params);
     }
 
     #[test]
