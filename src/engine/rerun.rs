@@ -128,7 +128,10 @@ impl Engine {
         let Origin { run, row, event } = self.origin(rerun.run_id)?;
         let version = if rerun.draft { None } else { run.version };
         let program = self.core().program(row.id, version)?;
-        let params = rerun.params.clone().unwrap_or_else(|| (*run.params).clone());
+        let params = rerun
+            .params
+            .clone()
+            .unwrap_or_else(|| (*run.params).clone());
         let (inputs, event_context) = inputs(&row, &params, event.as_ref())?;
         let settings = self.core().settings();
         let steps = run.steps.as_deref().unwrap_or_default();

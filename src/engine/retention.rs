@@ -1,6 +1,7 @@
 //! Retention while a server runs (`serve`, `dev`): prune by the project's `[store]` rules,
-//! or the flags that override them, a batch at a time through the store writer, so that its
-//! group commits and the prune's short batches take turns and nothing waits long.
+//! or the flags that override them, a batch at a time through the store writer as background
+//! work: each batch runs alone when no other write waits, so a write waits for one short
+//! batch at most and never shares a commit with one.
 
 use super::Engine;
 use crate::model::Timestamp;
@@ -14,7 +15,7 @@ const ROUND: Duration = Duration::from_secs(1);
 /// Batches in one round at most (100,000 events): a store that retention reaches for the first
 /// time, with millions of old records, is pruned over several rounds, and a shutdown never
 /// waits for more than one round.
-const BATCHES_PER_ROUND: u32 = 2000;
+const BATCHES_PER_ROUND: u32 = 5000;
 
 /// Rounds between two starts from the oldest record again: a record the rules reached but
 /// that was kept then (a run under way) is looked at again after this many.
@@ -112,7 +113,7 @@ impl Engine {
             let (batch, next) = self
                 .core()
                 .writer()
-                .call(move |s| s.prune_within(&rules, from))
+                .call_in_background(move |s| s.prune_within(&rules, from))
                 .await?;
             *cursor = next;
             total.add(batch.pruned);
@@ -120,7 +121,7 @@ impl Engine {
                 if !total.is_nothing() {
                     self.core()
                         .writer()
-                        .call(|s| s.give_back_piled_up())
+                        .call_in_background(|s| s.give_back_piled_up())
                         .await?;
                 }
                 return Ok(total);

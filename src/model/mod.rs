@@ -20,8 +20,8 @@ pub use diagnostic::Diagnostic;
 pub use parse::{Parsed, parse_definition};
 pub use project::{KeptFile, LoadedFile, LoadedProject, ProjectConfig, ProjectError, TestFile};
 pub use record::{
-    EventRecord, RunMode, RunRecord, RunStatus, RunTarget, SkipRecord, StepRecord, StepStatus,
-    SharedJson, Timestamp, json_text,
+    EventRecord, RunMode, RunRecord, RunStatus, RunTarget, SharedJson, SkipRecord, StepRecord,
+    StepStatus, Timestamp, json_text,
 };
 pub use step::{Action, Retry, Step};
 pub use test_parse::{ParsedSuite, parse_suite};

@@ -11,18 +11,23 @@
 //! once it holds [`RESTART_AT`] frames, a passive checkpoint is followed at once by a
 //! `RESTART` one: it holds writes back while it copies the few frames written since (and
 //! syncs), waits briefly for readers, and rewinds the WAL, whose file is then written over
-//! from its start. The writer waits briefly once per rewind.
+//! from its start. The writer waits once per rewind, for as long as the sync takes (a few
+//! milliseconds on a disk): so rewinds are at least [`RESTART_SPACING`] apart, and a WAL
+//! written fast grows past [`RESTART_AT`] meanwhile (up to 16 times it, where a rewind is
+//! forced), rather than stopping the writer several times a second.
 
 use super::background::Joined;
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How often the WAL is checkpointed.
 pub(crate) const EVERY: Duration = Duration::from_millis(100);
 /// WAL frames (pages) from which a checkpoint also rewinds the WAL: 64 MB of 4 KB pages.
 pub(crate) const RESTART_AT: i64 = 16_384;
+/// The least time between two rewinds, unless the WAL holds 16 times [`RESTART_AT`].
+pub(crate) const RESTART_SPACING: Duration = Duration::from_secs(3);
 /// The longest a rewind waits for the writer's transaction, and then for readers, before it
 /// gives up until the next checkpoint (it holds writes back meanwhile).
 const RESTART_WAIT: Duration = Duration::from_millis(20);
@@ -48,7 +53,7 @@ impl Checkpointer {
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .and_then(|c| c.busy_timeout(RESTART_WAIT).map(|()| c))
+        .and_then(|mut c| super::busy::wait_finely(&mut c, RESTART_WAIT).map(|()| c))
         .map_err(std::io::Error::other)?;
         let (stop, stopped) = mpsc::channel::<()>();
         let name = path
@@ -58,8 +63,9 @@ impl Checkpointer {
         let thread = std::thread::Builder::new()
             .name("flowdeck-checkpoint".into())
             .spawn(move || {
+                let mut last_rewind: Option<Instant> = None;
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                    checkpoint(&conn, &name, restart_at);
+                    checkpoint(&conn, &name, restart_at, &mut last_rewind);
                 }
             })?;
         Ok(Checkpointer {
@@ -90,10 +96,18 @@ fn run(conn: &Connection, mode: &str) -> rusqlite::Result<(bool, i64, i64)> {
     })
 }
 
-fn checkpoint(conn: &Connection, name: &str, restart_at: i64) {
+/// Whether a WAL of `frames` is to be rewound now, the last rewind at `last`.
+fn rewind_due(frames: i64, restart_at: i64, last: Option<Instant>) -> bool {
+    frames >= restart_at
+        && (last.is_none_or(|t| t.elapsed() >= RESTART_SPACING)
+            || frames >= restart_at.saturating_mul(16))
+}
+
+fn checkpoint(conn: &Connection, name: &str, restart_at: i64, last_rewind: &mut Option<Instant>) {
     match run(conn, "PASSIVE") {
-        Ok((_, frames, copied)) if frames >= restart_at => {
+        Ok((_, frames, copied)) if rewind_due(frames, restart_at, *last_rewind) => {
             tracing::trace!(name, frames, copied, "checkpoint");
+            *last_rewind = Some(Instant::now());
             match run(conn, "RESTART") {
                 Ok((false, _, _)) => tracing::debug!(name, frames, "WAL rewound"),
                 Ok((true, _, _)) => tracing::debug!(name, frames, "WAL not rewound: busy"),
@@ -111,6 +125,20 @@ fn checkpoint(conn: &Connection, name: &str, restart_at: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rewinds_are_spaced_unless_the_wal_is_huge() {
+        let long_ago = Instant::now().checked_sub(RESTART_SPACING * 2);
+        assert!(!rewind_due(RESTART_AT - 1, RESTART_AT, None));
+        assert!(rewind_due(RESTART_AT, RESTART_AT, None));
+        assert!(rewind_due(RESTART_AT, RESTART_AT, long_ago));
+        assert!(!rewind_due(RESTART_AT, RESTART_AT, Some(Instant::now())));
+        assert!(rewind_due(
+            RESTART_AT * 16,
+            RESTART_AT,
+            Some(Instant::now())
+        ));
+    }
 
     /// A database in WAL mode with table `t`, and its writer, which does not checkpoint.
     fn wal_writer() -> (tempfile::TempDir, std::path::PathBuf, Connection) {

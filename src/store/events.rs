@@ -3,9 +3,9 @@
 use super::prepared::Prepared;
 use super::{Result, Store, json_column};
 use crate::model::{EventRecord, SharedJson, Timestamp};
-use std::sync::Arc;
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// An event to record.
 #[derive(Debug, Clone)]

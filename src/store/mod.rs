@@ -7,6 +7,7 @@
 pub(crate) mod activity;
 pub(crate) mod background;
 pub(crate) mod breakpoints;
+pub(crate) mod busy;
 pub(crate) mod cascade;
 pub(crate) mod checkpointer;
 pub(crate) mod data;
@@ -80,7 +81,7 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI;
         let mut conn = Connection::open_with_flags(path, flags)?;
-        configure(&conn).map_err(|e| not_a_database(e, path))?;
+        configure(&mut conn).map_err(|e| not_a_database(e, path))?;
         let cap = cap(&conn).map_err(|e| StoreError::from(e).at(path))?;
         migrations::migrate(&mut conn, path).map_err(|e| match e {
             StoreError::Sqlite(e) => not_a_database(e, path),
@@ -182,8 +183,8 @@ pub fn data_path_for(store: &Path) -> PathBuf {
 /// The page size of a new store.
 const PAGE_SIZE: u32 = 4096;
 
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
+    busy::wait_finely(conn, BUSY_TIMEOUT)?;
     // a new store's pages are 4 KB: each commit writes every page it touched as one WAL
     // frame, and the small commits of a moderate load (an event and its runs, a run's
     // first step) write whole pages, so larger pages cost latency at a moderate load and
@@ -340,8 +341,8 @@ mod tests {
                 "PRAGMA page_size = 8192; PRAGMA journal_mode = WAL; CREATE TABLE t (x);",
             )
             .unwrap();
-        let conn = Connection::open(&old).unwrap();
-        configure(&conn).unwrap();
+        let mut conn = Connection::open(&old).unwrap();
+        configure(&mut conn).unwrap();
         conn.execute("INSERT INTO t VALUES (1)", []).unwrap();
         let size: i64 = conn
             .query_row("PRAGMA page_size", [], |r| r.get(0))

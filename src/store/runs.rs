@@ -5,8 +5,8 @@ use super::{Result, Store, json_column, json_column_opt};
 use crate::model::{
     DefinitionKind, RunMode, RunRecord, RunStatus, RunTarget, SharedJson, Timestamp,
 };
-use std::sync::Arc;
 use rusqlite::{OptionalExtension, params};
+use std::sync::Arc;
 
 /// A run to queue.
 #[derive(Debug, Clone)]

@@ -21,6 +21,13 @@
 //! writer stops is logged and let go; its runs are left unfinished, for a graceful shutdown
 //! to give back to the queue (or for their leases to expire).
 //!
+//! Background work ([`Writer::call_in_background`]: retention's batches) steps aside for the
+//! rest: it runs alone, in its own transaction, at a moment when no other write waits (or
+//! after [`BACKGROUND_PATIENCE`], when there is never such a moment), so a write that a caller
+//! waits on never shares a commit with it and waits for one such job at most. Alone, it runs
+//! with SQLite's foreign keys off (their actions cost two thirds of a prune): a background
+//! job does what their actions would, and is also right with them on.
+//!
 //! Over 600 lines only with its tests, which stay beside the code they pin down.
 
 use super::background::{Joined, drain};
@@ -28,9 +35,11 @@ use super::checkpointer::{self, Checkpointer};
 use super::held::WriterStore;
 use super::load::{Load, LoadMeter};
 use super::{Result, Store, StoreError};
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 /// Jobs queued before senders wait.
@@ -38,7 +47,9 @@ const QUEUE: usize = 4096;
 /// Jobs committed in one transaction at most.
 const BATCH: usize = 2048;
 /// How often writes refused by a full store are tried again while no new work comes.
-pub(crate) const RETRY_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+pub(crate) const RETRY_EVERY: Duration = Duration::from_millis(200);
+/// The longest a background job waits for a quiet moment before it joins the next batch.
+const BACKGROUND_PATIENCE: Duration = Duration::from_millis(50);
 
 /// Work for the writer thread.
 trait Work: Send {
@@ -57,6 +68,10 @@ trait Work: Send {
     fn let_go(&mut self) {
         self.done(Some(&StoreError::WriterGone));
     }
+    /// Whether the job waits for a moment when no other write does, and then runs alone.
+    fn is_background(&self) -> bool {
+        false
+    }
 }
 
 type Job = Box<dyn Work>;
@@ -66,6 +81,7 @@ struct Call<T, F> {
     f: F,
     result: Option<Result<T>>,
     answer: Option<oneshot::Sender<Result<T>>>,
+    background: bool,
 }
 
 impl<T: Send, F: Fn(&WriterStore<'_>) -> Result<T> + Send> Work for Call<T, F> {
@@ -85,6 +101,10 @@ impl<T: Send, F: Fn(&WriterStore<'_>) -> Result<T> + Send> Work for Call<T, F> {
         if let Some(tx) = self.answer.take() {
             let _ = tx.send(answer);
         }
+    }
+
+    fn is_background(&self) -> bool {
+        self.background
     }
 }
 
@@ -249,6 +269,7 @@ impl Writer {
     fn job<T: Send + 'static>(
         &self,
         f: impl Fn(&WriterStore<'_>) -> Result<T> + Send + 'static,
+        background: bool,
     ) -> (Job, oneshot::Receiver<Result<T>>) {
         self.spent.drop_all();
         let (answer, rx) = oneshot::channel();
@@ -256,8 +277,20 @@ impl Writer {
             f,
             result: None,
             answer: Some(answer),
+            background,
         });
         (job, rx)
+    }
+
+    async fn send_and_wait<T: Send + 'static>(
+        &self,
+        (job, rx): (Job, oneshot::Receiver<Result<T>>),
+    ) -> Result<T> {
+        self.tx
+            .send(job)
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
     /// Run `f` in the next group commit and wait until it is committed. `f` may run more
@@ -268,12 +301,16 @@ impl Writer {
         &self,
         f: impl Fn(&WriterStore<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let (job, rx) = self.job(f);
-        self.tx
-            .send(job)
-            .await
-            .map_err(|_| StoreError::WriterGone)?;
-        rx.await.map_err(|_| StoreError::WriterGone)?
+        self.send_and_wait(self.job(f, false)).await
+    }
+
+    /// [`Writer::call`] for work that may wait (retention): it runs alone, in its own
+    /// transaction, when no other write waits, or after [`BACKGROUND_PATIENCE`] at most.
+    pub async fn call_in_background<T: Send + 'static>(
+        &self,
+        f: impl Fn(&WriterStore<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.send_and_wait(self.job(f, true)).await
     }
 
     /// Queue `f` without waiting for its commit; a failure is logged.
@@ -450,8 +487,12 @@ fn run(
     let mut done: Vec<Job> = Vec::with_capacity(BATCH);
     // submissions a full store refused, in the order they came: tried again first
     let mut waiting: Vec<Job> = Vec::new();
+    let mut background = Background::default();
     loop {
-        let next = if waiting.is_empty() {
+        let next = if !background.jobs.is_empty() {
+            // a background job runs when nothing else is queued (or the queue has closed)
+            rx.try_recv().ok()
+        } else if waiting.is_empty() {
             rx.blocking_recv()
         } else {
             match recv_within(&mut rx, RETRY_EVERY) {
@@ -466,7 +507,7 @@ fn run(
         if !waiting.is_empty() && let_go.load(Ordering::Acquire) {
             give_up(&mut waiting);
         }
-        if next.is_none() && waiting.is_empty() {
+        if next.is_none() && waiting.is_empty() && background.jobs.is_empty() {
             break;
         }
         meter.work();
@@ -474,6 +515,11 @@ fn run(
         batch.append(&mut waiting);
         batch.extend(next);
         drain(&mut rx, &mut batch, BATCH);
+        background.take_from(&mut batch);
+        let alone_in_background = batch.len() == 1 && batch[0].is_background();
+        if alone_in_background {
+            let _ = exec(&store, "PRAGMA foreign_keys = OFF");
+        }
         tracing::trace!(jobs = batch.len(), "group commit");
         // the fast path: the whole batch in one transaction, no savepoints
         let ended = match exec(&store, "BEGIN IMMEDIATE") {
@@ -492,6 +538,9 @@ fn run(
             }
             Err(_) => run_isolated(&store, &mut batch),
         };
+        if alone_in_background && let Err(e) = exec(&store, "PRAGMA foreign_keys = ON") {
+            tracing::error!(error = %e, "cannot turn foreign keys back on");
+        }
         let mut out = Outcomes {
             committed: &committed,
             done: &mut done,
@@ -525,6 +574,41 @@ fn run(
     }
 }
 
+/// Background jobs set aside until a quiet moment.
+#[derive(Default)]
+struct Background {
+    jobs: VecDeque<Job>,
+    /// When the first of them was set aside.
+    since: Option<Instant>,
+}
+
+impl Background {
+    /// Set `batch`'s background jobs aside; then give it one of them if it is empty (a quiet
+    /// moment) or if one has waited [`BACKGROUND_PATIENCE`].
+    fn take_from(&mut self, batch: &mut Vec<Job>) {
+        let mut i = 0;
+        while i < batch.len() {
+            if batch[i].is_background() {
+                self.jobs.push_back(batch.remove(i));
+            } else {
+                i += 1;
+            }
+        }
+        if self.since.is_none() && !self.jobs.is_empty() {
+            self.since = Some(Instant::now());
+        }
+        let patience_over = self
+            .since
+            .is_some_and(|t| t.elapsed() >= BACKGROUND_PATIENCE);
+        if (batch.is_empty() || patience_over)
+            && let Some(job) = self.jobs.pop_front()
+        {
+            batch.push(job);
+            self.since = (!self.jobs.is_empty()).then(Instant::now);
+        }
+    }
+}
+
 /// What came from the queue within a while.
 enum Received {
     Job(Job),
@@ -534,19 +618,19 @@ enum Received {
 
 /// The next job if one comes within `wait` (polled: this runs only while writes wait for
 /// room in a full store).
-fn recv_within(rx: &mut mpsc::Receiver<Job>, wait: std::time::Duration) -> Received {
-    let until = std::time::Instant::now() + wait;
+fn recv_within(rx: &mut mpsc::Receiver<Job>, wait: Duration) -> Received {
+    let until = Instant::now() + wait;
     loop {
         match rx.try_recv() {
             Ok(job) => return Received::Job(job),
             Err(mpsc::error::TryRecvError::Disconnected) => return Received::Closed,
             Err(mpsc::error::TryRecvError::Empty) => {}
         }
-        let now = std::time::Instant::now();
+        let now = Instant::now();
         if now >= until {
             return Received::Nothing;
         }
-        std::thread::sleep((until - now).min(std::time::Duration::from_millis(10)));
+        std::thread::sleep((until - now).min(Duration::from_millis(10)));
     }
 }
 
@@ -660,6 +744,32 @@ mod tests {
         }
         assert_eq!(Arc::strong_count(&held), 1, "dropped by a sender");
         drop(writer);
+    }
+
+    #[tokio::test]
+    async fn background_work_runs_alone_with_foreign_keys_off_and_they_come_back_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flowdeck.db");
+        let writer = Writer::spawn(&path).unwrap();
+        let keys = |s: &WriterStore<'_>| -> Result<i64> {
+            Ok(s.conn()
+                .query_row("PRAGMA foreign_keys", [], |r| r.get(0))?)
+        };
+        // calls sent with it commit first (they do not wait behind it), with keys on
+        let (background, call) = tokio::join!(writer.call_in_background(keys), writer.call(keys));
+        assert_eq!(background.unwrap(), 0, "alone, with the foreign keys off");
+        assert_eq!(call.unwrap(), 1);
+        assert_eq!(writer.call(keys).await.unwrap(), 1, "and on again after it");
+        // a background job that fails leaves them on as well
+        let failed = writer
+            .call_in_background(|s| {
+                s.conn()
+                    .execute("INSERT INTO no_such_table VALUES (1)", [])?;
+                Ok(())
+            })
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(writer.call(keys).await.unwrap(), 1);
     }
 
     #[tokio::test]
