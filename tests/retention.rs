@@ -260,3 +260,56 @@ fn a_soak_samples_the_store_and_memory_while_retention_prunes() {
     assert!(left < 800, "{left} events left of {events}");
     consistent(&s);
 }
+
+const CARRIED: &str = r#"{"name": "carried", "on": "order", "steps": [
+  {"id": "keep", "action": "set", "var": "order", "value": "{{$param.order}}"},
+  {"id": "count", "action": "set", "var": "n", "value": "{{$var.order.items | length}}"},
+  {"id": "copy", "action": "set", "var": "copy", "value": {"of": "{{$var.order}}", "n": "{{$var.n}}"}},
+  {"id": "done", "action": "return", "value": {"order": "{{$var.order}}", "n": "{{$var.n}}"}}
+]}"#;
+
+/// A large value that every step after the first carries (in `$var`, in inputs, in the
+/// output) is stored once for its run, and the run reads back whole through `show --json`;
+/// pruning the run takes its shared values with it.
+#[test]
+fn a_large_value_steps_repeat_is_stored_once_and_read_back_whole() {
+    let s = Sandbox::new();
+    let root = s.project("p", None, &[("workflows/carried.json", CARRIED)]);
+    s.import_and_deploy(&root);
+    let items: Vec<Value> = (0..300)
+        .map(|i| serde_json::json!({"sku": i, "name": format!("item {i}"), "qty": i % 7}))
+        .collect();
+    let order = serde_json::json!({"id": 7, "items": items});
+    let params = serde_json::json!({ "order": order }).to_string();
+    let (code, emitted) = s.cli_json(&["emit", "order", "--params", &params, "--json"]);
+    assert_eq!(code, 0, "{emitted}");
+    let run_id = emitted["runs"][0]["id"].as_i64().unwrap();
+    let (code, shown) = s.cli_json(&["show", &run_id.to_string(), "--json"]);
+    assert_eq!(code, 0, "{shown}");
+    let steps = shown["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 4);
+    for step in &steps[..3] {
+        assert_eq!(step["vars"]["order"], order, "{}", step["step"]);
+    }
+    assert_eq!(steps[2]["output"]["of"], order);
+    assert_eq!(shown["output"]["order"], order);
+    assert_eq!(shown["output"]["n"], 300);
+    // what the records hold is a small part of what they say
+    let order_bytes = order.to_string().len() as i64;
+    let in_records = count(
+        &s,
+        "SELECT sum(length(input) + length(output) + coalesce(length(vars), 0)) FROM steps",
+    );
+    let shared = count(&s, "SELECT sum(length(body)) FROM step_values");
+    assert!(
+        in_records + shared < 3 * order_bytes,
+        "records {in_records} and shared {shared} bytes for a value of {order_bytes} said 8 times"
+    );
+    // pruned with its run (a second run, so the first is not its workflow's last)
+    let out = s.cli(&["emit", "order", "--params", r#"{"order": {"items": []}}"#]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = s.cli(&["prune", "--keep-last", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(count(&s, "SELECT count(*) FROM step_values"), 0);
+    consistent(&s);
+}

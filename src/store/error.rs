@@ -59,6 +59,15 @@ pub enum StoreError {
         /// Why it did not parse.
         source: serde_json::Error,
     },
+    /// A stored record that refers to something the store does not hold as it should (a
+    /// step record's shared value).
+    #[error("stored {what} is damaged: {why}")]
+    Damaged {
+        /// Which column.
+        what: &'static str,
+        /// What is wrong.
+        why: String,
+    },
     /// The store cannot grow: its disk is full, or it reached the size it may have.
     /// Nothing of the write that met it was recorded.
     #[error(

@@ -53,6 +53,9 @@ impl Store {
             self.conn()
                 .prepare_cached("DELETE FROM steps WHERE run_id = ?1")?
                 .execute(params![run.id])?;
+            self.conn()
+                .prepare_cached("DELETE FROM step_values WHERE run_id = ?1")?
+                .execute(params![run.id])?;
         }
         Ok(runs)
     }
@@ -110,6 +113,9 @@ impl Store {
                 // it starts over: the records of the interrupted execution go
                 self.conn()
                     .prepare_cached("DELETE FROM steps WHERE run_id = ?1")?
+                    .execute(params![id])?;
+                self.conn()
+                    .prepare_cached("DELETE FROM step_values WHERE run_id = ?1")?
                     .execute(params![id])?;
             }
         }

@@ -274,6 +274,15 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX runs_rerun_of ON runs (rerun_of) WHERE rerun_of IS NOT NULL;
     CREATE INDEX events_replay_of ON events (replay_of) WHERE replay_of IS NOT NULL;
     "#,
+    // 9: large values a run's step records share, stored once per run (store/step_values.rs)
+    r#"
+    CREATE TABLE step_values (
+        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        hash   INTEGER NOT NULL,
+        body   TEXT NOT NULL,
+        PRIMARY KEY (run_id, hash)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

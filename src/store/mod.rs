@@ -25,6 +25,7 @@ pub(crate) mod project_files;
 pub mod prune;
 pub mod runs;
 pub(crate) mod skips;
+pub(crate) mod step_values;
 pub mod steps;
 pub(crate) mod ui_state;
 pub(crate) mod writer;

@@ -441,7 +441,8 @@ fn remove_runs(conn: &Connection, in_range: &str, after: i64, upto: i64) -> Resu
     conn.execute_batch(&format!(
         "UPDATE events SET parent_run = NULL WHERE parent_run IN ({list});
          UPDATE runs SET rerun_of = NULL WHERE rerun_of IN ({list});
-         DELETE FROM pins WHERE run_id IN ({list});"
+         DELETE FROM pins WHERE run_id IN ({list});
+         DELETE FROM step_values WHERE run_id IN ({list});"
     ))?;
     pruned.steps = conn.execute(&format!("DELETE FROM steps WHERE run_id IN ({list})"), [])? as u64;
     pruned.runs = conn.execute(&format!("DELETE FROM runs WHERE id IN ({list})"), [])? as u64;
@@ -597,6 +598,7 @@ mod tests {
                 "UPDATE events SET parent_run = 2 WHERE id = 25;
                  UPDATE runs SET rerun_of = 3 WHERE id = 26;
                  UPDATE events SET replay_of = 4 WHERE id = 27;
+                 INSERT INTO step_values (run_id, hash, body) VALUES (1, 7, 'null'), (28, 7, 'null');
                  PRAGMA foreign_keys = OFF;",
             )
             .unwrap();
@@ -639,6 +641,11 @@ mod tests {
                 "SELECT count(*) FROM events WHERE id = 27 AND replay_of IS NULL"
             ),
             1
+        );
+        // a removed run's shared step values go with it
+        assert_eq!(
+            count(&store, "SELECT sum(run_id) * count(*) FROM step_values"),
+            28
         );
         integrity_ok(&store);
     }
