@@ -305,7 +305,7 @@ impl Writer {
     }
 
     /// [`Writer::call`] for work that may wait (retention): it runs alone, in its own
-    /// transaction, when no other write waits, or after [`BACKGROUND_PATIENCE`] at most.
+    /// transaction, when no other write waits, or after 50 ms at most.
     pub async fn call_in_background<T: Send + 'static>(
         &self,
         f: impl Fn(&WriterStore<'_>) -> Result<T> + Send + 'static,
