@@ -489,12 +489,13 @@ fn run(
     let mut waiting: Vec<Job> = Vec::new();
     let mut background = Background::default();
     loop {
-        let next = if !background.jobs.is_empty() {
+        let next = if waiting.is_empty() && !background.jobs.is_empty() {
             // a background job runs when nothing else is queued (or the queue has closed)
             rx.try_recv().ok()
         } else if waiting.is_empty() {
             rx.blocking_recv()
         } else {
+            // writes wait for room: tried again at this pace, background work with them
             match recv_within(&mut rx, RETRY_EVERY) {
                 Received::Job(job) => Some(job),
                 Received::Nothing => None,
