@@ -509,19 +509,7 @@ mod tests {
     fn many_steps_go_in_a_few_statements_and_read_back_the_same() {
         let (_d, store) = temp_store();
         workflow_w(&store);
-        let (run, _) = store
-            .insert_run(&NewRun {
-                definition_id: 1,
-                kind: DefinitionKind::Workflow,
-                target: "w",
-                version: None,
-                event_id: None,
-                mode: RunMode::Debug,
-                params_json: "{}",
-                lease_owner: None,
-                lease_expires: None,
-            })
-            .unwrap();
+        let run = new_run(&store);
         // more than one statement's worth, and a partial last one
         let records: Vec<StepRecord> = (1..=19).map(record).collect();
         let mut encoded = EncodedSteps::default();
