@@ -50,12 +50,7 @@ impl Store {
             .map(finish_raw)
             .collect::<Result<Vec<_>>>()?;
         for run in runs.iter().filter(|r| r.attempt > 1) {
-            self.conn()
-                .prepare_cached("DELETE FROM steps WHERE run_id = ?1")?
-                .execute(params![run.id])?;
-            self.conn()
-                .prepare_cached("DELETE FROM step_values WHERE run_id = ?1")?
-                .execute(params![run.id])?;
+            self.forget_records(run.id)?;
         }
         Ok(runs)
     }
@@ -111,12 +106,7 @@ impl Store {
         for (id, started) in &released {
             if *started {
                 // it starts over: the records of the interrupted execution go
-                self.conn()
-                    .prepare_cached("DELETE FROM steps WHERE run_id = ?1")?
-                    .execute(params![id])?;
-                self.conn()
-                    .prepare_cached("DELETE FROM step_values WHERE run_id = ?1")?
-                    .execute(params![id])?;
+                self.forget_records(*id)?;
             }
         }
         Ok(released.len())
@@ -145,6 +135,17 @@ impl Store {
                 params![RunStatus::Queued.as_str(), RunStatus::Running.as_str()],
                 |r| r.get(0),
             )?)
+    }
+
+    /// Remove the step records of run `id` (and the values they shared): it starts over.
+    fn forget_records(&self, id: i64) -> Result<()> {
+        for sql in [
+            "DELETE FROM steps WHERE run_id = ?1",
+            "DELETE FROM step_values WHERE run_id = ?1",
+        ] {
+            self.conn().prepare_cached(sql)?.execute(params![id])?;
+        }
+        Ok(())
     }
 }
 
