@@ -82,6 +82,13 @@ pub enum StoreError {
     /// A failure of SQLite itself.
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A failure of a PostgreSQL store (its server's message, with the store's URL).
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
+    /// A write that broke one of the store's rules (a unique key, a reference), told by a
+    /// PostgreSQL store.
+    #[error("the store refused a write: {0}")]
+    Constraint(String),
     /// A write that was batched with others whose commit failed.
     #[error("the store could not commit: {0}")]
     Commit(String),
@@ -124,6 +131,7 @@ impl StoreError {
                 why: why.clone(),
             },
             StoreError::WriterGone => StoreError::WriterGone,
+            StoreError::Constraint(why) => StoreError::Constraint(why.clone()),
             other => StoreError::Commit(other.to_string()),
         }
     }

@@ -103,6 +103,9 @@ impl Store {
 
     /// Mark an event as a replay of `original`.
     pub fn set_replay_of(&self, id: i64, original: i64) -> Result<()> {
+        if let Some(pg) = self.postgres() {
+            return pg.set_replay_of(id, original);
+        }
         self.conn()
             .prepare_cached("UPDATE events SET replay_of = ?2 WHERE id = ?1")?
             .execute(params![id, original])?;
@@ -111,6 +114,9 @@ impl Store {
 
     /// One event by id.
     pub fn event(&self, id: i64) -> Result<Option<StoredEvent>> {
+        if let Some(pg) = self.postgres() {
+            return pg.event(id);
+        }
         let sql = format!("SELECT {COLUMNS} FROM events WHERE id = ?1");
         self.conn()
             .prepare_cached(&sql)?
@@ -124,6 +130,9 @@ impl Store {
     /// up in its index: one statement with `?1 IS NULL OR name = ?1` cannot use it, and read
     /// the whole table backwards for a name with no event.
     pub fn list_events(&self, filter: &EventFilter) -> Result<Vec<EventRecord>> {
+        if let Some(pg) = self.postgres() {
+            return pg.list_events(filter);
+        }
         let before = filter.before.unwrap_or(i64::MAX);
         let raw = match &filter.name {
             Some(name) => self
@@ -148,6 +157,9 @@ impl Store {
 impl Store {
     /// The events of `ids` (those that exist), newest first.
     pub(crate) fn events_by_ids(&self, ids: &[i64]) -> Result<Vec<EventRecord>> {
+        if let Some(pg) = self.postgres() {
+            return pg.events_by_ids(ids);
+        }
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -167,6 +179,9 @@ impl Store {
     /// Every event name there is, in order, each looked up once in the names' index (a
     /// walk from one name to the next, not a read of every event).
     pub(crate) fn event_names(&self) -> Result<Vec<String>> {
+        if let Some(pg) = self.postgres() {
+            return pg.event_names();
+        }
         let names = self
             .conn()
             .prepare_cached(
@@ -239,6 +254,9 @@ pub(crate) fn insert_event(db: &impl Prepared, e: &NewEvent<'_>) -> Result<(Stor
 /// on its own core.
 pub(crate) fn insert_event_row(db: &impl Prepared, e: &NewEvent<'_>) -> Result<Inserted> {
     let store = db.store();
+    if let Some(pg) = store.postgres() {
+        return pg.insert_event_row(e);
+    }
     if let Some(key) = e.dedup_key
         && let Some(existing) = store.event_by_key(key)?
     {

@@ -19,6 +19,7 @@ pub(crate) mod held;
 pub(crate) mod leases;
 pub(crate) mod load;
 pub(crate) mod migrations;
+pub mod postgres;
 pub(crate) mod prepared;
 pub(crate) mod project;
 pub(crate) mod project_files;
@@ -27,6 +28,7 @@ pub mod runs;
 pub(crate) mod skips;
 pub(crate) mod step_values;
 pub mod steps;
+pub(crate) mod transactions;
 pub(crate) mod ui_state;
 pub(crate) mod writer;
 pub(crate) mod writes;
@@ -52,10 +54,11 @@ pub const MAX_PAGES_VAR: &str = "FLOWDECK_MAX_PAGES";
 /// warning, for tests.
 pub const RESERVE_VAR: &str = "FLOWDECK_MAX_PAGES_RESERVE";
 
-/// One connection to a flowdeck store.
+/// One connection to a flowdeck store: a SQLite file, or a PostgreSQL database.
 #[derive(Debug)]
 pub struct Store {
-    conn: Connection,
+    room: Room,
+    /// The file, or the PostgreSQL URL without its password.
     path: PathBuf,
     /// Listeners per (event, draft dispatch), with the definitions generation they were
     /// read at.
@@ -65,9 +68,28 @@ pub struct Store {
     cap: Option<(i64, i64)>,
 }
 
+/// Where a store's records are: each backend is a room of its own.
+#[derive(Debug)]
+pub(crate) enum Room {
+    /// A SQLite file (the default).
+    Sqlite(Connection),
+    /// A PostgreSQL database (`--db postgres://…`).
+    Postgres(postgres::PgStore),
+}
+
 impl Store {
-    /// Open (creating when missing) and migrate the store at `path`.
+    /// Open (creating when missing) and migrate the store at `path`: a file, or a
+    /// PostgreSQL database when it is a `postgres://` URL.
     pub fn open(path: &Path) -> Result<Store> {
+        if let Some(url) = path.to_str().filter(|p| postgres::is_postgres_url(p)) {
+            let pg = postgres::PgStore::connect(url)?;
+            return Ok(Store {
+                path: PathBuf::from(pg.shown()),
+                room: Room::Postgres(pg),
+                listeners: definitions::ListenerCache::default(),
+                cap: None,
+            });
+        }
         if let Some(folder) = path.parent()
             && !folder.as_os_str().is_empty()
             && !folder.exists()
@@ -89,7 +111,7 @@ impl Store {
             other => other.at(path),
         })?;
         Ok(Store {
-            conn,
+            room: Room::Sqlite(conn),
             path: path.to_path_buf(),
             listeners: definitions::ListenerCache::default(),
             cap,
@@ -107,9 +129,11 @@ impl Store {
         let Some((cap, reserve)) = self.cap else {
             return Ok(());
         };
-        let pages: i64 = self.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        let pages: i64 = self
+            .conn()
+            .query_row("PRAGMA page_count", [], |r| r.get(0))?;
         let free: i64 = self
-            .conn
+            .conn()
             .query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
         let used = pages.saturating_sub(free);
         if used + reserve > cap {
@@ -133,35 +157,55 @@ impl Store {
         data_path_for(&self.path)
     }
 
-    /// The underlying connection (for the modules of this layer).
+    /// The SQLite connection (for the SQLite room's code). On a PostgreSQL store every
+    /// operation is routed to its room before it gets here; one that is not meets an
+    /// empty database and fails, never answering wrongly.
     pub(crate) fn conn(&self) -> &Connection {
-        &self.conn
+        match &self.room {
+            Room::Sqlite(conn) => conn,
+            Room::Postgres(pg) => pg.unrouted(),
+        }
     }
 
-    /// SQLite's `data_version`: changes when another connection commits (a cheap way to
-    /// notice other processes' writes).
+    /// The PostgreSQL room, when this store is on PostgreSQL.
+    pub(crate) fn postgres(&self) -> Option<&postgres::PgStore> {
+        match &self.room {
+            Room::Postgres(pg) => Some(pg),
+            Room::Sqlite(_) => None,
+        }
+    }
+
+    /// Whether this store is on PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.postgres().is_some()
+    }
+
+    /// A number that changes when another connection commits (a cheap way to notice other
+    /// processes' writes): SQLite's `data_version`, or the commits a PostgreSQL store heard
+    /// announced.
     pub fn data_version(&self) -> Result<i64> {
+        if let Some(pg) = self.postgres() {
+            return pg.data_version();
+        }
         Ok(self
-            .conn
+            .conn()
             .query_row("PRAGMA data_version", [], |r| r.get(0))?)
     }
 
     /// Run `f` in one transaction (committed when it returns `Ok`).
     pub fn transaction<T>(&mut self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
         let path = self.path.clone();
-        self.conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(|e| StoreError::from(e).at(&path))?;
+        self.begin_write().map_err(|e| e.at(&path))?;
         match f(self) {
-            Ok(v) => match self.conn.execute_batch("COMMIT") {
+            Ok(v) => match self.commit_write() {
                 Ok(()) => Ok(v),
                 Err(e) => {
-                    let _ = self.conn.execute_batch("ROLLBACK");
-                    Err(StoreError::from(e).at(&path))
+                    self.rollback_write();
+                    Err(e.at(&path))
                 }
             },
             Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
+                self.rollback_write();
                 Err(e.at(&path))
             }
         }

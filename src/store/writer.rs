@@ -231,7 +231,10 @@ impl Writer {
     /// Open the store at `path` on a new writer thread.
     pub fn spawn(path: &Path) -> Result<Writer> {
         let store = Store::open(path)?;
-        let checkpointer = checkpointer::hand_off(store.conn(), path);
+        // PostgreSQL has no write-ahead file of the store's to rewind
+        let checkpointer = (!store.is_postgres())
+            .then(|| checkpointer::hand_off(store.conn(), path))
+            .flatten();
         let (tx, rx) = mpsc::channel::<Job>(QUEUE);
         let (committed, commits) = tokio::sync::watch::channel(0u64);
         let load = Load::default();
@@ -368,17 +371,9 @@ impl Writer {
     }
 }
 
-/// Run one statement, prepared once per connection.
-fn exec(store: &Store, sql: &str) -> rusqlite::Result<()> {
-    store.conn().prepare_cached(sql)?.execute([]).map(|_| ())
-}
-
-/// Roll back whatever is open (nothing, when SQLite already did).
+/// Roll back whatever is open (nothing, when the database already did).
 fn rollback(store: &Store) {
-    if !store.conn().is_autocommit() {
-        let _ = store.conn().execute_batch("ROLLBACK");
-    }
-    store.forget_cached();
+    store.rollback_write();
 }
 
 /// How a batch's transaction ended.
@@ -397,17 +392,17 @@ fn run_isolated(store: &WriterStore<'_>, batch: &mut [Job]) -> Ended {
         return Ended::Commit(Some(e));
     }
     for job in batch.iter_mut() {
-        let _ = exec(store, "SAVEPOINT job");
+        let _ = store.savepoint();
         let ok = job.run(store);
-        if store.conn().is_autocommit() {
+        if store.write_lost() {
             // the transaction is gone, and with it the jobs before this one
             rollback(store);
             return Ended::Lost;
         }
         let end = if ok {
-            exec(store, "RELEASE job")
+            store.release_savepoint()
         } else {
-            exec(store, "ROLLBACK TO job").and_then(|()| exec(store, "RELEASE job"))
+            store.rollback_to_savepoint()
         };
         if let Err(e) = end {
             tracing::error!(error = %e, "savepoint failed");
@@ -419,17 +414,11 @@ fn run_isolated(store: &WriterStore<'_>, batch: &mut [Job]) -> Ended {
 /// Start the write transaction; when it cannot start, nothing runs and the jobs are
 /// answered with the error.
 fn begin(store: &Store) -> Result<(), StoreError> {
-    exec(store, "BEGIN IMMEDIATE").map_err(|e| {
-        rollback(store);
-        StoreError::Sqlite(e).at(store.path())
-    })
+    store.begin_write().inspect_err(|_| rollback(store))
 }
 
 fn commit(store: &Store) -> Option<StoreError> {
-    exec(store, "COMMIT").err().map(|e| {
-        rollback(store);
-        StoreError::Sqlite(e).at(store.path())
-    })
+    store.commit_write().err()
 }
 
 /// Where the writer puts the jobs of a batch once it is done with them.
@@ -519,17 +508,17 @@ fn run(
         background.take_from(&mut batch);
         let alone_in_background = batch.len() == 1 && batch[0].is_background();
         if alone_in_background {
-            let _ = exec(&store, "PRAGMA foreign_keys = OFF");
+            let _ = store.set_foreign_keys(false);
         }
         tracing::trace!(jobs = batch.len(), "group commit");
         // the fast path: the whole batch in one transaction, no savepoints
-        let ended = match exec(&store, "BEGIN IMMEDIATE") {
+        let ended = match store.begin_write() {
             Ok(()) => {
                 // a job that failed may have cost the transaction (SQLite rolls it back
                 // on a full disk): then no job after it runs outside of one
                 if batch
                     .iter_mut()
-                    .all(|job| job.run(&store) && !store.conn().is_autocommit())
+                    .all(|job| job.run(&store) && !store.write_lost())
                 {
                     Ended::Commit(commit(&store))
                 } else {
@@ -539,7 +528,7 @@ fn run(
             }
             Err(_) => run_isolated(&store, &mut batch),
         };
-        if alone_in_background && let Err(e) = exec(&store, "PRAGMA foreign_keys = ON") {
+        if alone_in_background && let Err(e) = store.set_foreign_keys(true) {
             tracing::error!(error = %e, "cannot turn foreign keys back on");
         }
         let mut out = Outcomes {
@@ -650,10 +639,13 @@ fn give_up(waiting: &mut Vec<Job>) {
 /// Whether a commit failed a constraint deferred to it (not a busy or full disk, which
 /// would fail every job again).
 fn refused_by_a_check(e: &StoreError) -> bool {
-    let StoreError::Sqlite(e) = e else {
-        return false;
-    };
-    e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
+    match e {
+        StoreError::Sqlite(e) => {
+            e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
+        }
+        StoreError::Constraint(_) => true,
+        _ => false,
+    }
 }
 
 /// Run one job in its own transaction; the commit's error, if any (a failed job rolls

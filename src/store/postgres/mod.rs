@@ -1,0 +1,442 @@
+//! The PostgreSQL room of the store: the same record as the SQLite file, in a PostgreSQL
+//! database that any number of `flowdeck` processes on any number of hosts share.
+//!
+//! One [`PgStore`] is one connection (tokio-postgres). The rest of the store is written
+//! for blocking callers (the engine calls it on blocking threads), so each connection is
+//! driven by a task on a small runtime of its own and a call waits for its answer with a
+//! plain executor: a caller never needs to be inside a tokio runtime, and never blocks
+//! one's reactor. Statements are prepared once per connection; several statements sent
+//! together are pipelined (sent before the answers come).
+//!
+//! Every committed write announces itself with `NOTIFY flowdeck`; a connection that watches
+//! for changes (the studio, the routes of `serve`) `LISTEN`s and counts what it hears.
+
+mod events;
+pub(crate) mod schema;
+pub mod scratch;
+
+use super::{Result, StoreError};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{AsyncMessage, Client, NoTls, Row, Statement};
+
+/// The channel every committed write is announced on.
+pub(crate) const CHANNEL: &str = "flowdeck";
+
+/// Whether `text` names a PostgreSQL database (`postgres://…` or `postgresql://…`).
+pub fn is_postgres_url(text: &str) -> bool {
+    let lower = text.get(..13).unwrap_or(text).to_ascii_lowercase();
+    lower.starts_with("postgres://") || lower.starts_with("postgresql://")
+}
+
+/// `url` without its password, to show in messages and logs.
+pub fn shown_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// The runtime that drives every connection's socket (one thread: the work is the
+/// server's; this only moves bytes).
+fn runtime() -> Result<&'static tokio::runtime::Runtime> {
+    static RUNTIME: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> =
+        OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("flowdeck-pg")
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| StoreError::Postgres(format!("cannot start the PostgreSQL client: {e}")))
+}
+
+/// Wait for `f` on this thread (the connection's task does the input and output).
+pub(crate) fn wait<F: Future>(f: F) -> F::Output {
+    futures_executor::block_on(f)
+}
+
+/// One connection to a flowdeck store on PostgreSQL.
+pub struct PgStore {
+    client: Client,
+    /// The URL without its password.
+    shown: String,
+    /// Statements prepared on this connection, by their SQL.
+    prepared: Mutex<HashMap<&'static str, Statement>>,
+    /// Notifications heard on [`CHANNEL`] (other processes' commits, once listening).
+    heard: Arc<AtomicI64>,
+    /// Whether this connection listens on [`CHANNEL`].
+    listening: AtomicBool,
+    /// Whether a transaction is open.
+    in_transaction: AtomicBool,
+    /// Whether a statement failed in the open transaction: PostgreSQL gives the transaction
+    /// up (until a savepoint is rolled back to), and would answer a `COMMIT` by rolling it
+    /// back without an error.
+    aborted: AtomicBool,
+    /// An empty SQLite database in memory: what code written for the SQLite room meets
+    /// if it is ever reached on this one (an error, never a wrong answer).
+    unrouted: rusqlite::Connection,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("url", &self.shown)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connect to `url` and bring its schema up to date.
+    pub fn connect(url: &str) -> Result<PgStore> {
+        let store = PgStore::connect_unmigrated(url)?;
+        schema::migrate(&store)?;
+        Ok(store)
+    }
+
+    /// Connect to `url` as it is.
+    pub(crate) fn connect_unmigrated(url: &str) -> Result<PgStore> {
+        let shown = shown_url(url);
+        let config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Postgres(format!(
+            "{shown} is not a PostgreSQL URL this can read ({e}); write it as postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+        )))?;
+        let heard = Arc::new(AtomicI64::new(0));
+        let counter = heard.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        runtime()?.spawn(async move {
+            match config.connect(NoTls).await {
+                Ok((client, connection)) => {
+                    let _ = tx.send(Ok(client));
+                    drive(connection, counter).await;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                }
+            }
+        });
+        let client = wait(rx)
+            .map_err(|_| StoreError::Postgres("the PostgreSQL client stopped".into()))?
+            .map_err(|e| StoreError::Postgres(format!("cannot connect to {shown}: {e}")))?;
+        let unrouted = rusqlite::Connection::open_in_memory()?;
+        let store = PgStore {
+            client,
+            shown,
+            prepared: Mutex::new(HashMap::new()),
+            heard,
+            listening: AtomicBool::new(false),
+            in_transaction: AtomicBool::new(false),
+            aborted: AtomicBool::new(false),
+            unrouted,
+        };
+        Ok(store)
+    }
+
+    /// The URL without its password.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// The client, for statements not worth preparing once.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// What SQLite code reaches when it is called on this room (see `unrouted`).
+    pub(crate) fn unrouted(&self) -> &rusqlite::Connection {
+        &self.unrouted
+    }
+
+    /// The statement for `sql`, prepared on first use.
+    pub(crate) fn statement(&self, sql: &'static str) -> Result<Statement> {
+        if let Some(s) = self.lock_prepared().get(sql) {
+            return Ok(s.clone());
+        }
+        let statement = wait(self.client.prepare(sql)).map_err(|e| self.error(e))?;
+        self.lock_prepared().insert(sql, statement.clone());
+        Ok(statement)
+    }
+
+    fn lock_prepared(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, Statement>> {
+        self.prepared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Rows of the prepared `sql`.
+    pub(crate) fn query(
+        &self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>> {
+        let statement = self.statement(sql)?;
+        wait(self.client.query(&statement, params)).map_err(|e| self.error(e))
+    }
+
+    /// The row of the prepared `sql`, if any.
+    pub(crate) fn query_opt(
+        &self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>> {
+        let statement = self.statement(sql)?;
+        wait(self.client.query_opt(&statement, params)).map_err(|e| self.error(e))
+    }
+
+    /// The one row of the prepared `sql`.
+    pub(crate) fn query_one(
+        &self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row> {
+        let statement = self.statement(sql)?;
+        wait(self.client.query_one(&statement, params)).map_err(|e| self.error(e))
+    }
+
+    /// Run the prepared `sql`; the rows it changed.
+    pub(crate) fn execute(&self, sql: &'static str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        let statement = self.statement(sql)?;
+        wait(self.client.execute(&statement, params)).map_err(|e| self.error(e))
+    }
+
+    /// Rows of `sql` built at run time (not kept prepared).
+    pub(crate) fn query_dynamic(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>> {
+        wait(self.client.query(sql, params)).map_err(|e| self.error(e))
+    }
+
+    /// Run `sql` built at run time (not kept prepared); the rows it changed.
+    pub(crate) fn execute_dynamic(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        wait(self.client.execute(sql, params)).map_err(|e| self.error(e))
+    }
+
+    /// Run statements without parameters, in one round trip.
+    pub(crate) fn batch(&self, sql: &str) -> Result<()> {
+        wait(self.client.batch_execute(sql)).map_err(|e| self.error(e))
+    }
+
+    /// The error as the store tells it; a failed statement inside a transaction has cost
+    /// the transaction.
+    pub(crate) fn error(&self, e: tokio_postgres::Error) -> StoreError {
+        if self.in_transaction.load(Ordering::Acquire) {
+            self.aborted.store(true, Ordering::Release);
+        }
+        from_postgres(e, &self.shown)
+    }
+
+    /// Begin a transaction (any number of processes write at once; what must be one at a
+    /// time takes a row lock or an advisory lock).
+    pub(crate) fn begin(&self) -> Result<()> {
+        self.batch("BEGIN")?;
+        self.aborted.store(false, Ordering::Release);
+        self.in_transaction.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Announce and commit the open transaction (one round trip). A transaction in which a
+    /// statement failed is rolled back and refused, never committed in part.
+    pub(crate) fn commit(&self) -> Result<()> {
+        if self.aborted.load(Ordering::Acquire) {
+            self.rollback();
+            return Err(StoreError::Commit(
+                "a statement of the transaction failed; nothing of it was recorded".into(),
+            ));
+        }
+        let done = self.batch(&format!("NOTIFY {CHANNEL}; COMMIT"));
+        self.in_transaction.store(false, Ordering::Release);
+        done
+    }
+
+    /// Roll back whatever is open.
+    pub(crate) fn rollback(&self) {
+        self.in_transaction.store(false, Ordering::Release);
+        self.aborted.store(false, Ordering::Release);
+        if let Err(e) = self.batch("ROLLBACK") {
+            tracing::warn!(error = %e, "rollback failed");
+        }
+    }
+
+    /// Undo the job since the savepoint `job` (the transaction is usable again).
+    pub(crate) fn rollback_to_job(&self) -> Result<()> {
+        self.batch("ROLLBACK TO job; RELEASE job")?;
+        self.aborted.store(false, Ordering::Release);
+        Ok(())
+    }
+
+    /// Whether a transaction is open (a failed statement in it is undone by rolling back to
+    /// a savepoint, or refuses the commit).
+    pub(crate) fn is_in_transaction(&self) -> bool {
+        self.in_transaction.load(Ordering::Acquire)
+    }
+
+    /// A number that changes when another process commits (this connection listens from
+    /// its first call on).
+    pub(crate) fn data_version(&self) -> Result<i64> {
+        if !self.listening.swap(true, Ordering::AcqRel) {
+            self.batch(&format!("LISTEN {CHANNEL}"))?;
+        }
+        Ok(self.heard.load(Ordering::Acquire))
+    }
+}
+
+/// Drive one connection's socket until it closes, counting the notifications it hears.
+async fn drive(
+    mut connection: tokio_postgres::Connection<
+        tokio_postgres::Socket,
+        tokio_postgres::tls::NoTlsStream,
+    >,
+    heard: Arc<AtomicI64>,
+) {
+    let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+    use futures_util::StreamExt;
+    while let Some(message) = messages.next().await {
+        match message {
+            Ok(AsyncMessage::Notification(_)) => {
+                heard.fetch_add(1, Ordering::AcqRel);
+            }
+            Ok(AsyncMessage::Notice(notice)) => {
+                tracing::debug!(notice = %notice.message(), "PostgreSQL notice");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "PostgreSQL connection closed");
+                break;
+            }
+        }
+    }
+}
+
+/// A PostgreSQL error as the store tells it: a full disk becomes [`StoreError::Full`], a
+/// broken constraint [`StoreError::Constraint`].
+pub(crate) fn from_postgres(e: tokio_postgres::Error, shown: &str) -> StoreError {
+    use tokio_postgres::error::SqlState;
+    let Some(db) = e.as_db_error() else {
+        return StoreError::Postgres(format!("{shown}: {e}"));
+    };
+    let code = db.code();
+    if *code == SqlState::DISK_FULL || *code == SqlState::OUT_OF_MEMORY {
+        return StoreError::Full {
+            path: shown.into(),
+            why: db.message().to_string(),
+        };
+    }
+    let class = code.code().get(..2).unwrap_or("");
+    if class == "23" {
+        return StoreError::Constraint(db.message().to_string());
+    }
+    let mut text = db.message().to_string();
+    if let Some(detail) = db.detail() {
+        text.push_str(" (");
+        text.push_str(detail);
+        text.push(')');
+    }
+    StoreError::Postgres(format!("{shown}: {text}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scratch::scratch_store;
+    use crate::store::Store;
+    use std::path::Path;
+
+    #[test]
+    fn a_new_database_is_migrated_once_and_reopens() {
+        let Some((db, store)) = scratch_store("a_new_database_is_migrated_once_and_reopens") else {
+            return;
+        };
+        let pg = store.postgres().expect("a PostgreSQL store");
+        let version: i64 = pg
+            .query_one("SELECT version FROM flowdeck_schema WHERE id = 1", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(version, super::schema::latest());
+        drop(store);
+        let again = Store::open(Path::new(db.url())).unwrap();
+        assert!(again.is_postgres());
+        assert!(again.path().to_string_lossy().starts_with("postgres"));
+    }
+
+    #[test]
+    fn a_database_with_tables_of_its_own_is_refused() {
+        let Some(db) = super::scratch::ScratchDatabase::for_test(
+            "a_database_with_tables_of_its_own_is_refused",
+        ) else {
+            return;
+        };
+        let url = db.url().to_string();
+        let e = {
+            // a table named like one of the store's, made by someone else
+            let pg = super::PgStore::connect_unmigrated(&url).unwrap();
+            pg.batch("CREATE TABLE events (x int)").unwrap();
+            Store::open(Path::new(&url)).unwrap_err()
+        };
+        assert!(e.to_string().contains("not a flowdeck store"), "{e}");
+    }
+
+    #[test]
+    fn a_commit_is_heard_by_a_listening_connection() {
+        let Some((db, store)) = scratch_store("a_commit_is_heard_by_a_listening_connection") else {
+            return;
+        };
+        let other = Store::open(Path::new(db.url())).unwrap();
+        let before = other.data_version().unwrap();
+        store.begin_write().unwrap();
+        store.commit_write().unwrap();
+        let heard = (0..200).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            other.data_version().unwrap() != before
+        });
+        assert!(heard, "the other connection heard the commit");
+    }
+
+    #[test]
+    fn a_failed_statement_refuses_the_commit_unless_rolled_back_to_a_savepoint() {
+        let Some((_db, store)) = scratch_store(
+            "a_failed_statement_refuses_the_commit_unless_rolled_back_to_a_savepoint",
+        ) else {
+            return;
+        };
+        let pg = store.postgres().unwrap();
+        store.begin_write().unwrap();
+        pg.batch("INSERT INTO ui_state (key, value, updated_at) VALUES ('a', '1', 0)")
+            .unwrap();
+        store.savepoint().unwrap();
+        assert!(
+            pg.batch("INSERT INTO ui_state (key, value, updated_at) VALUES ('a', '2', 0)")
+                .is_err()
+        );
+        store.rollback_to_savepoint().unwrap();
+        store.commit_write().unwrap();
+        let n: i64 = pg
+            .query_one("SELECT count(*) FROM ui_state", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 1);
+
+        store.begin_write().unwrap();
+        pg.batch("INSERT INTO ui_state (key, value, updated_at) VALUES ('b', '1', 0)")
+            .unwrap();
+        assert!(
+            pg.batch("INSERT INTO ui_state (key, value, updated_at) VALUES ('a', '2', 0)")
+                .is_err()
+        );
+        assert!(store.commit_write().is_err(), "never committed in part");
+        let n: i64 = pg
+            .query_one("SELECT count(*) FROM ui_state", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 1);
+    }
+}

@@ -1,0 +1,102 @@
+//! The write transaction, the same for both rooms: what the writer and
+//! [`Store::transaction`] need of it (begin, commit, roll back, a savepoint around a job,
+//! whether a failure cost the transaction).
+//!
+//! SQLite takes its one write lock at `BEGIN IMMEDIATE`; PostgreSQL lets any number of
+//! processes write at once, announces a commit to those listening, and gives a transaction
+//! up at its first failed statement (a savepoint rolled back to makes it usable again).
+
+use super::{Result, Store, StoreError};
+
+impl Store {
+    /// Begin a write transaction.
+    pub(crate) fn begin_write(&self) -> Result<()> {
+        match self.postgres() {
+            Some(pg) => pg.begin(),
+            None => self.exec_sqlite("BEGIN IMMEDIATE"),
+        }
+    }
+
+    /// Commit the open transaction (on failure it is rolled back).
+    pub(crate) fn commit_write(&self) -> Result<()> {
+        let committed = match self.postgres() {
+            Some(pg) => pg.commit(),
+            None => self.exec_sqlite("COMMIT"),
+        };
+        if committed.is_err() {
+            self.rollback_write();
+        }
+        committed
+    }
+
+    /// Roll back whatever is open (nothing, when the database already did).
+    pub(crate) fn rollback_write(&self) {
+        match self.postgres() {
+            Some(pg) => pg.rollback(),
+            None => {
+                if !self.conn().is_autocommit() {
+                    let _ = self.conn().execute_batch("ROLLBACK");
+                }
+            }
+        }
+        self.forget_cached();
+    }
+
+    /// Whether the open transaction was lost to a failure (SQLite rolls back the whole of it
+    /// on a full disk; on PostgreSQL a savepoint rolled back to always saves it).
+    pub(crate) fn write_lost(&self) -> bool {
+        match self.postgres() {
+            Some(pg) => !pg.is_in_transaction(),
+            None => self.conn().is_autocommit(),
+        }
+    }
+
+    /// Open a savepoint around one job.
+    pub(crate) fn savepoint(&self) -> Result<()> {
+        match self.postgres() {
+            Some(pg) => pg.batch("SAVEPOINT job"),
+            None => self.exec_sqlite("SAVEPOINT job"),
+        }
+    }
+
+    /// Keep what the job since [`Store::savepoint`] wrote.
+    pub(crate) fn release_savepoint(&self) -> Result<()> {
+        match self.postgres() {
+            Some(pg) => pg.batch("RELEASE job"),
+            None => self.exec_sqlite("RELEASE job"),
+        }
+    }
+
+    /// Undo what the job since [`Store::savepoint`] wrote (the transaction stays usable).
+    pub(crate) fn rollback_to_savepoint(&self) -> Result<()> {
+        match self.postgres() {
+            Some(pg) => pg.rollback_to_job(),
+            None => {
+                self.exec_sqlite("ROLLBACK TO job")?;
+                self.exec_sqlite("RELEASE job")
+            }
+        }
+    }
+
+    /// Turn SQLite's foreign keys off or on for the next transactions (a background batch
+    /// that does their actions itself runs with them off). PostgreSQL keeps them.
+    pub(crate) fn set_foreign_keys(&self, on: bool) -> Result<()> {
+        match self.postgres() {
+            Some(_) => Ok(()),
+            None => self.exec_sqlite(if on {
+                "PRAGMA foreign_keys = ON"
+            } else {
+                "PRAGMA foreign_keys = OFF"
+            }),
+        }
+    }
+
+    /// Run one SQLite statement without parameters, prepared once per connection.
+    fn exec_sqlite(&self, sql: &str) -> Result<()> {
+        self.conn()
+            .prepare_cached(sql)?
+            .execute([])
+            .map(|_| ())
+            .map_err(|e| StoreError::from(e).at(self.path()))
+    }
+}
