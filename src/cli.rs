@@ -27,6 +27,7 @@ mod bench;
 mod definitions;
 mod history;
 mod logging;
+mod migrate;
 mod project;
 mod render;
 mod retention;
@@ -44,8 +45,9 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "flowdeck", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
-    /// The store (created if missing) [default: ./flowdeck.db]
-    #[arg(long, global = true, env = "FLOWDECK_DB", value_name = "PATH")]
+    /// The store: a SQLite file (created if missing), or a PostgreSQL database as
+    /// postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE [default: ./flowdeck.db]
+    #[arg(long, global = true, env = "FLOWDECK_DB", value_name = "PATH|URL")]
     pub db: Option<PathBuf>,
     /// Print one JSON document on stdout
     #[arg(long, global = true)]
@@ -349,6 +351,19 @@ pub enum Command {
         #[arg(long)]
         vacuum: bool,
     },
+    /// Copy a store file into PostgreSQL: definitions with drafts and versions (and, with
+    /// --history, events, runs and step records), for a team's servers to share
+    Migrate {
+        /// The store file to copy [default: --db]
+        #[arg(long, value_name = "PATH")]
+        from: Option<PathBuf>,
+        /// The PostgreSQL database to copy into (empty): postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Copy the events, runs and step records too
+        #[arg(long)]
+        history: bool,
+    },
     /// Keep a run whatever the retention (prune never removes a pinned run)
     Pin {
         /// The run
@@ -596,6 +611,9 @@ pub fn run(cli: Cli) -> CommandResult {
             },
             json,
         ),
+        Some(Command::Migrate { from, to, history }) => {
+            migrate::migrate(from.as_deref().unwrap_or(&db), &to, history, json)
+        }
         Some(Command::Pin { run_id }) => retention::pin(&db, run_id, true, json),
         Some(Command::Unpin { run_id }) => retention::pin(&db, run_id, false, json),
         Some(Command::Trace { event_id }) => second_goes::trace(&db, event_id, json),

@@ -11,6 +11,7 @@ pub(crate) mod timeline;
 
 use crate::engine::{EmitRequest, Engine, EngineError, Tracker};
 use crate::store::StoreError;
+use crate::store::tallies::Written;
 use serde::Serialize;
 use serde_json::Value;
 use stats::Percentiles;
@@ -149,48 +150,6 @@ pub(crate) struct Report {
     pub samples: Vec<soak::Sample>,
     /// That CPU time over the wall time: how many cores the run kept busy (Linux).
     pub cores_busy: Option<f64>,
-}
-
-/// Row counts of the record tables above given ids.
-#[derive(Debug, Clone, Copy)]
-struct Marks {
-    event: i64,
-    run: i64,
-}
-
-fn marks(engine: &Engine) -> Result<Marks, StoreError> {
-    let store = engine.store();
-    let conn = store.conn();
-    let max = |t: &str| -> Result<i64, StoreError> {
-        Ok(
-            conn.query_row(&format!("SELECT coalesce(max(id), 0) FROM {t}"), [], |r| {
-                r.get(0)
-            })?,
-        )
-    };
-    Ok(Marks {
-        event: max("events")?,
-        run: max("runs")?,
-    })
-}
-
-/// Counts of what was written after `m`: events, runs, failed runs, step records, skips.
-fn written(engine: &Engine, m: Marks) -> Result<(u64, u64, u64, u64, u64), StoreError> {
-    let store = engine.store();
-    let conn = store.conn();
-    let count = |sql: &str, mark: i64| -> Result<u64, StoreError> {
-        Ok(conn.query_row(sql, [mark], |r| r.get::<_, i64>(0))? as u64)
-    };
-    Ok((
-        count("SELECT count(*) FROM events WHERE id > ?", m.event)?,
-        count("SELECT count(*) FROM runs WHERE id > ?", m.run)?,
-        count(
-            "SELECT count(*) FROM runs WHERE id > ? AND status = 'failed'",
-            m.run,
-        )?,
-        count("SELECT count(*) FROM steps WHERE run_id > ?", m.run)?,
-        count("SELECT count(*) FROM skips WHERE event_id > ?", m.event)?,
-    ))
 }
 
 /// The CPU time stolen by the host since `before`, in percent.
@@ -338,7 +297,7 @@ pub(crate) async fn run(
             "this engine is already being measured".into(),
         ));
     }
-    let before = marks(engine)?;
+    let before = engine.store().marks()?;
     let cpu_before = steal::CpuTimes::now();
     let process_before = cpu::process_cpu();
     let start = Instant::now();
@@ -398,7 +357,13 @@ pub(crate) async fn run(
     if let Some(e) = first_error {
         return Err(e.into());
     }
-    let (events, runs, failed_runs, steps, skips) = written(engine, before)?;
+    let Written {
+        events,
+        runs,
+        failed: failed_runs,
+        steps,
+        skips,
+    } = engine.store().written_after(before)?;
     let rows = events + runs + steps + skips;
 
     let (all, per) = timeline.latencies();
@@ -438,15 +403,10 @@ pub(crate) async fn run(
         samples,
     };
     if options.baseline {
-        let last_event: i64 = engine
+        let last_event = engine
             .store()
-            .conn()
-            .query_row(
-                "SELECT max(id) FROM events WHERE name = ? AND source = 'bench'",
-                [&options.event],
-                |r| r.get(0),
-            )
-            .map_err(StoreError::from)?;
+            .last_bench_event(&options.event)?
+            .ok_or_else(|| BenchError::Input("the benchmark recorded no event".into()))?;
         let path = store_path.to_path_buf();
         let n = sent;
         let cpu_before = steal::CpuTimes::now();

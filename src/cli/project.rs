@@ -71,7 +71,10 @@ fn print_import(report: &ImportReport, path: &Path, store: &Store) -> std::io::R
         )?;
     }
     if report.schema_applied {
-        outln!("Ran schema.sql on {}.", store.data_path().display())?;
+        outln!(
+            "Ran schema.sql on {}.",
+            crate::store::postgres::shown_url(&store.data_path().to_string_lossy())
+        )?;
     }
     if !report.diagnostics.is_empty() {
         eprintln!();

@@ -28,7 +28,7 @@ pub(super) struct PruneArgs {
 
 /// `flowdeck prune`
 pub(super) fn prune(db: &Path, args: &PruneArgs, json: bool) -> CommandResult {
-    if !db.exists() {
+    if !crate::store::store_exists(db) {
         bail!(
             "no store at {}: nothing to prune (give the store with --db)",
             db.display()

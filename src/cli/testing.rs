@@ -103,7 +103,7 @@ fn load(db: &Path, dir: Option<&Path>) -> anyhow::Result<(Loaded, Vec<crate::mod
         Some(dir) => {
             let project = project::load_dir(dir)?;
             // the deployed versions, when there is a store (a test never creates one)
-            let store = if db.exists() {
+            let store = if crate::store::store_exists(db) {
                 Some(Store::open(db)?)
             } else {
                 None
@@ -117,7 +117,7 @@ fn load(db: &Path, dir: Option<&Path>) -> anyhow::Result<(Loaded, Vec<crate::mod
             Ok((suite::load::from_project(&project, store.as_ref()), faults))
         }
         None => {
-            if !db.exists() {
+            if !crate::store::store_exists(db) {
                 bail!(
                     "no store at {}: give the project folder (flowdeck test shop) or --db",
                     db.display()
@@ -261,7 +261,7 @@ fn print_report(report: &Report, snapshots: &[KeptFile]) -> anyhow::Result<()> {
 
 /// `flowdeck test --record RUN_ID [--out FILE]`
 pub(super) fn record(db: &Path, run_id: i64, out: Option<&Path>, json: bool) -> CommandResult {
-    if !db.exists() {
+    if !crate::store::store_exists(db) {
         bail!("no store at {}: give --db", db.display());
     }
     let store = Store::open(db)?;

@@ -136,8 +136,11 @@ impl std::fmt::Debug for Core {
 /// events wait in the store instead, when a worker takes queued runs up in this process.
 pub(crate) const MAX_HELD_RUNS: usize = 10_000;
 
-/// How long a process holds a run before another may take it up (renewed while it runs).
-pub(crate) const LEASE: Duration = Duration::from_secs(60);
+
+/// The lease a project asks for (`[engine] lease_ms`), at least a second.
+fn lease_of(config: &crate::model::ProjectConfig) -> Duration {
+    Duration::from_millis(config.engine.lease_ms.max(1000))
+}
 
 impl Core {
     /// Open the store at `path` and start the writer.
@@ -162,7 +165,7 @@ impl Core {
             token,
             working: std::sync::atomic::AtomicBool::new(false),
             max_held: std::sync::atomic::AtomicUsize::new(MAX_HELD_RUNS),
-            lease: LEASE,
+            lease: lease_of(&project.config),
             workers: Arc::new(Semaphore::new(workers.max(1))),
             worker_count: workers.max(1),
             concurrency: Mutex::new(FxHashMap::default()),

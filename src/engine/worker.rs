@@ -19,6 +19,10 @@ const AHEAD: usize = 4;
 const BUSY: Duration = Duration::from_millis(5);
 /// How often an idle worker looks for runs.
 const IDLE: Duration = Duration::from_millis(100);
+/// How often an idle worker looks for runs when the store tells of other processes'
+/// commits (PostgreSQL's `LISTEN`): a queued run wakes it at once; this is for leases that
+/// expire, which nothing announces.
+const IDLE_LISTENING: Duration = Duration::from_secs(1);
 /// How often a worker looks for runs held by dead processes of this machine.
 const DEAD_OWNERS_EVERY: Duration = Duration::from_secs(2);
 /// How often the notes of finished runs' `db.exec` statements are forgotten.
@@ -172,6 +176,7 @@ impl super::Engine {
         let mut last_dead_look: Option<std::time::Instant> = None;
         let mut last_forget: Option<std::time::Instant> = None;
         core.set_working(true);
+        let heard = core.reader().commits_heard();
         tokio::pin!(stop);
         loop {
             if last_dead_look.is_none_or(|t| t.elapsed() >= DEAD_OWNERS_EVERY) {
@@ -199,14 +204,22 @@ impl super::Engine {
                 }
                 last_renew = std::time::Instant::now();
             }
-            let pause = match started {
-                None => BUSY,
-                Some(0) => IDLE,
-                Some(_) => Duration::ZERO,
+            let pause = match (started, &heard) {
+                (None, _) => BUSY,
+                (Some(0), None) => IDLE,
+                (Some(0), Some(_)) => IDLE_LISTENING,
+                (Some(_), _) => Duration::ZERO,
+            };
+            let commit_elsewhere = async {
+                match &heard {
+                    Some(heard) => heard.notified().await,
+                    None => std::future::pending().await,
+                }
             };
             tokio::select! {
                 () = &mut stop => break,
                 () = tokio::time::sleep(pause) => {}
+                () = commit_elsewhere => {}
             }
         }
         core.set_working(false);

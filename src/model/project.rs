@@ -26,6 +26,26 @@ pub struct ProjectConfig {
     /// Retention of the record while a server runs (`[store]`).
     #[serde(default, skip_serializing_if = "StoreSettings::is_unset")]
     pub store: StoreSettings,
+    /// Where `db.*` steps' data lives (`[data]`).
+    #[serde(default, skip_serializing_if = "DataSettings::is_unset")]
+    pub data: DataSettings,
+}
+
+/// The data database of `db.*` steps (`[data]` in `flowdeck.toml`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataSettings {
+    /// A PostgreSQL database (`url = "postgres://…"`); unset: a SQLite file beside the
+    /// store (`flowdeck.data.db`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl DataSettings {
+    /// Whether nothing is set.
+    pub fn is_unset(&self) -> bool {
+        self.url.is_none()
+    }
 }
 
 /// How much of the record a running server keeps (`[store]` in `flowdeck.toml`): it prunes
@@ -76,6 +96,10 @@ pub struct EngineSettings {
     /// Largest params of an event, in bytes of JSON: a bigger event is refused, wherever it
     /// comes from (the command line, HTTP, an `emit` step).
     pub max_params_bytes: u64,
+    /// How long a server holds a run it took up before another may take it over, in
+    /// milliseconds (renewed while the run goes on): how soon the runs of a server that died
+    /// on another host are finished by the others. At least 1000.
+    pub lease_ms: u64,
 }
 
 impl Default for EngineSettings {
@@ -85,6 +109,7 @@ impl Default for EngineSettings {
             expr_timeout_ms: 1000,
             http_timeout_ms: 30_000,
             max_params_bytes: 1024 * 1024,
+            lease_ms: 60_000,
         }
     }
 }
@@ -101,6 +126,7 @@ impl Default for ProjectConfig {
             env: BTreeMap::new(),
             engine: EngineSettings::default(),
             store: StoreSettings::default(),
+            data: DataSettings::default(),
         }
     }
 }

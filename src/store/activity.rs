@@ -33,6 +33,9 @@ impl Store {
     /// The newest `limit` events (with their runs and skips) and `limit` runs without an
     /// event. Every query is bounded by `limit` and uses an index.
     pub fn activity(&self, limit: u32) -> Result<Activity> {
+        if let Some(pg) = self.postgres() {
+            return pg.activity(limit);
+        }
         let events = self.list_events(&EventFilter {
             name: None,
             limit,
@@ -87,6 +90,9 @@ impl Store {
     /// `limit` runs without an event of such definitions. Each lookup goes through an index
     /// (event names, runs by definition), so the store's size does not matter.
     pub fn activity_matching(&self, filter: &str, limit: u32) -> Result<Activity> {
+        if let Some(pg) = self.postgres() {
+            return pg.activity_matching(filter, limit);
+        }
         let wanted = filter.to_lowercase();
         let matches = |name: &str| name.to_lowercase().contains(&wanted);
         let mut event_ids: Vec<i64> = Vec::new();
@@ -184,6 +190,9 @@ impl Store {
 
     /// The newest run of a definition (its status and times), if any.
     pub fn last_run_of(&self, definition_id: i64) -> Result<Option<RunRecord>> {
+        if let Some(pg) = self.postgres() {
+            return pg.last_run_of(definition_id);
+        }
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM runs r WHERE r.definition_id = ?1 ORDER BY r.id DESC LIMIT 1"
         );
@@ -197,7 +206,7 @@ impl Store {
 }
 
 /// Each of `events` (newest first) with its runs and skips, taken from those given.
-fn grouped(
+pub(crate) fn grouped(
     events: Vec<EventRecord>,
     mut runs: Vec<RunRecord>,
     mut skips: Vec<SkipRecord>,
@@ -221,7 +230,7 @@ fn grouped(
 /// Runs in the order of their ids. Sorted here rather than with `ORDER BY` where the
 /// query's index does not give that order: SQLite's sorter would hold every whole row
 /// (params and all) at once.
-fn by_id(mut runs: Vec<RunRecord>) -> Vec<RunRecord> {
+pub(crate) fn by_id(mut runs: Vec<RunRecord>) -> Vec<RunRecord> {
     runs.sort_by_key(|r| r.id);
     runs
 }

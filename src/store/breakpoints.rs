@@ -7,6 +7,9 @@ use rusqlite::params;
 impl Store {
     /// The breakpoints of a workflow.
     pub fn breakpoints_of(&self, workflow: &str) -> Result<Vec<Breakpoint>> {
+        if let Some(pg) = self.postgres() {
+            return pg.breakpoints_of(workflow);
+        }
         let mut stmt = self.conn().prepare_cached(
             "SELECT kind, target, condition FROM breakpoints WHERE workflow = ?1 ORDER BY kind, target",
         )?;
@@ -23,6 +26,9 @@ impl Store {
 
     /// Add (or replace the condition of) a breakpoint.
     pub fn set_breakpoint(&self, workflow: &str, b: &Breakpoint) -> Result<()> {
+        if let Some(pg) = self.postgres() {
+            return pg.set_breakpoint(workflow, b);
+        }
         let condition = match b {
             Breakpoint::Step { condition, .. } => {
                 condition.clone().filter(|c| !c.trim().is_empty())
@@ -40,6 +46,9 @@ impl Store {
 
     /// Remove a breakpoint (its condition does not matter); returns whether there was one.
     pub fn remove_breakpoint(&self, workflow: &str, b: &Breakpoint) -> Result<bool> {
+        if let Some(pg) = self.postgres() {
+            return pg.remove_breakpoint(workflow, b);
+        }
         let n = self
             .conn()
             .prepare_cached(

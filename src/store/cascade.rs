@@ -34,17 +34,26 @@ const FROM_RUN: &str = "WITH RECURSIVE ev(id) AS (
 impl Store {
     /// The cascade that starts at event `root`.
     pub fn cascade_of_event(&self, root: i64) -> Result<Cascade> {
+        if let Some(pg) = self.postgres() {
+            return pg.cascade_of_event(root);
+        }
         self.cascade(FROM_EVENT, root, None)
     }
 
     /// [`Store::cascade_of_event`] for an event the caller holds as it was recorded: its
     /// params are shared from `root`, not read and parsed again.
     pub fn cascade_of_recorded(&self, root: &EventRecord) -> Result<Cascade> {
+        if let Some(pg) = self.postgres() {
+            return pg.cascade_of_recorded(root);
+        }
         self.cascade(FROM_EVENT, root.id, Some(root))
     }
 
     /// The cascade of the events that run `run_id` emitted (for endpoint calls).
     pub fn cascade_of_run(&self, run_id: i64) -> Result<Cascade> {
+        if let Some(pg) = self.postgres() {
+            return pg.cascade_of_run(run_id);
+        }
         self.cascade(FROM_RUN, run_id, None)
     }
 

@@ -107,7 +107,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DefinitionRow> {
     })
 }
 
-fn workflow_fields(def: &Definition) -> (Option<&str>, bool, Option<bool>) {
+/// What a workflow's draft says of its event, self-triggering and toggle (endpoints: none).
+pub(super) fn workflow_fields(def: &Definition) -> (Option<&str>, bool, Option<bool>) {
     match def {
         Definition::Workflow(w) => (Some(w.on.as_str()), w.allow_self_trigger, Some(w.active)),
         Definition::Endpoint(_) => (None, false, None),
@@ -125,6 +126,9 @@ impl Store {
         source: &str,
         file: Option<&str>,
     ) -> Result<(i64, ImportOutcome)> {
+        if let Some(pg) = self.postgres() {
+            return pg.upsert_draft(def, source, file);
+        }
         let kind = def.kind().as_str();
         let name = def.key();
         let canonical = def.canonical_json().to_string();
@@ -206,6 +210,9 @@ impl Store {
 
     /// Every workflow and endpoint, workflows first, by name.
     pub fn list_definitions(&self) -> Result<Vec<DefinitionRow>> {
+        if let Some(pg) = self.postgres() {
+            return pg.list_definitions();
+        }
         let sql = format!(
             "SELECT {ROW_COLUMNS} FROM definitions d ORDER BY d.kind DESC, d.on_event, d.name"
         );
@@ -222,6 +229,9 @@ impl Store {
         kind: DefinitionKind,
         name: &str,
     ) -> Result<Option<DefinitionRow>> {
+        if let Some(pg) = self.postgres() {
+            return pg.find_definition(kind, name);
+        }
         let sql =
             format!("SELECT {ROW_COLUMNS} FROM definitions d WHERE d.kind = ?1 AND d.name = ?2");
         Ok(self
@@ -233,6 +243,9 @@ impl Store {
 
     /// One definition by id.
     pub fn definition(&self, id: i64) -> Result<DefinitionRow> {
+        if let Some(pg) = self.postgres() {
+            return pg.definition(id);
+        }
         let sql = format!("SELECT {ROW_COLUMNS} FROM definitions d WHERE d.id = ?1");
         self.conn()
             .prepare_cached(&sql)?
@@ -246,6 +259,9 @@ impl Store {
 
     /// Switch a workflow on or off; returns whether it changed.
     pub fn set_active(&self, id: i64, active: bool) -> Result<bool> {
+        if let Some(pg) = self.postgres() {
+            return pg.set_active(id, active);
+        }
         let n = self
             .conn()
             .prepare_cached(
@@ -258,6 +274,9 @@ impl Store {
     /// Publish the draft as a new live version (nothing new when it equals the live one).
     /// Returns the live version and whether it is new.
     pub fn deploy(&self, id: i64) -> Result<(i64, bool)> {
+        if let Some(pg) = self.postgres() {
+            return pg.deploy(id);
+        }
         let (draft, source, on_event, allow_self, live): (String, String, Option<String>, bool, Option<i64>) = self
             .conn()
             .prepare_cached(
@@ -300,6 +319,9 @@ impl Store {
 
     /// Every deployed version of a definition, oldest first.
     pub fn versions_of(&self, id: i64) -> Result<Vec<VersionRow>> {
+        if let Some(pg) = self.postgres() {
+            return pg.versions_of(id);
+        }
         let mut stmt = self.conn().prepare_cached(
             "SELECT version, deployed_at, body FROM versions WHERE definition_id = ?1 ORDER BY version",
         )?;
@@ -317,6 +339,9 @@ impl Store {
 
     /// Make an earlier version live again (the draft is left as it is).
     pub fn set_live_version(&self, id: i64, version: i64) -> Result<()> {
+        if let Some(pg) = self.postgres() {
+            return pg.set_live_version(id, version);
+        }
         let exists: bool = self
             .conn()
             .prepare_cached(
@@ -337,11 +362,17 @@ impl Store {
 
     /// Canonical JSON of a version (`None`: the draft).
     pub fn definition_body(&self, id: i64, version: Option<i64>) -> Result<String> {
+        if let Some(pg) = self.postgres() {
+            return pg.definition_body(id, version);
+        }
         self.version_text(id, version, "draft", "body")
     }
 
     /// The file text of a version (`None`: the draft), as it was imported.
     pub fn definition_source(&self, id: i64, version: Option<i64>) -> Result<String> {
+        if let Some(pg) = self.postgres() {
+            return pg.definition_source(id, version);
+        }
         self.version_text(id, version, "draft_source", "source")
     }
 
@@ -396,6 +427,9 @@ impl Store {
     }
 
     fn read_live_listeners(&self, event: &str) -> Result<Vec<Listener>> {
+        if let Some(pg) = self.postgres() {
+            return pg.read_live_listeners(event);
+        }
         let mut stmt = self.conn().prepare_cached(
             "SELECT d.id, d.name, d.active, d.live_version, 1, v.allow_self_trigger
                FROM definitions d JOIN versions v ON v.definition_id = d.id AND v.version = d.live_version
@@ -429,6 +463,9 @@ impl Store {
     }
 
     fn read_draft_listeners(&self, event: &str) -> Result<Vec<Listener>> {
+        if let Some(pg) = self.postgres() {
+            return pg.read_draft_listeners(event);
+        }
         let mut stmt = self.conn().prepare_cached(
             "SELECT id, name, active, allow_self_trigger FROM definitions
               WHERE kind = 'workflow' AND on_event = ?1 ORDER BY name",
@@ -452,13 +489,18 @@ impl Store {
 /// The SQL of [`generation`] (a `static`: held statements are found by its address).
 static GENERATION: &str = "SELECT n FROM generation WHERE id = 1";
 
-/// [`Store::generation`] with statements from `db`.
+/// [`Store::generation`] with statements from `db` (on PostgreSQL, the `generation` row
+/// that the triggers on definitions and versions bump).
 fn generation(db: &impl Prepared) -> Result<i64> {
+    if let Some(pg) = db.store().postgres() {
+        return pg.generation();
+    }
     Ok(db.with_statement(GENERATION, |stmt| stmt.query_row([], |r| r.get(0)))?)
 }
 
 /// [`Store::live_listeners`] (or [`Store::draft_listeners`] with `draft`) with statements from
-/// `db`: read again only when the definitions' generation has moved.
+/// `db`: read again only when the definitions' generation has moved (on either room: the
+/// generation and the listeners are read from the store's own room).
 pub(crate) fn cached_listeners(db: &impl Prepared, event: &str, draft: bool) -> Result<Listeners> {
     let store = db.store();
     let generation = generation(db)?;

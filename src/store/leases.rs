@@ -10,6 +10,9 @@ use rusqlite::params;
 impl Store {
     /// Whether any run is waiting to be taken up (a cheap read before a claim).
     pub fn has_claimable(&self, now: Timestamp) -> Result<bool> {
+        if let Some(pg) = self.postgres() {
+            return pg.has_claimable(now);
+        }
         Ok(self
             .conn()
             .prepare_cached(
@@ -31,6 +34,9 @@ impl Store {
         expires: Timestamp,
         limit: u32,
     ) -> Result<Vec<RunRecord>> {
+        if let Some(pg) = self.postgres() {
+            return pg.claim_runs(owner, now, expires, limit);
+        }
         // RETURNING names the updated table itself (no alias): the same columns, in the same order
         let columns = RUN_COLUMNS.replace("r.", "runs.");
         let sql = format!(
@@ -57,6 +63,9 @@ impl Store {
 
     /// The owners holding unexpired leases on unfinished runs.
     pub fn lease_owners(&self, now: Timestamp) -> Result<Vec<String>> {
+        if let Some(pg) = self.postgres() {
+            return pg.lease_owners(now);
+        }
         Ok(self
             .conn()
             .prepare_cached(
@@ -70,6 +79,9 @@ impl Store {
     /// End `owner`'s leases now (its process is known to be dead): its runs can be claimed
     /// at once. Returns how many runs it held.
     pub fn expire_leases(&self, owner: &str) -> Result<usize> {
+        if let Some(pg) = self.postgres() {
+            return pg.expire_leases(owner);
+        }
         Ok(self
             .conn()
             .prepare_cached(
@@ -81,6 +93,9 @@ impl Store {
 
     /// Extend `owner`'s leases on its unfinished runs.
     pub fn renew_leases(&self, owner: &str, expires: Timestamp) -> Result<usize> {
+        if let Some(pg) = self.postgres() {
+            return pg.renew_leases(owner, expires);
+        }
         Ok(self
             .conn()
             .prepare_cached(
@@ -93,6 +108,9 @@ impl Store {
     /// Give `owner`'s unfinished runs back to the queue (a graceful shutdown): another
     /// process, or this one restarted, runs them from the start.
     pub fn release_leases(&self, owner: &str) -> Result<usize> {
+        if let Some(pg) = self.postgres() {
+            return pg.release_leases(owner);
+        }
         let released: Vec<(i64, bool)> = self
             .conn()
             .prepare_cached(
@@ -115,6 +133,9 @@ impl Store {
     /// The first run that may still resume: the lowest unfinished run's id, or one past the
     /// last run when every run is finished.
     pub fn first_unfinished_run(&self) -> Result<i64> {
+        if let Some(pg) = self.postgres() {
+            return pg.first_unfinished_run();
+        }
         Ok(self
             .conn()
             .prepare_cached(
@@ -126,6 +147,9 @@ impl Store {
 
     /// Runs queued or running (for health checks).
     pub fn count_unfinished(&self) -> Result<i64> {
+        if let Some(pg) = self.postgres() {
+            return pg.count_unfinished();
+        }
         Ok(self
             .conn()
             .prepare_cached(

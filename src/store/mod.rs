@@ -10,6 +10,7 @@ pub(crate) mod breakpoints;
 pub(crate) mod busy;
 pub(crate) mod cascade;
 pub(crate) mod checkpointer;
+pub mod copy;
 pub(crate) mod data;
 pub(crate) mod data_writer;
 pub(crate) mod definitions;
@@ -27,6 +28,7 @@ pub mod prune;
 pub mod runs;
 pub(crate) mod skips;
 pub(crate) mod step_values;
+pub mod tallies;
 pub mod steps;
 pub(crate) mod transactions;
 pub(crate) mod ui_state;
@@ -152,8 +154,18 @@ impl Store {
         &self.path
     }
 
-    /// The path of the project's data database beside this store.
+    /// The project's data database: the `[data] url` of its `flowdeck.toml` as last
+    /// imported, else a SQLite file beside the store (for a store on PostgreSQL, which has
+    /// no folder: `flowdeck.data.db` in the current folder).
     pub fn data_path(&self) -> PathBuf {
+        if let Ok(project) = self.project()
+            && let Some(url) = project.config.data.url
+        {
+            return PathBuf::from(url);
+        }
+        if self.is_postgres() {
+            return PathBuf::from("flowdeck.data.db");
+        }
         data_path_for(&self.path)
     }
 
@@ -172,6 +184,20 @@ impl Store {
         match &self.room {
             Room::Postgres(pg) => Some(pg),
             Room::Sqlite(_) => None,
+        }
+    }
+
+    /// On PostgreSQL, what wakes whoever waits for another process's commit (a queued run
+    /// to take up): told of every commit announced from now on. `None` on SQLite, which
+    /// has nothing to listen to (callers look again now and then).
+    pub fn commits_heard(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        let pg = self.postgres()?;
+        match pg.commits_heard() {
+            Ok(n) => Some(n),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for other processes' commits");
+                None
+            }
         }
     }
 
@@ -210,6 +236,12 @@ impl Store {
             }
         }
     }
+}
+
+/// Whether there is a store at `path`: a file that exists, or any PostgreSQL URL (the
+/// server holds the store, or makes it on first use).
+pub fn store_exists(path: &Path) -> bool {
+    path.to_str().is_some_and(postgres::is_postgres_url) || path.exists()
 }
 
 /// `flowdeck.db` → `flowdeck.data.db`; any other name gets `.data.db` appended.

@@ -20,6 +20,9 @@ pub struct StoredProject {
 impl Store {
     /// Save the project's settings.
     pub fn save_project(&self, p: &StoredProject) -> Result<()> {
+        if let Some(pg) = self.postgres() {
+            return pg.save_project(p);
+        }
         let config = serde_json::to_string(&p.config).unwrap_or_else(|_| "{}".into());
         self.conn()
             .prepare_cached(
@@ -42,6 +45,9 @@ impl Store {
     /// A random token made when the store was created: what tells its runs from those of
     /// any other store (the `Idempotency-Key` of their `http` steps begins with it).
     pub fn identity_token(&self) -> Result<String> {
+        if let Some(pg) = self.postgres() {
+            return pg.identity_token();
+        }
         Ok(self
             .conn()
             .prepare_cached("SELECT token FROM store_identity WHERE id = 1")?
@@ -50,6 +56,9 @@ impl Store {
 
     /// The project's settings (defaults when nothing was imported yet).
     pub fn project(&self) -> Result<StoredProject> {
+        if let Some(pg) = self.postgres() {
+            return pg.project();
+        }
         type Row = (String, Option<String>, Option<String>, Option<String>);
         let row: Option<Row> = self
             .conn()

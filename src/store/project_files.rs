@@ -9,6 +9,9 @@ use std::path::PathBuf;
 impl Store {
     /// Keep `files`, each replacing the one at its path.
     pub fn keep_files(&self, files: &[KeptFile]) -> Result<()> {
+        if let Some(pg) = self.postgres() {
+            return pg.keep_files(files);
+        }
         let mut stmt = self.conn().prepare_cached(
             "INSERT INTO project_files (path, text, updated_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (path) DO UPDATE SET text = ?2, updated_at = ?3",
@@ -22,6 +25,9 @@ impl Store {
 
     /// The kept files whose paths start with `prefix`, by path.
     pub fn kept_files(&self, prefix: &str) -> Result<Vec<KeptFile>> {
+        if let Some(pg) = self.postgres() {
+            return pg.kept_files(prefix);
+        }
         let mut stmt = self.conn().prepare_cached(
             "SELECT path, text FROM project_files WHERE substr(path, 1, length(?1)) = ?1 ORDER BY path",
         )?;

@@ -11,6 +11,9 @@
 //! count keeps the newest N events (and the newest N runs no event started); the rule on
 //! size removes the oldest until the pages in use fit.
 //!
+//! The rules are the same in both rooms: [`batch`] asks a [`PruneRoom`] for the rows and
+//! removes through it (SQLite here, PostgreSQL in `store::postgres::prune`).
+//!
 //! Over 600 lines only with its tests, which stay beside the rules they pin down.
 
 use super::Store;
@@ -108,8 +111,9 @@ pub struct Batch {
     pub more: bool,
 }
 
-/// A run the batch may remove: finished, not pinned, not its definition's last run.
-const REMOVABLE: &str = "runs.finished_at IS NOT NULL
+/// A run the batch may remove: finished, not pinned, not its definition's last run (the
+/// same SQL in both rooms).
+pub(crate) const REMOVABLE: &str = "runs.finished_at IS NOT NULL
     AND NOT EXISTS (SELECT 1 FROM pins WHERE pins.run_id = runs.id)
     AND runs.id <> (SELECT max(last.id) FROM runs AS last
                      WHERE last.definition_id = runs.definition_id)";
@@ -124,11 +128,14 @@ impl Store {
         cursor: &mut Cursor,
         dry_run: bool,
     ) -> Result<Batch> {
+        if let Some(pg) = self.postgres() {
+            return pg.prune_batch(rules, cursor, dry_run);
+        }
         let tx = rusqlite::Transaction::new_unchecked(
             self.conn(),
             rusqlite::TransactionBehavior::Immediate,
         )?;
-        let done = batch(&tx, rules, cursor, BATCH)?;
+        let done = batch(&*tx, rules, cursor, BATCH)?;
         if dry_run {
             tx.rollback()?;
         } else {
@@ -144,6 +151,9 @@ impl Store {
         rules: &Retention,
         cursor: Cursor,
     ) -> Result<(Batch, Cursor)> {
+        if let Some(pg) = self.postgres() {
+            return pg.prune_within(rules, cursor);
+        }
         let mut next = cursor;
         let done = batch(self.conn(), rules, &mut next, BACKGROUND_BATCH)?;
         Ok((done, next))
@@ -152,6 +162,9 @@ impl Store {
     /// Give a few free pages back to the file system when they have piled up (see
     /// [`PILED_UP_PAGES`]); returns the pages given back.
     pub(crate) fn give_back_piled_up(&self) -> Result<i64> {
+        if let Some(pg) = self.postgres() {
+            return pg.give_back_piled_up();
+        }
         let pages: i64 = self
             .conn()
             .query_row("PRAGMA page_count", [], |r| r.get(0))?;
@@ -168,11 +181,17 @@ impl Store {
     /// Give back to the file system up to `pages` free pages (a store in incremental
     /// auto-vacuum mode; a no-op otherwise). Returns the pages given back.
     pub fn give_back_space(&self, pages: i64) -> Result<i64> {
+        if let Some(pg) = self.postgres() {
+            return pg.give_back_space(pages);
+        }
         give_back(self.conn(), pages)
     }
 
     /// Pin a run (never pruned) or unpin it. Returns whether the run exists.
     pub fn set_pinned(&self, run_id: i64, pinned: bool) -> Result<bool> {
+        if let Some(pg) = self.postgres() {
+            return pg.set_pinned(run_id, pinned);
+        }
         let exists: Option<i64> = self
             .conn()
             .query_row("SELECT id FROM runs WHERE id = ?1", [run_id], |r| r.get(0))
@@ -194,6 +213,9 @@ impl Store {
 
     /// Whether a run is pinned.
     pub fn is_pinned(&self, run_id: i64) -> Result<bool> {
+        if let Some(pg) = self.postgres() {
+            return pg.is_pinned(run_id);
+        }
         Ok(self
             .conn()
             .prepare_cached("SELECT 1 FROM pins WHERE run_id = ?1")?
@@ -202,11 +224,17 @@ impl Store {
 
     /// The bytes of the pages in use (the file's size less its free pages).
     pub fn bytes_in_use(&self) -> Result<u64> {
+        if let Some(pg) = self.postgres() {
+            return pg.bytes_in_use();
+        }
         bytes_in_use(self.conn())
     }
 
     /// The store file's size on disk, in bytes (the main file, not its WAL).
     pub fn file_bytes(&self) -> Result<u64> {
+        if let Some(pg) = self.postgres() {
+            return pg.file_bytes();
+        }
         let pages: i64 = self
             .conn()
             .query_row("PRAGMA page_count", [], |r| r.get(0))?;
@@ -220,6 +248,9 @@ impl Store {
     /// auto-vacuum, which every store created since retention has; an older one needs one
     /// [`Store::vacuum`]).
     pub fn gives_back_space(&self) -> Result<bool> {
+        if let Some(pg) = self.postgres() {
+            return pg.gives_back_space();
+        }
         let mode: i64 = self
             .conn()
             .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
@@ -229,29 +260,60 @@ impl Store {
     /// Rewrite the whole file (SQLite's `VACUUM`), in incremental auto-vacuum mode from then
     /// on. Holds the store's write lock for as long as it takes.
     pub fn vacuum(&self) -> Result<()> {
+        if let Some(pg) = self.postgres() {
+            return pg.vacuum();
+        }
         self.conn()
             .execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;")?;
         Ok(())
     }
 }
 
-/// Run one batch on `conn`, inside the caller's transaction (the writer's group commit, or
+/// The rows a window walks, oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Walked {
+    /// Events, by id (their time: `emitted_at`).
+    Events,
+    /// Runs without an event, by id (their time: `queued_at`).
+    LoneRuns,
+}
+
+/// What a batch needs of a room: the rules are the same in both (here), the statements are
+/// each room's own.
+pub(crate) trait PruneRoom {
+    /// Whether the records take more than `max` bytes.
+    fn over_size(&self, max: u64) -> Result<bool>;
+
+    /// Up to `limit` of the rows `walked` with ids after `after`, oldest first: id and time.
+    fn oldest(&self, walked: Walked, after: i64, limit: i64) -> Result<Vec<(i64, i64)>>;
+
+    /// The id of the row `keep` places from the newest (the newest `keep_last` lets go).
+    fn newest_removable(&self, walked: Walked, keep: i64) -> Result<Option<i64>>;
+
+    /// Remove the events with ids in `(after, upto]` whose runs may all go, with those runs,
+    /// their step records and shared values, and the events' skips.
+    fn remove_events(&self, after: i64, upto: i64) -> Result<Pruned>;
+
+    /// Remove the runs without an event with ids in `(after, upto]` that may go.
+    fn remove_lone_runs(&self, after: i64, upto: i64) -> Result<Pruned>;
+}
+
+/// Run one batch in `room`, inside the caller's transaction (the writer's group commit, or
 /// [`Store::prune_batch`]'s own).
 pub(crate) fn batch(
-    conn: &Connection,
+    room: &impl PruneRoom,
     rules: &Retention,
     cursor: &mut Cursor,
     limit: i64,
 ) -> Result<Batch> {
     let over_size = match rules.max_bytes {
-        Some(max) => bytes_in_use(conn)? > max,
+        Some(max) => room.over_size(max)?,
         None => false,
     };
     let mut pruned = Pruned::default();
     let events = window(
-        conn,
-        "SELECT id, emitted_at FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
-        "SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?1",
+        room,
+        Walked::Events,
         Reach {
             rules,
             over_size,
@@ -261,13 +323,12 @@ pub(crate) fn batch(
         },
     )?;
     if let Some(upto) = events.upto {
-        pruned.add(remove_events(conn, cursor.event, upto)?);
+        pruned.add(room.remove_events(cursor.event, upto)?);
         cursor.event = upto;
     }
     let runs = window(
-        conn,
-        "SELECT id, queued_at FROM runs WHERE event_id IS NULL AND id > ?1 ORDER BY id LIMIT ?2",
-        "SELECT id FROM runs WHERE event_id IS NULL ORDER BY id DESC LIMIT 1 OFFSET ?1",
+        room,
+        Walked::LoneRuns,
         Reach {
             rules,
             over_size,
@@ -277,7 +338,7 @@ pub(crate) fn batch(
         },
     )?;
     if let Some(upto) = runs.upto {
-        pruned.add(remove_lone_runs(conn, cursor.run, upto)?);
+        pruned.add(room.remove_lone_runs(cursor.run, upto)?);
         cursor.run = upto;
     }
     Ok(Batch {
@@ -305,12 +366,7 @@ struct Reach<'r> {
     boundary: &'r mut Option<Option<i64>>,
 }
 
-fn window(
-    conn: &Connection,
-    oldest: &str,
-    newest_removable: &str,
-    reach: Reach<'_>,
-) -> Result<Window> {
+fn window(room: &impl PruneRoom, walked: Walked, reach: Reach<'_>) -> Result<Window> {
     let Reach {
         rules,
         over_size,
@@ -318,10 +374,7 @@ fn window(
         limit,
         boundary,
     } = reach;
-    let rows: Vec<(i64, i64)> = conn
-        .prepare_cached(oldest)?
-        .query_map(params![after, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+    let rows = room.oldest(walked, after, limit)?;
     let Some(&(last, _)) = rows.last() else {
         return Ok(Window {
             upto: None,
@@ -336,10 +389,8 @@ fn window(
         let found = match *boundary {
             Some(found) => found,
             None => {
-                let found: Option<i64> = conn
-                    .prepare_cached(newest_removable)?
-                    .query_row([i64::try_from(keep).unwrap_or(i64::MAX)], |r| r.get(0))
-                    .optional()?;
+                let found =
+                    room.newest_removable(walked, i64::try_from(keep).unwrap_or(i64::MAX))?;
                 *boundary = Some(found);
                 found
             }
@@ -364,6 +415,50 @@ fn window(
     }
     let full = upto == Some(last) && i64::try_from(rows.len()).unwrap_or(0) == limit;
     Ok(Window { upto, full })
+}
+
+/// The SQLite room: with the foreign keys' actions done by hand (a background batch runs
+/// with them off: they cost two thirds of a prune).
+impl PruneRoom for Connection {
+    fn over_size(&self, max: u64) -> Result<bool> {
+        Ok(bytes_in_use(self)? > max)
+    }
+
+    fn oldest(&self, walked: Walked, after: i64, limit: i64) -> Result<Vec<(i64, i64)>> {
+        let sql = match walked {
+            Walked::Events => {
+                "SELECT id, emitted_at FROM events WHERE id > ?1 ORDER BY id LIMIT ?2"
+            }
+            Walked::LoneRuns => {
+                "SELECT id, queued_at FROM runs WHERE event_id IS NULL AND id > ?1 ORDER BY id LIMIT ?2"
+            }
+        };
+        Ok(self
+            .prepare_cached(sql)?
+            .query_map(params![after, limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn newest_removable(&self, walked: Walked, keep: i64) -> Result<Option<i64>> {
+        let sql = match walked {
+            Walked::Events => "SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?1",
+            Walked::LoneRuns => {
+                "SELECT id FROM runs WHERE event_id IS NULL ORDER BY id DESC LIMIT 1 OFFSET ?1"
+            }
+        };
+        Ok(self
+            .prepare_cached(sql)?
+            .query_row([keep], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn remove_events(&self, after: i64, upto: i64) -> Result<Pruned> {
+        remove_events(self, after, upto)
+    }
+
+    fn remove_lone_runs(&self, after: i64, upto: i64) -> Result<Pruned> {
+        remove_lone_runs(self, after, upto)
+    }
 }
 
 /// Remove the events with ids in `(after, upto]` whose runs may all go, with those runs,

@@ -64,7 +64,8 @@ pub(crate) const RUN_COLUMNS_OWN_PARAMS: &str =
     "r.id, r.kind, r.target, r.version, r.event_id, r.mode, r.status, r.params,
     r.output, r.error, r.queued_at, r.started_at, r.finished_at, r.attempt, r.rerun_of, r.from_step";
 
-type RawRun = (RunRecord, String, Option<String>);
+/// A run row before its JSON is parsed: the record, its params' text and its output's.
+pub(crate) type RawRun = (RunRecord, String, Option<String>);
 
 pub(crate) fn raw_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRun> {
     let kind: String = r.get(1)?;
@@ -134,11 +135,17 @@ pub(crate) fn params_in<'e>(
 impl Store {
     /// Mark a run as running under `owner`'s lease.
     pub fn start_run(&self, id: i64, owner: &str, lease_expires: Timestamp) -> Result<()> {
+        if let Some(pg) = self.postgres() {
+            return pg.start_run_at(id, Timestamp::now(), owner, lease_expires);
+        }
         start_run_at(self, id, Timestamp::now(), owner, lease_expires)
     }
 
     /// Set a run's status (for pause and resume).
     pub fn set_run_status(&self, id: i64, status: RunStatus) -> Result<()> {
+        if let Some(pg) = self.postgres() {
+            return pg.set_run_status(id, status);
+        }
         self.conn()
             .prepare_cached("UPDATE runs SET status = ?2 WHERE id = ?1")?
             .execute(params![id, status.as_str()])?;
@@ -147,6 +154,9 @@ impl Store {
 
     /// One run, without its steps.
     pub fn run(&self, id: i64) -> Result<Option<RunRecord>> {
+        if let Some(pg) = self.postgres() {
+            return pg.run(id);
+        }
         let sql = format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.id = ?1");
         self.conn()
             .prepare_cached(&sql)?
@@ -158,6 +168,9 @@ impl Store {
 
     /// Name the run a rerun runs again, and the step it started at.
     pub fn set_rerun_of(&self, id: i64, of: i64, from_step: Option<&str>) -> Result<()> {
+        if let Some(pg) = self.postgres() {
+            return pg.set_rerun_of(id, of, from_step);
+        }
         self.conn()
             .prepare_cached("UPDATE runs SET rerun_of = ?2, from_step = ?3 WHERE id = ?1")?
             .execute(params![id, of, from_step])?;
@@ -166,6 +179,9 @@ impl Store {
 
     /// One run with every step record.
     pub fn run_with_steps(&self, id: i64) -> Result<Option<RunRecord>> {
+        if let Some(pg) = self.postgres() {
+            return pg.run_with_steps(id);
+        }
         let Some(mut run) = self.run(id)? else {
             return Ok(None);
         };
@@ -175,6 +191,9 @@ impl Store {
 
     /// The runs an event started (without steps), in id order.
     pub fn runs_of_event(&self, event_id: i64) -> Result<Vec<RunRecord>> {
+        if let Some(pg) = self.postgres() {
+            return pg.runs_of_event(event_id);
+        }
         // sorted here: the event's index gives them by definition, and SQLite's sorter
         // would hold every whole row (params and all) at once
         let sql = format!("SELECT {RUN_COLUMNS} FROM runs r WHERE r.event_id = ?1");
@@ -195,6 +214,9 @@ impl Store {
     /// definition_id = ?1` in one statement for both cases would read the whole table
     /// backwards instead, for a workflow with few runs).
     pub fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
+        if let Some(pg) = self.postgres() {
+            return pg.list_runs(filter);
+        }
         let status = filter.status.map(RunStatus::as_str);
         let before = filter.before.unwrap_or(i64::MAX);
         let mut stmt = self
@@ -239,6 +261,9 @@ static FINISH_RUN: &str = "UPDATE runs SET status = ?2, output = ?3, error = ?4,
 
 /// [`Store::insert_run`] with statements from `db`.
 pub(crate) fn insert_run(db: &impl Prepared, r: &NewRun<'_>) -> Result<(i64, bool)> {
+    if let Some(pg) = db.store().postgres() {
+        return pg.insert_run(r);
+    }
     // a plain INSERT (an upsert clause costs more on every run); the rare second run of an
     // (event, workflow) pair fails the unique index and finds the first
     let inserted = db.with_statement(INSERT_RUN, |stmt| {
@@ -280,6 +305,9 @@ pub(crate) fn start_run_at(
     owner: &str,
     lease_expires: Timestamp,
 ) -> Result<()> {
+    if let Some(pg) = db.store().postgres() {
+        return pg.start_run_at(id, at, owner, lease_expires);
+    }
     db.with_statement(START_RUN, |stmt| {
         stmt.execute(params![id, at.0, owner, lease_expires.0])
     })?;
@@ -295,6 +323,9 @@ pub(crate) fn finish_run_started(
     output: Option<&str>,
     error: Option<&str>,
 ) -> Result<()> {
+    if let Some(pg) = db.store().postgres() {
+        return pg.finish_run_started(id, started_at, status, output, error);
+    }
     db.with_statement(FINISH_RUN, |stmt| {
         stmt.execute(params![
             id,

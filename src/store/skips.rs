@@ -16,6 +16,9 @@ pub(crate) fn skip_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SkipRecord> {
 impl Store {
     /// Record that workflow `definition_id` did not run on an event.
     pub fn insert_skip(&self, definition_id: i64, skip: &SkipRecord) -> Result<()> {
+        if let Some(pg) = self.postgres() {
+            return pg.insert_skip(definition_id, skip);
+        }
         self.conn()
             .prepare_cached(
                 "INSERT OR IGNORE INTO skips (event_id, definition_id, workflow, reason) VALUES (?1, ?2, ?3, ?4)",
@@ -26,6 +29,9 @@ impl Store {
 
     /// The skips of one event.
     pub fn skips_of_event(&self, event_id: i64) -> Result<Vec<SkipRecord>> {
+        if let Some(pg) = self.postgres() {
+            return pg.skips_of_event(event_id);
+        }
         let mut stmt = self.conn().prepare_cached(
             "SELECT event_id, workflow, reason FROM skips WHERE event_id = ?1 ORDER BY workflow",
         )?;

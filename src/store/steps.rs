@@ -29,20 +29,27 @@ pub struct EncodedSteps {
 const INITIAL_TEXT: usize = 512;
 
 /// A byte range of [`EncodedSteps::text`]; `None` stands for NULL.
-type Span = Option<(u32, u32)>;
+pub(crate) type Span = Option<(u32, u32)>;
 
 /// One record's columns: its text ones as spans of the shared buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct EncodedRow {
-    seq: u32,
-    status: &'static str,
-    attempt: u32,
-    started_at: i64,
-    duration_us: i64,
+pub(crate) struct EncodedRow {
+    pub(crate) seq: u32,
+    pub(crate) status: &'static str,
+    pub(crate) attempt: u32,
+    pub(crate) started_at: i64,
+    pub(crate) duration_us: i64,
     /// step, path, action, input, output, error, vars, iteration
-    text: [Span; 8],
+    pub(crate) text: [Span; 8],
     /// Which of them hold a [`Part`] (bound as a BLOB): bit `i` for `text[i]`.
     shared: u8,
+}
+
+impl EncodedRow {
+    /// Whether `text[i]` holds a [`Part`] rather than JSON text.
+    pub(crate) fn is_part(&self, i: usize) -> bool {
+        i < 8 && self.shared & (1 << i) != 0
+    }
 }
 
 impl EncodedSteps {
@@ -198,8 +205,29 @@ impl EncodedSteps {
     }
 
     /// The text of a span as a string (it was written from strings and JSON: UTF-8).
-    fn str(&self, span: Span) -> Option<&str> {
-        span.and_then(|(a, b)| std::str::from_utf8(&self.text[a as usize..b as usize]).ok())
+    pub(crate) fn str(&self, span: Span) -> Option<&str> {
+        span.and_then(|(a, b)| std::str::from_utf8(self.bytes_at(a, b)).ok())
+    }
+
+    /// The bytes of a span.
+    pub(crate) fn bytes(&self, span: Span) -> Option<&[u8]> {
+        span.map(|(a, b)| self.bytes_at(a, b))
+    }
+
+    fn bytes_at(&self, a: u32, b: u32) -> &[u8] {
+        self.text.get(a as usize..b as usize).unwrap_or_default()
+    }
+
+    /// The records, as encoded.
+    pub(crate) fn rows(&self) -> &[EncodedRow] {
+        &self.rows
+    }
+
+    /// The large values the records share, once each: their hash and text.
+    pub(crate) fn values(&self) -> impl Iterator<Item = (i64, &[u8])> {
+        self.values
+            .iter()
+            .map(|(hash, (a, b))| (*hash, self.bytes_at(*a, *b)))
     }
 
     /// The text of a span, bound as SQL text (NULL for `None`).
@@ -210,7 +238,7 @@ impl EncodedSteps {
     /// The text of a span, bound as a BLOB with `blob` (a [`Part`]).
     fn sql_as(&self, span: Span, blob: bool) -> Option<SqlText<'_>> {
         span.map(|(a, b)| SqlText {
-            bytes: &self.text[a as usize..b as usize],
+            bytes: self.bytes_at(a, b),
             blob,
         })
     }
@@ -259,7 +287,7 @@ fn insert_sql(rows: usize) -> &'static str {
 }
 
 impl Store {
-    /// Record one step of run `run_id`.
+    /// Record one step of run `run_id` (in either room: [`insert_encoded_steps`] routes).
     pub fn insert_step(&self, run_id: i64, s: &StepRecord) -> Result<()> {
         let mut encoded = EncodedSteps::default();
         encoded.push(s);
@@ -268,6 +296,9 @@ impl Store {
 
     /// Every step record of a run, in `seq` order.
     pub fn steps_of(&self, run_id: i64) -> Result<Vec<StepRecord>> {
+        if let Some(pg) = self.postgres() {
+            return pg.steps_of(run_id);
+        }
         let mut stmt = self.conn().prepare_cached(
             "SELECT seq, step, path, action, status, input, output, error, vars, iteration, attempt,
                     started_at, duration_us
@@ -324,6 +355,9 @@ pub(crate) fn insert_encoded_steps(
     run_id: i64,
     steps: &EncodedSteps,
 ) -> Result<()> {
+    if let Some(pg) = db.store().postgres() {
+        return pg.insert_encoded_steps(run_id, steps);
+    }
     for (hash, span) in &steps.values {
         db.with_statement(
             "INSERT OR IGNORE INTO step_values (run_id, hash, body) VALUES (?1, ?2, ?3)",

@@ -7,6 +7,9 @@ use rusqlite::{OptionalExtension, params};
 impl Store {
     /// A remembered value.
     pub fn ui_get(&self, key: &str) -> Result<Option<String>> {
+        if let Some(pg) = self.postgres() {
+            return pg.ui_get(key);
+        }
         Ok(self
             .conn()
             .prepare_cached("SELECT value FROM ui_state WHERE key = ?1")?
@@ -16,6 +19,9 @@ impl Store {
 
     /// Remember a value.
     pub fn ui_set(&self, key: &str, value: &str) -> Result<()> {
+        if let Some(pg) = self.postgres() {
+            return pg.ui_set(key, value);
+        }
         self.conn()
             .prepare_cached(
                 "INSERT INTO ui_state (key, value, updated_at) VALUES (?1, ?2, ?3)

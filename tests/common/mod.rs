@@ -9,25 +9,43 @@ use flowdeck::engine::Engine;
 use flowdeck::engine::import::import_project;
 use flowdeck::model::project;
 use flowdeck::store::Store;
+use flowdeck::store::postgres::scratch::ScratchDatabase;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// A temporary folder with a store path inside; dropped at the end of the test.
+/// A temporary folder with a store path inside (or a scratch PostgreSQL database); dropped
+/// at the end of the test.
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
+    /// The store's database when it is on PostgreSQL.
+    pub pg: Option<ScratchDatabase>,
 }
 
 impl Sandbox {
     pub fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("temp dir"),
+            pg: None,
         }
     }
 
-    /// `<dir>/flowdeck.db`
+    /// A sandbox whose store is a fresh database on the PostgreSQL server of
+    /// `FLOWDECK_TEST_PG`; none (and a line saying `test` was skipped) without one.
+    pub fn on_postgres(test: &str) -> Option<Self> {
+        let pg = ScratchDatabase::for_test(test)?;
+        Some(Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+            pg: Some(pg),
+        })
+    }
+
+    /// The store: `<dir>/flowdeck.db`, or the URL of its PostgreSQL database.
     pub fn db(&self) -> PathBuf {
-        self.dir.path().join("flowdeck.db")
+        match &self.pg {
+            Some(pg) => PathBuf::from(pg.url()),
+            None => self.dir.path().join("flowdeck.db"),
+        }
     }
 
     /// `<dir>/<rel>`
@@ -100,6 +118,14 @@ impl Sandbox {
     /// `deploy --all`, as a new user would; panics when one fails.
     pub fn deployed(init: &[&str], folder: &str) -> Self {
         let s = Sandbox::new();
+        s.init_import_deploy(init, folder);
+        s
+    }
+
+    /// `init <init…>`, `import <folder>` and `deploy --all` in this sandbox; panics when one
+    /// fails.
+    pub fn init_import_deploy(&self, init: &[&str], folder: &str) {
+        let s = self;
         let init: Vec<&str> = std::iter::once("init")
             .chain(init.iter().copied())
             .collect();
@@ -107,7 +133,6 @@ impl Sandbox {
             let out = s.cli(args);
             assert!(out.status.success(), "{args:?}: {}", text(&out));
         }
-        s
     }
 
     /// Import a project folder into the sandbox store and deploy everything; panics on faults.

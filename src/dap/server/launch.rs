@@ -51,7 +51,7 @@ impl<W: AsyncWrite + Unpin> Server<W> {
             .db
             .clone()
             .unwrap_or_else(|| PathBuf::from("flowdeck.db"));
-        if !db.exists() {
+        if !crate::store::store_exists(&db) {
             return Err(format!(
                 "launch: the store {} does not exist (give \"db\")",
                 db.display()

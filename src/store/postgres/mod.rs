@@ -11,7 +11,15 @@
 //! Every committed write announces itself with `NOTIFY flowdeck`; a connection that watches
 //! for changes (the studio, the routes of `serve`) `LISTEN`s and counts what it hears.
 
+mod activity;
+mod breakpoints;
+mod definitions;
 mod events;
+mod prune;
+mod steps;
+mod project;
+mod leases;
+mod runs;
 pub(crate) mod schema;
 pub mod scratch;
 
@@ -75,6 +83,8 @@ pub struct PgStore {
     prepared: Mutex<HashMap<&'static str, Statement>>,
     /// Notifications heard on [`CHANNEL`] (other processes' commits, once listening).
     heard: Arc<AtomicI64>,
+    /// Told of each notification heard (wakes those waiting for other processes' commits).
+    woken: Arc<tokio::sync::Notify>,
     /// Whether this connection listens on [`CHANNEL`].
     listening: AtomicBool,
     /// Whether a transaction is open.
@@ -112,12 +122,14 @@ impl PgStore {
         )))?;
         let heard = Arc::new(AtomicI64::new(0));
         let counter = heard.clone();
+        let woken = Arc::new(tokio::sync::Notify::new());
+        let wake = woken.clone();
         let (tx, rx) = tokio::sync::oneshot::channel();
         runtime()?.spawn(async move {
             match config.connect(NoTls).await {
                 Ok((client, connection)) => {
                     let _ = tx.send(Ok(client));
-                    drive(connection, counter).await;
+                    drive(connection, counter, wake).await;
                 }
                 Err(e) => {
                     let _ = tx.send(Err(e));
@@ -133,6 +145,7 @@ impl PgStore {
             shown,
             prepared: Mutex::new(HashMap::new()),
             heard,
+            woken,
             listening: AtomicBool::new(false),
             in_transaction: AtomicBool::new(false),
             aborted: AtomicBool::new(false),
@@ -284,10 +297,24 @@ impl PgStore {
     /// A number that changes when another process commits (this connection listens from
     /// its first call on).
     pub(crate) fn data_version(&self) -> Result<i64> {
-        if !self.listening.swap(true, Ordering::AcqRel) {
-            self.batch(&format!("LISTEN {CHANNEL}"))?;
-        }
+        self.listen()?;
         Ok(self.heard.load(Ordering::Acquire))
+    }
+
+    /// What tells of every commit announced from now on, by any process.
+    pub(crate) fn commits_heard(&self) -> Result<Arc<tokio::sync::Notify>> {
+        self.listen()?;
+        Ok(self.woken.clone())
+    }
+
+    fn listen(&self) -> Result<()> {
+        if !self.listening.swap(true, Ordering::AcqRel)
+            && let Err(e) = self.batch(&format!("LISTEN {CHANNEL}"))
+        {
+            self.listening.store(false, Ordering::Release);
+            return Err(e);
+        }
+        Ok(())
     }
 }
 
@@ -298,6 +325,7 @@ async fn drive(
         tokio_postgres::tls::NoTlsStream,
     >,
     heard: Arc<AtomicI64>,
+    woken: Arc<tokio::sync::Notify>,
 ) {
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
     use futures_util::StreamExt;
@@ -305,6 +333,10 @@ async fn drive(
         match message {
             Ok(AsyncMessage::Notification(_)) => {
                 heard.fetch_add(1, Ordering::AcqRel);
+                // wake every waiter, and keep a permit for one that was between two
+                // waits (it looks again at once rather than missing this commit)
+                woken.notify_waiters();
+                woken.notify_one();
             }
             Ok(AsyncMessage::Notice(notice)) => {
                 tracing::debug!(notice = %notice.message(), "PostgreSQL notice");

@@ -1,0 +1,168 @@
+//! The store on PostgreSQL, through the real binary: the same session gives the same JSON as
+//! on a SQLite file, and several `serve` processes share one queue on one database. These
+//! run whenever `FLOWDECK_TEST_PG` names a server (`.ci/run` starts one); without it each
+//! says it was skipped, and why.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::Sandbox;
+use flowdeck::engine::{EmitRequest, Engine};
+use flowdeck::model::RunStatus;
+use flowdeck::store::Store;
+use flowdeck::store::runs::RunFilter;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// A user's session across features, as `--json` documents, with what differs from one
+/// moment to the next (times, durations) blanked.
+fn session(s: &Sandbox) -> Vec<(String, i32, Value)> {
+    s.init_import_deploy(&["shop"], "shop");
+    let order = r#"{"sku":{"id":1},"quantity":60}"#;
+    let steps: &[&[&str]] = &[
+        &["list"],
+        &["call", "POST", "/orders", "--body", order],
+        &["emit", "sku_reorder", "--params", r#"{"sku": 2}"#],
+        &["emit", "nobody_listens", "--params", "{}"],
+        &["runs"],
+        &["events"],
+        &["show", "1"],
+        &["show", "2"],
+        &["show", "3"],
+        &["trace", "1"],
+        &["toggle", "notify_buyer", "off"],
+        &["list"],
+        &["versions", "reorder_supply"],
+        &["rerun", "2"],
+        &["replay", "2"],
+        &["runs", "--status", "succeeded"],
+        &["pin", "2"],
+        &["prune", "--keep-last", "1", "--dry-run"],
+    ];
+    steps
+        .iter()
+        .map(|args| {
+            let (code, out) = s.cli_json(args);
+            (args.join(" "), code, blank_moments(out))
+        })
+        .collect()
+}
+
+/// `v` with times and durations replaced by placeholders.
+fn blank_moments(v: Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let momentary = k.ends_with("_at")
+                        || k.contains("duration")
+                        || k.ends_with("_ms")
+                        || k.ends_with("_us")
+                        || k == "elapsed";
+                    let v = if momentary && !v.is_null() {
+                        json!("<moment>")
+                    } else {
+                        blank_moments(v)
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(blank_moments).collect()),
+        Value::String(s) if looks_like_a_time(&s) => json!("<moment>"),
+        other => other,
+    }
+}
+
+/// `2026-12-06T06:10:00.123Z` and the like.
+fn looks_like_a_time(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[..4].iter().all(u8::is_ascii_digit)
+}
+
+#[test]
+fn the_same_session_gives_the_same_json_on_postgresql_as_on_a_file() {
+    let Some(pg) = Sandbox::on_postgres("the_same_session_gives_the_same_json_on_postgresql_as_on_a_file")
+    else {
+        return;
+    };
+    let file = Sandbox::new();
+    let on_file = session(&file);
+    let on_pg = session(&pg);
+    for ((args, code, a), (_, pg_code, b)) in on_file.iter().zip(&on_pg) {
+        assert_eq!(code, pg_code, "`{args}`: exit codes differ:\nfile: {a:#}\npostgres: {b:#}");
+        assert_eq!(a, b, "`{args}` answers differently on PostgreSQL");
+    }
+}
+
+#[test]
+fn server_processes_on_one_postgresql_database_run_each_run_once() {
+    let Some(s) =
+        Sandbox::on_postgres("server_processes_on_one_postgresql_database_run_each_run_once")
+    else {
+        return;
+    };
+    let job = r#"{"name": "job", "on": "job", "steps": [
+        {"id": "n", "action": "set", "var": "n", "value": "{{$param.n}}"},
+        {"id": "pause", "action": "sleep", "ms": 2},
+        {"id": "done", "action": "return", "value": "{{$var.n}}"}]}"#;
+    let root = s.project("p", None, &[("workflows/job.json", job)]);
+    s.import_and_deploy(&root);
+    let events = 600;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let engine = Engine::open(&s.db(), 8).unwrap();
+        for n in 0..events {
+            let mut r = EmitRequest::new("job", json!({ "n": n }), "test");
+            r.queue_only = true;
+            engine.emit(r, None).await.unwrap();
+        }
+    });
+    let servers: Vec<_> = ["a", "b", "c"]
+        .iter()
+        .map(|name| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_flowdeck"))
+                .args(["--db", s.db().to_str().unwrap(), "serve", "--bind", "127.0.0.1:0"])
+                .current_dir(s.dir.path())
+                .env("FLOWDECK_LOG_FILE", s.path(&format!("{name}.log")))
+                .env("FLOWDECK_LOG", "info")
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let store = Store::open(&s.db()).unwrap();
+    let all = RunFilter {
+        limit: 10_000,
+        ..Default::default()
+    };
+    let mut finished = false;
+    for _ in 0..1200 {
+        let runs = store.list_runs(&all).unwrap();
+        if runs.len() == events && runs.iter().all(|r| r.status == RunStatus::Succeeded) {
+            finished = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for mut child in servers {
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        let _ = child.wait();
+    }
+    let runs = store.list_runs(&all).unwrap();
+    assert!(finished, "{} runs, not all succeeded", runs.len());
+    assert!(runs.iter().all(|r| r.attempt == 1), "a run ran twice");
+    let mut outputs: Vec<i64> = runs
+        .iter()
+        .map(|r| r.output.as_ref().and_then(Value::as_i64).unwrap())
+        .collect();
+    outputs.sort_unstable();
+    assert_eq!(outputs, (0..events as i64).collect::<Vec<_>>());
+}
