@@ -7,6 +7,7 @@
 mod common;
 
 use common::Sandbox;
+use common::tmux::{Tmux, available};
 use flowdeck::engine::{EmitRequest, Engine};
 use flowdeck::model::RunStatus;
 use flowdeck::store::Store;
@@ -15,7 +16,8 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// A user's session across features, as `--json` documents, with what differs from one
-/// moment to the next (times, durations) blanked.
+/// moment to the next (times, durations) and from one kind of storage to the other (its
+/// size in bytes) blanked.
 fn session(s: &Sandbox) -> Vec<(String, i32, Value)> {
     s.init_import_deploy(&["shop"], "shop");
     let order = r#"{"sku":{"id":1},"quantity":60}"#;
@@ -58,7 +60,8 @@ fn blank_moments(v: Value) -> Value {
                         || k.contains("duration")
                         || k.ends_with("_ms")
                         || k.ends_with("_us")
-                        || k == "elapsed";
+                        || k == "elapsed"
+                        || k.contains("bytes");
                     let v = if momentary && !v.is_null() {
                         json!("<moment>")
                     } else {
@@ -165,4 +168,58 @@ fn server_processes_on_one_postgresql_database_run_each_run_once() {
         .collect();
     outputs.sort_unstable();
     assert_eq!(outputs, (0..events as i64).collect::<Vec<_>>());
+}
+
+#[test]
+fn the_studio_on_postgresql_shows_another_servers_events_as_they_come() {
+    if !available() {
+        println!("skipped: tmux is not installed");
+        return;
+    }
+    let Some(s) =
+        Sandbox::on_postgres("the_studio_on_postgresql_shows_another_servers_events_as_they_come")
+    else {
+        return;
+    };
+    let out = s.cli(&["demo", "--no-studio"]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let command = format!(
+        "cd {dir} && FLOWDECK_LOG_FILE={log} {bin} --db '{db}'; echo STUDIO-EXITED $?; sleep 60",
+        dir = s.dir.path().display(),
+        log = s.path("studio.log").display(),
+        bin = env!("CARGO_BIN_EXE_flowdeck"),
+        db = s.db().display()
+    );
+    let t = Tmux::start("pg-studio", &command, 140, 40);
+    t.wait_for("Workflows 4 · endpoints 2");
+    // another server, on another connection, takes an event over HTTP
+    let server = s.serve(&[]);
+    let answer = http_post(server.port, "/events/sku_reorder", r#"{"sku": 2}"#);
+    let event: Value = serde_json::from_str(&answer).unwrap();
+    let id = event["id"].as_i64().unwrap();
+    let started = std::time::Instant::now();
+    t.wait_for(&format!("event #{id} sku_reorder {{\"sku\":2}}  from http"));
+    t.wait_for("reorder_supply  run #");
+    eprintln!(
+        "the studio showed the other server's event {} ms after it was acknowledged",
+        started.elapsed().as_millis()
+    );
+    t.keys(&["q"]);
+    t.wait_for("STUDIO-EXITED 0");
+}
+
+/// `POST path` with a JSON body to the server on `port`; the answer's body.
+fn http_post(port: u16, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut all = String::new();
+    stream.read_to_string(&mut all).unwrap();
+    assert!(all.starts_with("HTTP/1.1 2"), "{all}");
+    all.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
 }

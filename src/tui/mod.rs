@@ -45,7 +45,8 @@ pub fn initial_state(db: &Path, mouse: Option<bool>) -> State {
     let (keymap, mut faults) = Keymap::with_overrides(&config.keymap);
     faults.extend(config_fault);
     let theme = Theme::new(&config.theme, Theme::no_color_from_env());
-    let label = db.display().to_string();
+    // a PostgreSQL URL is shown without its password
+    let label = crate::store::postgres::shown_url(&db.display().to_string());
     let mut state = State::new(keymap, theme, mouse.unwrap_or(config.ui.mouse), label);
     if !faults.is_empty() {
         state.warn(format!("config: {}", faults.join("; ")));

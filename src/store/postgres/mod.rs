@@ -380,6 +380,21 @@ pub(crate) fn from_postgres(e: tokio_postgres::Error, shown: &str) -> StoreError
 #[cfg(test)]
 mod tests {
     use super::scratch::scratch_store;
+    use super::{is_postgres_url, shown_url};
+
+    #[test]
+    fn urls_are_told_from_paths_and_shown_without_their_password() {
+        assert!(is_postgres_url("postgres://u@h/db"));
+        assert!(is_postgres_url("PostgreSQL://u@h/db"));
+        assert!(!is_postgres_url("flowdeck.db"));
+        assert!(!is_postgres_url("./postgres://x"));
+        assert_eq!(
+            shown_url("postgres://alice:s3cret@db.example:5432/shop"),
+            "postgres://alice:***@db.example:5432/shop"
+        );
+        assert_eq!(shown_url("postgres://alice@h/shop"), "postgres://alice@h/shop");
+        assert_eq!(shown_url("/tmp/flowdeck.db"), "/tmp/flowdeck.db");
+    }
     use crate::store::Store;
     use std::path::Path;
 
