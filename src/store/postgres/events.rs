@@ -145,15 +145,14 @@ impl PgStore {
         rows.iter().map(|r| stored(r).map(|s| s.record)).collect()
     }
 
-    /// Every event name there is, in byte order as on SQLite whatever the database's
-    /// collation (a walk from one name to the next).
+    /// Every event name there is, in byte order as on SQLite (the column's collation is
+    /// "C"), each looked up in the names' index (a walk from one name to the next).
     pub(crate) fn event_names(&self) -> Result<Vec<String>> {
         let rows = self.query(
             "WITH RECURSIVE n(name) AS (
-                SELECT min(name COLLATE \"C\") FROM events
+                SELECT min(name) FROM events
                 UNION ALL
-                SELECT (SELECT min(name COLLATE \"C\") FROM events
-                         WHERE name COLLATE \"C\" > n.name) FROM n
+                SELECT (SELECT min(name) FROM events WHERE name > n.name) FROM n
                  WHERE n.name IS NOT NULL)
              SELECT name FROM n WHERE name IS NOT NULL",
             &[],
