@@ -90,7 +90,8 @@ fn looks_like_a_time(s: &str) -> bool {
 
 #[test]
 fn the_same_session_gives_the_same_json_on_postgresql_as_on_a_file() {
-    let Some(pg) = Sandbox::on_postgres("the_same_session_gives_the_same_json_on_postgresql_as_on_a_file")
+    let Some(pg) =
+        Sandbox::on_postgres("the_same_session_gives_the_same_json_on_postgresql_as_on_a_file")
     else {
         return;
     };
@@ -98,7 +99,10 @@ fn the_same_session_gives_the_same_json_on_postgresql_as_on_a_file() {
     let on_file = session(&file);
     let on_pg = session(&pg);
     for ((args, code, a), (_, pg_code, b)) in on_file.iter().zip(&on_pg) {
-        assert_eq!(code, pg_code, "`{args}`: exit codes differ:\nfile: {a:#}\npostgres: {b:#}");
+        assert_eq!(
+            code, pg_code,
+            "`{args}`: exit codes differ:\nfile: {a:#}\npostgres: {b:#}"
+        );
         assert_eq!(a, b, "`{args}` answers differently on PostgreSQL");
     }
 }
@@ -130,7 +134,13 @@ fn server_processes_on_one_postgresql_database_run_each_run_once() {
         .iter()
         .map(|name| {
             std::process::Command::new(env!("CARGO_BIN_EXE_flowdeck"))
-                .args(["--db", s.db().to_str().unwrap(), "serve", "--bind", "127.0.0.1:0"])
+                .args([
+                    "--db",
+                    s.db().to_str().unwrap(),
+                    "serve",
+                    "--bind",
+                    "127.0.0.1:0",
+                ])
                 .current_dir(s.dir.path())
                 .env("FLOWDECK_LOG_FILE", s.path(&format!("{name}.log")))
                 .env("FLOWDECK_LOG", "info")

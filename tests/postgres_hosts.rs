@@ -63,7 +63,9 @@ impl Hosts {
             let gateway = format!("{}.1", hosts.prefix);
             ok = ok
                 && ip(&["netns", "add", space])
-                && ip(&["link", "add", &outside, "type", "veth", "peer", "name", &inside])
+                && ip(&[
+                    "link", "add", &outside, "type", "veth", "peer", "name", &inside,
+                ])
                 && ip(&["link", "set", &inside, "netns", space])
                 && ip(&["link", "set", &outside, "master", &hosts.bridge, "up"])
                 && ip(&["-n", space, "addr", "add", &addr, "dev", &inside])
@@ -87,7 +89,16 @@ impl Hosts {
             env!("CARGO_BIN_EXE_flowdeck")
         );
         Command::new("ip")
-            .args(["netns", "exec", &self.spaces[i], "unshare", "--uts", "sh", "-c", &script])
+            .args([
+                "netns",
+                "exec",
+                &self.spaces[i],
+                "unshare",
+                "--uts",
+                "sh",
+                "-c",
+                &script,
+            ])
             .current_dir(s.dir.path())
             .env("FLOWDECK_LOG_FILE", s.path(&format!("server-{i}.log")))
             .env("FLOWDECK_LOG", "info")
@@ -228,7 +239,11 @@ fn three_hosts_share_one_queue_and_finish_a_killed_servers_runs() {
             p.await.unwrap();
         }
     });
-    assert_eq!(acked.load(Ordering::Relaxed), events, "every event acknowledged");
+    assert_eq!(
+        acked.load(Ordering::Relaxed),
+        events,
+        "every event acknowledged"
+    );
 
     let all = RunFilter {
         limit: 100_000,
@@ -245,7 +260,9 @@ fn three_hosts_share_one_queue_and_finish_a_killed_servers_runs() {
     }
     for (i, child) in servers.iter_mut().enumerate() {
         if i != killed {
-            let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
         }
         let _ = child.wait();
     }

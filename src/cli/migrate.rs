@@ -12,13 +12,20 @@ use std::process::ExitCode;
 /// `flowdeck migrate --from FILE --to URL [--history]`
 pub(super) fn migrate(from: &Path, to: &str, history: bool, json: bool) -> CommandResult {
     if !is_postgres_url(to) {
-        bail!("--to {to} is not a PostgreSQL URL: write it as postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE");
+        bail!(
+            "--to {to} is not a PostgreSQL URL: write it as postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+        );
     }
     if from.to_str().is_some_and(is_postgres_url) {
-        bail!("--from names a PostgreSQL database: migrate copies from a SQLite file (--from flowdeck.db)");
+        bail!(
+            "--from names a PostgreSQL database: migrate copies from a SQLite file (--from flowdeck.db)"
+        );
     }
     if !from.exists() {
-        bail!("no store at {}: give the file to copy with --from", from.display());
+        bail!(
+            "no store at {}: give the file to copy with --from",
+            from.display()
+        );
     }
     let source = Store::open(from).with_context(|| format!("cannot open {}", from.display()))?;
     let target = Store::open(Path::new(to))?;

@@ -136,7 +136,6 @@ impl std::fmt::Debug for Core {
 /// events wait in the store instead, when a worker takes queued runs up in this process.
 pub(crate) const MAX_HELD_RUNS: usize = 10_000;
 
-
 /// The lease a project asks for (`[engine] lease_ms`), at least a second.
 fn lease_of(config: &crate::model::ProjectConfig) -> Duration {
     Duration::from_millis(config.engine.lease_ms.max(1000))

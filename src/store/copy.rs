@@ -24,14 +24,7 @@ const DEFINITION_TABLES: &[&str] = &[
 ];
 
 /// Tables of the history.
-const HISTORY_TABLES: &[&str] = &[
-    "events",
-    "runs",
-    "steps",
-    "step_values",
-    "skips",
-    "pins",
-];
+const HISTORY_TABLES: &[&str] = &["events", "runs", "steps", "step_values", "skips", "pins"];
 
 /// Tables whose ids continue after the copy.
 const WITH_IDS: &[&str] = &["definitions", "events", "runs"];
@@ -88,11 +81,11 @@ pub fn copy_store(from: &Store, to: &Store, history: bool) -> Result<CopyReport>
             let rows = copy_table(from, to, table)?;
             report.tables.push(((*table).to_string(), rows));
         }
-        let token: String = from
-            .conn()
-            .query_row("SELECT token FROM store_identity WHERE id = 1", [], |r| {
-                r.get(0)
-            })?;
+        let token: String =
+            from.conn()
+                .query_row("SELECT token FROM store_identity WHERE id = 1", [], |r| {
+                    r.get(0)
+                })?;
         pg.execute_dynamic(
             "UPDATE store_identity SET token = $1 WHERE id = 1",
             &[&token],
@@ -125,7 +118,9 @@ fn copy_table(from: &Store, to: &Store, table: &str) -> Result<u64> {
     };
     let columns: Vec<String> = from
         .conn()
-        .prepare(&format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid"))?
+        .prepare(&format!(
+            "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
+        ))?
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let list = columns.join(", ");
@@ -154,7 +149,11 @@ fn copy_table(from: &Store, to: &Store, table: &str) -> Result<u64> {
                 .collect::<Result<Vec<Value>>>()?;
             let refs: Vec<&(dyn ToSql + Sync)> =
                 values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-            writer.as_mut().write(&refs).await.map_err(|e| pg.error(e))?;
+            writer
+                .as_mut()
+                .write(&refs)
+                .await
+                .map_err(|e| pg.error(e))?;
         }
         writer.finish().await.map_err(|e| pg.error(e))
     })
@@ -199,37 +198,39 @@ fn value_for(v: ValueRef<'_>, ty: &Type, table: &str, column: &str) -> Result<Va
         what: "a copied column",
         why: format!("{table}.{column} holds {found} where PostgreSQL's column is {ty}"),
     };
-    Ok(match (*ty == Type::INT8, *ty == Type::TEXT, *ty == Type::BYTEA) {
-        (true, _, _) => Value::Int(match v {
-            ValueRef::Null => None,
-            ValueRef::Integer(i) => Some(i),
-            ValueRef::Real(f) => Some(f as i64),
-            _ => return Err(mismatch("text")),
-        }),
-        (_, true, _) => Value::Text(match v {
-            ValueRef::Null => None,
-            ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
-            ValueRef::Integer(i) => Some(i.to_string()),
-            ValueRef::Real(f) => Some(f.to_string()),
-            ValueRef::Blob(_) => return Err(mismatch("bytes")),
-        }),
-        (_, _, true) => Value::Bytes(match v {
-            ValueRef::Null => None,
-            ValueRef::Text(t) => Some(t.to_vec()),
-            ValueRef::Blob(b) => {
-                let mut part = Vec::with_capacity(b.len() + 1);
-                part.push(1u8);
-                part.extend_from_slice(b);
-                Some(part)
-            }
-            _ => return Err(mismatch("a number")),
-        }),
-        _ if *ty == Type::FLOAT8 => Value::Real(match v {
-            ValueRef::Null => None,
-            ValueRef::Real(f) => Some(f),
-            ValueRef::Integer(i) => Some(i as f64),
-            _ => return Err(mismatch("text")),
-        }),
-        _ => return Err(mismatch("a value")),
-    })
+    Ok(
+        match (*ty == Type::INT8, *ty == Type::TEXT, *ty == Type::BYTEA) {
+            (true, _, _) => Value::Int(match v {
+                ValueRef::Null => None,
+                ValueRef::Integer(i) => Some(i),
+                ValueRef::Real(f) => Some(f as i64),
+                _ => return Err(mismatch("text")),
+            }),
+            (_, true, _) => Value::Text(match v {
+                ValueRef::Null => None,
+                ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Integer(i) => Some(i.to_string()),
+                ValueRef::Real(f) => Some(f.to_string()),
+                ValueRef::Blob(_) => return Err(mismatch("bytes")),
+            }),
+            (_, _, true) => Value::Bytes(match v {
+                ValueRef::Null => None,
+                ValueRef::Text(t) => Some(t.to_vec()),
+                ValueRef::Blob(b) => {
+                    let mut part = Vec::with_capacity(b.len() + 1);
+                    part.push(1u8);
+                    part.extend_from_slice(b);
+                    Some(part)
+                }
+                _ => return Err(mismatch("a number")),
+            }),
+            _ if *ty == Type::FLOAT8 => Value::Real(match v {
+                ValueRef::Null => None,
+                ValueRef::Real(f) => Some(f),
+                ValueRef::Integer(i) => Some(i as f64),
+                _ => return Err(mismatch("text")),
+            }),
+            _ => return Err(mismatch("a value")),
+        },
+    )
 }

@@ -1,13 +1,15 @@
 //! The project's data database (`flowdeck.data.db`): the only database `db.*` steps reach.
 //!
 //! SQL is literal and values enter only as bound parameters. `ATTACH` is refused, so steps
-//! can never reach the studio's own tables; `db.query` must be read-only.
+//! can never reach the studio's own tables; `db.query` must be read-only. A `postgres://…`
+//! data database has the same API and rules, in `store::postgres::data`.
 //!
 //! Over 600 lines only with its tests, which stay beside the code they pin down.
 
 pub(crate) use super::data_writer::Once;
 use super::data_writer::{DENIED_DONE_TABLE, DENIED_TRANSACTION, DONE_TABLE, DataWriter, Refusals};
 use super::load::Load;
+use super::postgres::data::{PgData, PgScratch};
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OpenFlags};
@@ -20,7 +22,7 @@ use std::time::Duration;
 /// A `db.*` step that failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DataError {
-    /// SQLite refused the SQL or its execution.
+    /// The database (SQLite or PostgreSQL) refused the SQL or its execution.
     #[error("{0}")]
     Sql(String),
     /// A write in `db.query`.
@@ -62,13 +64,15 @@ pub struct ExecResult {
 }
 
 /// The data database: a small pool of read connections (`db.query`, scripts) and, started
-/// on the first `db.exec`, the writer thread that group-commits steps' writes.
+/// on the first `db.exec`, the writer thread that group-commits steps' writes. On
+/// PostgreSQL (a `postgres://…` path) every operation goes to its room, `pg`.
 #[derive(Debug)]
 pub struct DataDb {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
     writer: OnceLock<DataWriter>,
     pace: Option<Load>,
+    pg: Option<PgData>,
 }
 
 const POOL_SIZE: usize = 8;
@@ -77,14 +81,23 @@ const SQLITE_ATTACH: i32 = 24;
 const SQLITE_DETACH: i32 = 25;
 
 impl DataDb {
-    /// Open (creating when missing) the data database at `path`.
+    /// Open (creating when missing) the data database at `path`: a file, or a
+    /// `postgres://…` URL (its database made when the server has none of that name).
     pub fn open(path: &Path) -> Result<DataDb, DataError> {
+        let pg = match path.to_str() {
+            Some(url) if super::postgres::is_postgres_url(url) => Some(PgData::open(url)?),
+            _ => None,
+        };
         let db = DataDb {
             path: path.to_path_buf(),
             idle: Mutex::new(Vec::new()),
             writer: OnceLock::new(),
             pace: None,
+            pg,
         };
+        if db.pg.is_some() {
+            return Ok(db);
+        }
         let conn = connect(&db.path, None)?;
         db.give_back(conn);
         Ok(db)
@@ -97,7 +110,7 @@ impl DataDb {
         self
     }
 
-    /// The file.
+    /// The file (or the PostgreSQL URL).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -129,23 +142,37 @@ impl DataDb {
 
     /// Run a read-only statement; rows come back as objects keyed by column name.
     pub fn query(&self, sql: &str, args: &[Value]) -> Result<Vec<Value>, DataError> {
+        if let Some(pg) = &self.pg {
+            return pg.query(sql, args);
+        }
         self.with(|conn| query_on(conn, sql, args))
     }
 
     /// A transaction of its own whose changes are never committed (see `Scratch`).
     pub fn scratch(&self) -> Result<Scratch, DataError> {
         let guard = Arc::new(Refusals::default());
+        if let Some(pg) = &self.pg {
+            return Ok(Scratch {
+                conn: Mutex::new(Connection::open_in_memory()?),
+                guard,
+                pg: Some(pg.scratch()?),
+            });
+        }
         let conn = connect(&self.path, Some(guard.clone()))?;
         conn.execute_batch("BEGIN")?;
         Ok(Scratch {
             conn: Mutex::new(conn),
             guard,
+            pg: None,
         })
     }
 
     /// Run a statement that changes data, in the next group commit of the data writer;
     /// answers once the change is on disk.
     pub async fn exec(&self, sql: &str, args: &[Value]) -> Result<ExecResult, DataError> {
+        if let Some(pg) = &self.pg {
+            return pg.exec(sql, args, None, self.pace.as_ref()).await;
+        }
         let args = args.iter().map(to_sql).collect();
         self.writer()?.exec(sql, args, None).await
     }
@@ -159,6 +186,9 @@ impl DataDb {
         args: &[Value],
         once: Once,
     ) -> Result<ExecResult, DataError> {
+        if let Some(pg) = &self.pg {
+            return pg.exec(sql, args, Some(once), self.pace.as_ref()).await;
+        }
         let args = args.iter().map(to_sql).collect();
         self.writer()?.exec(sql, args, Some(once)).await
     }
@@ -166,6 +196,9 @@ impl DataDb {
     /// Forget the notes of [`DataDb::exec_once`] statements of runs whose id is below `run`
     /// (finished runs never resume). Nothing to do when no statement ran in this process.
     pub async fn forget_done_before(&self, run: i64) -> Result<u64, DataError> {
+        if let Some(pg) = &self.pg {
+            return pg.forget_done_before(run).await;
+        }
         match self.writer.get() {
             Some(w) => w.forget_before(run).await,
             None => Ok(0),
@@ -190,6 +223,9 @@ impl DataDb {
     /// it writes (`CREATE TABLE IF NOT EXISTS`, then its rows) would otherwise fail with
     /// "database is locked" when a `db.exec` of a running workflow commits in between.
     pub fn run_script(&self, sql: &str) -> Result<(), DataError> {
+        if let Some(pg) = &self.pg {
+            return pg.run_script(sql);
+        }
         self.with(|conn| {
             conn.execute_batch("BEGIN IMMEDIATE")?;
             match conn.execute_batch(sql) {
@@ -206,11 +242,13 @@ impl DataDb {
 /// A transaction on the data database that is rolled back, never committed: a what-if
 /// run's `db.exec` writes into it, its `db.query` reads through it (seeing those writes),
 /// and nothing of it reaches the file. Steps' rules hold as everywhere: values bound, no
-/// transaction control, no `ATTACH`.
+/// transaction control, no `ATTACH`. On PostgreSQL its operations go to `pg` (and `conn`
+/// is an empty database in memory that nothing reaches).
 #[derive(Debug)]
 pub struct Scratch {
     conn: Mutex<Connection>,
     guard: Arc<Refusals>,
+    pg: Option<PgScratch>,
 }
 
 impl Scratch {
@@ -222,11 +260,15 @@ impl Scratch {
         Ok(Scratch {
             conn: Mutex::new(conn),
             guard,
+            pg: None,
         })
     }
 
     /// Run a script (`schema.sql`): statements separated by `;`.
     pub fn run_script(&self, sql: &str) -> Result<(), DataError> {
+        if let Some(pg) = &self.pg {
+            return pg.run_script(sql);
+        }
         let conn = self.conn.lock().map_err(|_| poisoned())?;
         conn.execute_batch(sql)?;
         Ok(())
@@ -236,6 +278,9 @@ impl Scratch {
     /// primary key and finds it there updates the columns it gives (so that a test may set
     /// one column of a seeded row); the others are inserted.
     pub fn insert_rows(&self, table: &str, rows: &[Value]) -> Result<(), DataError> {
+        if let Some(pg) = &self.pg {
+            return pg.insert_rows(table, rows);
+        }
         let conn = self.conn.lock().map_err(|_| poisoned())?;
         let key: Vec<String> = conn
             .prepare(&format!("PRAGMA table_info({})", quote_name(table)))?
@@ -302,18 +347,27 @@ impl Scratch {
 
     /// Every row of `table`, in the order of its rowid (or as stored).
     pub fn table_rows(&self, table: &str) -> Result<Vec<Value>, DataError> {
+        if let Some(pg) = &self.pg {
+            return pg.table_rows(table);
+        }
         let conn = self.conn.lock().map_err(|_| poisoned())?;
         query_on(&conn, &format!("SELECT * FROM {}", quote_name(table)), &[])
     }
 
     /// [`DataDb::query`], inside the transaction.
     pub fn query(&self, sql: &str, args: &[Value]) -> Result<Vec<Value>, DataError> {
+        if let Some(pg) = &self.pg {
+            return pg.query(sql, args);
+        }
         let conn = self.conn.lock().map_err(|_| poisoned())?;
         query_on(&conn, sql, args)
     }
 
     /// [`DataDb::exec`], inside the transaction.
     pub fn exec(&self, sql: &str, args: &[Value]) -> Result<ExecResult, DataError> {
+        if let Some(pg) = &self.pg {
+            return pg.exec(sql, args);
+        }
         let conn = self.conn.lock().map_err(|_| poisoned())?;
         let args: Vec<SqlValue> = args.iter().map(to_sql).collect();
         super::data_writer::run_statement(&conn, &self.guard, sql, &args)
@@ -322,6 +376,7 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        // on PostgreSQL, `pg` rolls back when it drops
         if let Ok(conn) = self.conn.lock() {
             let _ = conn.execute_batch("ROLLBACK");
         }

@@ -12,6 +12,8 @@
 //! transaction as its change, so the note and the change commit together or not at all.
 //! When a run resumes after its process died, its statements are looked up there first: a
 //! statement that committed is not run again, and its step gets the result it had.
+//!
+//! On PostgreSQL the same, with a savepoint per statement: `store::postgres::data_writer`.
 
 use super::background::{Joined, drain};
 use super::checkpointer::{self, Checkpointer};
@@ -26,9 +28,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// Statements queued before steps wait (back-pressure).
-const QUEUE: usize = 4096;
+pub(crate) const QUEUE: usize = 4096;
 /// Statements committed in one transaction at most.
-const BATCH: usize = 1024;
+pub(crate) const BATCH: usize = 1024;
 
 /// How long a batch waits for more statements before it commits, and below what size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +58,7 @@ const LINGER_SATURATED: Linger = Linger {
 /// How long the next batch, now `batch` statements, waits for more: `busy` when the last
 /// batch held more than one statement (a lone statement commits at once), `saturated` when
 /// the store writer is.
-fn linger(batch: usize, busy: bool, saturated: bool) -> Option<Duration> {
+pub(crate) fn linger(batch: usize, busy: bool, saturated: bool) -> Option<Duration> {
     let rule = if saturated { LINGER_SATURATED } else { LINGER };
     (busy && batch < rule.below).then_some(rule.wait)
 }
@@ -313,17 +315,27 @@ pub(crate) fn run_statement(
     })();
     guard.steps_sql.store(false, Ordering::Relaxed);
     result.map_err(|e| match guard.denied.load(Ordering::Relaxed) {
-        DENIED_TRANSACTION => DataError::Sql(
-            "db.exec cannot control transactions (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE): \
-             each db.exec step is committed on its own; remove the statement from the step"
-                .into(),
-        ),
-        DENIED_DONE_TABLE => DataError::Sql(format!(
-            "{DONE_TABLE} is flowdeck's own record of the db.exec steps that committed (so that \
-             none runs twice after a crash); steps cannot change it"
-        )),
+        DENIED_TRANSACTION => transaction_refused(),
+        DENIED_DONE_TABLE => done_table_refused(),
         _ => e,
     })
+}
+
+/// The error of a step's statement that controls the transaction (both rooms).
+pub(crate) fn transaction_refused() -> DataError {
+    DataError::Sql(
+        "db.exec cannot control transactions (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE): \
+         each db.exec step is committed on its own; remove the statement from the step"
+            .into(),
+    )
+}
+
+/// The error of a step's statement that changes [`DONE_TABLE`] (both rooms).
+pub(crate) fn done_table_refused() -> DataError {
+    DataError::Sql(format!(
+        "{DONE_TABLE} is flowdeck's own record of the db.exec steps that committed (so that \
+         none runs twice after a crash); steps cannot change it"
+    ))
 }
 
 /// Run the batch in one transaction and commit it; the commit's error, if any.

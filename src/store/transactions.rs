@@ -51,6 +51,16 @@ impl Store {
         }
     }
 
+    /// Let a PostgreSQL store send the writes whose answer nobody waits for without
+    /// waiting, to be answered at the commit (the writer's fast path), or not (a job run
+    /// alone or in a savepoint, whose failure must be its own). SQLite has nothing to wait
+    /// for.
+    pub(crate) fn pipeline_writes(&self, on: bool) {
+        if let Some(pg) = self.postgres() {
+            pg.set_pipelining(on);
+        }
+    }
+
     /// Open a savepoint around one job.
     pub(crate) fn savepoint(&self) -> Result<()> {
         match self.postgres() {

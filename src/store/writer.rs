@@ -511,8 +511,11 @@ fn run(
             let _ = store.set_foreign_keys(false);
         }
         tracing::trace!(jobs = batch.len(), "group commit");
-        // the fast path: the whole batch in one transaction, no savepoints
-        let ended = match store.begin_write() {
+        // the fast path: the whole batch in one transaction, no savepoints (on PostgreSQL,
+        // writes pipelined and answered at the commit)
+        store.pipeline_writes(true);
+        let began = store.begin_write();
+        let ended = match began {
             Ok(()) => {
                 // a job that failed may have cost the transaction (SQLite rolls it back
                 // on a full disk): then no job after it runs outside of one
@@ -520,13 +523,19 @@ fn run(
                     .iter_mut()
                     .all(|job| job.run(&store) && !store.write_lost())
                 {
-                    Ended::Commit(commit(&store))
+                    let committed = commit(&store);
+                    store.pipeline_writes(false);
+                    Ended::Commit(committed)
                 } else {
                     rollback(&store);
+                    store.pipeline_writes(false);
                     run_isolated(&store, &mut batch)
                 }
             }
-            Err(_) => run_isolated(&store, &mut batch),
+            Err(_) => {
+                store.pipeline_writes(false);
+                run_isolated(&store, &mut batch)
+            }
         };
         if alone_in_background && let Err(e) = store.set_foreign_keys(true) {
             tracing::error!(error = %e, "cannot turn foreign keys back on");
@@ -538,7 +547,10 @@ fn run(
         };
         match ended {
             Ended::Commit(None) => out.batch(&mut batch, None),
-            Ended::Commit(Some(e)) if batch.len() > 1 && refused_by_a_check(&e) => {
+            Ended::Commit(Some(e))
+                if batch.len() > 1
+                    && (refused_by_a_check(&e) || pipelined_write_failed(&store, &e)) =>
+            {
                 // a check deferred to the commit (a step record's run) failed: which job
                 // broke it is known only by committing them one by one
                 let jobs = batch.len();
@@ -646,6 +658,12 @@ fn refused_by_a_check(e: &StoreError) -> bool {
         StoreError::Constraint(_) => true,
         _ => false,
     }
+}
+
+/// Whether a PostgreSQL commit failed on a write sent without waiting (whose job cannot be
+/// told from the others but by running them one by one); a full disk fails every job.
+fn pipelined_write_failed(store: &Store, e: &StoreError) -> bool {
+    store.is_postgres() && !e.is_full() && !matches!(e, StoreError::WriterGone)
 }
 
 /// Run one job in its own transaction; the commit's error, if any (a failed job rolls

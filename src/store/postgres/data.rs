@@ -68,7 +68,14 @@ pub(crate) const LASTVAL: &str = "SELECT _flowdeck_lastval()";
 pub(crate) fn data_error(e: &tokio_postgres::Error, reading: bool) -> DataError {
     use tokio_postgres::error::SqlState;
     let Some(db) = e.as_db_error() else {
-        return DataError::Sql(format!("the data database: {e}"));
+        let mut text = format!("the data database: {e}");
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            text.push_str(": ");
+            text.push_str(&s.to_string());
+            source = s.source();
+        }
+        return DataError::Sql(text);
     };
     if reading && *db.code() == SqlState::READ_ONLY_SQL_TRANSACTION {
         return DataError::NotReadOnly;
@@ -328,25 +335,36 @@ impl DataConn {
 }
 
 /// Open a connection to `url`, making its database first when the server has none of that
-/// name (as SQLite makes the file): with the rights of the URL's role, on the server's
+/// name (as SQLite makes the file): with the rights of the URL's role, from the server's
 /// `postgres` database.
 fn connect_creating(url: &str) -> Result<DataConn, DataError> {
     let e = match DataConn::connect(url) {
         Ok(conn) => return Ok(conn),
         Err(e) => e,
     };
-    let config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|_| e.clone())?;
-    let Some(name) = config.get_dbname().map(String::from) else {
+    let Some(name) = url
+        .parse::<tokio_postgres::Config>()
+        .ok()
+        .and_then(|c| c.get_dbname().map(String::from))
+    else {
         return Err(e);
     };
-    if !e.to_string().contains(&format!("database \"{name}\" does not exist")) {
+    let Ok(mut server) = url::Url::parse(url) else {
+        return Err(e);
+    };
+    server.set_path("/postgres");
+    // the server is there, and has no such database: make it
+    let Ok(mut admin) = DataConn::connect(server.as_str()) else {
+        return Err(e);
+    };
+    let exists = wait(
+        admin
+            .client()
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name]),
+    );
+    if !matches!(exists, Ok(None)) {
         return Err(e);
     }
-    let mut server = url::Url::parse(url).map_err(|_| e.clone())?;
-    server.set_path("/postgres");
-    let mut admin = DataConn::connect(server.as_str())?;
     match admin.batch(&format!("CREATE DATABASE {}", quote_name(&name))) {
         Ok(()) => tracing::info!(database = name, "made the data database"),
         // made by another process meanwhile
@@ -521,7 +539,9 @@ impl PgScratch {
         if scan(sql).controls_transaction() {
             return Err(transaction_refused());
         }
-        self.lock()?.savepoint(false, |c| c.batch(sql))
+        self.lock()?.savepoint(false, |c| {
+            wait(c.client().batch_execute(sql)).map_err(|e| data_error(&e, false))
+        })
     }
 
     /// `Scratch::table_rows`: in the order of the table's primary key (SQLite's rowid
@@ -716,19 +736,20 @@ mod tests {
                 "d": "2024-02-03", "e": {"x": null}, "f": true, "g": true, "h": null
             })]
         );
-        let e = db.query("SELECT ?::int2 AS a", &[json!(70000)]).unwrap_err();
-        assert!(e.to_string().contains("does not fit") || e.to_string().contains("not an integer"), "{e}");
-        let e = db.query("SELECT point(1, 2) AS p", &[]).unwrap_err();
+        let e = db
+            .query("SELECT ?::int2 AS a", &[json!(70000)])
+            .unwrap_err();
         assert!(
-            e.to_string().contains("column p of type point"),
+            e.to_string().contains("does not fit") || e.to_string().contains("not an integer"),
             "{e}"
         );
+        let e = db.query("SELECT point(1, 2) AS p", &[]).unwrap_err();
+        assert!(e.to_string().contains("column p of type point"), "{e}");
     }
 
     #[tokio::test]
     async fn a_statement_noted_as_done_is_not_run_again_when_its_run_resumes() {
-        let Some((_s, db)) =
-            db("a_statement_noted_as_done_is_not_run_again_when_its_run_resumes")
+        let Some((_s, db)) = db("a_statement_noted_as_done_is_not_run_again_when_its_run_resumes")
         else {
             return;
         };
@@ -845,8 +866,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_scratch_transaction_sees_its_writes_and_leaves_nothing() {
-        let Some((_s, db)) = db("a_scratch_transaction_sees_its_writes_and_leaves_nothing")
-        else {
+        let Some((_s, db)) = db("a_scratch_transaction_sees_its_writes_and_leaves_nothing") else {
             return;
         };
         {
@@ -868,15 +888,24 @@ mod tests {
             );
             // a write through query is refused, and the transaction goes on
             assert_eq!(
-                scratch.query("WITH d AS (DELETE FROM t RETURNING id) SELECT * FROM d", &[]),
+                scratch.query(
+                    "WITH d AS (DELETE FROM t RETURNING id) SELECT * FROM d",
+                    &[]
+                ),
                 Err(DataError::NotReadOnly)
             );
             // a failing statement is undone alone
             assert!(scratch.exec("INSERT INTO nope VALUES (1)", &[]).is_err());
             scratch
-                .run_script("CREATE TABLE s (k TEXT PRIMARY KEY, v BIGINT); INSERT INTO s VALUES ('a', 1);")
+                .run_script(
+                    "CREATE TABLE s (k TEXT PRIMARY KEY, v BIGINT); INSERT INTO s VALUES ('a', 1);",
+                )
                 .unwrap();
-            assert!(scratch.run_script("INSERT INTO s VALUES ('b', 2); COMMIT;").is_err());
+            assert!(
+                scratch
+                    .run_script("INSERT INTO s VALUES ('b', 2); COMMIT;")
+                    .is_err()
+            );
             scratch
                 .insert_rows("s", &[json!({"k": "b", "v": 2}), json!({"k": "a", "v": 5})])
                 .unwrap();
@@ -928,11 +957,7 @@ mod tests {
             );
         }
         // nor from a block of code (PostgreSQL refuses it inside a transaction)
-        assert!(
-            db.exec("DO $$ BEGIN COMMIT; END $$", &[])
-                .await
-                .is_err()
-        );
+        assert!(db.exec("DO $$ BEGIN COMMIT; END $$", &[]).await.is_err());
         db.exec("INSERT INTO t (name) VALUES ('after')", &[])
             .await
             .unwrap();
@@ -976,7 +1001,11 @@ mod tests {
             }
         }
         let rows = db.query("SELECT count(*) AS n FROM u", &[]).unwrap();
-        assert_eq!(rows, vec![json!({"n": ok})], "every acknowledged insert is there");
+        assert_eq!(
+            rows,
+            vec![json!({"n": ok})],
+            "every acknowledged insert is there"
+        );
         assert_eq!(ok, 300 - 99 - 1, "{errors:?}");
         assert!(
             errors.iter().any(|e| e.contains("x is not allowed")),

@@ -318,16 +318,26 @@ mod tests {
             mapped("SELECT 'it''s ?', ? FROM t"),
             "SELECT 'it''s ?', $1 FROM t"
         );
-        assert_eq!(mapped("SELECT \"a?b\", ? FROM t"), "SELECT \"a?b\", $1 FROM t");
+        assert_eq!(
+            mapped("SELECT \"a?b\", ? FROM t"),
+            "SELECT \"a?b\", $1 FROM t"
+        );
         assert_eq!(mapped("SELECT ? -- ?\n, ?"), "SELECT $1 -- ?\n, $2");
-        assert_eq!(mapped("SELECT /* ? /* ? */ ? */ ?"), "SELECT /* ? /* ? */ ? */ $1");
+        assert_eq!(
+            mapped("SELECT /* ? /* ? */ ? */ ?"),
+            "SELECT /* ? /* ? */ ? */ $1"
+        );
         assert_eq!(mapped("SELECT $$ ? $$, ?"), "SELECT $$ ? $$, $1");
         assert_eq!(
             mapped("SELECT $tag$ ? $$ ? $tag$, ?"),
             "SELECT $tag$ ? $$ ? $tag$, $1"
         );
         assert_eq!(mapped("SELECT E'\\' ?', ?"), "SELECT E'\\' ?', $1");
-        assert_eq!(mapped("SELECT '\\', ?"), "SELECT '\\', $1", "no escapes in '…'");
+        assert_eq!(
+            mapped("SELECT '\\', ?"),
+            "SELECT '\\', $1",
+            "no escapes in '…'"
+        );
         assert_eq!(mapped("SELECT a$b, ?"), "SELECT a$b, $1", "$ inside a name");
         assert_eq!(mapped("SELECT 'é?', ?, 'ü'"), "SELECT 'é?', $1, 'ü'");
     }

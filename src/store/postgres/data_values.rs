@@ -270,8 +270,7 @@ pub(crate) fn decode(ty: &Type, raw: &[u8]) -> Result<Value, String> {
         Kind::Array(member) => return array(member, raw),
         Kind::Enum(_) => return text(raw),
         Kind::Composite(fields) => {
-            let types: Vec<(&str, &Type)> =
-                fields.iter().map(|f| (f.name(), f.type_())).collect();
+            let types: Vec<(&str, &Type)> = fields.iter().map(|f| (f.name(), f.type_())).collect();
             return composite(Some(&types), raw);
         }
         _ => {}
@@ -344,7 +343,11 @@ pub(crate) fn decode(ty: &Type, raw: &[u8]) -> Result<Value, String> {
                 (0..bits)
                     .map(|i| {
                         let byte = bytes.get(i / 8).copied().unwrap_or(0);
-                        if byte & (0x80 >> (i % 8)) != 0 { '1' } else { '0' }
+                        if byte & (0x80 >> (i % 8)) != 0 {
+                            '1'
+                        } else {
+                            '0'
+                        }
                     })
                     .collect(),
             )
@@ -403,11 +406,7 @@ fn array(member: &Type, raw: &[u8]) -> Result<Value, String> {
     if lengths.is_empty() {
         return Ok(Value::Array(Vec::new()));
     }
-    fn level(
-        member: &Type,
-        lengths: &[usize],
-        r: &mut Reader<'_>,
-    ) -> Result<Value, String> {
+    fn level(member: &Type, lengths: &[usize], r: &mut Reader<'_>) -> Result<Value, String> {
         let Some((&n, rest)) = lengths.split_first() else {
             return match r.field()? {
                 Some(raw) => decode(member, raw),
@@ -475,7 +474,9 @@ fn numeric_text(raw: &[u8]) -> Result<String, String> {
         0xF000 => return Ok("-Infinity".into()),
         _ => {}
     }
-    let digits = (0..ndigits).map(|_| r.i16()).collect::<Result<Vec<_>, _>>()?;
+    let digits = (0..ndigits)
+        .map(|_| r.i16())
+        .collect::<Result<Vec<_>, _>>()?;
     let digit = |i: i32| -> i16 {
         usize::try_from(i)
             .ok()
@@ -526,7 +527,9 @@ fn numeric_json(text: String) -> Value {
         .trim_start_matches('0')
         .trim_end_matches('0')
         .len();
-    if text.chars().all(|c| c.is_ascii_digit() || c == '-' || c == '.')
+    if text
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '-' || c == '.')
         && significant <= 15
         && let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64)
     {
@@ -625,7 +628,11 @@ fn interval(months: i32, days: i32, micros: i64) -> String {
         if value == 0 {
             return;
         }
-        let plus = if value > 0 && negative_before { "+" } else { "" };
+        let plus = if value > 0 && negative_before {
+            "+"
+        } else {
+            ""
+        };
         negative_before |= value < 0;
         let s = if value == 1 { "" } else { "s" };
         parts.push(format!("{plus}{value} {unit}{s}"));
@@ -707,11 +714,17 @@ mod tests {
             encoded(json!(1.5), &Type::FLOAT8).unwrap(),
             1.5f64.to_be_bytes().to_vec()
         );
-        assert_eq!(encoded(json!(true), &Type::INT8).unwrap(), 1i64.to_be_bytes());
+        assert_eq!(
+            encoded(json!(true), &Type::INT8).unwrap(),
+            1i64.to_be_bytes()
+        );
         // text for the server to read as its type
         assert_eq!(encoded(json!(1.25), &Type::NUMERIC).unwrap(), b"1.25");
         assert_eq!(encoded(json!("12"), &Type::INT8).unwrap(), b"12");
-        assert_eq!(encoded(json!({"a": 1}), &Type::JSONB).unwrap(), b"{\"a\":1}");
+        assert_eq!(
+            encoded(json!({"a": 1}), &Type::JSONB).unwrap(),
+            b"{\"a\":1}"
+        );
         assert_eq!(
             encoded(json!([1, "a \"b\"", null, [2]]), &Type::TEXT_ARRAY).unwrap(),
             b"{1,\"a \\\"b\\\"\",NULL,{2}}"
@@ -754,26 +767,38 @@ mod tests {
         let raw = numeric_raw(-1, 0x4000, 2, &[500]);
         assert_eq!(numeric_text(&raw).unwrap(), "-0.05");
         // 2.5000 (an average)
-        assert_eq!(numeric(&numeric_raw(0, 0, 4, &[2, 5000])).unwrap(), json!(2.5));
+        assert_eq!(
+            numeric(&numeric_raw(0, 0, 4, &[2, 5000])).unwrap(),
+            json!(2.5)
+        );
         // 10000 (integer, dscale 0)
         assert_eq!(numeric(&numeric_raw(1, 0, 0, &[1])).unwrap(), json!(10000));
         // 0.33333333333333333333: kept exact, as text
         let raw = numeric_raw(-1, 0, 20, &[3333, 3333, 3333, 3333, 3333]);
         assert_eq!(numeric(&raw).unwrap(), json!("0.33333333333333333333"));
-        assert_eq!(numeric(&numeric_raw(0, 0xC000, 0, &[])).unwrap(), json!("NaN"));
+        assert_eq!(
+            numeric(&numeric_raw(0, 0xC000, 0, &[])).unwrap(),
+            json!("NaN")
+        );
         assert_eq!(numeric(&numeric_raw(0, 0, 0, &[])).unwrap(), json!(0));
     }
 
     #[test]
     fn times_are_written_as_postgresql_writes_them() {
         assert_eq!(date(0), "2000-01-01");
-        assert_eq!(date(-730_120), "0001-01-01");
-        assert_eq!(date(-730_121), "0001-12-31 BC");
-        assert_eq!(timestamp(86_400_000_000 + 3_723_500_000, ""), "2000-01-02 01:02:03.5");
+        assert_eq!(date(-730_119), "0001-01-01");
+        assert_eq!(date(-730_120), "0001-12-31 BC");
+        assert_eq!(
+            timestamp(86_400_000_000 + 3_723_500_000, ""),
+            "2000-01-02 01:02:03.5"
+        );
         assert_eq!(timestamp(-1, "+00"), "1999-12-31 23:59:59.999999+00");
         assert_eq!(time_of_day(45_296_000_000), "12:34:56");
         assert_eq!(offset(-(5 * 3600 + 30 * 60)), "-05:30");
-        assert_eq!(interval(14, 3, 4 * 3_600_000_000 + 5_000_000), "1 year 2 mons 3 days 04:00:05");
+        assert_eq!(
+            interval(14, 3, 4 * 3_600_000_000 + 5_000_000),
+            "1 year 2 mons 3 days 04:00:05"
+        );
         assert_eq!(interval(0, -1, 3_600_000_000), "-1 days +01:00:00");
         assert_eq!(interval(0, 0, 0), "00:00:00");
         assert_eq!(interval(-12, 0, 0), "-1 years");

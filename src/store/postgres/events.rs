@@ -1,6 +1,7 @@
 //! Events on PostgreSQL (the SQLite room's `store::events`, the same record).
 
 use super::PgStore;
+use super::pipeline::Ids;
 use crate::model::{EventRecord, Timestamp};
 use crate::store::events::{EventFilter, Inserted, NewEvent, StoredEvent};
 use crate::store::{Result, json_column};
@@ -42,6 +43,30 @@ impl PgStore {
         let now = Timestamp::now();
         let depth = i64::from(e.depth);
         let draft = i64::from(e.draft);
+        if e.dedup_key.is_none() && self.defers_writes() {
+            // nothing to find first: the row is sent with an id of its own, unanswered
+            let id = self.next_id(Ids::Events)?;
+            self.execute_deferred(
+                "INSERT INTO events (id, name, params, source, parent_run, depth, chain, draft, emitted_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                vec![
+                    Box::new(id),
+                    Box::new(e.name.to_string()),
+                    Box::new(e.params_json.to_string()),
+                    Box::new(e.source.to_string()),
+                    Box::new(e.parent_run),
+                    Box::new(depth),
+                    Box::new(chain),
+                    Box::new(draft),
+                    Box::new(now.0),
+                ],
+            )?;
+            self.note_fresh_event(id);
+            return Ok(Inserted::New {
+                id,
+                emitted_at: now,
+            });
+        }
         let row = self.query_opt(
             "INSERT INTO events (name, params, source, parent_run, depth, chain, draft, dedup_key, emitted_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)

@@ -13,18 +13,23 @@
 
 mod activity;
 mod breakpoints;
+pub(crate) mod data;
+pub(crate) mod data_sql;
+pub(crate) mod data_values;
+pub(crate) mod data_writer;
 mod definitions;
 mod events;
-mod prune;
-mod steps;
-mod project;
 mod leases;
+mod pipeline;
+mod project;
+mod prune;
 mod runs;
 pub(crate) mod schema;
 pub mod scratch;
+mod steps;
 
 use super::{Result, StoreError};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -76,7 +81,16 @@ pub(crate) fn wait<F: Future>(f: F) -> F::Output {
 
 /// One connection to a flowdeck store on PostgreSQL.
 pub struct PgStore {
-    client: Client,
+    client: Arc<Client>,
+    /// Writes sent and not yet answered (collected at the commit: [`pipeline`]).
+    pending: Mutex<Vec<pipeline::Pending>>,
+    /// Whether writes whose answer nobody waits for are sent without waiting (the writer's
+    /// group commit turns this on for its batches).
+    pipelining: AtomicBool,
+    /// Events inserted by the open transaction.
+    fresh_events: Mutex<HashSet<i64>>,
+    /// Ids of new events and runs, taken ahead of time.
+    ids: Mutex<pipeline::IdBlocks>,
     /// The URL without its password.
     shown: String,
     /// Statements prepared on this connection, by their SQL.
@@ -138,10 +152,19 @@ impl PgStore {
         });
         let client = wait(rx)
             .map_err(|_| StoreError::Postgres("the PostgreSQL client stopped".into()))?
-            .map_err(|e| StoreError::Postgres(format!("cannot connect to {shown}: {e}")))?;
+            .map_err(|e| {
+                StoreError::Postgres(format!(
+                    "cannot connect to {shown}: {} (check the server is up, and the user, password and database of the URL)",
+                    describe(&e)
+                ))
+            })?;
         let unrouted = rusqlite::Connection::open_in_memory()?;
         let store = PgStore {
-            client,
+            client: Arc::new(client),
+            pending: Mutex::new(Vec::new()),
+            pipelining: AtomicBool::new(false),
+            fresh_events: Mutex::new(HashSet::new()),
+            ids: Mutex::new(pipeline::IdBlocks::default()),
             shown,
             prepared: Mutex::new(HashMap::new()),
             heard,
@@ -161,7 +184,7 @@ impl PgStore {
 
     /// The client, for statements not worth preparing once.
     pub(crate) fn client(&self) -> &Client {
-        &self.client
+        self.client.as_ref()
     }
 
     /// What SQLite code reaches when it is called on this room (see `unrouted`).
@@ -258,9 +281,18 @@ impl PgStore {
         Ok(())
     }
 
-    /// Announce and commit the open transaction (one round trip). A transaction in which a
-    /// statement failed is rolled back and refused, never committed in part.
+    /// Announce and commit the open transaction (one round trip, after the answers of the
+    /// writes sent without waiting). A transaction in which a statement failed is rolled
+    /// back and refused, never committed in part.
     pub(crate) fn commit(&self) -> Result<()> {
+        if let Err(e) = self.settle() {
+            self.rollback();
+            return Err(e);
+        }
+        self.fresh_events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
         if self.aborted.load(Ordering::Acquire) {
             self.rollback();
             return Err(StoreError::Commit(
@@ -274,11 +306,23 @@ impl PgStore {
 
     /// Roll back whatever is open.
     pub(crate) fn rollback(&self) {
+        self.drop_pending();
         self.in_transaction.store(false, Ordering::Release);
         self.aborted.store(false, Ordering::Release);
         if let Err(e) = self.batch("ROLLBACK") {
             tracing::warn!(error = %e, "rollback failed");
         }
+    }
+
+    /// Send writes whose answer nobody waits for without waiting (see [`pipeline`]), or not.
+    pub(crate) fn set_pipelining(&self, on: bool) {
+        self.pipelining.store(on, Ordering::Release);
+    }
+
+    /// Whether writes are sent without waiting now: pipelining is on and a transaction is
+    /// open (its commit collects the answers).
+    pub(crate) fn defers_writes(&self) -> bool {
+        self.pipelining.load(Ordering::Acquire) && self.in_transaction.load(Ordering::Acquire)
     }
 
     /// Undo the job since the savepoint `job` (the transaction is usable again).
@@ -350,12 +394,24 @@ async fn drive(
     }
 }
 
+/// What went wrong, in the server's words when it said something (tokio-postgres's own
+/// text says only "db error"), else with the cause it gives.
+pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return db.message().to_string();
+    }
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
+}
+
 /// A PostgreSQL error as the store tells it: a full disk becomes [`StoreError::Full`], a
 /// broken constraint [`StoreError::Constraint`].
 pub(crate) fn from_postgres(e: tokio_postgres::Error, shown: &str) -> StoreError {
     use tokio_postgres::error::SqlState;
     let Some(db) = e.as_db_error() else {
-        return StoreError::Postgres(format!("{shown}: {e}"));
+        return StoreError::Postgres(format!("{shown}: {}", describe(&e)));
     };
     let code = db.code();
     if *code == SqlState::DISK_FULL || *code == SqlState::OUT_OF_MEMORY {
@@ -392,7 +448,10 @@ mod tests {
             shown_url("postgres://alice:s3cret@db.example:5432/shop"),
             "postgres://alice:***@db.example:5432/shop"
         );
-        assert_eq!(shown_url("postgres://alice@h/shop"), "postgres://alice@h/shop");
+        assert_eq!(
+            shown_url("postgres://alice@h/shop"),
+            "postgres://alice@h/shop"
+        );
         assert_eq!(shown_url("/tmp/flowdeck.db"), "/tmp/flowdeck.db");
     }
     use crate::store::Store;

@@ -2,6 +2,7 @@
 //! (event, workflow) even when several servers dispatch the same event, started, finished.
 
 use super::PgStore;
+use super::pipeline::Ids;
 use crate::model::{
     DefinitionKind, RunMode, RunRecord, RunStatus, RunTarget, SharedJson, Timestamp,
 };
@@ -88,6 +89,31 @@ impl PgStore {
     /// the flag says whether the run is new.
     pub(crate) fn insert_run(&self, r: &NewRun<'_>) -> Result<(i64, bool)> {
         let lease_expires = r.lease_expires.map(|t| t.0);
+        let fresh = r.event_id.is_none_or(|e| self.is_fresh_event(e));
+        if fresh && self.defers_writes() {
+            // a run of an event this transaction inserted (or of none) cannot exist yet:
+            // sent with an id of its own, unanswered
+            let id = self.next_id(Ids::Runs)?;
+            self.execute_deferred(
+                "INSERT INTO runs (id, definition_id, kind, target, version, event_id, mode, status, params,
+                    lease_owner, lease_expires, queued_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9, $10, $11)",
+                vec![
+                    Box::new(id),
+                    Box::new(r.definition_id),
+                    Box::new(r.kind.as_str()),
+                    Box::new(r.target.to_string()),
+                    Box::new(r.version),
+                    Box::new(r.event_id),
+                    Box::new(r.mode.as_str()),
+                    Box::new(r.params_json.to_string()),
+                    Box::new(r.lease_owner.map(str::to_string)),
+                    Box::new(lease_expires),
+                    Box::new(Timestamp::now().0),
+                ],
+            )?;
+            return Ok((id, true));
+        }
         // the existing run is read after the insert gave way to it; one removed in between
         // (a prune) lets the next try insert
         for _ in 0..3 {
@@ -136,12 +162,16 @@ impl PgStore {
         owner: &str,
         lease_expires: Timestamp,
     ) -> Result<()> {
-        self.execute(
+        self.execute_deferred(
             "UPDATE runs SET status = 'running', started_at = coalesce(started_at, $2),
                 lease_owner = $3, lease_expires = $4 WHERE id = $1",
-            &[&id, &at.0, &owner, &lease_expires.0],
-        )?;
-        Ok(())
+            vec![
+                Box::new(id),
+                Box::new(at.0),
+                Box::new(owner.to_string()),
+                Box::new(lease_expires.0),
+            ],
+        )
     }
 
     /// Record the end of a run (its lease goes); `started_at` for a run whose start was
@@ -154,20 +184,19 @@ impl PgStore {
         output: Option<&str>,
         error: Option<&str>,
     ) -> Result<()> {
-        self.execute(
+        self.execute_deferred(
             "UPDATE runs SET status = $2, output = $3, error = $4, finished_at = $5,
                 started_at = coalesce(started_at, $6), lease_owner = NULL, lease_expires = NULL
               WHERE id = $1",
-            &[
-                &id,
-                &status.as_str(),
-                &output,
-                &error,
-                &Timestamp::now().0,
-                &started_at.map(|t| t.0),
+            vec![
+                Box::new(id),
+                Box::new(status.as_str()),
+                Box::new(output.map(str::to_string)),
+                Box::new(error.map(str::to_string)),
+                Box::new(Timestamp::now().0),
+                Box::new(started_at.map(|t| t.0)),
             ],
-        )?;
-        Ok(())
+        )
     }
 
     /// Set a run's status (for pause and resume).

@@ -33,16 +33,21 @@ impl PgStore {
     /// record of the batch in one more (arrays, one per column, unnested), whatever their
     /// number. A record whose `seq` the run has already is refused, as on SQLite.
     pub(crate) fn insert_encoded_steps(&self, run_id: i64, steps: &EncodedSteps) -> Result<()> {
-        let (hashes, bodies): (Vec<i64>, Vec<&str>) = steps
+        let (hashes, bodies): (Vec<i64>, Vec<String>) = steps
             .values()
-            .map(|(hash, body)| (hash, std::str::from_utf8(body).unwrap_or_default()))
+            .map(|(hash, body)| {
+                (
+                    hash,
+                    std::str::from_utf8(body).unwrap_or_default().to_string(),
+                )
+            })
             .unzip();
         if !hashes.is_empty() {
-            self.execute(
+            self.execute_deferred(
                 "INSERT INTO step_values (run_id, hash, body)
                  SELECT $1::bigint, * FROM unnest($2::bigint[], $3::text[])
                  ON CONFLICT (run_id, hash) DO NOTHING",
-                &[&run_id, &hashes, &bodies],
+                vec![Box::new(run_id), Box::new(hashes), Box::new(bodies)],
             )?;
         }
         let rows = steps.rows();
@@ -66,43 +71,42 @@ impl PgStore {
         for row in rows {
             let [s, p, a, i, o, e, v, it] = row.text;
             seq.push(i64::from(row.seq));
-            step.push(steps.str(s));
-            path.push(steps.str(p));
-            action.push(steps.str(a));
+            step.push(steps.str(s).map(str::to_string));
+            path.push(steps.str(p).map(str::to_string));
+            action.push(steps.str(a).map(str::to_string));
             status.push(row.status);
             input.push(bytea(steps.bytes(i), row.is_part(INPUT)));
             output.push(bytea(steps.bytes(o), row.is_part(OUTPUT)));
-            error.push(steps.str(e));
+            error.push(steps.str(e).map(str::to_string));
             vars.push(bytea(steps.bytes(v), row.is_part(VARS)));
-            iteration.push(steps.str(it));
+            iteration.push(steps.str(it).map(str::to_string));
             attempt.push(i64::from(row.attempt));
             started_at.push(row.started_at);
             duration_us.push(row.duration_us);
         }
-        self.execute(
+        self.execute_deferred(
             "INSERT INTO steps (run_id, seq, step, path, action, status, input, output, error,
                                 vars, iteration, attempt, started_at, duration_us)
              SELECT $1::bigint, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[],
                     $6::text[], $7::bytea[], $8::bytea[], $9::text[], $10::bytea[], $11::text[],
                     $12::bigint[], $13::bigint[], $14::bigint[])",
-            &[
-                &run_id,
-                &seq,
-                &step,
-                &path,
-                &action,
-                &status,
-                &input,
-                &output,
-                &error,
-                &vars,
-                &iteration,
-                &attempt,
-                &started_at,
-                &duration_us,
+            vec![
+                Box::new(run_id),
+                Box::new(seq),
+                Box::new(step),
+                Box::new(path),
+                Box::new(action),
+                Box::new(status),
+                Box::new(input),
+                Box::new(output),
+                Box::new(error),
+                Box::new(vars),
+                Box::new(iteration),
+                Box::new(attempt),
+                Box::new(started_at),
+                Box::new(duration_us),
             ],
-        )?;
-        Ok(())
+        )
     }
 
     /// Every step record of a run, in `seq` order, its shared values put back.
