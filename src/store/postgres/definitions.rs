@@ -63,6 +63,7 @@ impl PgStore {
         source: &str,
         file: Option<&str>,
     ) -> Result<(i64, ImportOutcome)> {
+        self.see_generation(None);
         let kind = def.kind().as_str();
         let name = def.key();
         let canonical = def.canonical_json().to_string();
@@ -206,6 +207,7 @@ impl PgStore {
 
     /// Switch a workflow on or off; returns whether it changed.
     pub(crate) fn set_active(&self, id: i64, active: bool) -> Result<bool> {
+        self.see_generation(None);
         let active = i64::from(active);
         let n = self.execute(
             "UPDATE definitions SET active = $2 WHERE id = $1 AND active IS DISTINCT FROM $2",
@@ -220,6 +222,7 @@ impl PgStore {
     /// one it runs in a transaction of its own. Either way two servers deploying the same
     /// definition at once take turns: version numbers stay unique and without gaps.
     pub(crate) fn deploy(&self, id: i64) -> Result<(i64, bool)> {
+        self.see_generation(None);
         if self.is_in_transaction() {
             return self.deploy_locked(id);
         }
@@ -301,6 +304,7 @@ impl PgStore {
 
     /// Make an earlier version live again (the draft is left as it is).
     pub(crate) fn set_live_version(&self, id: i64, version: i64) -> Result<()> {
+        self.see_generation(None);
         let n = self.execute(
             "UPDATE definitions SET live_version = $2
               WHERE id = $1
@@ -343,9 +347,20 @@ impl PgStore {
     /// The definitions generation: the `generation` row, which the triggers on definitions
     /// and versions bump with every statement that writes them (on any server).
     pub(crate) fn generation(&self) -> Result<i64> {
-        Ok(self
+        // read once per batch of the writer's group commit: its jobs are events and runs,
+        // each of which would otherwise pay a round trip to learn that nothing changed
+        if self.defers_writes()
+            && let Some(n) = self.generation_seen()
+        {
+            return Ok(n);
+        }
+        let n: i64 = self
             .query_one("SELECT n FROM generation WHERE id = 1", &[])?
-            .get(0))
+            .get(0);
+        if self.defers_writes() {
+            self.see_generation(Some(n));
+        }
+        Ok(n)
     }
 
     /// Workflows that a live event named `event` concerns, by name: those whose live

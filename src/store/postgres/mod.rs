@@ -91,6 +91,9 @@ pub struct PgStore {
     fresh_events: Mutex<HashSet<i64>>,
     /// Ids of new events and runs, taken ahead of time.
     ids: Mutex<pipeline::IdBlocks>,
+    /// The definitions' generation as read in the open group commit (see
+    /// `PgStore::generation`).
+    generation_seen: Mutex<Option<i64>>,
     /// The URL without its password.
     shown: String,
     /// Statements prepared on this connection, by their SQL.
@@ -165,6 +168,7 @@ impl PgStore {
             pipelining: AtomicBool::new(false),
             fresh_events: Mutex::new(HashSet::new()),
             ids: Mutex::new(pipeline::IdBlocks::default()),
+            generation_seen: Mutex::new(None),
             shown,
             prepared: Mutex::new(HashMap::new()),
             heard,
@@ -275,6 +279,7 @@ impl PgStore {
     /// Begin a transaction (any number of processes write at once; what must be one at a
     /// time takes a row lock or an advisory lock).
     pub(crate) fn begin(&self) -> Result<()> {
+        self.see_generation(None);
         self.batch("BEGIN")?;
         self.aborted.store(false, Ordering::Release);
         self.in_transaction.store(true, Ordering::Release);
@@ -312,6 +317,22 @@ impl PgStore {
         if let Err(e) = self.batch("ROLLBACK") {
             tracing::warn!(error = %e, "rollback failed");
         }
+    }
+
+    /// The definitions' generation read in the open group commit, if any.
+    pub(crate) fn generation_seen(&self) -> Option<i64> {
+        *self
+            .generation_seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Keep (or forget) the generation read in the open group commit.
+    pub(crate) fn see_generation(&self, n: Option<i64>) {
+        *self
+            .generation_seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = n;
     }
 
     /// Send writes whose answer nobody waits for without waiting (see [`pipeline`]), or not.

@@ -144,11 +144,11 @@ impl PgStore {
         let (queue, sql): (&mut VecDeque<i64>, &'static str) = match table {
             Ids::Events => (
                 &mut blocks.events,
-                "SELECT nextval(pg_get_serial_sequence('events', 'id')) FROM generate_series(1, $1)",
+                "SELECT nextval(pg_get_serial_sequence('events', 'id')) FROM generate_series(1::bigint, $1::bigint)",
             ),
             Ids::Runs => (
                 &mut blocks.runs,
-                "SELECT nextval(pg_get_serial_sequence('runs', 'id')) FROM generate_series(1, $1)",
+                "SELECT nextval(pg_get_serial_sequence('runs', 'id')) FROM generate_series(1::bigint, $1::bigint)",
             ),
         };
         if queue.is_empty() {
