@@ -183,7 +183,7 @@ pub enum Command {
         /// Params of every event, as JSON or @FILE
         #[arg(long, value_name = "JSON|@FILE")]
         params: Option<String>,
-        /// Also measure the SQLite ceiling: the same rows written by a bare loop of inserts
+        /// Also measure the store's ceiling: the same rows written by a bare loop of inserts (SQLite), or of bulk inserts (PostgreSQL)
         #[arg(long)]
         baseline: bool,
         /// Emit for this long instead of --events (a soak, e.g. 10m), sampling the store's size, memory and latency

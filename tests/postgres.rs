@@ -233,3 +233,27 @@ fn http_post(port: u16, path: &str, body: &str) -> String {
     assert!(all.starts_with("HTTP/1.1 2"), "{all}");
     all.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
 }
+
+#[test]
+fn bench_on_postgresql_is_measured_and_compared_with_the_servers_ceiling() {
+    let Some(s) = Sandbox::on_postgres(
+        "bench_on_postgresql_is_measured_and_compared_with_the_servers_ceiling",
+    ) else {
+        return;
+    };
+    s.init_import_deploy(&["bp", "--example", "bench"], "bp");
+    let (code, r) = s.cli_json(&["bench", "hit", "--events", "300", "--baseline"]);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["store"], "postgres");
+    assert_eq!(r["events"], 300);
+    assert_eq!(r["failed_runs"], 0, "{r:#}");
+    assert!(r["runs"].as_u64().unwrap() >= 300, "{r:#}");
+    let ceiling = r["ceiling_rows_per_s"].as_f64().unwrap();
+    let ratio = r["ratio"].as_f64().unwrap();
+    assert!(ceiling > 0.0 && ratio > 0.0, "{r:#}");
+    // the store holds what the bench wrote, and nothing of the ceiling
+    let store = Store::open(&s.db()).unwrap();
+    let written = store.written_after(Default::default()).unwrap();
+    assert_eq!(written.events, 300);
+    assert_eq!(written.runs, r["runs"].as_u64().unwrap());
+}

@@ -3,6 +3,7 @@
 //! disk), peak memory and, on request, the SQLite ceiling of the same rows on the same disk.
 
 pub(crate) mod ceiling;
+pub(crate) mod ceiling_pg;
 pub(crate) mod cpu;
 pub(crate) mod soak;
 pub(crate) mod stats;
@@ -104,6 +105,8 @@ pub(crate) struct ListenerLatency {
 pub(crate) struct Report {
     /// The event.
     pub event: String,
+    /// Where the record went: `sqlite` or `postgres`.
+    pub store: &'static str,
     /// Events emitted.
     pub events: usize,
     /// Runs of the listeners (and of their cascades) that ran.
@@ -380,6 +383,11 @@ pub(crate) async fn run(
     let rows_per_s = rows as f64 / seconds;
     let mut report = Report {
         event: options.event.clone(),
+        store: if engine.store().is_postgres() {
+            "postgres"
+        } else {
+            "sqlite"
+        },
         events: sent,
         runs,
         failed_runs,
@@ -410,9 +418,13 @@ pub(crate) async fn run(
         let path = store_path.to_path_buf();
         let n = sent;
         let cpu_before = steal::CpuTimes::now();
-        let ceiling = tokio::task::spawn_blocking(move || ceiling::measure(&path, last_event, n))
-            .await
-            .map_err(|e| BenchError::Input(format!("the ceiling measurement stopped: {e}")))??;
+        let on_postgres = engine.store().is_postgres();
+        let ceiling = tokio::task::spawn_blocking(move || match path.to_str() {
+            Some(url) if on_postgres => ceiling_pg::measure(url, last_event, n),
+            _ => ceiling::measure(&path, last_event, n),
+        })
+        .await
+        .map_err(|e| BenchError::Input(format!("the ceiling measurement stopped: {e}")))??;
         report.ceiling_rows_per_s = Some(ceiling.rows_per_s());
         report.ratio = Some(rows_per_s / ceiling.rows_per_s());
         report.ceiling_steal_pct = stolen_since(cpu_before);

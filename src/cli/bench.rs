@@ -47,10 +47,21 @@ fn text(r: &Report, rate: Rate) -> String {
         vec!["record rows/s".into(), grouped(r.rows_per_s)],
     ];
     if let (Some(c), Some(ratio)) = (r.ceiling_rows_per_s, r.ratio) {
+        let (name, how) = if r.store == "postgres" {
+            (
+                "PostgreSQL ceiling",
+                "a bare loop of bulk inserts (one per table), 1,000 events per transaction, same server",
+            )
+        } else {
+            (
+                "SQLite ceiling",
+                "a bare loop of prepared inserts, 1,000 events per transaction, same disk",
+            )
+        };
         rows.push(vec![
-            "SQLite ceiling".into(),
+            name.into(),
             format!(
-                "{} rows/s (a bare loop of prepared inserts, 1,000 events per transaction, same disk): flowdeck reaches {:.2} of it",
+                "{} rows/s ({how}): flowdeck reaches {:.2} of it",
                 grouped(c),
                 ratio
             ),
@@ -155,7 +166,7 @@ pub(super) struct BenchArgs<'a> {
     pub rate: Rate,
     /// Params of every event, as given.
     pub params: Option<&'a str>,
-    /// Also measure the SQLite ceiling.
+    /// Also measure the store's ceiling.
     pub baseline: bool,
     /// Emit for this long instead.
     pub duration: Option<std::time::Duration>,
