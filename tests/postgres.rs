@@ -257,3 +257,58 @@ fn bench_on_postgresql_is_measured_and_compared_with_the_servers_ceiling() {
     assert_eq!(written.events, 300);
     assert_eq!(written.runs, r["runs"].as_u64().unwrap());
 }
+
+#[test]
+fn migrate_copies_a_file_store_into_postgresql_and_its_history_reads_the_same() {
+    let Some(pg) = Sandbox::on_postgres(
+        "migrate_copies_a_file_store_into_postgresql_and_its_history_reads_the_same",
+    ) else {
+        return;
+    };
+    let file = Sandbox::new();
+    session(&file);
+    let url = pg.db().to_string_lossy().into_owned();
+    let from = file.db().to_string_lossy().into_owned();
+    let (code, out) = file.cli_json(&["migrate", "--from", &from, "--to", &url, "--history"]);
+    assert_eq!(code, 0, "{out:#}");
+    assert_eq!(out["rows"]["definitions"], 6, "{out:#}");
+    assert!(out["rows"]["steps"].as_u64().unwrap() > 0, "{out:#}");
+    // what the file store says, the PostgreSQL one says the same
+    let reads: &[&[&str]] = &[
+        &["list"],
+        &["runs", "--limit", "100"],
+        &["events"],
+        &["show", "1"],
+        &["show", "3"],
+        &["trace", "1"],
+        &["versions", "reorder_supply"],
+        &["diff-runs", "2", "5"],
+    ];
+    for args in reads {
+        let (a_code, a) = file.cli_json(args);
+        let (b_code, b) = pg.cli_json(args);
+        assert_eq!(
+            (a_code, &a),
+            (b_code, &b),
+            "`{}` after migrate",
+            args.join(" ")
+        );
+    }
+    // new records continue after the copied ones (the runs may fail: the data database is
+    // the project's own, and migrate leaves it where it is)
+    let (_, before) = pg.cli_json(&["events", "--limit", "1"]);
+    let (_, emitted) = pg.cli_json(&["emit", "sku_reorder", "--params", r#"{"sku": 3}"#]);
+    let newest = before["events"][0]["id"].as_i64().unwrap();
+    assert!(
+        emitted["event"]["id"].as_i64().unwrap() > newest,
+        "{emitted:#}"
+    );
+    // a second copy into the same database is refused, and says why
+    let again = file.cli(&["migrate", "--from", &from, "--to", &url]);
+    assert!(!again.status.success());
+    assert!(
+        common::text(&again).contains("migrate copies into an empty store"),
+        "{}",
+        common::text(&again)
+    );
+}

@@ -55,9 +55,12 @@ impl Store {
     /// waiting, to be answered at the commit (the writer's fast path), or not (a job run
     /// alone or in a savepoint, whose failure must be its own). SQLite has nothing to wait
     /// for.
-    pub(crate) fn pipeline_writes(&self, on: bool) {
+    /// `many`: the batch holds many jobs, and the ids of new events and runs may be drawn
+    /// ahead in blocks (a process that writes one thing at a time leaves no gaps in them).
+    pub(crate) fn pipeline_writes(&self, on: bool, many: bool) {
         if let Some(pg) = self.postgres() {
             pg.set_pipelining(on);
+            pg.set_ids_ahead(on && many);
         }
     }
 

@@ -513,7 +513,7 @@ fn run(
         tracing::trace!(jobs = batch.len(), "group commit");
         // the fast path: the whole batch in one transaction, no savepoints (on PostgreSQL,
         // writes pipelined and answered at the commit)
-        store.pipeline_writes(true);
+        store.pipeline_writes(true, batch.len() > 1);
         let began = store.begin_write();
         let ended = match began {
             Ok(()) => {
@@ -524,16 +524,16 @@ fn run(
                     .all(|job| job.run(&store) && !store.write_lost())
                 {
                     let committed = commit(&store);
-                    store.pipeline_writes(false);
+                    store.pipeline_writes(false, false);
                     Ended::Commit(committed)
                 } else {
                     rollback(&store);
-                    store.pipeline_writes(false);
+                    store.pipeline_writes(false, false);
                     run_isolated(&store, &mut batch)
                 }
             }
             Err(_) => {
-                store.pipeline_writes(false);
+                store.pipeline_writes(false, false);
                 run_isolated(&store, &mut batch)
             }
         };

@@ -1,7 +1,7 @@
 //! Events on PostgreSQL (the SQLite room's `store::events`, the same record).
 
 use super::PgStore;
-use super::pipeline::Ids;
+use super::pipeline::{Bulk, Ids, Param};
 use crate::model::{EventRecord, Timestamp};
 use crate::store::events::{EventFilter, Inserted, NewEvent, StoredEvent};
 use crate::store::{Result, json_column};
@@ -35,6 +35,61 @@ fn stored(r: &Row) -> Result<StoredEvent> {
     })
 }
 
+/// New events kept for one statement (see [`super::pipeline`]), column by column: the
+/// columns the single-row insert writes, the others left to their defaults.
+#[derive(Default)]
+pub(crate) struct EventRows {
+    id: Vec<i64>,
+    name: Vec<String>,
+    params: Vec<String>,
+    source: Vec<String>,
+    parent_run: Vec<Option<i64>>,
+    depth: Vec<i64>,
+    chain: Vec<String>,
+    draft: Vec<i64>,
+    emitted_at: Vec<i64>,
+}
+
+impl Bulk for EventRows {
+    const SQL: &'static str =
+        "INSERT INTO events (id, name, params, source, parent_run, depth, chain, draft, emitted_at)
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[],
+                              $6::bigint[], $7::text[], $8::bigint[], $9::bigint[])";
+
+    fn len(&self) -> usize {
+        self.id.len()
+    }
+
+    fn into_params(self) -> Vec<Param> {
+        vec![
+            Box::new(self.id),
+            Box::new(self.name),
+            Box::new(self.params),
+            Box::new(self.source),
+            Box::new(self.parent_run),
+            Box::new(self.depth),
+            Box::new(self.chain),
+            Box::new(self.draft),
+            Box::new(self.emitted_at),
+        ]
+    }
+}
+
+impl EventRows {
+    /// Keep event `e` under `id`, with its encoded chain and the time it was recorded.
+    fn push(&mut self, id: i64, e: &NewEvent<'_>, chain: String, emitted_at: Timestamp) {
+        self.id.push(id);
+        self.name.push(e.name.to_string());
+        self.params.push(e.params_json.to_string());
+        self.source.push(e.source.to_string());
+        self.parent_run.push(e.parent_run);
+        self.depth.push(i64::from(e.depth));
+        self.chain.push(chain);
+        self.draft.push(i64::from(e.draft));
+        self.emitted_at.push(emitted_at.0);
+    }
+}
+
 impl PgStore {
     /// Insert an event's row, or find the one recorded before under its key (two servers
     /// recording the same key at once record it once: the unique index decides).
@@ -44,23 +99,16 @@ impl PgStore {
         let depth = i64::from(e.depth);
         let draft = i64::from(e.draft);
         if e.dedup_key.is_none() && self.defers_writes() {
-            // nothing to find first: the row is sent with an id of its own, unanswered
+            // nothing to find first: the row is kept with an id of its own, for the flush.
+            // Its parent run, when kept too, is written first (the flush writes events
+            // before runs)
+            if let Some(parent) = e.parent_run
+                && self.with_buffered(|b| b.run_ids.contains(&parent))
+            {
+                self.flush()?;
+            }
             let id = self.next_id(Ids::Events)?;
-            self.execute_deferred(
-                "INSERT INTO events (id, name, params, source, parent_run, depth, chain, draft, emitted_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                vec![
-                    Box::new(id),
-                    Box::new(e.name.to_string()),
-                    Box::new(e.params_json.to_string()),
-                    Box::new(e.source.to_string()),
-                    Box::new(e.parent_run),
-                    Box::new(depth),
-                    Box::new(chain),
-                    Box::new(draft),
-                    Box::new(now.0),
-                ],
-            )?;
+            self.with_buffered(|b| b.events.push(id, e, chain, now));
             self.note_fresh_event(id);
             return Ok(Inserted::New {
                 id,

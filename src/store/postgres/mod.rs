@@ -84,9 +84,14 @@ pub struct PgStore {
     client: Arc<Client>,
     /// Writes sent and not yet answered (collected at the commit: [`pipeline`]).
     pending: Mutex<Vec<pipeline::Pending>>,
+    /// Hot writes kept while writes are deferred, sent one statement per kind by
+    /// [`PgStore::flush`] (before any statement waited for, and at the commit).
+    buffered: Mutex<pipeline::Buffered>,
     /// Whether writes whose answer nobody waits for are sent without waiting (the writer's
     /// group commit turns this on for its batches).
     pipelining: AtomicBool,
+    /// Whether new ids are drawn in blocks (a group commit of many jobs) or one at a time.
+    ids_ahead: AtomicBool,
     /// Events inserted by the open transaction.
     fresh_events: Mutex<HashSet<i64>>,
     /// Ids of new events and runs, taken ahead of time.
@@ -165,7 +170,9 @@ impl PgStore {
         let store = PgStore {
             client: Arc::new(client),
             pending: Mutex::new(Vec::new()),
+            buffered: Mutex::new(pipeline::Buffered::default()),
             pipelining: AtomicBool::new(false),
+            ids_ahead: AtomicBool::new(false),
             fresh_events: Mutex::new(HashSet::new()),
             ids: Mutex::new(pipeline::IdBlocks::default()),
             generation_seen: Mutex::new(None),
@@ -196,8 +203,15 @@ impl PgStore {
         &self.unrouted
     }
 
-    /// The statement for `sql`, prepared on first use.
+    /// The statement for `sql`, prepared on first use (the hot writes kept are sent first:
+    /// what runs it comes after them).
     pub(crate) fn statement(&self, sql: &'static str) -> Result<Statement> {
+        self.flush()?;
+        self.prepare_cached(sql)
+    }
+
+    /// [`PgStore::statement`] without the flush.
+    fn prepare_cached(&self, sql: &'static str) -> Result<Statement> {
         if let Some(s) = self.lock_prepared().get(sql) {
             return Ok(s.clone());
         }
@@ -254,16 +268,19 @@ impl PgStore {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>> {
+        self.flush()?;
         wait(self.client.query(sql, params)).map_err(|e| self.error(e))
     }
 
     /// Run `sql` built at run time (not kept prepared); the rows it changed.
     pub(crate) fn execute_dynamic(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        self.flush()?;
         wait(self.client.execute(sql, params)).map_err(|e| self.error(e))
     }
 
     /// Run statements without parameters, in one round trip.
     pub(crate) fn batch(&self, sql: &str) -> Result<()> {
+        self.flush()?;
         wait(self.client.batch_execute(sql)).map_err(|e| self.error(e))
     }
 
@@ -338,6 +355,12 @@ impl PgStore {
     /// Send writes whose answer nobody waits for without waiting (see [`pipeline`]), or not.
     pub(crate) fn set_pipelining(&self, on: bool) {
         self.pipelining.store(on, Ordering::Release);
+    }
+
+    /// Draw the ids of new events and runs in blocks (a batch of many jobs), or one at a
+    /// time.
+    pub(crate) fn set_ids_ahead(&self, on: bool) {
+        self.ids_ahead.store(on, Ordering::Release);
     }
 
     /// Whether writes are sent without waiting now: pipelining is on and a transaction is

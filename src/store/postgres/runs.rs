@@ -2,12 +2,13 @@
 //! (event, workflow) even when several servers dispatch the same event, started, finished.
 
 use super::PgStore;
-use super::pipeline::Ids;
+use super::pipeline::{Bulk, Ids, Param};
 use crate::model::{
     DefinitionKind, RunMode, RunRecord, RunStatus, RunTarget, SharedJson, Timestamp,
 };
 use crate::store::runs::{NewRun, RawRun, RunFilter, finish_raw};
 use crate::store::{Result, StoreError};
+use std::collections::HashMap;
 use tokio_postgres::Row;
 use tokio_postgres::types::FromSql;
 
@@ -83,6 +84,204 @@ pub(crate) fn finished_runs(rows: &[Row]) -> Result<Vec<RunRecord>> {
         .collect()
 }
 
+/// New runs kept for one statement (see [`super::pipeline`]), column by column: what the
+/// single-row insert writes (status `'queued'`), the others left to their defaults.
+#[derive(Default)]
+pub(crate) struct RunRows {
+    id: Vec<i64>,
+    definition_id: Vec<i64>,
+    kind: Vec<&'static str>,
+    target: Vec<String>,
+    version: Vec<Option<i64>>,
+    event_id: Vec<Option<i64>>,
+    mode: Vec<&'static str>,
+    params: Vec<String>,
+    lease_owner: Vec<Option<String>>,
+    lease_expires: Vec<Option<i64>>,
+    queued_at: Vec<i64>,
+}
+
+impl Bulk for RunRows {
+    const SQL: &'static str = "INSERT INTO runs (id, definition_id, kind, target, version, event_id, mode, status, params,
+            lease_owner, lease_expires, queued_at)
+         SELECT u.id, u.definition_id, u.kind, u.target, u.version, u.event_id, u.mode, 'queued',
+                u.params, u.lease_owner, u.lease_expires, u.queued_at
+           FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],
+                       $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[])
+                AS u(id, definition_id, kind, target, version, event_id, mode, params,
+                     lease_owner, lease_expires, queued_at)";
+
+    fn len(&self) -> usize {
+        self.id.len()
+    }
+
+    fn into_params(self) -> Vec<Param> {
+        vec![
+            Box::new(self.id),
+            Box::new(self.definition_id),
+            Box::new(self.kind),
+            Box::new(self.target),
+            Box::new(self.version),
+            Box::new(self.event_id),
+            Box::new(self.mode),
+            Box::new(self.params),
+            Box::new(self.lease_owner),
+            Box::new(self.lease_expires),
+            Box::new(self.queued_at),
+        ]
+    }
+}
+
+impl RunRows {
+    /// Keep run `r` under `id`, queued at `queued_at`.
+    fn push(&mut self, id: i64, r: &NewRun<'_>, queued_at: Timestamp) {
+        self.id.push(id);
+        self.definition_id.push(r.definition_id);
+        self.kind.push(r.kind.as_str());
+        self.target.push(r.target.to_string());
+        self.version.push(r.version);
+        self.event_id.push(r.event_id);
+        self.mode.push(r.mode.as_str());
+        self.params.push(r.params_json.to_string());
+        self.lease_owner.push(r.lease_owner.map(str::to_string));
+        self.lease_expires.push(r.lease_expires.map(|t| t.0));
+        self.queued_at.push(queued_at.0);
+    }
+}
+
+/// Run starts kept for one `UPDATE` (see [`super::pipeline`]): one row per run, so that
+/// the statement never meets a run twice. Two starts of a run make one that does what the
+/// two did one after the other: the first's time (a start recorded is kept), the last's
+/// lease.
+#[derive(Default)]
+pub(crate) struct StartRows {
+    /// Where each run's row is.
+    at_row: HashMap<i64, usize>,
+    id: Vec<i64>,
+    at: Vec<i64>,
+    owner: Vec<String>,
+    lease_expires: Vec<i64>,
+}
+
+impl Bulk for StartRows {
+    const SQL: &'static str =
+        "UPDATE runs SET status = 'running', started_at = coalesce(runs.started_at, u.at),
+            lease_owner = u.owner, lease_expires = u.lease_expires
+           FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[])
+                AS u(id, at, owner, lease_expires)
+          WHERE runs.id = u.id";
+
+    fn len(&self) -> usize {
+        self.id.len()
+    }
+
+    fn into_params(self) -> Vec<Param> {
+        vec![
+            Box::new(self.id),
+            Box::new(self.at),
+            Box::new(self.owner),
+            Box::new(self.lease_expires),
+        ]
+    }
+}
+
+impl StartRows {
+    /// Keep the start of run `id` at `at` under `owner`'s lease until `lease_expires`.
+    fn push(&mut self, id: i64, at: Timestamp, owner: &str, lease_expires: Timestamp) {
+        if let Some(&i) = self.at_row.get(&id)
+            && let (Some(o), Some(l)) = (self.owner.get_mut(i), self.lease_expires.get_mut(i))
+        {
+            // the earlier start's time stays (coalesce), the lease is the later one's
+            owner.clone_into(o);
+            *l = lease_expires.0;
+            return;
+        }
+        self.at_row.insert(id, self.id.len());
+        self.id.push(id);
+        self.at.push(at.0);
+        self.owner.push(owner.to_string());
+        self.lease_expires.push(lease_expires.0);
+    }
+}
+
+/// Run ends kept for one `UPDATE` (see [`super::pipeline`]): one row per run. Two ends of
+/// a run make one that does what the two did one after the other: the last's status,
+/// output, error and time, the first start time given (a start recorded is kept).
+#[derive(Default)]
+pub(crate) struct FinishRows {
+    /// Where each run's row is.
+    at_row: HashMap<i64, usize>,
+    id: Vec<i64>,
+    status: Vec<&'static str>,
+    output: Vec<Option<String>>,
+    error: Vec<Option<String>>,
+    finished_at: Vec<i64>,
+    started_at: Vec<Option<i64>>,
+}
+
+impl Bulk for FinishRows {
+    const SQL: &'static str =
+        "UPDATE runs SET status = u.status, output = u.output, error = u.error,
+            finished_at = u.finished_at, started_at = coalesce(runs.started_at, u.started_at),
+            lease_owner = NULL, lease_expires = NULL
+           FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])
+                AS u(id, status, output, error, finished_at, started_at)
+          WHERE runs.id = u.id";
+
+    fn len(&self) -> usize {
+        self.id.len()
+    }
+
+    fn into_params(self) -> Vec<Param> {
+        vec![
+            Box::new(self.id),
+            Box::new(self.status),
+            Box::new(self.output),
+            Box::new(self.error),
+            Box::new(self.finished_at),
+            Box::new(self.started_at),
+        ]
+    }
+}
+
+impl FinishRows {
+    /// Whether an end of run `id` is kept.
+    pub(crate) fn has(&self, id: i64) -> bool {
+        self.at_row.contains_key(&id)
+    }
+
+    /// Keep the end of run `id` (see [`PgStore::finish_run_started`]), at `finished_at`.
+    fn push(
+        &mut self,
+        id: i64,
+        started_at: Option<Timestamp>,
+        status: RunStatus,
+        output: Option<&str>,
+        error: Option<&str>,
+        finished_at: Timestamp,
+    ) {
+        let started_at = started_at.map(|t| t.0);
+        if let Some(&i) = self.at_row.get(&id)
+            && i < self.id.len()
+        {
+            self.status[i] = status.as_str();
+            self.output[i] = output.map(str::to_string);
+            self.error[i] = error.map(str::to_string);
+            self.finished_at[i] = finished_at.0;
+            // coalesce(coalesce(started_at, first), second): the first given
+            self.started_at[i] = self.started_at[i].or(started_at);
+            return;
+        }
+        self.at_row.insert(id, self.id.len());
+        self.id.push(id);
+        self.status.push(status.as_str());
+        self.output.push(output.map(str::to_string));
+        self.error.push(error.map(str::to_string));
+        self.finished_at.push(finished_at.0);
+        self.started_at.push(started_at);
+    }
+}
+
 impl PgStore {
     /// Queue a run. A run of the same event and workflow that exists already (another
     /// server dispatched the event too) is returned instead: the unique index decides, and
@@ -92,26 +291,12 @@ impl PgStore {
         let fresh = r.event_id.is_none_or(|e| self.is_fresh_event(e));
         if fresh && self.defers_writes() {
             // a run of an event this transaction inserted (or of none) cannot exist yet:
-            // sent with an id of its own, unanswered
+            // kept with an id of its own, for the flush
             let id = self.next_id(Ids::Runs)?;
-            self.execute_deferred(
-                "INSERT INTO runs (id, definition_id, kind, target, version, event_id, mode, status, params,
-                    lease_owner, lease_expires, queued_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9, $10, $11)",
-                vec![
-                    Box::new(id),
-                    Box::new(r.definition_id),
-                    Box::new(r.kind.as_str()),
-                    Box::new(r.target.to_string()),
-                    Box::new(r.version),
-                    Box::new(r.event_id),
-                    Box::new(r.mode.as_str()),
-                    Box::new(r.params_json.to_string()),
-                    Box::new(r.lease_owner.map(str::to_string)),
-                    Box::new(lease_expires),
-                    Box::new(Timestamp::now().0),
-                ],
-            )?;
+            self.with_buffered(|b| {
+                b.runs.push(id, r, Timestamp::now());
+                b.run_ids.insert(id);
+            });
             return Ok((id, true));
         }
         // the existing run is read after the insert gave way to it; one removed in between
@@ -162,16 +347,20 @@ impl PgStore {
         owner: &str,
         lease_expires: Timestamp,
     ) -> Result<()> {
-        self.execute_deferred(
+        if self.defers_writes() {
+            // an end kept before it is written first: this start comes after it
+            if self.with_buffered(|b| b.finishes.has(id)) {
+                self.flush()?;
+            }
+            self.with_buffered(|b| b.starts.push(id, at, owner, lease_expires));
+            return Ok(());
+        }
+        self.execute(
             "UPDATE runs SET status = 'running', started_at = coalesce(started_at, $2),
                 lease_owner = $3, lease_expires = $4 WHERE id = $1",
-            vec![
-                Box::new(id),
-                Box::new(at.0),
-                Box::new(owner.to_string()),
-                Box::new(lease_expires.0),
-            ],
-        )
+            &[&id, &at.0, &owner, &lease_expires.0],
+        )?;
+        Ok(())
     }
 
     /// Record the end of a run (its lease goes); `started_at` for a run whose start was
@@ -184,19 +373,28 @@ impl PgStore {
         output: Option<&str>,
         error: Option<&str>,
     ) -> Result<()> {
-        self.execute_deferred(
+        let finished_at = Timestamp::now();
+        if self.defers_writes() {
+            self.with_buffered(|b| {
+                b.finishes
+                    .push(id, started_at, status, output, error, finished_at);
+            });
+            return Ok(());
+        }
+        self.execute(
             "UPDATE runs SET status = $2, output = $3, error = $4, finished_at = $5,
                 started_at = coalesce(started_at, $6), lease_owner = NULL, lease_expires = NULL
               WHERE id = $1",
-            vec![
-                Box::new(id),
-                Box::new(status.as_str()),
-                Box::new(output.map(str::to_string)),
-                Box::new(error.map(str::to_string)),
-                Box::new(Timestamp::now().0),
-                Box::new(started_at.map(|t| t.0)),
+            &[
+                &id,
+                &status.as_str(),
+                &output,
+                &error,
+                &finished_at.0,
+                &started_at.map(|t| t.0),
             ],
-        )
+        )?;
+        Ok(())
     }
 
     /// Set a run's status (for pause and resume).

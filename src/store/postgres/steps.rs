@@ -4,6 +4,7 @@
 //! [`PART_TAG`] followed by the Part's JSON.
 
 use super::PgStore;
+use super::pipeline::{Bulk, Param};
 use crate::model::{StepRecord, StepStatus, Timestamp};
 use crate::store::Result;
 use crate::store::step_values::{Column, PART_TAG, SharedValues};
@@ -28,85 +29,140 @@ fn bytea(bytes: Option<&[u8]>, part: bool) -> Option<Vec<u8>> {
     })
 }
 
+/// Step values (`step_values` rows) of any number of runs, column by column, for one
+/// statement. A value a run has already is kept as it is (its hash names its text).
+#[derive(Default)]
+pub(crate) struct ValueRows {
+    run_id: Vec<i64>,
+    hash: Vec<i64>,
+    body: Vec<String>,
+}
+
+impl Bulk for ValueRows {
+    const SQL: &'static str = "INSERT INTO step_values (run_id, hash, body)
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[])
+         ON CONFLICT (run_id, hash) DO NOTHING";
+
+    fn len(&self) -> usize {
+        self.run_id.len()
+    }
+
+    fn into_params(self) -> Vec<Param> {
+        vec![
+            Box::new(self.run_id),
+            Box::new(self.hash),
+            Box::new(self.body),
+        ]
+    }
+}
+
+impl ValueRows {
+    /// Add the values `steps` of run `run_id` share.
+    pub(crate) fn push(&mut self, run_id: i64, steps: &EncodedSteps) {
+        for (hash, body) in steps.values() {
+            self.run_id.push(run_id);
+            self.hash.push(hash);
+            self.body
+                .push(std::str::from_utf8(body).unwrap_or_default().to_string());
+        }
+    }
+}
+
+/// Step records of any number of runs, column by column, for one statement. A record whose
+/// `seq` its run has already is refused (and with it the statement), as on SQLite.
+#[derive(Default)]
+pub(crate) struct StepRows {
+    run_id: Vec<i64>,
+    seq: Vec<i64>,
+    step: Vec<Option<String>>,
+    path: Vec<Option<String>>,
+    action: Vec<Option<String>>,
+    status: Vec<&'static str>,
+    input: Vec<Option<Vec<u8>>>,
+    output: Vec<Option<Vec<u8>>>,
+    error: Vec<Option<String>>,
+    vars: Vec<Option<Vec<u8>>>,
+    iteration: Vec<Option<String>>,
+    attempt: Vec<i64>,
+    started_at: Vec<i64>,
+    duration_us: Vec<i64>,
+}
+
+impl Bulk for StepRows {
+    const SQL: &'static str =
+        "INSERT INTO steps (run_id, seq, step, path, action, status, input, output, error,
+                            vars, iteration, attempt, started_at, duration_us)
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+                $6::text[], $7::bytea[], $8::bytea[], $9::text[], $10::bytea[], $11::text[],
+                $12::bigint[], $13::bigint[], $14::bigint[])";
+
+    fn len(&self) -> usize {
+        self.run_id.len()
+    }
+
+    fn into_params(self) -> Vec<Param> {
+        vec![
+            Box::new(self.run_id),
+            Box::new(self.seq),
+            Box::new(self.step),
+            Box::new(self.path),
+            Box::new(self.action),
+            Box::new(self.status),
+            Box::new(self.input),
+            Box::new(self.output),
+            Box::new(self.error),
+            Box::new(self.vars),
+            Box::new(self.iteration),
+            Box::new(self.attempt),
+            Box::new(self.started_at),
+            Box::new(self.duration_us),
+        ]
+    }
+}
+
+impl StepRows {
+    /// Add the records of `steps`, of run `run_id`.
+    pub(crate) fn push(&mut self, run_id: i64, steps: &EncodedSteps) {
+        for row in steps.rows() {
+            let [s, p, a, i, o, e, v, it] = row.text;
+            self.run_id.push(run_id);
+            self.seq.push(i64::from(row.seq));
+            self.step.push(steps.str(s).map(str::to_string));
+            self.path.push(steps.str(p).map(str::to_string));
+            self.action.push(steps.str(a).map(str::to_string));
+            self.status.push(row.status);
+            self.input.push(bytea(steps.bytes(i), row.is_part(INPUT)));
+            self.output.push(bytea(steps.bytes(o), row.is_part(OUTPUT)));
+            self.error.push(steps.str(e).map(str::to_string));
+            self.vars.push(bytea(steps.bytes(v), row.is_part(VARS)));
+            self.iteration.push(steps.str(it).map(str::to_string));
+            self.attempt.push(i64::from(row.attempt));
+            self.started_at.push(row.started_at);
+            self.duration_us.push(row.duration_us);
+        }
+    }
+}
+
 impl PgStore {
     /// Record encoded steps of run `run_id`: the shared values in one statement, every
     /// record of the batch in one more (arrays, one per column, unnested), whatever their
-    /// number. A record whose `seq` the run has already is refused, as on SQLite.
+    /// number; while writes are deferred, kept for the flush's statements, which write those
+    /// of every run at once (see [`super::pipeline`]). A record whose `seq` the run has
+    /// already is refused, as on SQLite.
     pub(crate) fn insert_encoded_steps(&self, run_id: i64, steps: &EncodedSteps) -> Result<()> {
-        let (hashes, bodies): (Vec<i64>, Vec<String>) = steps
-            .values()
-            .map(|(hash, body)| {
-                (
-                    hash,
-                    std::str::from_utf8(body).unwrap_or_default().to_string(),
-                )
-            })
-            .unzip();
-        if !hashes.is_empty() {
-            self.execute_deferred(
-                "INSERT INTO step_values (run_id, hash, body)
-                 SELECT $1::bigint, * FROM unnest($2::bigint[], $3::text[])
-                 ON CONFLICT (run_id, hash) DO NOTHING",
-                vec![Box::new(run_id), Box::new(hashes), Box::new(bodies)],
-            )?;
-        }
-        let rows = steps.rows();
-        if rows.is_empty() {
+        if self.defers_writes() {
+            self.with_buffered(|b| {
+                b.values.push(run_id, steps);
+                b.steps.push(run_id, steps);
+            });
             return Ok(());
         }
-        let n = rows.len();
-        let mut seq = Vec::with_capacity(n);
-        let mut step = Vec::with_capacity(n);
-        let mut path = Vec::with_capacity(n);
-        let mut action = Vec::with_capacity(n);
-        let mut status = Vec::with_capacity(n);
-        let mut input = Vec::with_capacity(n);
-        let mut output = Vec::with_capacity(n);
-        let mut error = Vec::with_capacity(n);
-        let mut vars = Vec::with_capacity(n);
-        let mut iteration = Vec::with_capacity(n);
-        let mut attempt = Vec::with_capacity(n);
-        let mut started_at = Vec::with_capacity(n);
-        let mut duration_us = Vec::with_capacity(n);
-        for row in rows {
-            let [s, p, a, i, o, e, v, it] = row.text;
-            seq.push(i64::from(row.seq));
-            step.push(steps.str(s).map(str::to_string));
-            path.push(steps.str(p).map(str::to_string));
-            action.push(steps.str(a).map(str::to_string));
-            status.push(row.status);
-            input.push(bytea(steps.bytes(i), row.is_part(INPUT)));
-            output.push(bytea(steps.bytes(o), row.is_part(OUTPUT)));
-            error.push(steps.str(e).map(str::to_string));
-            vars.push(bytea(steps.bytes(v), row.is_part(VARS)));
-            iteration.push(steps.str(it).map(str::to_string));
-            attempt.push(i64::from(row.attempt));
-            started_at.push(row.started_at);
-            duration_us.push(row.duration_us);
-        }
-        self.execute_deferred(
-            "INSERT INTO steps (run_id, seq, step, path, action, status, input, output, error,
-                                vars, iteration, attempt, started_at, duration_us)
-             SELECT $1::bigint, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[],
-                    $6::text[], $7::bytea[], $8::bytea[], $9::text[], $10::bytea[], $11::text[],
-                    $12::bigint[], $13::bigint[], $14::bigint[])",
-            vec![
-                Box::new(run_id),
-                Box::new(seq),
-                Box::new(step),
-                Box::new(path),
-                Box::new(action),
-                Box::new(status),
-                Box::new(input),
-                Box::new(output),
-                Box::new(error),
-                Box::new(vars),
-                Box::new(iteration),
-                Box::new(attempt),
-                Box::new(started_at),
-                Box::new(duration_us),
-            ],
-        )
+        let mut values = ValueRows::default();
+        values.push(run_id, steps);
+        self.write_now(values)?;
+        let mut rows = StepRows::default();
+        rows.push(run_id, steps);
+        self.write_now(rows)
     }
 
     /// Every step record of a run, in `seq` order, its shared values put back.
