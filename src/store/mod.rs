@@ -75,8 +75,9 @@ pub struct Store {
 pub(crate) enum Room {
     /// A SQLite file (the default).
     Sqlite(Connection),
-    /// A PostgreSQL database (`--db postgres://…`).
-    Postgres(postgres::PgStore),
+    /// A PostgreSQL database (`--db postgres://…`), boxed: it holds much more than a
+    /// SQLite connection.
+    Postgres(Box<postgres::PgStore>),
 }
 
 impl Store {
@@ -87,7 +88,7 @@ impl Store {
             let pg = postgres::PgStore::connect(url)?;
             return Ok(Store {
                 path: PathBuf::from(pg.shown()),
-                room: Room::Postgres(pg),
+                room: Room::Postgres(Box::new(pg)),
                 listeners: definitions::ListenerCache::default(),
                 cap: None,
             });
