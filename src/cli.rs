@@ -46,7 +46,8 @@ use std::process::ExitCode;
 #[command(name = "flowdeck", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     /// The store: a SQLite file (created if missing), or a PostgreSQL database as
-    /// postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE [default: ./flowdeck.db]
+    /// postgres://USER:PASSWORD@HOST:PORT/DATABASE (password and port optional)
+    /// (default: ./flowdeck.db)
     #[arg(long, global = true, env = "FLOWDECK_DB", value_name = "PATH|URL")]
     pub db: Option<PathBuf>,
     /// Print one JSON document on stdout
@@ -357,7 +358,7 @@ pub enum Command {
         /// The store file to copy [default: --db]
         #[arg(long, value_name = "PATH")]
         from: Option<PathBuf>,
-        /// The PostgreSQL database to copy into (empty): postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE
+        /// The PostgreSQL database to copy into (empty): postgres://USER:PASSWORD@HOST:PORT/DATABASE
         #[arg(long, value_name = "URL")]
         to: String,
         /// Copy the events, runs and step records too

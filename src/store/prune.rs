@@ -11,7 +11,7 @@
 //! count keeps the newest N events (and the newest N runs no event started); the rule on
 //! size removes the oldest until the pages in use fit.
 //!
-//! The rules are the same in both rooms: [`batch`] asks a [`PruneRoom`] for the rows and
+//! The rules are the same in both rooms: `batch` asks a `PruneRoom` for the rows and
 //! removes through it (SQLite here, PostgreSQL in `store::postgres::prune`).
 //!
 //! Over 600 lines only with its tests, which stay beside the rules they pin down.

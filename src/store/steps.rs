@@ -287,7 +287,7 @@ fn insert_sql(rows: usize) -> &'static str {
 }
 
 impl Store {
-    /// Record one step of run `run_id` (in either room: [`insert_encoded_steps`] routes).
+    /// Record one step of run `run_id` (in either room: `insert_encoded_steps` routes).
     pub fn insert_step(&self, run_id: i64, s: &StepRecord) -> Result<()> {
         let mut encoded = EncodedSteps::default();
         encoded.push(s);
