@@ -138,7 +138,11 @@ impl Drop for Client {
 }
 
 fn project() -> (Sandbox, std::path::PathBuf) {
-    let s = Sandbox::new();
+    project_in(Sandbox::new())
+}
+
+/// The debugged workflow's project imported into `s`'s store.
+fn project_in(s: Sandbox) -> (Sandbox, std::path::PathBuf) {
     let root = s.project("p", None, &[("workflows/dbg.json", WORKFLOW)]);
     let out = s.cli(&["import", "p"]);
     assert!(out.status.success(), "{}", common::text(&out));
@@ -148,6 +152,20 @@ fn project() -> (Sandbox, std::path::PathBuf) {
 #[test]
 fn a_whole_dap_session() {
     let (s, file) = project();
+    whole_session(&s, &file);
+}
+
+#[test]
+fn a_whole_dap_session_on_postgresql() {
+    let Some(s) = Sandbox::on_postgres("a_whole_dap_session_on_postgresql") else {
+        return;
+    };
+    let (s, file) = project_in(s);
+    whole_session(&s, &file);
+}
+
+/// An editor's session on the store of `s`: breakpoints, stepping, variables, the end.
+fn whole_session(s: &Sandbox, file: &std::path::Path) {
     let mut c = Client::start(&s);
     let caps = c.request(
         "initialize",
