@@ -166,7 +166,7 @@ fn a_whole_dap_session_on_postgresql() {
 
 /// An editor's session on the store of `s`: breakpoints, stepping, variables, the end.
 fn whole_session(s: &Sandbox, file: &std::path::Path) {
-    let mut c = Client::start(&s);
+    let mut c = Client::start(s);
     let caps = c.request(
         "initialize",
         json!({ "adapterID": "flowdeck", "linesStartAt1": true }),
