@@ -19,8 +19,8 @@ const AHEAD: usize = 4;
 const BUSY: Duration = Duration::from_millis(5);
 /// How often an idle worker looks for runs.
 const IDLE: Duration = Duration::from_millis(100);
-/// How often an idle worker looks for runs when the store tells of other processes'
-/// commits (PostgreSQL's `LISTEN`): a queued run wakes it at once; this is for leases that
+/// How often an idle worker looks for runs when the store tells of runs queued by any
+/// process (PostgreSQL's `LISTEN`): a queued run wakes it at once; this is for leases that
 /// expire, which nothing announces.
 const IDLE_LISTENING: Duration = Duration::from_secs(1);
 /// How often a worker looks for runs held by dead processes of this machine.
@@ -176,7 +176,7 @@ impl super::Engine {
         let mut last_dead_look: Option<std::time::Instant> = None;
         let mut last_forget: Option<std::time::Instant> = None;
         core.set_working(true);
-        let heard = core.reader().commits_heard();
+        let heard = core.reader().queued_runs_heard();
         tokio::pin!(stop);
         loop {
             if last_dead_look.is_none_or(|t| t.elapsed() >= DEAD_OWNERS_EVERY) {

@@ -188,15 +188,15 @@ impl Store {
         }
     }
 
-    /// On PostgreSQL, what wakes whoever waits for another process's commit (a queued run
-    /// to take up): told of every commit announced from now on. `None` on SQLite, which
-    /// has nothing to listen to (callers look again now and then).
-    pub fn commits_heard(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+    /// On PostgreSQL, what wakes whoever waits for runs to take up: told of every commit,
+    /// by any process from now on, that left runs for any server (queued, or given back).
+    /// `None` on SQLite, which has nothing to listen to (callers look again now and then).
+    pub fn queued_runs_heard(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
         let pg = self.postgres()?;
-        match pg.commits_heard() {
+        match pg.queued_runs_heard() {
             Ok(n) => Some(n),
             Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for other processes' commits");
+                tracing::warn!(error = %e, "cannot listen for queued runs");
                 None
             }
         }

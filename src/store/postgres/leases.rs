@@ -76,6 +76,9 @@ impl PgStore {
             "UPDATE runs SET lease_expires = 0 WHERE finished_at IS NULL AND lease_owner = $1",
             &[&owner],
         )?;
+        if n > 0 {
+            self.note_queued();
+        }
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
@@ -104,6 +107,9 @@ impl PgStore {
                 // it starts over: the records of the interrupted execution go
                 self.forget_records(column(row, 0)?)?;
             }
+        }
+        if !rows.is_empty() {
+            self.note_queued();
         }
         Ok(rows.len())
     }

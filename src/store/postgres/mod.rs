@@ -39,6 +39,10 @@ use tokio_postgres::{AsyncMessage, Client, NoTls, Row, Statement};
 /// The channel every committed write is announced on.
 pub(crate) const CHANNEL: &str = "flowdeck";
 
+/// The channel a commit that left runs for any server to take (queued, or given back) is
+/// announced on: what wakes idle servers.
+pub(crate) const QUEUE_CHANNEL: &str = "flowdeck_queue";
+
 /// Whether `text` names a PostgreSQL database (`postgres://…` or `postgresql://…`).
 pub fn is_postgres_url(text: &str) -> bool {
     let lower = text.get(..13).unwrap_or(text).to_ascii_lowercase();
@@ -105,10 +109,14 @@ pub struct PgStore {
     prepared: Mutex<HashMap<&'static str, Statement>>,
     /// Notifications heard on [`CHANNEL`] (other processes' commits, once listening).
     heard: Arc<AtomicI64>,
-    /// Told of each notification heard (wakes those waiting for other processes' commits).
+    /// Told of each commit that left runs for any server to take ([`QUEUE_CHANNEL`]).
     woken: Arc<tokio::sync::Notify>,
     /// Whether this connection listens on [`CHANNEL`].
     listening: AtomicBool,
+    /// Whether this connection listens on [`QUEUE_CHANNEL`].
+    listening_queue: AtomicBool,
+    /// Whether the open transaction left runs for any server to take.
+    queued: AtomicBool,
     /// Whether a transaction is open.
     in_transaction: AtomicBool,
     /// Whether a statement failed in the open transaction: PostgreSQL gives the transaction
@@ -181,6 +189,8 @@ impl PgStore {
             heard,
             woken,
             listening: AtomicBool::new(false),
+            listening_queue: AtomicBool::new(false),
+            queued: AtomicBool::new(false),
             in_transaction: AtomicBool::new(false),
             aborted: AtomicBool::new(false),
             unrouted,
@@ -321,7 +331,12 @@ impl PgStore {
                 "a statement of the transaction failed; nothing of it was recorded".into(),
             ));
         }
-        let done = self.batch(&format!("NOTIFY {CHANNEL}; COMMIT"));
+        let queue = if self.queued.swap(false, Ordering::AcqRel) {
+            format!("NOTIFY {QUEUE_CHANNEL}; ")
+        } else {
+            String::new()
+        };
+        let done = self.batch(&format!("{queue}NOTIFY {CHANNEL}; COMMIT"));
         self.in_transaction.store(false, Ordering::Release);
         done
     }
@@ -329,6 +344,7 @@ impl PgStore {
     /// Roll back whatever is open.
     pub(crate) fn rollback(&self) {
         self.drop_pending();
+        self.queued.store(false, Ordering::Release);
         self.in_transaction.store(false, Ordering::Release);
         self.aborted.store(false, Ordering::Release);
         if let Err(e) = self.batch("ROLLBACK") {
@@ -389,10 +405,26 @@ impl PgStore {
         Ok(self.heard.load(Ordering::Acquire))
     }
 
-    /// What tells of every commit announced from now on, by any process.
-    pub(crate) fn commits_heard(&self) -> Result<Arc<tokio::sync::Notify>> {
-        self.listen()?;
+    /// What tells of every commit, by any process from now on, that left runs for any
+    /// server to take.
+    pub(crate) fn queued_runs_heard(&self) -> Result<Arc<tokio::sync::Notify>> {
+        if !self.listening_queue.swap(true, Ordering::AcqRel)
+            && let Err(e) = self.batch(&format!("LISTEN {QUEUE_CHANNEL}"))
+        {
+            self.listening_queue.store(false, Ordering::Release);
+            return Err(e);
+        }
         Ok(self.woken.clone())
+    }
+
+    /// Note that the open transaction leaves runs for any server to take (announced at its
+    /// commit; at once outside a transaction).
+    pub(crate) fn note_queued(&self) {
+        if self.is_in_transaction() {
+            self.queued.store(true, Ordering::Release);
+        } else if let Err(e) = self.batch(&format!("NOTIFY {QUEUE_CHANNEL}")) {
+            tracing::warn!(error = %e, "cannot announce queued runs");
+        }
     }
 
     fn listen(&self) -> Result<()> {
@@ -419,12 +451,14 @@ async fn drive(
     use futures_util::StreamExt;
     while let Some(message) = messages.next().await {
         match message {
-            Ok(AsyncMessage::Notification(_)) => {
-                heard.fetch_add(1, Ordering::AcqRel);
+            Ok(AsyncMessage::Notification(n)) if n.channel() == QUEUE_CHANNEL => {
                 // wake every waiter, and keep a permit for one that was between two
                 // waits (it looks again at once rather than missing this commit)
                 woken.notify_waiters();
                 woken.notify_one();
+            }
+            Ok(AsyncMessage::Notification(_)) => {
+                heard.fetch_add(1, Ordering::AcqRel);
             }
             Ok(AsyncMessage::Notice(notice)) => {
                 tracing::debug!(notice = %notice.message(), "PostgreSQL notice");
@@ -549,6 +583,27 @@ mod tests {
             other.data_version().unwrap() != before
         });
         assert!(heard, "the other connection heard the commit");
+    }
+
+    #[tokio::test]
+    async fn a_run_queued_for_any_server_wakes_a_server_waiting_on_another_connection() {
+        use crate::store::HotWrites;
+        let Some((db, store)) = scratch_store(
+            "a_run_queued_for_any_server_wakes_a_server_waiting_on_another_connection",
+        ) else {
+            return;
+        };
+        let idle = Store::open(Path::new(db.url())).unwrap();
+        let heard = idle.queued_runs_heard().expect("listening");
+        super::runs::tests::workflow_w(&store);
+        store.begin_write().unwrap();
+        store
+            .insert_run(&super::runs::tests::new_run(None))
+            .unwrap();
+        store.commit_write().unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(10), heard.notified())
+            .await
+            .expect("the idle server heard of the queued run");
     }
 
     #[test]

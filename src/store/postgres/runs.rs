@@ -287,6 +287,10 @@ impl PgStore {
     /// server dispatched the event too) is returned instead: the unique index decides, and
     /// the flag says whether the run is new.
     pub(crate) fn insert_run(&self, r: &NewRun<'_>) -> Result<(i64, bool)> {
+        if r.lease_owner.is_none() {
+            // a run nobody holds: idle servers hear of it at the commit
+            self.note_queued();
+        }
         let lease_expires = r.lease_expires.map(|t| t.0);
         let fresh = r.event_id.is_none_or(|e| self.is_fresh_event(e));
         if fresh && self.defers_writes() {
