@@ -368,3 +368,43 @@ fn the_data_database_on_postgresql_takes_the_examples_orders() {
     let (_, runs) = s.cli_json(&["runs", "--status", "failed"]);
     assert_eq!(runs["runs"].as_array().map(Vec::len), Some(0), "{runs:#}");
 }
+
+#[test]
+fn a_deploy_from_another_process_is_served_at_the_next_request() {
+    let Some(s) =
+        Sandbox::on_postgres("a_deploy_from_another_process_is_served_at_the_next_request")
+    else {
+        return;
+    };
+    let ping = |answer: &str| {
+        format!(
+            r#"{{"name": "ping", "method": "GET", "path": "/ping",
+                 "steps": [{{"id": "done", "action": "return", "value": {{"pong": "{answer}"}}}}]}}"#
+        )
+    };
+    let root = s.project("p", None, &[("endpoints/ping.json", &ping("one"))]);
+    s.import_and_deploy(&root);
+    let server = s.serve(&[]);
+    assert!(http_get(server.port, "/ping").contains(r#""pong":"one""#));
+    // another process deploys a new version: the server answers with it at once
+    std::fs::write(root.join("endpoints/ping.json"), ping("two")).unwrap();
+    for args in [&["import", "p"][..], &["deploy", "--all"]] {
+        let out = s.cli(args);
+        assert!(out.status.success(), "{args:?}: {}", common::text(&out));
+    }
+    assert!(http_get(server.port, "/ping").contains(r#""pong":"two""#));
+}
+
+/// `GET path` on the server on `port`; the whole answer.
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut all = String::new();
+    stream.read_to_string(&mut all).unwrap();
+    all
+}

@@ -60,6 +60,31 @@ pub(super) async fn dispatch(State(app): State<Arc<App>>, request: Request) -> R
     }
 }
 
+/// On a store that announces definitions changes (PostgreSQL's `LISTEN`), rebuild `app`'s
+/// Routers as soon as another process deploys, so that the first request after a deploy does
+/// not pay for the rebuild. Each batch of requests still reads the generation, so a deploy
+/// committed before a request is seen by it either way.
+pub(crate) fn rebuild_when_heard(app: &Arc<App>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let Some(heard) = app.engine.store().definitions_heard() else {
+        return;
+    };
+    let app = Arc::downgrade(app);
+    runtime.spawn(async move {
+        loop {
+            heard.notified().await;
+            let Some(app) = app.upgrade() else {
+                return;
+            };
+            if let Err(e) = app.endpoints.fresh(&app).await {
+                tracing::warn!(error = ?e, "cannot rebuild the routes after a deploy");
+            }
+        }
+    });
+}
+
 impl Live {
     /// No Routers yet; the generation is read on `engine`.
     pub(crate) fn new(engine: &Engine) -> Live {

@@ -101,6 +101,7 @@ pub fn router(engine: Engine, options: ServeOptions) -> axum::Router {
         engine,
         options,
     });
+    endpoints::rebuild_when_heard(&app);
     // everything but the health check: the token first (a 401 before any limit), then the
     // body's limits, which the handlers' body extractors (`payload`) enforce and answer for.
     // The token's layer is there only when the server has a token

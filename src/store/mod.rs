@@ -202,6 +202,19 @@ impl Store {
         }
     }
 
+    /// On PostgreSQL, what tells of every commit, by any process from now on, that changed
+    /// the definitions (a server rebuilds its routes at once). `None` on SQLite.
+    pub fn definitions_heard(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        let pg = self.postgres()?;
+        match pg.definitions_heard() {
+            Ok(n) => Some(n),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for definitions changes");
+                None
+            }
+        }
+    }
+
     /// Whether this store is on PostgreSQL.
     pub fn is_postgres(&self) -> bool {
         self.postgres().is_some()

@@ -43,6 +43,10 @@ pub(crate) const CHANNEL: &str = "flowdeck";
 /// announced on: what wakes idle servers.
 pub(crate) const QUEUE_CHANNEL: &str = "flowdeck_queue";
 
+/// The channel a commit that changed the definitions is announced on (by the schema's
+/// trigger): what makes servers rebuild their routes.
+pub(crate) const DEFINITIONS_CHANNEL: &str = "flowdeck_definitions";
+
 /// Whether `text` names a PostgreSQL database (`postgres://…` or `postgresql://…`).
 pub fn is_postgres_url(text: &str) -> bool {
     let lower = text.get(..13).unwrap_or(text).to_ascii_lowercase();
@@ -115,6 +119,10 @@ pub struct PgStore {
     listening: AtomicBool,
     /// Whether this connection listens on [`QUEUE_CHANNEL`].
     listening_queue: AtomicBool,
+    /// Told of each commit that changed the definitions ([`DEFINITIONS_CHANNEL`]).
+    definitions_woken: Arc<tokio::sync::Notify>,
+    /// Whether this connection listens on [`DEFINITIONS_CHANNEL`].
+    listening_definitions: AtomicBool,
     /// Whether the open transaction left runs for any server to take.
     queued: AtomicBool,
     /// Whether a transaction is open.
@@ -154,12 +162,14 @@ impl PgStore {
         let counter = heard.clone();
         let woken = Arc::new(tokio::sync::Notify::new());
         let wake = woken.clone();
+        let definitions_woken = Arc::new(tokio::sync::Notify::new());
+        let definitions_wake = definitions_woken.clone();
         let (tx, rx) = tokio::sync::oneshot::channel();
         runtime()?.spawn(async move {
             match config.connect(NoTls).await {
                 Ok((client, connection)) => {
                     let _ = tx.send(Ok(client));
-                    drive(connection, counter, wake).await;
+                    drive(connection, counter, wake, definitions_wake).await;
                 }
                 Err(e) => {
                     let _ = tx.send(Err(e));
@@ -190,6 +200,8 @@ impl PgStore {
             woken,
             listening: AtomicBool::new(false),
             listening_queue: AtomicBool::new(false),
+            definitions_woken,
+            listening_definitions: AtomicBool::new(false),
             queued: AtomicBool::new(false),
             in_transaction: AtomicBool::new(false),
             aborted: AtomicBool::new(false),
@@ -417,6 +429,18 @@ impl PgStore {
         Ok(self.woken.clone())
     }
 
+    /// What tells of every commit, by any process from now on, that changed the
+    /// definitions.
+    pub(crate) fn definitions_heard(&self) -> Result<Arc<tokio::sync::Notify>> {
+        if !self.listening_definitions.swap(true, Ordering::AcqRel)
+            && let Err(e) = self.batch(&format!("LISTEN {DEFINITIONS_CHANNEL}"))
+        {
+            self.listening_definitions.store(false, Ordering::Release);
+            return Err(e);
+        }
+        Ok(self.definitions_woken.clone())
+    }
+
     /// Note that the open transaction leaves runs for any server to take (announced at its
     /// commit; at once outside a transaction).
     pub(crate) fn note_queued(&self) {
@@ -446,6 +470,7 @@ async fn drive(
     >,
     heard: Arc<AtomicI64>,
     woken: Arc<tokio::sync::Notify>,
+    definitions_woken: Arc<tokio::sync::Notify>,
 ) {
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
     use futures_util::StreamExt;
@@ -456,6 +481,10 @@ async fn drive(
                 // waits (it looks again at once rather than missing this commit)
                 woken.notify_waiters();
                 woken.notify_one();
+            }
+            Ok(AsyncMessage::Notification(n)) if n.channel() == DEFINITIONS_CHANNEL => {
+                definitions_woken.notify_waiters();
+                definitions_woken.notify_one();
             }
             Ok(AsyncMessage::Notification(_)) => {
                 heard.fetch_add(1, Ordering::AcqRel);
@@ -604,6 +633,20 @@ mod tests {
         tokio::time::timeout(std::time::Duration::from_secs(10), heard.notified())
             .await
             .expect("the idle server heard of the queued run");
+    }
+
+    #[tokio::test]
+    async fn a_deploy_on_one_connection_is_heard_on_another() {
+        let Some((db, store)) = scratch_store("a_deploy_on_one_connection_is_heard_on_another")
+        else {
+            return;
+        };
+        let server = Store::open(Path::new(db.url())).unwrap();
+        let heard = server.definitions_heard().expect("listening");
+        super::runs::tests::workflow_w(&store);
+        tokio::time::timeout(std::time::Duration::from_secs(10), heard.notified())
+            .await
+            .expect("the server heard the definitions change");
     }
 
     #[test]

@@ -73,6 +73,8 @@ const MIGRATIONS: &[&str] = &[r#"
     CREATE FUNCTION flowdeck_definitions_changed() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         UPDATE generation SET n = n + 1 WHERE id = 1;
+        -- servers rebuild their routes when this commits
+        PERFORM pg_notify('flowdeck_definitions', '');
         RETURN NULL;
     END $$;
     CREATE TRIGGER definitions_changed AFTER INSERT OR UPDATE OR DELETE ON definitions
