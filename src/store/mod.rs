@@ -202,6 +202,19 @@ impl Store {
         }
     }
 
+    /// On PostgreSQL, what tells of every commit by any process from now on (a view of the
+    /// record follows at once). `None` on SQLite, where [`Store::data_version`] is asked.
+    pub fn commits_heard(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        let pg = self.postgres()?;
+        match pg.commits_heard() {
+            Ok(n) => Some(n),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for other processes' commits");
+                None
+            }
+        }
+    }
+
     /// On PostgreSQL, what tells of every commit, by any process from now on, that changed
     /// the definitions (a server rebuilds its routes at once). `None` on SQLite.
     pub fn definitions_heard(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {

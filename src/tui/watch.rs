@@ -1,7 +1,8 @@
 //! Noticing writes. This process's own (the runs the studio starts) arrive from the store
 //! writer as it commits, at most once a frame; other processes' through a thread that asks
 //! SQLite for `PRAGMA data_version` (a counter that changes when another connection commits)
-//! a few times a second. Idle, nothing happens but that query, which costs microseconds.
+//! a few times a second (idle, nothing happens but that query, which costs microseconds), or,
+//! on PostgreSQL, that is woken by each commit's announcement (`LISTEN`).
 
 use super::update::Msg;
 use crate::store::{Store, Writer};
@@ -39,6 +40,17 @@ pub fn spawn(path: &Path, tx: UnboundedSender<Msg>) -> std::io::Result<()> {
             let Ok(store) = Store::open(&path) else {
                 return;
             };
+            if let Some(heard) = store.commits_heard() {
+                // PostgreSQL announces every commit: the first after a quiet spell is shown at
+                // once, those that follow at most once per PERIOD (as on SQLite)
+                loop {
+                    futures_executor::block_on(heard.notified());
+                    if tx.is_closed() || tx.send(Msg::StoreChanged).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(PERIOD);
+                }
+            }
             let mut last = store.data_version().unwrap_or(0);
             loop {
                 std::thread::sleep(PERIOD);

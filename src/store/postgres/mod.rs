@@ -119,6 +119,8 @@ pub struct PgStore {
     listening: AtomicBool,
     /// Whether this connection listens on [`QUEUE_CHANNEL`].
     listening_queue: AtomicBool,
+    /// Told of each commit announced on [`CHANNEL`] (once listening).
+    commits_woken: Arc<tokio::sync::Notify>,
     /// Told of each commit that changed the definitions ([`DEFINITIONS_CHANNEL`]).
     definitions_woken: Arc<tokio::sync::Notify>,
     /// Whether this connection listens on [`DEFINITIONS_CHANNEL`].
@@ -164,12 +166,19 @@ impl PgStore {
         let wake = woken.clone();
         let definitions_woken = Arc::new(tokio::sync::Notify::new());
         let definitions_wake = definitions_woken.clone();
+        let commits_woken = Arc::new(tokio::sync::Notify::new());
+        let commits_wake = commits_woken.clone();
         let (tx, rx) = tokio::sync::oneshot::channel();
         runtime()?.spawn(async move {
             match config.connect(NoTls).await {
                 Ok((client, connection)) => {
                     let _ = tx.send(Ok(client));
-                    drive(connection, counter, wake, definitions_wake).await;
+                    let wakes = Wakes {
+                        queue: wake,
+                        definitions: definitions_wake,
+                        commits: commits_wake,
+                    };
+                    drive(connection, counter, wakes).await;
                 }
                 Err(e) => {
                     let _ = tx.send(Err(e));
@@ -202,6 +211,7 @@ impl PgStore {
             listening_queue: AtomicBool::new(false),
             definitions_woken,
             listening_definitions: AtomicBool::new(false),
+            commits_woken,
             queued: AtomicBool::new(false),
             in_transaction: AtomicBool::new(false),
             aborted: AtomicBool::new(false),
@@ -429,6 +439,12 @@ impl PgStore {
         Ok(self.woken.clone())
     }
 
+    /// What tells of every commit, by any process from now on (the studio's view follows).
+    pub(crate) fn commits_heard(&self) -> Result<Arc<tokio::sync::Notify>> {
+        self.listen()?;
+        Ok(self.commits_woken.clone())
+    }
+
     /// What tells of every commit, by any process from now on, that changed the
     /// definitions.
     pub(crate) fn definitions_heard(&self) -> Result<Arc<tokio::sync::Notify>> {
@@ -462,6 +478,20 @@ impl PgStore {
     }
 }
 
+/// Who is told of the notifications a connection hears, by channel.
+struct Wakes {
+    queue: Arc<tokio::sync::Notify>,
+    definitions: Arc<tokio::sync::Notify>,
+    commits: Arc<tokio::sync::Notify>,
+}
+
+/// Wake every waiter, and keep a permit for one that was between two waits (it looks again
+/// at once rather than missing this notification).
+fn wake(notify: &tokio::sync::Notify) {
+    notify.notify_waiters();
+    notify.notify_one();
+}
+
 /// Drive one connection's socket until it closes, counting the notifications it hears.
 async fn drive(
     mut connection: tokio_postgres::Connection<
@@ -469,25 +499,21 @@ async fn drive(
         tokio_postgres::tls::NoTlsStream,
     >,
     heard: Arc<AtomicI64>,
-    woken: Arc<tokio::sync::Notify>,
-    definitions_woken: Arc<tokio::sync::Notify>,
+    wakes: Wakes,
 ) {
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
     use futures_util::StreamExt;
     while let Some(message) = messages.next().await {
         match message {
             Ok(AsyncMessage::Notification(n)) if n.channel() == QUEUE_CHANNEL => {
-                // wake every waiter, and keep a permit for one that was between two
-                // waits (it looks again at once rather than missing this commit)
-                woken.notify_waiters();
-                woken.notify_one();
+                wake(&wakes.queue);
             }
             Ok(AsyncMessage::Notification(n)) if n.channel() == DEFINITIONS_CHANNEL => {
-                definitions_woken.notify_waiters();
-                definitions_woken.notify_one();
+                wake(&wakes.definitions);
             }
             Ok(AsyncMessage::Notification(_)) => {
                 heard.fetch_add(1, Ordering::AcqRel);
+                wake(&wakes.commits);
             }
             Ok(AsyncMessage::Notice(notice)) => {
                 tracing::debug!(notice = %notice.message(), "PostgreSQL notice");
