@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Throughput of 1, 2 and 3 `flowdeck serve` processes sharing one PostgreSQL store: each
 # round makes a fresh database, imports the bench example, starts N servers, and drives
-# them all at once with wrk (POST /events/hit, `{"n": 1}`, 4 connections per server, for
+# them all at once with wrk (POST /events/hit, `{"n": 1}`, CONNS connections per server (8), for
 # DURATION); it prints the events acknowledged per second (summed over the servers) and
 # the runs finished per second measured in the store.
 #
@@ -15,6 +15,7 @@ export PGOPTIONS='-c client_min_messages=warning'
 bin="${1:-target/release/flowdeck}"
 server="${2:-${FLOWDECK_TEST_PG:?give a PostgreSQL URL or set FLOWDECK_TEST_PG}}"
 duration="${3:-10s}"
+conns="${CONNS:-8}"
 bin="$(realpath "$bin")"
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 2; }
 command -v psql >/dev/null || export PATH="$PATH:$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
@@ -52,7 +53,7 @@ for n in 1 2 3; do
   start=$(date +%s.%N)
   outs=()
   for i in $(seq 1 "$n"); do
-    wrk -t1 -c4 -d"$duration" --latency -s "$work/post.lua" "http://127.0.0.1:$((18180 + i))/events/hit" >"$work/wrk-$i.txt" &
+    wrk -t1 -c"$conns" -d"$duration" --latency -s "$work/post.lua" "http://127.0.0.1:$((18180 + i))/events/hit" >"$work/wrk-$i.txt" &
     outs+=($!)
   done
   wait "${outs[@]}"
