@@ -163,14 +163,26 @@ fn three_hosts_share_one_queue_and_finish_a_killed_servers_runs() {
     let mut url = url::Url::parse(s.pg.as_ref().unwrap().url()).unwrap();
     url.set_host(Some(&format!("{}.1", hosts.prefix))).unwrap();
     let store_url = url.to_string();
+    // the data database too, where each run notes its event once (db.exec, exactly once)
+    let data = flowdeck::store::postgres::scratch::ScratchDatabase::for_test("data").unwrap();
+    let mut data_url = url::Url::parse(data.url()).unwrap();
+    data_url
+        .set_host(Some(&format!("{}.1", hosts.prefix)))
+        .unwrap();
     let job = r#"{"name": "job", "on": "job", "steps": [
         {"id": "n", "action": "set", "var": "n", "value": "{{$param.n}}"},
+        {"id": "hit", "action": "db.exec", "sql": "INSERT INTO hits (event, n) VALUES (?, ?)",
+         "args": ["{{$event.id}}", "{{$var.n}}"]},
         {"id": "pause", "action": "sleep", "ms": 5},
         {"id": "done", "action": "return", "value": "{{$var.n}}"}]}"#;
-    let root = s.project("p", None, &[("workflows/job.json", job)]);
+    let root = s.project(
+        "p",
+        Some("CREATE TABLE IF NOT EXISTS hits (event BIGINT NOT NULL, n BIGINT NOT NULL);"),
+        &[("workflows/job.json", job)],
+    );
     std::fs::write(
         root.join("flowdeck.toml"),
-        "name = \"p\"\n[engine]\nlease_ms = 3000\n",
+        format!("name = \"p\"\n[engine]\nlease_ms = 3000\n[data]\nurl = \"{data_url}\"\n"),
     )
     .unwrap();
     s.import_and_deploy(&root);
@@ -278,6 +290,16 @@ fn three_hosts_share_one_queue_and_finish_a_killed_servers_runs() {
         (0..events as i64).collect::<Vec<_>>(),
         "each event's run ran to its end exactly once"
     );
+    // every event's db.exec happened once, taken-over runs included
+    let hits = flowdeck::store::DataDb::open(std::path::Path::new(data_url.as_str()))
+        .unwrap()
+        .query(
+            "SELECT count(*) AS rows, count(DISTINCT event) AS events FROM hits",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(hits[0]["rows"], json!(events), "{hits:?}");
+    assert_eq!(hits[0]["events"], json!(events), "{hits:?}");
     let taken_over = runs.iter().filter(|r| r.attempt > 1).count();
     if held_by_the_killed {
         assert!(taken_over > 0, "the killed server's runs were taken over");
