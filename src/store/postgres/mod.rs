@@ -27,6 +27,7 @@ mod runs;
 pub(crate) mod schema;
 pub mod scratch;
 mod steps;
+mod tls;
 
 use super::{Result, StoreError};
 use std::collections::{HashMap, HashSet};
@@ -169,29 +170,35 @@ impl PgStore {
         let commits_woken = Arc::new(tokio::sync::Notify::new());
         let commits_wake = commits_woken.clone();
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let wakes = Wakes {
+            queue: wake,
+            definitions: definitions_wake,
+            commits: commits_wake,
+        };
+        let encrypted = config.get_ssl_mode() != tokio_postgres::config::SslMode::Disable;
+        let tls = if encrypted {
+            Some(tls::connector()?)
+        } else {
+            None
+        };
         runtime()?.spawn(async move {
-            match config.connect(NoTls).await {
-                Ok((client, connection)) => {
-                    let _ = tx.send(Ok(client));
-                    let wakes = Wakes {
-                        queue: wake,
-                        definitions: definitions_wake,
-                        commits: commits_wake,
-                    };
-                    drive(connection, counter, wakes).await;
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                }
+            match tls {
+                Some(tls) => open(config, tls, tx, counter, wakes).await,
+                None => open(config, NoTls, tx, counter, wakes).await,
             }
         });
         let client = wait(rx)
             .map_err(|_| StoreError::Postgres("the PostgreSQL client stopped".into()))?
             .map_err(|e| {
-                StoreError::Postgres(format!(
-                    "cannot connect to {shown}: {} (check the server is up, and the user, password and database of the URL)",
-                    describe(&e)
-                ))
+                let why = describe(&e);
+                let what_to_do = if why.contains("certificate") {
+                    "the server's certificate is not trusted here: add its CA to the system's trust store (or name it in SSL_CERT_FILE), or, on a network you trust, add ?sslmode=disable to the URL"
+                } else if why.contains("TLS") {
+                    "the URL asks for TLS (sslmode=require) and the server offers none: enable ssl on the server, or use sslmode=prefer"
+                } else {
+                    "check the server is up, and the user, password and database of the URL"
+                };
+                StoreError::Postgres(format!("cannot connect to {shown}: {why} ({what_to_do})"))
             })?;
         let unrouted = rusqlite::Connection::open_in_memory()?;
         let store = PgStore {
@@ -492,15 +499,36 @@ fn wake(notify: &tokio::sync::Notify) {
     notify.notify_one();
 }
 
-/// Drive one connection's socket until it closes, counting the notifications it hears.
-async fn drive(
-    mut connection: tokio_postgres::Connection<
-        tokio_postgres::Socket,
-        tokio_postgres::tls::NoTlsStream,
-    >,
+/// Connect with `tls`, hand the client over `tx`, then drive the connection until it closes.
+async fn open<T>(
+    config: tokio_postgres::Config,
+    tls: T,
+    tx: tokio::sync::oneshot::Sender<std::result::Result<Client, tokio_postgres::Error>>,
     heard: Arc<AtomicI64>,
     wakes: Wakes,
-) {
+) where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+    T::Stream: Send + 'static,
+{
+    match config.connect(tls).await {
+        Ok((client, connection)) => {
+            let _ = tx.send(Ok(client));
+            drive(connection, heard, wakes).await;
+        }
+        Err(e) => {
+            let _ = tx.send(Err(e));
+        }
+    }
+}
+
+/// Drive one connection's socket until it closes, counting the notifications it hears.
+async fn drive<T>(
+    mut connection: tokio_postgres::Connection<tokio_postgres::Socket, T>,
+    heard: Arc<AtomicI64>,
+    wakes: Wakes,
+) where
+    T: tokio_postgres::tls::TlsStream + Unpin,
+{
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
     use futures_util::StreamExt;
     while let Some(message) = messages.next().await {
@@ -659,6 +687,21 @@ mod tests {
         tokio::time::timeout(std::time::Duration::from_secs(10), heard.notified())
             .await
             .expect("the idle server heard of the queued run");
+    }
+
+    #[test]
+    fn a_url_that_requires_tls_of_a_server_without_it_is_refused_and_says_what_to_do() {
+        let Some(db) = super::scratch::ScratchDatabase::for_test(
+            "a_url_that_requires_tls_of_a_server_without_it_is_refused_and_says_what_to_do",
+        ) else {
+            return;
+        };
+        // the tests' server offers no TLS: `prefer` (the default) connects in the clear,
+        // `require` is refused with what to do
+        Store::open(Path::new(db.url())).unwrap();
+        let required = format!("{}?sslmode=require", db.url());
+        let e = Store::open(Path::new(&required)).unwrap_err().to_string();
+        assert!(e.contains("TLS") && e.contains("sslmode=prefer"), "{e}");
     }
 
     #[tokio::test]
