@@ -7,6 +7,7 @@ mod common;
 
 use common::studio::Studio;
 use flowdeck::model::{RunMode, RunStatus};
+use flowdeck::tui::data::ActivityRow;
 use flowdeck::tui::state::Focus;
 
 /// The studio with `POST /orders` selected and its request loaded.
@@ -82,10 +83,44 @@ async fn an_endpoint_is_debugged_with_its_request_and_called_live() {
     assert_eq!(live.version, Some(1));
     s.wait(|rt| rt.state().run.as_ref().is_some_and(|r| r.id == live.id))
         .await;
-    // the trace of the live run shows the response
+    // the trace of the live run shows the response. The call's cascade (the events it
+    // emitted, their runs) reaches the activity list after the call's own run: once every
+    // run is finished and listed, the list holds still, and the live run's row is walked to
+    let all = flowdeck::store::runs::RunFilter {
+        limit: 50,
+        ..Default::default()
+    };
+    s.wait(|rt| {
+        let Ok(runs) = store.list_runs(&all) else {
+            return false;
+        };
+        let listed = rt.state().visible_activity();
+        runs.iter().all(|run| {
+            run.status.is_finished()
+                && listed
+                    .iter()
+                    .any(|r| matches!(r, ActivityRow::Run { run: l, .. } if l.id == run.id))
+        })
+    })
+    .await;
     s.press("<tab><tab><tab>").await;
     assert_eq!(s.state().focus, Focus::Activity);
     s.press("g").await;
+    let row = s
+        .state()
+        .visible_activity()
+        .iter()
+        .position(|r| matches!(r, ActivityRow::Run { run, .. } if run.id == live.id))
+        .expect("the live run is listed");
+    for _ in 0..row {
+        s.press("j").await;
+    }
+    let selected = s.state().visible_activity()[s.state().activity_selected].key();
+    assert_eq!(
+        selected,
+        s.state().visible_activity()[row].key(),
+        "on the live run's row"
+    );
     s.press("<enter>").await;
     s.wait_for(&format!("Run #{} · POST /orders v1", live.id))
         .await;
