@@ -316,9 +316,20 @@ async fn an_aborted_run_without_records_can_be_inspected() {
                 .is_some_and(|r| r.status == RunStatus::Cancelled)
     })
     .await;
-    // the run's end is told in a notice of its own: wait for it, or it may come after the
-    // answer below and take its place on the status line
+    // the run's end is told in a notice of its own: wait for it, and for its record to be
+    // in the store (the reload that follows the commit may tell it again), or it may come
+    // after the answer below and take its place on the status line
     s.wait_for("cancelled: aborted by the debugger").await;
+    let store = s.store();
+    s.wait(|_| {
+        store
+            .run(1)
+            .ok()
+            .flatten()
+            .is_some_and(|r| r.status == RunStatus::Cancelled)
+    })
+    .await;
+    s.settle().await;
     s.press("=$param<enter>").await;
     s.wait_for("$param = {\"sku\":1}").await;
     s.press("w$var.rows<enter>[]").await;
