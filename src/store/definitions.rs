@@ -526,12 +526,14 @@ pub(crate) fn cached_listeners(db: &impl Prepared, event: &str, draft: bool) -> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use crate::model::{DefinitionKind, parse_definition};
     use crate::store::testing::temp_store;
     use std::path::Path;
 
-    fn workflow(
+    /// A workflow `name` on event `on` (with a second step when `extra_step`), and its text;
+    /// the PostgreSQL room's tests use it too.
+    pub(crate) fn workflow(
         name: &str,
         on: &str,
         active: bool,

@@ -417,25 +417,9 @@ mod tests {
     use crate::model::{DefinitionKind, parse_definition};
     use crate::store::Store;
     use crate::store::definitions::ImportOutcome;
+    use crate::store::definitions::tests::workflow;
     use std::path::Path;
     use std::sync::{Arc, Barrier};
-
-    fn workflow(
-        name: &str,
-        on: &str,
-        active: bool,
-        extra_step: bool,
-    ) -> (crate::model::Definition, String) {
-        let steps = if extra_step {
-            r#"[{"id": "a", "action": "log", "message": "x"}, {"id": "b", "action": "log", "message": "y"}]"#
-        } else {
-            r#"[{"id": "a", "action": "log", "message": "x"}]"#
-        };
-        let text =
-            format!(r#"{{"name": "{name}", "on": "{on}", "active": {active}, "steps": {steps}}}"#);
-        let parsed = parse_definition(&text, Path::new("w.json"), Some(DefinitionKind::Workflow));
-        (parsed.definition.unwrap(), text)
-    }
 
     fn endpoint(method: &str, path: &str) -> (crate::model::Definition, String) {
         let text = format!(
