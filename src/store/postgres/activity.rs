@@ -3,8 +3,8 @@
 //! order). Text is ordered as SQLite orders it (by its bytes: `COLLATE "C"`), whatever the
 //! database's collation.
 
-use super::PgStore;
-use super::runs::{column, finished_runs, raw_run, run_columns, run_columns_own_params};
+use super::runs::{finished_runs, raw_run, run_columns, run_columns_own_params};
+use super::{PgStore, column};
 use crate::model::{EventRecord, RunRecord, SkipRecord};
 use crate::store::Result;
 use crate::store::activity::{Activity, by_id, grouped};

@@ -1,7 +1,7 @@
 //! Breakpoints on PostgreSQL, per workflow (the SQLite room's `store::breakpoints`, the
 //! same record).
 
-use super::PgStore;
+use super::{PgStore, column};
 use crate::model::breakpoint::Breakpoint;
 use crate::store::Result;
 
@@ -13,10 +13,15 @@ impl PgStore {
               ORDER BY kind COLLATE \"C\", target COLLATE \"C\"",
             &[&workflow],
         )?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| Breakpoint::from_parts(r.get(0), r.get(1), r.get(2)))
-            .collect())
+        let mut found = Vec::with_capacity(rows.len());
+        for r in &rows {
+            found.extend(Breakpoint::from_parts(
+                column(r, 0)?,
+                column(r, 1)?,
+                column(r, 2)?,
+            ));
+        }
+        Ok(found)
     }
 
     /// Add (or replace the condition of) a breakpoint.

@@ -5,7 +5,7 @@
 //! the database's own collation. Several servers may deploy at once: a deploy locks its
 //! definition's row, so that the next version number is taken one at a time.
 
-use super::PgStore;
+use super::{PgStore, column};
 use crate::model::{Definition, DefinitionKind, Timestamp};
 use crate::store::definitions::{
     DefinitionRow, ImportOutcome, Listener, VersionRow, workflow_fields,
@@ -24,33 +24,33 @@ macro_rules! row_columns {
 }
 
 /// One definition row (selected with [`row_columns!`]) as the store lists it.
-fn definition_row(r: &Row) -> DefinitionRow {
-    let kind: &str = r.get(1);
-    DefinitionRow {
-        id: r.get(0),
+fn definition_row(r: &Row) -> Result<DefinitionRow> {
+    let kind: &str = column(r, 1)?;
+    Ok(DefinitionRow {
+        id: column(r, 0)?,
         kind: DefinitionKind::parse(kind).unwrap_or(DefinitionKind::Workflow),
-        name: r.get(2),
-        on_event: r.get(3),
-        method: r.get(4),
-        path: r.get(5),
-        active: r.get::<_, i64>(6) != 0,
-        live_version: r.get(7),
-        draft_changed: r.get(8),
-        source_file: r.get(9),
-        updated_at: Timestamp(r.get(10)),
-    }
+        name: column(r, 2)?,
+        on_event: column(r, 3)?,
+        method: column(r, 4)?,
+        path: column(r, 5)?,
+        active: column::<i64>(r, 6)? != 0,
+        live_version: column(r, 7)?,
+        draft_changed: column(r, 8)?,
+        source_file: column(r, 9)?,
+        updated_at: Timestamp(column(r, 10)?),
+    })
 }
 
 /// One listener row (`id, name, active, version, deployed, allow_self_trigger`).
-fn listener(r: &Row) -> Listener {
-    Listener {
-        id: r.get(0),
-        name: r.get::<_, &str>(1).into(),
-        active: r.get::<_, i64>(2) != 0,
-        version: r.get(3),
-        deployed: r.get(4),
-        allow_self_trigger: r.get::<_, i64>(5) != 0,
-    }
+fn listener(r: &Row) -> Result<Listener> {
+    Ok(Listener {
+        id: column(r, 0)?,
+        name: column::<&str>(r, 1)?.into(),
+        active: column::<i64>(r, 2)? != 0,
+        version: column(r, 3)?,
+        deployed: column(r, 4)?,
+        allow_self_trigger: column::<i64>(r, 5)? != 0,
+    })
 }
 
 impl PgStore {
@@ -105,7 +105,7 @@ impl PgStore {
                     ],
                 )?;
                 if let Some(row) = created {
-                    return Ok((row.get(0), ImportOutcome::Created));
+                    return Ok((column(&row, 0)?, ImportOutcome::Created));
                 }
                 // another server created it meanwhile (and committed: the insert waited
                 // for it): import over what it created
@@ -120,10 +120,10 @@ impl PgStore {
                 })?
             }
         };
-        let id: i64 = existing.get(0);
-        let draft: &str = existing.get(1);
-        let draft_source: &str = existing.get(2);
-        let previous_file_active: Option<i64> = existing.get(3);
+        let id: i64 = column(&existing, 0)?;
+        let draft: &str = column(&existing, 1)?;
+        let draft_source: &str = column(&existing, 2)?;
+        let previous_file_active: Option<i64> = column(&existing, 3)?;
         let active_changed_in_file = file_active.is_some() && file_active != previous_file_active;
         if draft == canonical && draft_source == source && !active_changed_in_file {
             return Ok((id, ImportOutcome::Unchanged));
@@ -167,7 +167,7 @@ impl PgStore {
             ),
             &[],
         )?;
-        Ok(rows.iter().map(definition_row).collect())
+        rows.iter().map(definition_row).collect()
     }
 
     /// One workflow (by name) or endpoint (by `METHOD /path`).
@@ -184,7 +184,7 @@ impl PgStore {
             ),
             &[&kind.as_str(), &name],
         )?;
-        Ok(row.as_ref().map(definition_row))
+        row.as_ref().map(definition_row).transpose()
     }
 
     /// One definition by id.
@@ -202,7 +202,7 @@ impl PgStore {
         .ok_or_else(|| StoreError::NotFound {
             what: "definition",
             name: id.to_string(),
-        })
+        })?
     }
 
     /// Switch a workflow on or off; returns whether it changed.
@@ -253,26 +253,29 @@ impl PgStore {
                 what: "definition",
                 name: id.to_string(),
             })?;
-        let draft: &str = row.get(0);
-        let source: &str = row.get(1);
-        let on_event: Option<&str> = row.get(2);
-        let allow_self: i64 = row.get(3);
-        let live: Option<i64> = row.get(4);
+        let draft: &str = column(&row, 0)?;
+        let source: &str = column(&row, 1)?;
+        let on_event: Option<&str> = column(&row, 2)?;
+        let allow_self: i64 = column(&row, 3)?;
+        let live: Option<i64> = column(&row, 4)?;
         if let Some(live) = live {
             let body = self.query_opt(
                 "SELECT body FROM versions WHERE definition_id = $1 AND version = $2",
                 &[&id, &live],
             )?;
-            if body.is_some_and(|b| b.get::<_, &str>(0) == draft) {
+            if let Some(b) = body
+                && column::<&str>(&b, 0)? == draft
+            {
                 return Ok((live, false));
             }
         }
-        let next: i64 = self
-            .query_one(
+        let next: i64 = column(
+            &self.query_one(
                 "SELECT coalesce(max(version), 0) + 1 FROM versions WHERE definition_id = $1",
                 &[&id],
-            )?
-            .get(0);
+            )?,
+            0,
+        )?;
         let now = Timestamp::now().0;
         self.execute(
             "INSERT INTO versions (definition_id, version, body, source, on_event, allow_self_trigger, deployed_at)
@@ -292,14 +295,15 @@ impl PgStore {
             "SELECT version, deployed_at, body FROM versions WHERE definition_id = $1 ORDER BY version",
             &[&id],
         )?;
-        Ok(rows
-            .iter()
-            .map(|r| VersionRow {
-                version: r.get(0),
-                deployed_at: Timestamp(r.get(1)),
-                body: r.get(2),
+        rows.iter()
+            .map(|r| {
+                Ok(VersionRow {
+                    version: column(r, 0)?,
+                    deployed_at: Timestamp(column(r, 1)?),
+                    body: column(r, 2)?,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Make an earlier version live again (the draft is left as it is).
@@ -354,9 +358,10 @@ impl PgStore {
         {
             return Ok(n);
         }
-        let n: i64 = self
-            .query_one("SELECT n FROM generation WHERE id = 1", &[])?
-            .get(0);
+        let n: i64 = column(
+            &self.query_one("SELECT n FROM generation WHERE id = 1", &[])?,
+            0,
+        )?;
         if self.defers_writes() {
             self.see_generation(Some(n));
         }
@@ -384,7 +389,7 @@ impl PgStore {
              ORDER BY l.name COLLATE \"C\"",
             &[&event],
         )?;
-        Ok(rows.iter().map(listener).collect())
+        rows.iter().map(listener).collect()
     }
 
     /// Workflows whose draft listens to `event`, by name (for `emit --draft`).
@@ -394,21 +399,20 @@ impl PgStore {
               WHERE kind = 'workflow' AND on_event = $1 ORDER BY name COLLATE \"C\"",
             &[&event],
         )?;
-        Ok(rows.iter().map(listener).collect())
+        rows.iter().map(listener).collect()
     }
 }
 
 /// The text of a draft or version row, or what is missing.
 fn text_or_missing(found: Option<Row>, id: i64, version: Option<i64>) -> Result<String> {
-    found
-        .map(|r| r.get::<_, String>(0))
-        .ok_or_else(|| StoreError::NotFound {
-            what: "version",
-            name: match version {
-                Some(v) => format!("definition {id} v{v}"),
-                None => format!("draft of definition {id}"),
-            },
-        })
+    let row = found.ok_or_else(|| StoreError::NotFound {
+        what: "version",
+        name: match version {
+            Some(v) => format!("definition {id} v{v}"),
+            None => format!("draft of definition {id}"),
+        },
+    })?;
+    column(&row, 0)
 }
 
 #[cfg(test)]
@@ -736,5 +740,37 @@ mod tests {
             assert_eq!(&store.definition_body(id, Some(*v)).unwrap(), body);
         }
         assert_eq!(store.definition(id).unwrap().live_version, Some(2));
+    }
+
+    /// A column whose type was changed by hand (not by a migration) makes a read of it an
+    /// error that names the column, never a panic.
+    #[test]
+    fn a_column_of_another_type_is_an_error_not_a_panic() {
+        let Some((_db, store)) =
+            scratch_store("pg_a_column_of_another_type_is_an_error_not_a_panic")
+        else {
+            return;
+        };
+        let (def, text) = workflow("w", "e", true, false);
+        let (id, _) = store.upsert_draft(&def, &text, None).unwrap();
+        store
+            .postgres()
+            .unwrap()
+            .batch(
+                "ALTER TABLE definitions ALTER COLUMN active DROP DEFAULT,
+                    ALTER COLUMN active TYPE TEXT USING active::text",
+            )
+            .unwrap();
+        let e = store
+            .list_definitions()
+            .expect_err("active (column 6) now holds text")
+            .to_string();
+        assert!(e.contains("column 6 of a stored row cannot be read"), "{e}");
+        assert!(
+            e.contains("the Postgres type `text`"),
+            "the error names the type found: {e}"
+        );
+        assert!(store.definition(id).is_err());
+        assert!(store.postgres().unwrap().read_draft_listeners("e").is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! Events on PostgreSQL (the SQLite room's `store::events`, the same record).
 
-use super::PgStore;
 use super::pipeline::{Bulk, Ids, Param};
+use super::{PgStore, column};
 use crate::model::{EventRecord, Timestamp};
 use crate::store::events::{EventFilter, Inserted, NewEvent, StoredEvent};
 use crate::store::{Result, json_column};
@@ -17,21 +17,21 @@ macro_rules! columns {
 
 /// One event row (selected with [`columns!`]) as the store gives it.
 fn stored(r: &Row) -> Result<StoredEvent> {
-    let params: &str = r.get(2);
-    let chain: &str = r.get(7);
+    let params: &str = column(r, 2)?;
+    let chain: &str = column(r, 7)?;
     Ok(StoredEvent {
         record: EventRecord {
-            id: r.get(0),
-            name: r.get(1),
+            id: column(r, 0)?,
+            name: column(r, 1)?,
             params: Arc::new(json_column(params, "event params")?),
-            source: r.get(3),
-            parent_run: r.get(4),
-            depth: u32::try_from(r.get::<_, i64>(5)).unwrap_or(u32::MAX),
-            emitted_at: Timestamp(r.get(6)),
-            replay_of: r.get(9),
+            source: column(r, 3)?,
+            parent_run: column(r, 4)?,
+            depth: u32::try_from(column::<i64>(r, 5)?).unwrap_or(u32::MAX),
+            emitted_at: Timestamp(column(r, 6)?),
+            replay_of: column(r, 9)?,
         },
         chain: serde_json::from_str(chain).unwrap_or_default(),
-        draft: r.get::<_, i64>(8) != 0,
+        draft: column::<i64>(r, 8)? != 0,
     })
 }
 
@@ -134,7 +134,7 @@ impl PgStore {
         )?;
         if let Some(row) = row {
             return Ok(Inserted::New {
-                id: row.get(0),
+                id: column(&row, 0)?,
                 emitted_at: now,
             });
         }
@@ -230,7 +230,7 @@ impl PgStore {
              SELECT name FROM n WHERE name IS NOT NULL",
             &[],
         )?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
+        rows.iter().map(|r| column(r, 0)).collect()
     }
 }
 

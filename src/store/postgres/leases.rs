@@ -3,8 +3,8 @@
 //! (`FOR UPDATE SKIP LOCKED`), so that a run another claim holds is passed over, never
 //! given twice.
 
-use super::PgStore;
-use super::runs::{column, finished_runs, run_columns};
+use super::runs::{finished_runs, run_columns};
+use super::{PgStore, column};
 use crate::model::{RunRecord, RunStatus, Timestamp};
 use crate::store::Result;
 
@@ -145,6 +145,7 @@ impl PgStore {
 
 #[cfg(test)]
 mod tests {
+    use super::super::column;
     use super::super::runs::tests::workflow_w;
     use super::super::scratch::scratch_store;
     use crate::model::{RunStatus, Timestamp};
@@ -176,7 +177,7 @@ mod tests {
                 &[],
             )
             .unwrap();
-        (row.get(0), row.get(1))
+        (column(&row, 0).unwrap(), column(&row, 1).unwrap())
     }
 
     #[test]
@@ -221,12 +222,15 @@ mod tests {
             (0, 0),
             "the old attempt's records go"
         );
-        let pinned: i64 = store
-            .postgres()
-            .unwrap()
-            .query_one("SELECT count(*) FROM pins WHERE run_id = 1", &[])
-            .unwrap()
-            .get(0);
+        let pinned: i64 = column(
+            &store
+                .postgres()
+                .unwrap()
+                .query_one("SELECT count(*) FROM pins WHERE run_id = 1", &[])
+                .unwrap(),
+            0,
+        )
+        .unwrap();
         assert_eq!(pinned, 1, "its pin stays");
         assert!(claimed.iter().all(|r| r.status == RunStatus::Queued));
         assert!(!store.has_claimable(Timestamp(100)).unwrap());
@@ -305,12 +309,15 @@ mod tests {
             .claim_runs("b", Timestamp(11), Timestamp(30), 5)
             .unwrap();
         assert_eq!((again[0].id, again[0].attempt), (1, 2));
-        let owner: String = store
-            .postgres()
-            .unwrap()
-            .query_one("SELECT lease_owner FROM runs WHERE id = 1", &[])
-            .unwrap()
-            .get(0);
+        let owner: String = column(
+            &store
+                .postgres()
+                .unwrap()
+                .query_one("SELECT lease_owner FROM runs WHERE id = 1", &[])
+                .unwrap(),
+            0,
+        )
+        .unwrap();
         assert_eq!(owner, "b");
     }
 

@@ -34,7 +34,7 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{AsyncMessage, Client, NoTls, Row, Statement};
 
 /// The channel every committed write is announced on.
@@ -47,6 +47,16 @@ pub(crate) const QUEUE_CHANNEL: &str = "flowdeck_queue";
 /// The channel a commit that changed the definitions is announced on (by the schema's
 /// trigger): what makes servers rebuild their routes.
 pub(crate) const DEFINITIONS_CHANNEL: &str = "flowdeck_definitions";
+
+/// Column `i` of `r`, or an error (never a panic) when it does not hold a `T`.
+pub(crate) fn column<'a, T: FromSql<'a>>(r: &'a Row, i: usize) -> Result<T> {
+    r.try_get(i).map_err(|e| {
+        StoreError::Postgres(format!(
+            "column {i} of a stored row cannot be read: {}",
+            describe(&e)
+        ))
+    })
+}
 
 /// Whether `text` names a PostgreSQL database (`postgres://…` or `postgresql://…`).
 pub fn is_postgres_url(text: &str) -> bool {
@@ -597,7 +607,7 @@ pub(crate) fn from_postgres(e: tokio_postgres::Error, shown: &str) -> StoreError
 #[cfg(test)]
 mod tests {
     use super::scratch::scratch_store;
-    use super::{is_postgres_url, shown_url};
+    use super::{column, is_postgres_url, shown_url};
 
     #[test]
     fn urls_are_told_from_paths_and_shown_without_their_password() {
@@ -624,10 +634,12 @@ mod tests {
             return;
         };
         let pg = store.postgres().expect("a PostgreSQL store");
-        let version: i64 = pg
-            .query_one("SELECT version FROM flowdeck_schema WHERE id = 1", &[])
-            .unwrap()
-            .get(0);
+        let version: i64 = column(
+            &pg.query_one("SELECT version FROM flowdeck_schema WHERE id = 1", &[])
+                .unwrap(),
+            0,
+        )
+        .unwrap();
         assert_eq!(version, super::schema::latest());
         drop(store);
         let again = Store::open(Path::new(db.url())).unwrap();
@@ -736,10 +748,11 @@ mod tests {
         );
         store.rollback_to_savepoint().unwrap();
         store.commit_write().unwrap();
-        let n: i64 = pg
-            .query_one("SELECT count(*) FROM ui_state", &[])
-            .unwrap()
-            .get(0);
+        let n: i64 = column(
+            &pg.query_one("SELECT count(*) FROM ui_state", &[]).unwrap(),
+            0,
+        )
+        .unwrap();
         assert_eq!(n, 1);
 
         store.begin_write().unwrap();
@@ -750,10 +763,11 @@ mod tests {
                 .is_err()
         );
         assert!(store.commit_write().is_err(), "never committed in part");
-        let n: i64 = pg
-            .query_one("SELECT count(*) FROM ui_state", &[])
-            .unwrap()
-            .get(0);
+        let n: i64 = column(
+            &pg.query_one("SELECT count(*) FROM ui_state", &[]).unwrap(),
+            0,
+        )
+        .unwrap();
         assert_eq!(n, 1);
     }
 }

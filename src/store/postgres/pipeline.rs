@@ -17,7 +17,7 @@
 //! time, so that inserting one needs no answer either. Ids stay unique; across servers they
 //! are no longer in the order of insertion (each server draws from its own block).
 
-use super::{PgStore, wait};
+use super::{PgStore, column, wait};
 use crate::store::{Result, StoreError};
 use std::collections::{HashSet, VecDeque};
 use std::future::Future;
@@ -277,7 +277,11 @@ impl PgStore {
                 1
             };
             let rows = self.query(sql, &[&size])?;
-            queue.extend(rows.iter().map(|r| r.get::<_, i64>(0)));
+            let ids = rows
+                .iter()
+                .map(|r| column::<i64>(r, 0))
+                .collect::<Result<Vec<_>>>()?;
+            queue.extend(ids);
         }
         queue
             .pop_front()
@@ -287,6 +291,7 @@ impl PgStore {
 
 #[cfg(test)]
 mod tests {
+    use super::super::column;
     use super::super::runs::tests::{new_run, workflow_w};
     use super::super::scratch::scratch_store;
     use super::Bulk;
@@ -451,7 +456,7 @@ mod tests {
     /// Every row of `sql`'s one text column.
     fn texts(store: &Store, sql: &'static str) -> Vec<String> {
         let rows = store.postgres().unwrap().query(sql, &[]).unwrap();
-        rows.iter().map(|r| r.get(0)).collect()
+        rows.iter().map(|r| column(r, 0).unwrap()).collect()
     }
 
     /// Run `id` with its steps as JSON, with whether the times the store took (`now`) are
@@ -593,8 +598,8 @@ mod tests {
                 &[],
             )
             .unwrap();
-        assert_eq!(rows[0].get::<_, &str>(0), "succeeded");
-        assert_eq!(rows[0].get::<_, i64>(1), 3);
+        assert_eq!(column::<&str>(&rows[0], 0).unwrap(), "succeeded");
+        assert_eq!(column::<i64>(&rows[0], 1).unwrap(), 3);
         store.commit_write().unwrap();
         pg.set_pipelining(false);
         let run = store.run_with_steps(r).unwrap().unwrap();
@@ -611,7 +616,8 @@ mod tests {
         };
         workflow_w(&store);
         let pg = store.postgres().unwrap();
-        let count = |sql: &'static str| -> i64 { pg.query_one(sql, &[]).unwrap().get(0) };
+        let count =
+            |sql: &'static str| -> i64 { column(&pg.query_one(sql, &[]).unwrap(), 0).unwrap() };
         // a step's seq twice (in one statement), then a run of no definition
         let writes: [&dyn Fn(i64); 2] = [
             &|r| store.insert_encoded_steps(r, &steps(2..=3)).unwrap(),
@@ -679,10 +685,11 @@ mod tests {
         }
         store.commit_write().unwrap();
         pg.set_pipelining(false);
-        let n: i64 = pg
-            .query_one("SELECT count(*) FROM ui_state", &[])
-            .unwrap()
-            .get(0);
+        let n: i64 = column(
+            &pg.query_one("SELECT count(*) FROM ui_state", &[]).unwrap(),
+            0,
+        )
+        .unwrap();
         assert_eq!(n, 2000);
 
         // one that fails refuses the commit, and nothing of the transaction is kept
@@ -700,10 +707,11 @@ mod tests {
         .unwrap();
         assert!(store.commit_write().is_err());
         pg.set_pipelining(false);
-        let n: i64 = pg
-            .query_one("SELECT count(*) FROM ui_state", &[])
-            .unwrap()
-            .get(0);
+        let n: i64 = column(
+            &pg.query_one("SELECT count(*) FROM ui_state", &[]).unwrap(),
+            0,
+        )
+        .unwrap();
         assert_eq!(n, 2000);
     }
 }

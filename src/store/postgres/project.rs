@@ -2,7 +2,7 @@
 //! `store::ui_state`, the same record): its settings and `schema.sql`, the store's identity,
 //! the files kept beside the definitions, the studio's remembered values.
 
-use super::PgStore;
+use super::{PgStore, column};
 use crate::model::{KeptFile, Timestamp};
 use crate::store::Result;
 use crate::store::project::StoredProject;
@@ -32,9 +32,10 @@ impl PgStore {
 
     /// The random token made when the store was created (see `Store::identity_token`).
     pub(crate) fn identity_token(&self) -> Result<String> {
-        Ok(self
-            .query_one("SELECT token FROM store_identity WHERE id = 1", &[])?
-            .get(0))
+        column(
+            &self.query_one("SELECT token FROM store_identity WHERE id = 1", &[])?,
+            0,
+        )
     }
 
     /// The project's settings (defaults when nothing was imported yet).
@@ -46,10 +47,10 @@ impl PgStore {
         Ok(match row {
             None => StoredProject::default(),
             Some(r) => StoredProject {
-                config: serde_json::from_str(r.get::<_, &str>(0)).unwrap_or_default(),
-                config_text: r.get(1),
-                schema: r.get(2),
-                root: r.get(3),
+                config: serde_json::from_str(column(&r, 0)?).unwrap_or_default(),
+                config_text: column(&r, 1)?,
+                schema: column(&r, 2)?,
+                root: column(&r, 3)?,
             },
         })
     }
@@ -77,20 +78,21 @@ impl PgStore {
               WHERE left(path, length($1::text)) = $1::text ORDER BY path COLLATE \"C\"",
             &[&prefix],
         )?;
-        Ok(rows
-            .iter()
-            .map(|r| KeptFile {
-                path: PathBuf::from(r.get::<_, String>(0)),
-                text: r.get(1),
+        rows.iter()
+            .map(|r| {
+                Ok(KeptFile {
+                    path: PathBuf::from(column::<String>(r, 0)?),
+                    text: column(r, 1)?,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// A remembered value.
     pub(crate) fn ui_get(&self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .query_opt("SELECT value FROM ui_state WHERE key = $1", &[&key])?
-            .map(|r| r.get(0)))
+        self.query_opt("SELECT value FROM ui_state WHERE key = $1", &[&key])?
+            .map(|r| column(&r, 0))
+            .transpose()
     }
 
     /// Remember a value.

@@ -15,7 +15,7 @@
 //! (or [`PgStore::vacuum`]) marks their space free for new rows; the tables' files do not
 //! shrink (only `VACUUM FULL`, which locks them, would).
 
-use super::PgStore;
+use super::{PgStore, column};
 use crate::model::Timestamp;
 use crate::store::Result;
 use crate::store::prune::{
@@ -116,7 +116,7 @@ impl PgStore {
     /// either waits for the pin and keeps the run, or goes first and the run is not found.
     pub(crate) fn set_pinned(&self, run_id: i64, pinned: bool) -> Result<bool> {
         let now = Timestamp::now().micros();
-        let found: i64 = if pinned {
+        let row = if pinned {
             self.query_one(
                 "WITH r AS (SELECT id FROM runs WHERE id = $1 FOR KEY SHARE),
                       pin AS (INSERT INTO pins (run_id, pinned_at) SELECT id, $2 FROM r
@@ -124,7 +124,6 @@ impl PgStore {
                  SELECT count(*) FROM r",
                 &[&run_id, &now],
             )?
-            .get(0)
         } else {
             self.query_one(
                 "WITH r AS (SELECT id FROM runs WHERE id = $1),
@@ -132,42 +131,39 @@ impl PgStore {
                  SELECT count(*) FROM r",
                 &[&run_id],
             )?
-            .get(0)
         };
+        let found: i64 = column(&row, 0)?;
         Ok(found > 0)
     }
 
     /// Whether a run is pinned.
     pub(crate) fn is_pinned(&self, run_id: i64) -> Result<bool> {
-        Ok(self
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM pins WHERE run_id = $1)",
-                &[&run_id],
-            )?
-            .get(0))
+        let row = self.query_one(
+            "SELECT EXISTS (SELECT 1 FROM pins WHERE run_id = $1)",
+            &[&run_id],
+        )?;
+        column(&row, 0)
     }
 
     /// The bytes of the store's tables with their indexes and TOAST (`pg_total_relation_size`;
     /// space freed by removed rows stays counted: the files keep their size).
     pub(crate) fn bytes_in_use(&self) -> Result<u64> {
-        let bytes: i64 = self
-            .query_one(
-                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint
-                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                  WHERE n.nspname = current_schema() AND c.relkind = 'r'
-                    AND c.relname = ANY($1)",
-                &[&TABLES],
-            )?
-            .get(0);
+        let row = self.query_one(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = current_schema() AND c.relkind = 'r'
+                AND c.relname = ANY($1)",
+            &[&TABLES],
+        )?;
+        let bytes: i64 = column(&row, 0)?;
         Ok(u64::try_from(bytes).unwrap_or(0))
     }
 
     /// The database's size on disk (`pg_database_size`: everything in it, the store's
     /// tables and anything else).
     pub(crate) fn file_bytes(&self) -> Result<u64> {
-        let bytes: i64 = self
-            .query_one("SELECT pg_database_size(current_database())", &[])?
-            .get(0);
+        let row = self.query_one("SELECT pg_database_size(current_database())", &[])?;
+        let bytes: i64 = column(&row, 0)?;
         Ok(u64::try_from(bytes).unwrap_or(0))
     }
 
@@ -191,8 +187,8 @@ impl PgStore {
     /// values and pins go by the foreign keys), the others counted as kept.
     fn remove_runs(&self, reached: &'static str, after: i64, upto: i64) -> Result<Pruned> {
         let row = self.query_one(reached, &[&after, &upto])?;
-        let total: i64 = row.get(0);
-        let locked: Vec<i64> = row.get(1);
+        let total: i64 = column(&row, 0)?;
+        let locked: Vec<i64> = column(&row, 1)?;
         let mut pruned = Pruned::default();
         if !locked.is_empty() {
             // a new statement: it sees the pins committed before the lock was taken
@@ -208,8 +204,8 @@ impl PgStore {
                  SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM r)",
                 &[&locked],
             )?;
-            pruned.steps = u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
-            pruned.runs = u64::try_from(row.get::<_, i64>(1)).unwrap_or(0);
+            pruned.steps = u64::try_from(column::<i64>(&row, 0)?).unwrap_or(0);
+            pruned.runs = u64::try_from(column::<i64>(&row, 1)?).unwrap_or(0);
         }
         pruned.kept = u64::try_from(total)
             .unwrap_or(0)
@@ -245,11 +241,10 @@ impl PruneRoom for PgStore {
                 "SELECT id, queued_at FROM runs WHERE event_id IS NULL AND id > $1 ORDER BY id LIMIT $2"
             }
         };
-        Ok(self
-            .query(sql, &[&after, &limit])?
+        self.query(sql, &[&after, &limit])?
             .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect())
+            .map(|r| Ok((column(r, 0)?, column(r, 1)?)))
+            .collect()
     }
 
     fn newest_removable(&self, walked: Walked, keep: i64) -> Result<Option<i64>> {
@@ -259,7 +254,9 @@ impl PruneRoom for PgStore {
                 "SELECT id FROM runs WHERE event_id IS NULL ORDER BY id DESC LIMIT 1 OFFSET $1"
             }
         };
-        Ok(self.query_opt(sql, &[&keep])?.map(|r| r.get(0)))
+        self.query_opt(sql, &[&keep])?
+            .map(|r| column(&r, 0))
+            .transpose()
     }
 
     fn remove_events(&self, after: i64, upto: i64) -> Result<Pruned> {
@@ -284,8 +281,8 @@ impl PruneRoom for PgStore {
              SELECT (SELECT count(*) FROM k), (SELECT count(*) FROM e)",
             &[&after, &upto],
         )?;
-        pruned.skips = u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
-        pruned.events = u64::try_from(row.get::<_, i64>(1)).unwrap_or(0);
+        pruned.skips = u64::try_from(column::<i64>(&row, 0)?).unwrap_or(0);
+        pruned.events = u64::try_from(column::<i64>(&row, 1)?).unwrap_or(0);
         Ok(pruned)
     }
 
@@ -333,7 +330,8 @@ mod tests {
     }
 
     fn count(store: &Store, sql: &str) -> i64 {
-        store.postgres().unwrap().query_dynamic(sql, &[]).unwrap()[0].get(0)
+        let rows = store.postgres().unwrap().query_dynamic(sql, &[]).unwrap();
+        column(&rows[0], 0).unwrap()
     }
 
     fn ids(store: &Store, sql: &str) -> Vec<i64> {
@@ -343,7 +341,7 @@ mod tests {
             .query_dynamic(sql, &[])
             .unwrap()
             .iter()
-            .map(|r| r.get(0))
+            .map(|r| column(r, 0).unwrap())
             .collect()
     }
 

@@ -1,8 +1,8 @@
 //! Runs on PostgreSQL (the SQLite room's `store::runs`, the same record): queued once per
 //! (event, workflow) even when several servers dispatch the same event, started, finished.
 
-use super::PgStore;
 use super::pipeline::{Bulk, Ids, Param};
+use super::{PgStore, column};
 use crate::model::{
     DefinitionKind, RunMode, RunRecord, RunStatus, RunTarget, SharedJson, Timestamp,
 };
@@ -10,7 +10,6 @@ use crate::store::runs::{NewRun, RawRun, RunFilter, finish_raw};
 use crate::store::{Result, StoreError};
 use std::collections::HashMap;
 use tokio_postgres::Row;
-use tokio_postgres::types::FromSql;
 
 /// The columns a run is read from, `r` being the run (with its event's params when it has
 /// none of its own): the SQLite room's `RUN_COLUMNS`, for [`raw_run`].
@@ -33,13 +32,6 @@ macro_rules! run_columns_own_params {
     };
 }
 pub(crate) use run_columns_own_params;
-
-/// Column `i` of `r`, or an error (never a panic) when it does not hold a `T`.
-pub(crate) fn column<'a, T: FromSql<'a>>(r: &'a Row, i: usize) -> Result<T> {
-    r.try_get(i).map_err(|e| {
-        StoreError::Postgres(format!("column {i} of a stored row cannot be read: {e}"))
-    })
-}
 
 /// A run row (selected with [`run_columns!`] or [`run_columns_own_params!`]) before its
 /// JSON is parsed: what the SQLite room's `raw_run` gives, for `finish_raw` and
@@ -484,6 +476,7 @@ impl PgStore {
 
 #[cfg(test)]
 pub(super) mod tests {
+    use super::super::column;
     use super::super::scratch::scratch_store;
     use crate::model::{DefinitionKind, RunMode, RunStatus, Timestamp};
     use crate::store::events::NewEvent;
@@ -555,12 +548,15 @@ pub(super) mod tests {
         let event = event(&store, &params);
         let (shared, new) = store.insert_run(&new_run(Some(event))).unwrap();
         assert!(new);
-        let stored: String = store
-            .postgres()
-            .unwrap()
-            .query_one("SELECT params FROM runs WHERE id = $1", &[&shared])
-            .unwrap()
-            .get(0);
+        let stored: String = column(
+            &store
+                .postgres()
+                .unwrap()
+                .query_one("SELECT params FROM runs WHERE id = $1", &[&shared])
+                .unwrap(),
+            0,
+        )
+        .unwrap();
         assert_eq!(stored, EVENT_PARAMS, "the run's row copies nothing");
         let run = store.run(shared).unwrap().unwrap();
         assert_eq!(*run.params, params);
@@ -628,7 +624,7 @@ pub(super) mod tests {
                     &[&id],
                 )
                 .unwrap();
-            (row.get(0), row.get(1))
+            (column(&row, 0).unwrap(), column(&row, 1).unwrap())
         };
         assert_eq!(owners, (None, None), "its lease went with its end");
         // a fast run whose start goes with its end

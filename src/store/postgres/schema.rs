@@ -9,7 +9,7 @@
 //! is a unique index, a definition's generation is bumped by a trigger, and a migration
 //! holds an advisory lock so that servers starting together migrate once.
 
-use super::PgStore;
+use super::{PgStore, column};
 use crate::store::{Result, StoreError};
 
 /// The advisory lock migrations and version numbers are taken under ("FlDk").
@@ -228,7 +228,11 @@ fn apply(store: &PgStore) -> Result<()> {
                   WHERE table_schema = current_schema() AND table_name IN ('events', 'runs', 'definitions')",
                 &[],
             )?;
-            let n: i64 = tables.first().map(|r| r.get(0)).unwrap_or(0);
+            let n: i64 = tables
+                .first()
+                .map(|r| column(r, 0))
+                .transpose()?
+                .unwrap_or(0);
             if n > 0 {
                 return Err(StoreError::Foreign {
                     path: store.shown().into(),
@@ -261,9 +265,14 @@ fn apply(store: &PgStore) -> Result<()> {
 /// The schema version, or none when the store has no schema table yet.
 fn version(store: &PgStore) -> Result<Option<i64>> {
     let exists = store.query_dynamic("SELECT to_regclass('flowdeck_schema') IS NOT NULL", &[])?;
-    if !exists.first().is_some_and(|r| r.get::<_, bool>(0)) {
+    if !exists
+        .first()
+        .map(|r| column::<bool>(r, 0))
+        .transpose()?
+        .unwrap_or(false)
+    {
         return Ok(None);
     }
     let rows = store.query_dynamic("SELECT version FROM flowdeck_schema WHERE id = 1", &[])?;
-    Ok(rows.first().map(|r| r.get(0)))
+    rows.first().map(|r| column(r, 0)).transpose()
 }

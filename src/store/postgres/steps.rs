@@ -3,8 +3,8 @@
 //! `BYTEA`: JSON text as its bytes, a [`Part`](crate::store::step_values::Part) as
 //! [`PART_TAG`] followed by the Part's JSON.
 
-use super::PgStore;
 use super::pipeline::{Bulk, Param};
+use super::{PgStore, column};
 use crate::model::{StepRecord, StepStatus, Timestamp};
 use crate::store::Result;
 use crate::store::step_values::{Column, PART_TAG, SharedValues};
@@ -176,25 +176,25 @@ impl PgStore {
         let mut values = SharedValues::on_postgres(self, run_id);
         rows.iter()
             .map(|r| {
-                let status: &str = r.get(4);
-                let iteration: Option<&str> = r.get(9);
+                let status: &str = column(r, 4)?;
+                let iteration: Option<&str> = column(r, 9)?;
                 Ok(StepRecord {
-                    seq: u32::try_from(r.get::<_, i64>(0)).unwrap_or(u32::MAX),
-                    step: r.get(1),
-                    path: r.get(2),
-                    action: r.get(3),
+                    seq: u32::try_from(column::<i64>(r, 0)?).unwrap_or(u32::MAX),
+                    step: column(r, 1)?,
+                    path: column(r, 2)?,
+                    action: column(r, 3)?,
                     status: if status == "failed" {
                         StepStatus::Failed
                     } else {
                         StepStatus::Succeeded
                     },
-                    input: values.column(Column::from_bytea(r.get(5)), "step input")?,
-                    output: values.column(Column::from_bytea(r.get(6)), "step output")?,
-                    error: r.get(7),
-                    vars: values.column_opt(Column::from_bytea(r.get(8)), "step vars")?,
-                    started_at: Timestamp(r.get(11)),
-                    duration_us: u64::try_from(r.get::<_, i64>(12)).unwrap_or(0),
-                    attempt: u32::try_from(r.get::<_, i64>(10)).unwrap_or(u32::MAX),
+                    input: values.column(Column::from_bytea(column(r, 5)?), "step input")?,
+                    output: values.column(Column::from_bytea(column(r, 6)?), "step output")?,
+                    error: column(r, 7)?,
+                    vars: values.column_opt(Column::from_bytea(column(r, 8)?), "step vars")?,
+                    started_at: Timestamp(column(r, 11)?),
+                    duration_us: u64::try_from(column::<i64>(r, 12)?).unwrap_or(0),
+                    attempt: u32::try_from(column::<i64>(r, 10)?).unwrap_or(u32::MAX),
                     iteration: iteration
                         .and_then(|t| serde_json::from_str(t).ok())
                         .unwrap_or_default(),
@@ -205,12 +205,12 @@ impl PgStore {
 
     /// The text of a shared value of run `run_id`, if the store has it.
     pub(crate) fn step_value(&self, run_id: i64, hash: i64) -> Result<Option<String>> {
-        Ok(self
-            .query_opt(
-                "SELECT body FROM step_values WHERE run_id = $1 AND hash = $2",
-                &[&run_id, &hash],
-            )?
-            .map(|r| r.get(0)))
+        self.query_opt(
+            "SELECT body FROM step_values WHERE run_id = $1 AND hash = $2",
+            &[&run_id, &hash],
+        )?
+        .map(|r| column(&r, 0))
+        .transpose()
     }
 }
 
@@ -267,12 +267,8 @@ mod tests {
     }
 
     fn count(store: &Store, sql: &'static str) -> i64 {
-        store
-            .postgres()
-            .unwrap()
-            .query_one(sql, &[])
-            .unwrap()
-            .get(0)
+        let row = store.postgres().unwrap().query_one(sql, &[]).unwrap();
+        column(&row, 0).unwrap()
     }
 
     /// A large response that later steps mention and that every `$var` snapshot after it
