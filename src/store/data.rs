@@ -174,7 +174,7 @@ impl DataDb {
             return pg.exec(sql, args, None, self.pace.as_ref()).await;
         }
         let args = args.iter().map(to_sql).collect();
-        self.writer()?.exec(sql, args, None).await
+        self.writer()?.door.exec(sql, args, None).await
     }
 
     /// [`DataDb::exec`] at most once: the statement known by `once.key` is noted in the same
@@ -190,7 +190,7 @@ impl DataDb {
             return pg.exec(sql, args, Some(once), self.pace.as_ref()).await;
         }
         let args = args.iter().map(to_sql).collect();
-        self.writer()?.exec(sql, args, Some(once)).await
+        self.writer()?.door.exec(sql, args, Some(once)).await
     }
 
     /// Forget the notes of [`DataDb::exec_once`] statements of runs whose id is below `run`
@@ -200,7 +200,7 @@ impl DataDb {
             return pg.forget_done_before(run).await;
         }
         match self.writer.get() {
-            Some(w) => w.forget_before(run).await,
+            Some(w) => w.door.forget_before(run).await,
             None => Ok(0),
         }
     }

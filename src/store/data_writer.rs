@@ -96,67 +96,58 @@ pub struct Once {
     pub check: bool,
 }
 
-/// What the writer thread is asked to do.
-enum Work {
+/// What a data writer thread is asked to do; `A` is a statement's argument (SQLite's value
+/// here, JSON on PostgreSQL).
+pub(crate) enum Work<A> {
     /// A step's statement, at most once when it says so.
     Step {
         sql: String,
-        args: Vec<SqlValue>,
+        args: Vec<A>,
         once: Option<Once>,
     },
     /// Forget the notes of runs before this id (they are finished).
     Forget(i64),
 }
 
-struct Job {
-    work: Work,
-    result: Option<Result<ExecResult, DataError>>,
-    answer: oneshot::Sender<(Result<ExecResult, DataError>, SpentStatement)>,
+/// A job on a data writer's queue: the work, its result once run, and whom to answer.
+pub(crate) struct Job<A> {
+    pub(crate) work: Work<A>,
+    pub(crate) result: Option<Result<ExecResult, DataError>>,
+    answer: oneshot::Sender<(Result<ExecResult, DataError>, Work<A>)>,
 }
 
-/// A job's work, handed back with its answer: its statement and arguments were allocated on
-/// the caller's core and are freed there (a free from another thread costs both cores).
-struct SpentStatement {
-    _work: Work,
-}
+impl<A> Job<A> {
+    /// A job whose answer nobody waits for (tests of a writer's batches).
+    #[cfg(test)]
+    pub(crate) fn unanswered(work: Work<A>) -> Job<A> {
+        let (answer, _) = oneshot::channel();
+        Job {
+            work,
+            result: None,
+            answer,
+        }
+    }
 
-impl Job {
-    /// Answer the caller, handing back what it allocated.
-    fn reply(self, result: Result<ExecResult, DataError>) {
-        let spent = SpentStatement { _work: self.work };
-        let _ = self.answer.send((result, spent));
+    /// Answer the caller, handing back its work: the statement and arguments were allocated
+    /// on the caller's core and are freed there (a free from another thread costs both
+    /// cores).
+    pub(crate) fn reply(self, result: Result<ExecResult, DataError>) {
+        let _ = self.answer.send((result, self.work));
     }
 }
 
-/// A handle to the data writer thread. Dropping it commits what is queued and joins the
-/// thread.
+/// The front door of a data writer thread (either room's): statements in, answers out once
+/// their batch committed.
 #[derive(Debug)]
-pub(crate) struct DataWriter {
-    // fields drop in order: the channel closes, the thread ends and is joined, then the
-    // checkpointer stops
-    tx: mpsc::Sender<Job>,
-    _thread: Joined,
-    _checkpointer: Option<Checkpointer>,
+pub(crate) struct Door<A> {
+    tx: mpsc::Sender<Job<A>>,
 }
 
-impl DataWriter {
-    /// Open a write connection to the data database at `path` on a new thread. With `pace`
-    /// (the store writer's load), batches wait longer to grow while the store writer is
-    /// saturated.
-    pub(crate) fn spawn(path: &Path, pace: Option<Load>) -> Result<DataWriter, DataError> {
-        let guard = Arc::new(Refusals::default());
-        let conn = connect(path, Some(guard.clone()))?;
-        let checkpointer = checkpointer::hand_off(&conn, path);
-        let (tx, rx) = mpsc::channel::<Job>(QUEUE);
-        let thread = std::thread::Builder::new()
-            .name("flowdeck-data".into())
-            .spawn(move || run(&conn, &guard, rx, pace.as_ref()))
-            .map_err(|e| DataError::Sql(format!("cannot start the data writer thread: {e}")))?;
-        Ok(DataWriter {
-            tx,
-            _thread: Joined::new(thread),
-            _checkpointer: checkpointer,
-        })
+impl<A> Door<A> {
+    /// A door and the queue its thread takes jobs from.
+    pub(crate) fn open() -> (Door<A>, mpsc::Receiver<Job<A>>) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        (Door { tx }, rx)
     }
 
     /// Run `sql` with `args` in the next group commit (at most once, with `once`); answers
@@ -164,7 +155,7 @@ impl DataWriter {
     pub(crate) async fn exec(
         &self,
         sql: &str,
-        args: Vec<SqlValue>,
+        args: Vec<A>,
         once: Option<Once>,
     ) -> Result<ExecResult, DataError> {
         self.send(Work::Step {
@@ -181,7 +172,7 @@ impl DataWriter {
         self.send(Work::Forget(run)).await.map(|r| r.changes)
     }
 
-    async fn send(&self, work: Work) -> Result<ExecResult, DataError> {
+    async fn send(&self, work: Work<A>) -> Result<ExecResult, DataError> {
         let gone = || DataError::Sql("the data writer has stopped".into());
         let (answer, rx) = oneshot::channel();
         let job = Job {
@@ -193,6 +184,77 @@ impl DataWriter {
         let (result, spent) = rx.await.map_err(|_| gone())?;
         drop(spent);
         result
+    }
+}
+
+/// A data writer thread's loop (either room's): take the jobs waiting, let a batch linger
+/// while steps keep coming ([`linger`]), have `commit` run them in one transaction (it sets
+/// each job's result and returns the commit's error), and answer each job.
+pub(crate) fn serve_batches<A>(
+    rx: &mut mpsc::Receiver<Job<A>>,
+    pace: Option<&Load>,
+    mut commit: impl FnMut(&mut [Job<A>]) -> Option<DataError>,
+) {
+    let mut batch: Vec<Job<A>> = Vec::with_capacity(BATCH);
+    let mut busy = false;
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        drain(rx, &mut batch, BATCH);
+        // a commit costs far more than a statement: give the steps running now a moment to
+        // join this commit
+        let saturated = pace.is_some_and(Load::is_saturated);
+        if let Some(wait) = linger(batch.len(), busy, saturated) {
+            std::thread::sleep(wait);
+            drain(rx, &mut batch, BATCH);
+        }
+        busy = batch.len() > 1;
+        tracing::trace!(statements = batch.len(), "data group commit");
+        let commit_error = commit(&mut batch);
+        if let Some(e) = &commit_error {
+            tracing::error!(error = %e, "data group commit failed");
+        }
+        for mut job in batch.drain(..) {
+            let answer = match (job.result.take(), &commit_error) {
+                (Some(Err(e)), _) => Err(e),
+                (_, Some(e)) => Err(DataError::Sql(format!("not committed: {e}"))),
+                (Some(Ok(r)), None) => Ok(r),
+                (None, None) => Err(DataError::Sql("the statement did not run".into())),
+            };
+            job.reply(answer);
+        }
+    }
+}
+
+/// A handle to the data writer thread. Dropping it commits what is queued and joins the
+/// thread.
+#[derive(Debug)]
+pub(crate) struct DataWriter {
+    // fields drop in order: the channel closes, the thread ends and is joined, then the
+    // checkpointer stops
+    /// Where statements go in.
+    pub(crate) door: Door<SqlValue>,
+    _thread: Joined,
+    _checkpointer: Option<Checkpointer>,
+}
+
+impl DataWriter {
+    /// Open a write connection to the data database at `path` on a new thread. With `pace`
+    /// (the store writer's load), batches wait longer to grow while the store writer is
+    /// saturated.
+    pub(crate) fn spawn(path: &Path, pace: Option<Load>) -> Result<DataWriter, DataError> {
+        let guard = Arc::new(Refusals::default());
+        let conn = connect(path, Some(guard.clone()))?;
+        let checkpointer = checkpointer::hand_off(&conn, path);
+        let (door, rx) = Door::open();
+        let thread = std::thread::Builder::new()
+            .name("flowdeck-data".into())
+            .spawn(move || run(&conn, &guard, rx, pace.as_ref()))
+            .map_err(|e| DataError::Sql(format!("cannot start the data writer thread: {e}")))?;
+        Ok(DataWriter {
+            door,
+            _thread: Joined::new(thread),
+            _checkpointer: checkpointer,
+        })
     }
 }
 
@@ -251,7 +313,7 @@ fn run_job(
     conn: &Connection,
     controls: &mut Controls<'_>,
     guard: &Refusals,
-    work: &Work,
+    work: &Work<SqlValue>,
 ) -> Result<Result<ExecResult, DataError>, DataError> {
     match work {
         Work::Forget(run) => Ok(controls
@@ -343,7 +405,7 @@ fn run_batch(
     conn: &Connection,
     controls: &mut Controls<'_>,
     guard: &Refusals,
-    batch: &mut [Job],
+    batch: &mut [Job<SqlValue>],
 ) -> Option<DataError> {
     loop {
         if let Err(e) = controls.begin.execute([]) {
@@ -388,7 +450,12 @@ fn run_batch(
     }
 }
 
-fn run(conn: &Connection, guard: &Refusals, mut rx: mpsc::Receiver<Job>, pace: Option<&Load>) {
+fn run(
+    conn: &Connection,
+    guard: &Refusals,
+    mut rx: mpsc::Receiver<Job<SqlValue>>,
+    pace: Option<&Load>,
+) {
     let mut controls = match Controls::prepare(conn) {
         Ok(c) => c,
         Err(e) => {
@@ -401,34 +468,9 @@ fn run(conn: &Connection, guard: &Refusals, mut rx: mpsc::Receiver<Job>, pace: O
             return;
         }
     };
-    let mut batch: Vec<Job> = Vec::with_capacity(BATCH);
-    let mut busy = false;
-    while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
-        drain(&mut rx, &mut batch, BATCH);
-        // a commit costs far more than a statement: give the steps running now a moment to
-        // join this commit
-        let saturated = pace.is_some_and(Load::is_saturated);
-        if let Some(wait) = linger(batch.len(), busy, saturated) {
-            std::thread::sleep(wait);
-            drain(&mut rx, &mut batch, BATCH);
-        }
-        busy = batch.len() > 1;
-        tracing::trace!(statements = batch.len(), "data group commit");
-        let commit_error = run_batch(conn, &mut controls, guard, &mut batch);
-        if let Some(e) = &commit_error {
-            tracing::error!(error = %e, "data group commit failed");
-        }
-        for mut job in batch.drain(..) {
-            let answer = match (job.result.take(), &commit_error) {
-                (Some(Err(e)), _) => Err(e),
-                (_, Some(e)) => Err(DataError::Sql(format!("not committed: {e}"))),
-                (Some(Ok(r)), None) => Ok(r),
-                (None, None) => Err(DataError::Sql("the statement did not run".into())),
-            };
-            job.reply(answer);
-        }
-    }
+    serve_batches(&mut rx, pace, |batch| {
+        run_batch(conn, &mut controls, guard, batch)
+    });
 }
 
 #[cfg(test)]

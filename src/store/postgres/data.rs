@@ -453,14 +453,14 @@ impl PgData {
         once: Option<Once>,
         pace: Option<&Load>,
     ) -> Result<ExecResult, DataError> {
-        self.writer(pace)?.exec(sql, args.to_vec(), once).await
+        self.writer(pace)?.door.exec(sql, args.to_vec(), once).await
     }
 
     /// `DataDb::forget_done_before` on PostgreSQL (nothing to do when no statement ran in
     /// this process, as on SQLite).
     pub(crate) async fn forget_done_before(&self, run: i64) -> Result<u64, DataError> {
         match self.writer.get() {
-            Some(w) => w.forget_before(run).await,
+            Some(w) => w.door.forget_before(run).await,
             None => Ok(0),
         }
     }

@@ -16,14 +16,14 @@
 use super::data::{DataConn, LASTVAL, data_error, step_sql};
 use super::data_values::params;
 use super::wait;
-use crate::store::background::{Joined, drain};
+use crate::store::background::Joined;
 use crate::store::data::{DataError, ExecResult, Once};
-use crate::store::data_writer::{BATCH, QUEUE, linger};
+use crate::store::data_writer::{Door, serve_batches};
 use crate::store::load::Load;
 use futures_util::future::{join, join3};
 use serde_json::Value;
 use std::collections::HashMap;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_postgres::types::ToSql;
 
 /// The done statement's result, by key.
@@ -37,36 +37,17 @@ const NOTE_DONE: &str = "INSERT INTO _flowdeck_done (key, run, changes, last_id)
 const FORGET_DONE: &str = "DELETE FROM _flowdeck_done WHERE run < $1";
 
 /// What the writer thread is asked to do.
-enum Work {
-    /// A step's statement, at most once when it says so.
-    Step {
-        sql: String,
-        args: Vec<Value>,
-        once: Option<Once>,
-    },
-    /// Forget the notes of runs before this id (they are finished).
-    Forget(i64),
-}
-
-struct Job {
-    work: Work,
-    result: Option<Result<ExecResult, DataError>>,
-    answer: oneshot::Sender<(Result<ExecResult, DataError>, Work)>,
-}
-
-impl Job {
-    /// Answer the caller, handing back what it allocated (freed on its core).
-    fn reply(self, result: Result<ExecResult, DataError>) {
-        let _ = self.answer.send((result, self.work));
-    }
-}
+type Work = crate::store::data_writer::Work<Value>;
+/// A job on the writer's queue.
+type Job = crate::store::data_writer::Job<Value>;
 
 /// A handle to the data writer thread on PostgreSQL. Dropping it commits what is queued
 /// and joins the thread.
 #[derive(Debug)]
 pub(crate) struct PgDataWriter {
     // fields drop in order: the channel closes, then the thread ends and is joined
-    tx: mpsc::Sender<Job>,
+    /// Where statements go in.
+    pub(crate) door: Door<Value>,
     _thread: Joined,
 }
 
@@ -76,50 +57,15 @@ impl PgDataWriter {
     pub(crate) fn spawn(url: &str, pace: Option<Load>) -> Result<PgDataWriter, DataError> {
         let conn = DataConn::connect(url)?;
         let url = url.to_string();
-        let (tx, rx) = mpsc::channel::<Job>(QUEUE);
+        let (door, rx) = Door::open();
         let thread = std::thread::Builder::new()
             .name("flowdeck-data-pg".into())
             .spawn(move || run(&url, Some(conn), rx, pace.as_ref()))
             .map_err(|e| DataError::Sql(format!("cannot start the data writer thread: {e}")))?;
         Ok(PgDataWriter {
-            tx,
+            door,
             _thread: Joined::new(thread),
         })
-    }
-
-    /// Run `sql` with `args` in the next group commit (at most once, with `once`); answers
-    /// once it is committed.
-    pub(crate) async fn exec(
-        &self,
-        sql: &str,
-        args: Vec<Value>,
-        once: Option<Once>,
-    ) -> Result<ExecResult, DataError> {
-        self.send(Work::Step {
-            sql: sql.to_owned(),
-            args,
-            once,
-        })
-        .await
-    }
-
-    /// Forget the notes of statements of runs whose id is below `run`.
-    pub(crate) async fn forget_before(&self, run: i64) -> Result<u64, DataError> {
-        self.send(Work::Forget(run)).await.map(|r| r.changes)
-    }
-
-    async fn send(&self, work: Work) -> Result<ExecResult, DataError> {
-        let gone = || DataError::Sql("the data writer has stopped".into());
-        let (answer, rx) = oneshot::channel();
-        let job = Job {
-            work,
-            result: None,
-            answer,
-        };
-        self.tx.send(job).await.map_err(|_| gone())?;
-        let (result, spent) = rx.await.map_err(|_| gone())?;
-        drop(spent);
-        result
     }
 }
 
@@ -437,37 +383,10 @@ fn connection<'c>(
 }
 
 fn run(url: &str, mut conn: Option<DataConn>, mut rx: mpsc::Receiver<Job>, pace: Option<&Load>) {
-    let mut batch: Vec<Job> = Vec::with_capacity(BATCH);
-    let mut busy = false;
-    while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
-        drain(&mut rx, &mut batch, BATCH);
-        // a commit costs far more than a statement: give the steps running now a moment to
-        // join this commit
-        let saturated = pace.is_some_and(Load::is_saturated);
-        if let Some(wait) = linger(batch.len(), busy, saturated) {
-            std::thread::sleep(wait);
-            drain(&mut rx, &mut batch, BATCH);
-        }
-        busy = batch.len() > 1;
-        tracing::trace!(statements = batch.len(), "data group commit (PostgreSQL)");
-        let commit_error = match connection(url, &mut conn) {
-            Ok(c) => run_batch(c, &mut batch),
-            Err(e) => Some(e),
-        };
-        if let Some(e) = &commit_error {
-            tracing::error!(error = %e, "data group commit failed");
-        }
-        for mut job in batch.drain(..) {
-            let answer = match (job.result.take(), &commit_error) {
-                (Some(Err(e)), _) => Err(e),
-                (_, Some(e)) => Err(DataError::Sql(format!("not committed: {e}"))),
-                (Some(Ok(r)), None) => Ok(r),
-                (None, None) => Err(DataError::Sql("the statement did not run".into())),
-            };
-            job.reply(answer);
-        }
-    }
+    serve_batches(&mut rx, pace, |batch| match connection(url, &mut conn) {
+        Ok(c) => run_batch(c, batch),
+        Err(e) => Some(e),
+    });
 }
 
 #[cfg(test)]
@@ -479,17 +398,7 @@ mod tests {
     use serde_json::json;
 
     fn jobs(works: Vec<Work>) -> Vec<Job> {
-        works
-            .into_iter()
-            .map(|work| {
-                let (answer, _) = oneshot::channel();
-                Job {
-                    work,
-                    result: None,
-                    answer,
-                }
-            })
-            .collect()
+        works.into_iter().map(Job::unanswered).collect()
     }
 
     fn step(sql: &str, args: Vec<Value>, once: Option<&str>) -> Work {
