@@ -80,6 +80,17 @@ pub(crate) enum Room {
     Postgres(Box<postgres::PgStore>),
 }
 
+/// A listener's wake-up, or `None` (logged as `what`) when it cannot listen: callers then
+/// look again now and then, as on SQLite.
+fn heard(
+    listening: Result<std::sync::Arc<tokio::sync::Notify>>,
+    what: &str,
+) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+    listening
+        .inspect_err(|e| tracing::warn!(error = %e, "{what}"))
+        .ok()
+}
+
 impl Store {
     /// Open (creating when missing) and migrate the store at `path`: a file, or a
     /// PostgreSQL database when it is a `postgres://` URL.
@@ -192,40 +203,28 @@ impl Store {
     /// by any process from now on, that left runs for any server (queued, or given back).
     /// `None` on SQLite, which has nothing to listen to (callers look again now and then).
     pub fn queued_runs_heard(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
-        let pg = self.postgres()?;
-        match pg.queued_runs_heard() {
-            Ok(n) => Some(n),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for queued runs");
-                None
-            }
-        }
+        heard(
+            self.postgres()?.queued_runs_heard(),
+            "cannot listen for queued runs",
+        )
     }
 
     /// On PostgreSQL, what tells of every commit by any process from now on (a view of the
     /// record follows at once). `None` on SQLite, where [`Store::data_version`] is asked.
     pub fn commits_heard(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
-        let pg = self.postgres()?;
-        match pg.commits_heard() {
-            Ok(n) => Some(n),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for other processes' commits");
-                None
-            }
-        }
+        heard(
+            self.postgres()?.commits_heard(),
+            "cannot listen for other processes' commits",
+        )
     }
 
     /// On PostgreSQL, what tells of every commit, by any process from now on, that changed
     /// the definitions (a server rebuilds its routes at once). `None` on SQLite.
     pub fn definitions_heard(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
-        let pg = self.postgres()?;
-        match pg.definitions_heard() {
-            Ok(n) => Some(n),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for definitions changes");
-                None
-            }
-        }
+        heard(
+            self.postgres()?.definitions_heard(),
+            "cannot listen for definitions changes",
+        )
     }
 
     /// Whether this store is on PostgreSQL.

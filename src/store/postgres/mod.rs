@@ -52,7 +52,9 @@ pub(crate) const DEFINITIONS_CHANNEL: &str = "flowdeck_definitions";
 pub(crate) fn column<'a, T: FromSql<'a>>(r: &'a Row, i: usize) -> Result<T> {
     r.try_get(i).map_err(|e| {
         StoreError::Postgres(format!(
-            "column {i} of a stored row cannot be read: {}",
+            "column {i} of a stored row cannot be read: {} (the store's tables were changed \
+             outside flowdeck; restore them from a backup, or point --db at a database \
+             flowdeck created)",
             describe(&e)
         ))
     })
@@ -447,12 +449,7 @@ impl PgStore {
     /// What tells of every commit, by any process from now on, that left runs for any
     /// server to take.
     pub(crate) fn queued_runs_heard(&self) -> Result<Arc<tokio::sync::Notify>> {
-        if !self.listening_queue.swap(true, Ordering::AcqRel)
-            && let Err(e) = self.batch(&format!("LISTEN {QUEUE_CHANNEL}"))
-        {
-            self.listening_queue.store(false, Ordering::Release);
-            return Err(e);
-        }
+        self.listen_once(&self.listening_queue, QUEUE_CHANNEL)?;
         Ok(self.woken.clone())
     }
 
@@ -465,13 +462,20 @@ impl PgStore {
     /// What tells of every commit, by any process from now on, that changed the
     /// definitions.
     pub(crate) fn definitions_heard(&self) -> Result<Arc<tokio::sync::Notify>> {
-        if !self.listening_definitions.swap(true, Ordering::AcqRel)
-            && let Err(e) = self.batch(&format!("LISTEN {DEFINITIONS_CHANNEL}"))
+        self.listen_once(&self.listening_definitions, DEFINITIONS_CHANNEL)?;
+        Ok(self.definitions_woken.clone())
+    }
+
+    /// `LISTEN` on `channel` unless `listening` says it was done (tried again after a
+    /// failure).
+    fn listen_once(&self, listening: &AtomicBool, channel: &str) -> Result<()> {
+        if !listening.swap(true, Ordering::AcqRel)
+            && let Err(e) = self.batch(&format!("LISTEN {channel}"))
         {
-            self.listening_definitions.store(false, Ordering::Release);
+            listening.store(false, Ordering::Release);
             return Err(e);
         }
-        Ok(self.definitions_woken.clone())
+        Ok(())
     }
 
     /// Note that the open transaction leaves runs for any server to take (announced at its
