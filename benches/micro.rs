@@ -8,8 +8,8 @@ use flowdeck::engine::context::{Inputs, RunContext};
 use flowdeck::engine::interpreter::Interpreter;
 use flowdeck::engine::program::{self, Origin};
 use flowdeck::expr::{Bindings, Global, Scope, Template};
-use flowdeck::model::parse_definition;
 use flowdeck::model::{DefinitionKind, RunMode, RunStatus, StepRecord, StepStatus, Timestamp};
+use flowdeck::model::{LazyJson, parse_definition};
 use flowdeck::store::events::NewEvent;
 use flowdeck::store::runs::NewRun;
 use flowdeck::store::steps::EncodedSteps;
@@ -111,7 +111,7 @@ fn steps(c: &mut Criterion) {
             || {
                 Interpreter::new(
                     program.clone(),
-                    Inputs::workflow(json!({"sku": 42}), Value::Null),
+                    Inputs::workflow(LazyJson::shared(json!({"sku": 42})), Value::Null),
                     env.clone(),
                     LIMIT,
                 )

@@ -349,6 +349,52 @@ async fn set_binds_a_variable_and_records_input_output_and_vars() {
     assert_eq!(*run.params, json!({"name": "ada"}));
 }
 
+/// Params that come as text (`serve`, `emit`) are handed to the runs as that text and
+/// built only as far as they are read: every way of reading `$param` sees what it sees when
+/// they come as values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn params_sent_as_text_read_as_params_sent_as_values() {
+    let f = fixture(
+        "",
+        None,
+        &[workflow(
+            "w",
+            "go",
+            json!([
+                {"id": "field", "action": "set", "var": "sku", "value": "{{$param.order.items[1].sku}}"},
+                {"id": "top", "action": "set", "var": "n", "value": "{{$param.n}}"},
+                {"id": "missing", "action": "set", "var": "none", "value": "{{$param.nope.deeper}}"},
+                {"id": "escaped", "action": "set", "var": "ab", "value": "{{$param.ab}}"},
+                {"id": "jq", "action": "set", "var": "count", "value": "{{$param.order.items | length}}"},
+                {"id": "done", "action": "return", "value": {"all": "{{$param}}", "vars": "{{$var}}"}}
+            ]),
+        )],
+    );
+    // a repeated key (the last wins) and an escaped one
+    let text = r#"{"n": 1, "n": 2, "\u0061b": "x", "order": {"items": [{"sku": 7}, {"sku": 8}]}}"#;
+    let as_values: Value = serde_json::from_str(text).unwrap();
+    let compact = flowdeck::engine::effects::compact_object(text).unwrap();
+    let from_text = f
+        .engine
+        .emit_and_wait(EmitRequest::with_text("go", compact, "test"))
+        .await
+        .unwrap();
+    let from_values = f.emit("go", as_values.clone()).await;
+    let (a, b) = (f.first_run(&from_text), f.first_run(&from_values));
+    assert_succeeded(&a);
+    assert_eq!(
+        a.output,
+        Some(
+            json!({"all": as_values, "vars": {"sku": 8, "n": 2, "none": null, "ab": "x", "count": 2}})
+        )
+    );
+    assert_eq!(a.output, b.output);
+    assert_eq!(*a.params, as_values);
+    assert_eq!(*from_text.event.params, as_values);
+    let read_back = f.engine.store().event(from_text.event.id).unwrap().unwrap();
+    assert_eq!(*read_back.record.params, as_values);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn if_runs_the_then_or_else_branch_and_records_which() {
     let f = fixture(

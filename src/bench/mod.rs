@@ -218,6 +218,8 @@ async fn emit_all(
         ..
     } = options;
     let until = duration.map(|d| start + d);
+    // sent as text, as `serve` and `emit` receive an event from outside
+    let params = crate::model::json_text(&params);
     let window = Arc::new(Semaphore::new(match rate {
         Rate::Max => WINDOW,
         Rate::PerSecond(_) => Semaphore::MAX_PERMITS,
@@ -241,7 +243,7 @@ async fn emit_all(
             break;
         };
         let (engine, timeline) = (engine.clone(), timeline.clone());
-        let request = EmitRequest::new(event.clone(), params.clone(), "bench");
+        let request = EmitRequest::with_text(event.clone(), params.clone(), "bench");
         emitted.fetch_add(1, Ordering::Relaxed);
         tasks.spawn(async move {
             let _permit = permit;

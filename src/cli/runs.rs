@@ -43,18 +43,18 @@ pub(super) fn emit(
     request.queue_only = queue;
     let rt = runtime()?;
     if queue {
-        let mut dispatched = rt.block_on(engine.emit(request, None))?;
+        let dispatched = rt.block_on(engine.emit(request, None))?;
         let warning = dispatched
             .unheard()
             .then(|| engine.unheard_warning(event, dispatched.event.record.id));
         if let Some(w) = &warning {
             eprintln!("warning: {w}");
         }
-        // params recorded as text are shown from it, never parsed into values
-        let raw = dispatched
-            .params_text
-            .take()
-            .map(serde_json::value::RawValue::from_string)
+        // params recorded as text are shown from it, never built into values
+        let raw = (dispatched.new)
+            .then(|| dispatched.event.record.params.text())
+            .flatten()
+            .map(|text| serde_json::value::RawValue::from_string(text.to_string()))
             .transpose()?;
         let params_text = raw.as_deref().map(serde_json::value::RawValue::get);
         if json {

@@ -1,7 +1,7 @@
 //! What a run knows about itself and its inputs.
 
 use super::tracker::Tracker;
-use crate::model::{DefinitionKind, RunMode};
+use crate::model::{DefinitionKind, LazyJson, RunMode, SharedJson};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -50,8 +50,8 @@ impl RunContext {
 /// The values a run starts from (`$param`, `$body`, …, `$event`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Inputs {
-    /// `$param` (shared by an event's runs).
-    pub param: Arc<Value>,
+    /// `$param` (shared by an event's runs, built only as far as they read it).
+    pub param: SharedJson,
     /// `$body`.
     pub body: Value,
     /// `$query`.
@@ -66,10 +66,10 @@ pub struct Inputs {
 
 impl Inputs {
     /// Inputs of a workflow run.
-    pub fn workflow(param: impl Into<Arc<Value>>, event: impl Into<Arc<Value>>) -> Self {
+    pub fn workflow(param: SharedJson, event: impl Into<Arc<Value>>) -> Self {
         // every field named: `..Default::default()` would allocate two `Arc`s to drop
         Self {
-            param: param.into(),
+            param,
             event: event.into(),
             body: Value::Null,
             query: Value::Null,
@@ -94,7 +94,7 @@ impl Inputs {
     /// What is recorded as the run's `params`: `$param` for workflows, the request for endpoints.
     pub fn recorded(&self, kind: DefinitionKind) -> Value {
         match kind {
-            DefinitionKind::Workflow => Value::clone(&self.param),
+            DefinitionKind::Workflow => Value::clone(LazyJson::whole(&self.param)),
             DefinitionKind::Endpoint => serde_json::json!({
                 "body": self.body,
                 "query": self.query,

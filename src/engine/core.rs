@@ -17,7 +17,9 @@ use super::runlog::RunLog;
 use super::secrets::Secrets;
 use super::tracker::{Membership, Tracker};
 use crate::model::project::EngineSettings;
-use crate::model::{DefinitionKind, RunMode, Timestamp, json_text, names, parse_definition};
+use crate::model::{
+    DefinitionKind, LazyJson, RunMode, Timestamp, json_text, names, parse_definition,
+};
 use crate::store::{DataDb, Store, StoreError, Writer};
 use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
@@ -460,23 +462,15 @@ impl Core {
             })
             .await?;
         let Some(params) = params else {
-            // the write only borrowed it: the text comes back without a copy
+            // the write only borrowed it: the text comes back without a copy, and stays
+            // text: its listeners build only the fields they read
             let (req, params_json, _) =
                 Arc::try_unwrap(input).unwrap_or_else(|shared| (*shared).clone());
-            if req.queue_only {
-                let mut dispatched = recorded.dispatched(&req, Value::Null);
-                if dispatched.new {
-                    dispatched.params_text = Some(params_json);
-                }
-                return Ok(dispatched);
-            }
-            // its listeners run here: they need the params as values
-            let params = serde_json::from_str(&params_json)
+            let params = LazyJson::from_text(params_json)
                 .map_err(|e| EngineError::BadInput(format!("event params: {e}")))?;
-            drop(params_json);
             return Ok(recorded.dispatched(&req, params));
         };
-        Ok(recorded.dispatched(&input.0, params))
+        Ok(recorded.dispatched(&input.0, params.into()))
     }
 
     /// Run a job on the worker pool.

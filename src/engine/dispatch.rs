@@ -1,14 +1,13 @@
 //! The dispatcher: record an event, then decide for every listener whether it runs (a queued
 //! run) or not (a skip with its reason), all in one transaction.
 
-use crate::model::{DefinitionKind, SkipRecord, Timestamp};
+use crate::model::{DefinitionKind, LazyJson, SkipRecord, Timestamp};
 use crate::store::HotWrites;
 use crate::store::Result;
 use crate::store::definitions::cached_listeners;
 use crate::store::events::{Inserted, NewEvent, StoredEvent};
 use crate::store::held::WriterStore;
 use crate::store::runs::{EVENT_PARAMS, NewRun};
-use serde_json::Value;
 use std::sync::Arc;
 
 use super::effects::EmitRequest;
@@ -37,23 +36,9 @@ pub struct Dispatched {
     pub skipped: Vec<SkipRecord>,
     /// False when the event already existed (same idempotency key): nothing new was queued.
     pub new: bool,
-    /// The params as recorded when they came as text and were not parsed (an event only
-    /// queued): `event.record.params` is then `null`.
-    pub params_text: Option<String>,
 }
 
 impl Dispatched {
-    /// The event's record with its params (shared with its runs; parsed when they were
-    /// only recorded as text).
-    pub fn into_record(self) -> crate::model::EventRecord {
-        let mut record = self.event.record;
-        if let Some(text) = self.params_text {
-            // recorded from this text a moment ago: it parses
-            record.params = Arc::new(serde_json::from_str(&text).unwrap_or_default());
-        }
-        record
-    }
-
     /// Whether no workflow listens to the event (none ran, none was skipped): it is
     /// recorded all the same, for a listener to come.
     pub fn unheard(&self) -> bool {
@@ -122,7 +107,7 @@ pub(crate) struct Recorded {
 
 impl Recorded {
     /// What dispatching `req` did; `params` are its params (kept when the event is new).
-    pub(crate) fn dispatched(self, req: &EmitRequest, params: Value) -> Dispatched {
+    pub(crate) fn dispatched(self, req: &EmitRequest, params: LazyJson) -> Dispatched {
         let (event, new) = match self.event {
             Inserted::New { id, emitted_at } => {
                 // the request's params were taken out of it (they are `params`)
@@ -139,7 +124,6 @@ impl Recorded {
             runs: self.runs,
             skipped: self.skipped,
             new,
-            params_text: None,
         }
     }
 }
@@ -238,49 +222,7 @@ pub(crate) fn dispatch(
 
 #[cfg(test)]
 mod tests {
-    use super::{Dispatched, loop_reason};
-    use crate::model::{EventRecord, Timestamp};
-    use crate::store::events::StoredEvent;
-    use serde_json::{Value, json};
-    use std::sync::Arc;
-
-    fn dispatched(params_text: Option<&str>, params: Option<Value>) -> Dispatched {
-        Dispatched {
-            event: StoredEvent {
-                record: EventRecord {
-                    id: 1,
-                    name: "e".into(),
-                    params: Arc::new(params.unwrap_or_default()),
-                    source: "test".into(),
-                    parent_run: None,
-                    depth: 0,
-                    emitted_at: Timestamp(0),
-                    replay_of: None,
-                },
-                chain: Vec::new(),
-                draft: false,
-            },
-            runs: Vec::new(),
-            skipped: Vec::new(),
-            new: true,
-            params_text: params_text.map(str::to_string),
-        }
-    }
-
-    /// The record has its params whether they went to the runs or stayed text.
-    #[test]
-    fn the_record_gets_its_params_back() {
-        let params = json!({"sku": 1});
-        let shared = dispatched(None, Some(params.clone()));
-        let held = Arc::clone(&shared.event.record.params);
-        let record = shared.into_record();
-        assert_eq!(*record.params, params);
-        assert!(Arc::ptr_eq(&record.params, &held), "shared, not copied");
-        assert_eq!(
-            *dispatched(Some(r#"{"sku":1}"#), None).into_record().params,
-            params
-        );
-    }
+    use super::loop_reason;
 
     #[test]
     fn loops_are_described_from_the_first_visit() {

@@ -153,7 +153,7 @@ impl Engine {
         let tracker = Tracker::new();
         let dispatched = self.core.emit(request, Some(tracker.clone())).await?;
         tracker.wait().await;
-        let event = dispatched.into_record();
+        let event = dispatched.event.record;
         let cascade = self.store().cascade_of_recorded(&event)?;
         Ok(EmitReport { event, cascade })
     }
@@ -396,7 +396,7 @@ impl Engine {
                 name: row.name.clone(),
                 version: None,
                 mode: RunMode::Debug,
-                inputs: Inputs::workflow(params, event),
+                inputs: Inputs::workflow(crate::model::LazyJson::shared(params), event),
                 event: Some(EventContext {
                     id: None,
                     chain: Vec::new(),

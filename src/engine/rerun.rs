@@ -74,7 +74,11 @@ impl Engine {
             )));
         };
         let e = original.record;
-        let mut request = EmitRequest::new(e.name, Arc::unwrap_or_clone(e.params), "replay");
+        let mut request = EmitRequest::new(
+            e.name,
+            Arc::unwrap_or_clone(e.params).into_value(),
+            "replay",
+        );
         request.draft = draft;
         request.replay_of = Some(e.id);
         self.emit_and_wait(request).await
@@ -131,7 +135,7 @@ impl Engine {
         let params = rerun
             .params
             .clone()
-            .unwrap_or_else(|| (*run.params).clone());
+            .unwrap_or_else(|| run.params.whole().clone());
         let (inputs, event_context) = inputs(&row, &params, event.as_ref())?;
         let settings = self.core().settings();
         let steps = run.steps.as_deref().unwrap_or_default();
@@ -267,7 +271,10 @@ fn inputs(
             }
             Ok(match event {
                 Some(e) => (
-                    Inputs::workflow(params.clone(), event_value(&e.record)),
+                    Inputs::workflow(
+                        crate::model::LazyJson::shared(params.clone()),
+                        event_value(&e.record),
+                    ),
                     Some(EventContext {
                         id: Some(e.record.id),
                         chain: e.chain.clone(),

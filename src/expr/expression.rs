@@ -3,6 +3,7 @@
 use super::jq::{self, JqOutcome, JqProgram, Stop};
 use super::path::PathExpr;
 use super::scope::{Global, Scope, mentioned_variables};
+use crate::model::LazyJson;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -11,7 +12,14 @@ use std::time::Duration;
 /// The values of the `$` variables for one evaluation.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Bindings<'a> {
-    values: [Option<&'a Value>; Global::ALL.len()],
+    values: [Option<Bound<'a>>; Global::ALL.len()],
+}
+
+/// A variable's value: built, or built only as far as it is read.
+#[derive(Debug, Clone, Copy)]
+enum Bound<'a> {
+    Value(&'a Value),
+    Lazy(&'a LazyJson),
 }
 
 impl<'a> Bindings<'a> {
@@ -29,13 +37,34 @@ impl<'a> Bindings<'a> {
 
     /// Bind `g` to `value`.
     pub fn set(&mut self, g: Global, value: &'a Value) {
-        self.values[g.index()] = Some(value);
+        self.values[g.index()] = Some(Bound::Value(value));
+    }
+
+    /// Bind `g` to `value`, whose top-level fields are built one by one as paths read them
+    /// (the whole value only when an expression needs it whole).
+    #[must_use]
+    pub fn with_lazy(mut self, g: Global, value: &'a LazyJson) -> Self {
+        self.values[g.index()] = Some(Bound::Lazy(value));
+        self
     }
 
     /// The value of `g` (`null` when unbound).
     pub fn get(&self, g: Global) -> &'a Value {
         static NULL: Value = Value::Null;
-        self.values[g.index()].unwrap_or(&NULL)
+        match self.values[g.index()] {
+            Some(Bound::Value(v)) => v,
+            Some(Bound::Lazy(v)) => v.whole(),
+            None => &NULL,
+        }
+    }
+
+    /// The top-level field `key` of `g`, built alone when `g` is bound lazily to an object
+    /// (`Some(None)`: it has no such field); `None` when `g` is to be read whole.
+    pub(crate) fn lazy_field(&self, g: Global, key: &str) -> Option<Option<&'a Value>> {
+        match self.values[g.index()] {
+            Some(Bound::Lazy(v)) => v.object_field(key),
+            _ => None,
+        }
     }
 }
 
@@ -170,7 +199,7 @@ impl Expr {
     pub fn eval_all(&self, b: &Bindings<'_>, limit: Duration) -> Result<Vec<Value>, EvalError> {
         match &self.kind {
             ExprKind::Path(p) => p
-                .eval(b.get(p.root))
+                .eval_in(b)
                 .map(|v| vec![v])
                 .map_err(|message| self.failed(message)),
             ExprKind::Jq(program, globals) => {
@@ -197,7 +226,7 @@ impl Expr {
     /// The one value the expression yields (none or several is an error).
     pub fn eval(&self, b: &Bindings<'_>, limit: Duration) -> Result<Value, EvalError> {
         if let ExprKind::Path(p) = &self.kind {
-            return p.eval(b.get(p.root)).map_err(|m| self.failed(m));
+            return p.eval_in(b).map_err(|m| self.failed(m));
         }
         let mut values = self.eval_all(b, limit)?;
         match values.len() {
@@ -279,6 +308,45 @@ mod tests {
                 assert_eq!(f, s, "{code}");
             }
         }
+    }
+
+    /// A variable bound lazily (from text) reads as the built value does, by the fast path
+    /// and by jq, and the fast path builds only the field it starts with.
+    #[test]
+    fn a_lazily_bound_variable_reads_as_the_built_one() {
+        let text = r#"{"sku": {"id": 7}, "list": [1, 2, {"x": null}], "n": 3, "s": "x"}"#;
+        let built: Value = serde_json::from_str(text).unwrap();
+        let whole = Bindings::new().with(Global::Param, &built);
+        for code in [
+            "$param",
+            "$param.sku",
+            "$param.sku.id",
+            "$param.list[2].x",
+            "$param.list[-1]",
+            "$param.nope.deeper",
+            "$param[\"sku\"]",
+            "$param[0]",
+            "$param.n.x",
+            "$param.s[0]",
+            "$param.list | length",
+            "[$param.n, $param.sku.id] | add",
+            "\"sku-\" + ($param.sku.id | tostring)",
+        ] {
+            let lazy = LazyJson::from_text(text).unwrap();
+            let bound = Bindings::new().with_lazy(Global::Param, &lazy);
+            let e = Expr::compile(code, Scope::WORKFLOW).unwrap();
+            assert_eq!(e.eval(&bound, LIMIT), e.eval(&whole, LIMIT), "{code}");
+        }
+        let lazy = LazyJson::from_text(text).unwrap();
+        let bound = Bindings::new().with_lazy(Global::Param, &lazy);
+        let e = Expr::compile("$param.sku.id", Scope::WORKFLOW).unwrap();
+        assert_eq!(e.eval(&bound, LIMIT), Ok(json!(7)));
+        assert_eq!(lazy.text(), Some(text), "not built whole");
+        assert_eq!(
+            format!("{lazy}"),
+            text,
+            "shown from its text while not built"
+        );
     }
 
     #[test]

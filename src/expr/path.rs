@@ -2,6 +2,7 @@
 //! (`$param.sku`, `$var.rows[0].stock`, `$headers["x-id"]`) are looked up directly,
 //! without jq, with jq's semantics (`null` through missing keys, errors on wrong types).
 
+use super::expression::Bindings;
 use super::scope::Global;
 use serde_json::Value;
 
@@ -67,10 +68,29 @@ impl PathExpr {
         Some(PathExpr { root, segments })
     }
 
+    /// Follow the path from its variable's value in `b`, building only the top-level field
+    /// it starts with when the variable is bound lazily. `Err` holds jq's message for a
+    /// wrong type.
+    pub(crate) fn eval_in(&self, b: &Bindings<'_>) -> Result<Value, String> {
+        if let Some(Segment::Key(key)) = self.segments.first()
+            && let Some(field) = b.lazy_field(self.root, key)
+        {
+            return match field {
+                Some(value) => self.follow(value, &self.segments[1..]),
+                None => Ok(Value::Null),
+            };
+        }
+        self.eval(b.get(self.root))
+    }
+
     /// Follow the path from `root`'s value. `Err` holds jq's message for a wrong type.
     pub(crate) fn eval(&self, root: &Value) -> Result<Value, String> {
+        self.follow(root, &self.segments)
+    }
+
+    fn follow(&self, root: &Value, segments: &[Segment]) -> Result<Value, String> {
         let mut current = root;
-        for segment in &self.segments {
+        for segment in segments {
             current = match (current, segment) {
                 (Value::Null, _) => return Ok(Value::Null),
                 (Value::Object(map), Segment::Key(k)) => match map.get(k) {

@@ -4,6 +4,7 @@
 pub mod breakpoint;
 pub(crate) mod definition;
 pub(crate) mod diagnostic;
+pub(crate) mod lazy_json;
 pub(crate) mod names;
 pub(crate) mod parse;
 pub mod project;
@@ -17,6 +18,7 @@ pub(crate) mod test_suite;
 
 pub use definition::{Definition, DefinitionKind, Endpoint, Workflow, endpoint_key};
 pub use diagnostic::Diagnostic;
+pub use lazy_json::LazyJson;
 pub use parse::{Parsed, parse_definition};
 pub use project::{KeptFile, LoadedFile, LoadedProject, ProjectConfig, ProjectError, TestFile};
 pub use record::{

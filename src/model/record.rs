@@ -14,8 +14,9 @@ pub fn json_text(value: &Value) -> String {
 }
 
 /// A JSON value shared by the records that hold it: an event's params and the params of
-/// its runs are one value in memory, however many records carry them.
-pub type SharedJson = Arc<Value>;
+/// its runs are one value in memory, however many records carry them, built only as far
+/// as they are read.
+pub type SharedJson = Arc<super::LazyJson>;
 
 /// A moment, in microseconds since the Unix epoch; printed as RFC 3339.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

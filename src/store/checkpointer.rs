@@ -179,25 +179,37 @@ mod tests {
         let (dir, path, writer) = wal_writer();
         writer.busy_timeout(Duration::from_secs(10)).unwrap();
         let wal = dir.path().join("x.db-wal");
-        let wal_size = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+        // the WAL header's checkpoint sequence number: one more each time the WAL starts over
+        let sequence = || {
+            let mut header = [0u8; 16];
+            std::fs::File::open(&wal)
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header))
+                .map_or(0, |()| {
+                    u32::from_be_bytes([header[12], header[13], header[14], header[15]])
+                })
+        };
         let _checkpointer = Checkpointer::spawn(&path, Duration::from_millis(5), 50).unwrap();
-        // 4,000 small commits, with the short gaps of a writer waiting for work: each one
-        // writes at least a page, so a WAL that never started over would pass 16 MB
-        let mut largest = 0;
-        for i in 0..4_000 {
+        // small commits, with the short gaps of a writer waiting for work, until the WAL has
+        // started over three times (each commit writes at least a page: a WAL that never
+        // starts over grows by one each time)
+        let (mut restarts, mut last, mut written) = (0, sequence(), 0);
+        while restarts < 3 && written < 40_000 {
             writer
-                .execute("INSERT INTO t VALUES (?1)", [format!("{i:0>200}")])
+                .execute("INSERT INTO t VALUES (?1)", [format!("{written:0>200}")])
                 .unwrap();
-            largest = largest.max(wal_size());
+            written += 1;
+            let now = sequence();
+            restarts += u32::from(now != last);
+            last = now;
             std::thread::sleep(Duration::from_micros(100));
         }
-        assert!(
-            largest < 4 << 20,
-            "the WAL reached {largest} bytes: it never started over"
+        assert_eq!(
+            restarts, 3,
+            "the WAL started over {restarts} times in {written} commits"
         );
         let rows: i64 = writer
             .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(rows, 4_000, "nothing written was lost");
+        assert_eq!(rows, written, "nothing written was lost");
     }
 }

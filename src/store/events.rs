@@ -2,10 +2,9 @@
 
 use super::prepared::Prepared;
 use super::{Result, Store, json_column};
-use crate::model::{EventRecord, SharedJson, Timestamp};
+use crate::model::{EventRecord, LazyJson, SharedJson, Timestamp};
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
-use std::sync::Arc;
 
 /// An event to record.
 #[derive(Debug, Clone)]
@@ -75,7 +74,7 @@ fn stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<(EventRecord, String, Strin
 
 fn finish(raw: (EventRecord, String, String, bool)) -> Result<StoredEvent> {
     let (mut record, params, chain, draft) = raw;
-    record.params = Arc::new(json_column(&params, "event params")?);
+    record.params = LazyJson::shared(json_column(&params, "event params")?);
     let chain = serde_json::from_str(&chain).unwrap_or_default();
     Ok(StoredEvent {
         record,
@@ -228,7 +227,7 @@ impl NewEvent<'_> {
             record: EventRecord {
                 id,
                 name: self.name.to_string(),
-                params: Arc::new(self.params.clone()),
+                params: LazyJson::shared(self.params.clone()),
                 source: self.source.to_string(),
                 parent_run: self.parent_run,
                 depth: self.depth,

@@ -101,7 +101,7 @@ pub(crate) fn raw_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRun> {
 
 pub(crate) fn finish_raw(raw: RawRun) -> Result<RunRecord> {
     let (mut run, params, output) = raw;
-    run.params = Arc::new(json_column(&params, "run params")?);
+    run.params = crate::model::LazyJson::shared(json_column(&params, "run params")?);
     run.output = json_column_opt(output, "run output")?;
     Ok(run)
 }
@@ -119,7 +119,7 @@ pub(crate) fn finish_raw_from<'e>(
             None => SharedJson::default(),
         }
     } else {
-        Arc::new(json_column(&params, "run params")?)
+        crate::model::LazyJson::shared(json_column(&params, "run params")?)
     };
     run.output = json_column_opt(output, "run output")?;
     Ok(run)

@@ -317,7 +317,7 @@ impl CaseCx<'_> {
             event_id: None,
             mode: context.mode,
             status: end.status,
-            params: params.into(),
+            params: crate::model::LazyJson::shared(params),
             output: end.output,
             error: end.error,
             queued_at: started,

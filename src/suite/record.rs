@@ -192,8 +192,8 @@ pub(crate) fn record(run: &RunRecord, schema: Option<&str>, config: &ProjectConf
         json!(format!("recorded from run #{}", run.id)),
     );
     match target {
-        SuiteTarget::Endpoint { .. } => case.insert("request".into(), (*run.params).clone()),
-        _ => case.insert("params".into(), (*run.params).clone()),
+        SuiteTarget::Endpoint { .. } => case.insert("request".into(), run.params.whole().clone()),
+        _ => case.insert("params".into(), run.params.whole().clone()),
     };
     let (data, step_mocks) = reads(steps, schema);
     if !data.is_empty() {

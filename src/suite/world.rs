@@ -106,7 +106,7 @@ impl World {
         let record = EventRecord {
             id: i64::try_from(h.events.len()).unwrap_or(i64::MAX) + 1,
             name: name.to_string(),
-            params: params.into(),
+            params: crate::model::LazyJson::shared(params),
             source: source.to_string(),
             parent_run: None,
             depth: 0,
@@ -242,7 +242,7 @@ impl Effects for World {
         let record = EventRecord {
             id: i64::try_from(h.events.len()).unwrap_or(i64::MAX) + 1,
             name: request.name,
-            params: request.params.into(),
+            params: crate::model::LazyJson::shared(request.params),
             source: request.source,
             parent_run,
             depth,

@@ -290,8 +290,8 @@ fn shown(state: &State) -> Option<Shown> {
         .map_or(steps.len(), |i| (i + 1).min(steps.len()));
     let var = crate::model::record::vars_after(&steps[..upto]);
     let (param, request) = match run.target {
-        crate::model::RunTarget::Workflow(_) => ((*run.params).clone(), Value::Null),
-        crate::model::RunTarget::Endpoint(_) => (Value::Null, (*run.params).clone()),
+        crate::model::RunTarget::Workflow(_) => (run.params.whole().clone(), Value::Null),
+        crate::model::RunTarget::Endpoint(_) => (Value::Null, run.params.whole().clone()),
     };
     Some(Shown {
         param,

@@ -32,7 +32,7 @@ pub fn debug_inputs(params: Value, on: Option<&str>) -> (Inputs, EventContext) {
         "emitted_at": crate::model::Timestamp::now(),
     });
     (
-        Inputs::workflow(params, event),
+        Inputs::workflow(crate::model::LazyJson::shared(params), event),
         EventContext {
             id: None,
             chain: Vec::new(),

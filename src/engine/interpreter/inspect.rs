@@ -31,7 +31,7 @@ impl Interpreter {
     /// The `$` variables at this point of the run.
     pub fn bindings(&self) -> Bindings<'_> {
         let mut b = Bindings::new()
-            .with(Global::Param, &self.inputs.param)
+            .with_lazy(Global::Param, &self.inputs.param)
             .with(Global::Body, &self.inputs.body)
             .with(Global::Query, &self.inputs.query)
             .with(Global::Headers, &self.inputs.headers)
@@ -108,14 +108,15 @@ impl Interpreter {
 
     /// Change the run's `$param.<name>` (the debugger's edit).
     pub fn set_param(&mut self, name: &str, value: Value) {
-        let param = Arc::make_mut(&mut self.inputs.param);
-        if let Value::Object(map) = param {
-            map.insert(name.to_string(), value);
-        } else {
-            let mut map = Map::new();
-            map.insert(name.to_string(), value);
-            *param = Value::Object(map);
-        }
+        Arc::make_mut(&mut self.inputs.param).change(|param| {
+            if let Value::Object(map) = param {
+                map.insert(name.to_string(), value);
+            } else {
+                let mut map = Map::new();
+                map.insert(name.to_string(), value);
+                *param = Value::Object(map);
+            }
+        });
     }
 
     /// A record of a debugger's edit, placed in the trace where it happened.

@@ -5,7 +5,6 @@ use super::{PgStore, column};
 use crate::model::{EventRecord, Timestamp};
 use crate::store::events::{EventFilter, Inserted, NewEvent, StoredEvent};
 use crate::store::{Result, json_column};
-use std::sync::Arc;
 use tokio_postgres::Row;
 
 /// The columns [`stored`] reads, in its order.
@@ -23,7 +22,7 @@ fn stored(r: &Row) -> Result<StoredEvent> {
         record: EventRecord {
             id: column(r, 0)?,
             name: column(r, 1)?,
-            params: Arc::new(json_column(params, "event params")?),
+            params: crate::model::LazyJson::shared(json_column(params, "event params")?),
             source: column(r, 3)?,
             parent_run: column(r, 4)?,
             depth: u32::try_from(column::<i64>(r, 5)?).unwrap_or(u32::MAX),
