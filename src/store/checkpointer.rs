@@ -15,6 +15,12 @@
 //! milliseconds on a disk): so rewinds are at least [`RESTART_SPACING`] apart, and a WAL
 //! written fast grows past [`RESTART_AT`] meanwhile (up to 16 times it, where a rewind is
 //! forced), rather than stopping the writer several times a second.
+//!
+//! While the WAL grows, checkpoints run every [`EVERY`]: each copies and syncs little, so
+//! the disk's writes stay steady. Spaced further, they pile up, and each sync of a larger
+//! copy delays commits and requests behind it (docs/performance.md, checkpoint spacing).
+//! While nothing is written, the spacing doubles up to [`IDLE_EVERY`], so that an idle
+//! process seldom wakes.
 
 use super::background::Joined;
 use rusqlite::{Connection, OpenFlags};
@@ -22,8 +28,10 @@ use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-/// How often the WAL is checkpointed.
-pub(crate) const EVERY: Duration = Duration::from_millis(100);
+/// How often the WAL is checkpointed while it grows.
+pub(crate) const EVERY: Duration = Duration::from_millis(10);
+/// The longest spacing of checkpoints while nothing is written.
+const IDLE_EVERY: Duration = Duration::from_millis(500);
 /// WAL frames (pages) from which a checkpoint also rewinds the WAL: 64 MB of 4 KB pages.
 pub(crate) const RESTART_AT: i64 = 16_384;
 /// The least time between two rewinds, unless the WAL holds 16 times [`RESTART_AT`].
@@ -42,8 +50,8 @@ pub(crate) struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Start checkpointing the database at `path` every `every`, rewinding the WAL once it
-    /// holds `restart_at` frames.
+    /// Start checkpointing the database at `path` every `every` while it is written (less
+    /// often while it is not), rewinding the WAL once it holds `restart_at` frames.
     pub(crate) fn spawn(
         path: &Path,
         every: Duration,
@@ -64,8 +72,11 @@ impl Checkpointer {
             .name("flowdeck-checkpoint".into())
             .spawn(move || {
                 let mut last_rewind: Option<Instant> = None;
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                    checkpoint(&conn, &name, restart_at, &mut last_rewind);
+                let (mut wait, mut last_seen) = (every, None);
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(wait) {
+                    let seen = checkpoint(&conn, &name, restart_at, &mut last_rewind);
+                    wait = next_wait(wait, every, seen.is_some() && seen != last_seen);
+                    last_seen = seen;
                 }
             })?;
         Ok(Checkpointer {
@@ -96,6 +107,16 @@ fn run(conn: &Connection, mode: &str) -> rusqlite::Result<(bool, i64, i64)> {
     })
 }
 
+/// The wait before the next checkpoint: `every` when the last one found the WAL written
+/// since the one before, twice the last wait otherwise, up to [`IDLE_EVERY`].
+fn next_wait(last: Duration, every: Duration, written: bool) -> Duration {
+    if written {
+        every
+    } else {
+        last.saturating_mul(2).min(IDLE_EVERY.max(every))
+    }
+}
+
 /// Whether a WAL of `frames` is to be rewound now, the last rewind at `last`.
 fn rewind_due(frames: i64, restart_at: i64, last: Option<Instant>) -> bool {
     frames >= restart_at
@@ -103,8 +124,16 @@ fn rewind_due(frames: i64, restart_at: i64, last: Option<Instant>) -> bool {
             || frames >= restart_at.saturating_mul(16))
 }
 
-fn checkpoint(conn: &Connection, name: &str, restart_at: i64, last_rewind: &mut Option<Instant>) {
-    match run(conn, "PASSIVE") {
+/// One checkpoint (and a rewind when one is due); the WAL's frames and how many of them
+/// were copied, as the passive checkpoint found them.
+fn checkpoint(
+    conn: &Connection,
+    name: &str,
+    restart_at: i64,
+    last_rewind: &mut Option<Instant>,
+) -> Option<(i64, i64)> {
+    let found = run(conn, "PASSIVE");
+    match found {
         Ok((_, frames, copied)) if rewind_due(frames, restart_at, *last_rewind) => {
             tracing::trace!(name, frames, copied, "checkpoint");
             *last_rewind = Some(Instant::now());
@@ -118,13 +147,28 @@ fn checkpoint(conn: &Connection, name: &str, restart_at: i64, last_rewind: &mut 
             tracing::trace!(name, frames, copied, "checkpoint");
         }
         Ok(_) => {}
-        Err(e) => tracing::debug!(name, error = %e, "checkpoint skipped"),
+        Err(ref e) => tracing::debug!(name, error = %e, "checkpoint skipped"),
     }
+    found.ok().map(|(_, frames, copied)| (frames, copied))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checkpoints_slow_down_while_nothing_is_written() {
+        let every = Duration::from_millis(10);
+        assert_eq!(next_wait(every, every, false), every * 2);
+        assert_eq!(next_wait(every * 40, every, false), IDLE_EVERY);
+        assert_eq!(next_wait(IDLE_EVERY, every, true), every);
+        let slow = IDLE_EVERY * 2;
+        assert_eq!(
+            next_wait(slow, slow, false),
+            slow,
+            "never faster than asked"
+        );
+    }
 
     #[test]
     fn rewinds_are_spaced_unless_the_wal_is_huge() {
