@@ -36,6 +36,9 @@ const IDLE_EVERY: Duration = Duration::from_millis(500);
 pub(crate) const RESTART_AT: i64 = 16_384;
 /// The least time between two rewinds, unless the WAL holds 16 times [`RESTART_AT`].
 pub(crate) const RESTART_SPACING: Duration = Duration::from_secs(3);
+/// How soon a rewind kept from finishing (by a reader, or the writer's transaction) is
+/// tried again.
+const RESTART_RETRY: Duration = Duration::from_millis(250);
 /// The longest a rewind waits for the writer's transaction, and then for readers, before it
 /// gives up until the next checkpoint (it holds writes back meanwhile).
 const RESTART_WAIT: Duration = Duration::from_millis(20);
@@ -136,11 +139,23 @@ fn checkpoint(
     match found {
         Ok((_, frames, copied)) if rewind_due(frames, restart_at, *last_rewind) => {
             tracing::trace!(name, frames, copied, "checkpoint");
-            *last_rewind = Some(Instant::now());
+            let now = Instant::now();
+            // a rewind kept from finishing is tried again soon, not a whole spacing later
+            // (the WAL would grow by another spacing's writes meanwhile)
+            let retry = now.checked_sub(RESTART_SPACING.saturating_sub(RESTART_RETRY));
             match run(conn, "RESTART") {
-                Ok((false, _, _)) => tracing::debug!(name, frames, "WAL rewound"),
-                Ok((true, _, _)) => tracing::debug!(name, frames, "WAL not rewound: busy"),
-                Err(e) => tracing::debug!(name, error = %e, "WAL not rewound"),
+                Ok((false, _, _)) => {
+                    *last_rewind = Some(now);
+                    tracing::debug!(name, frames, "WAL rewound");
+                }
+                Ok((true, _, _)) => {
+                    *last_rewind = retry.or(Some(now));
+                    tracing::debug!(name, frames, "WAL not rewound: busy");
+                }
+                Err(e) => {
+                    *last_rewind = retry.or(Some(now));
+                    tracing::debug!(name, error = %e, "WAL not rewound");
+                }
             }
         }
         Ok((_, frames, copied)) if frames > 0 => {
@@ -155,6 +170,41 @@ fn checkpoint(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A rewind that a reader keeps from finishing is due again a retry later, not a whole
+    /// spacing later; one that finishes waits the whole spacing.
+    #[test]
+    fn a_rewind_kept_from_finishing_is_tried_again_soon() {
+        let (_dir, path, writer) = wal_writer();
+        for i in 0..100 {
+            writer
+                .execute("INSERT INTO t VALUES (?1)", [format!("{i:0>200}")])
+                .unwrap();
+        }
+        let mut checkpointer = Connection::open(&path).unwrap();
+        super::super::busy::wait_finely(&mut checkpointer, RESTART_WAIT).unwrap();
+        // a reader in the middle of a read, on a snapshot older than the last commit
+        let reader = Connection::open(&path).unwrap();
+        reader
+            .execute_batch("BEGIN; SELECT count(*) FROM t;")
+            .unwrap();
+        writer.execute("INSERT INTO t VALUES (0)", []).unwrap();
+        let mut last = None;
+        checkpoint(&checkpointer, "x.db", 50, &mut last);
+        let tried = last.expect("a rewind was due");
+        assert!(
+            tried + RESTART_SPACING <= Instant::now() + RESTART_RETRY,
+            "kept from finishing: due again within {RESTART_RETRY:?}"
+        );
+        reader.execute_batch("COMMIT").unwrap();
+        let mut last = None;
+        checkpoint(&checkpointer, "x.db", 50, &mut last);
+        let done = last.expect("a rewind was due");
+        assert!(
+            done + RESTART_SPACING > Instant::now() + RESTART_RETRY,
+            "finished: due again a whole spacing later"
+        );
+    }
 
     #[test]
     fn checkpoints_slow_down_while_nothing_is_written() {
