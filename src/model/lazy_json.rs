@@ -18,8 +18,9 @@ const MOST_FIELDS: usize = 32;
 /// A JSON value, from text or from values; dereferences to the whole value.
 #[derive(Clone, Default)]
 pub struct LazyJson {
-    /// The compact text, when it was made from text and not changed since.
-    text: Option<Box<str>>,
+    /// The compact text, when it was made from text and not changed since (kept as it came:
+    /// a `String` made a `Box<str>` may be copied to shed its spare capacity).
+    text: Option<String>,
     /// Where each top-level field's value lies in `text` (an object of few fields).
     fields: Option<Vec<Field>>,
     /// The whole value, once built.
@@ -38,8 +39,8 @@ struct Field {
 impl LazyJson {
     /// The value of JSON `text`, checked now and built later. Text that is not JSON is an
     /// error.
-    pub fn from_text(text: impl Into<Box<str>>) -> Result<Self, serde_json::Error> {
-        let text: Box<str> = text.into();
+    pub fn from_text(text: impl Into<String>) -> Result<Self, serde_json::Error> {
+        let text: String = text.into();
         let fields = if text.trim_start().starts_with('{') {
             let mut de = serde_json::Deserializer::from_str(&text);
             let spans = de.deserialize_map(SpanVisitor {
