@@ -1,7 +1,7 @@
 //! What a run knows about itself and its inputs.
 
 use super::tracker::Tracker;
-use crate::model::{DefinitionKind, LazyJson, RunMode, SharedJson};
+use crate::model::{DefinitionKind, RunMode, SharedJson};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -94,7 +94,7 @@ impl Inputs {
     /// What is recorded as the run's `params`: `$param` for workflows, the request for endpoints.
     pub fn recorded(&self, kind: DefinitionKind) -> Value {
         match kind {
-            DefinitionKind::Workflow => Value::clone(LazyJson::whole(&self.param)),
+            DefinitionKind::Workflow => self.param.whole().clone(),
             DefinitionKind::Endpoint => serde_json::json!({
                 "body": self.body,
                 "query": self.query,

@@ -76,7 +76,7 @@ impl PathExpr {
             && let Some(field) = b.lazy_field(self.root, key)
         {
             return match field {
-                Some(value) => self.follow(value, &self.segments[1..]),
+                Some(value) => follow(value, &self.segments[1..]),
                 None => Ok(Value::Null),
             };
         }
@@ -85,41 +85,42 @@ impl PathExpr {
 
     /// Follow the path from `root`'s value. `Err` holds jq's message for a wrong type.
     pub(crate) fn eval(&self, root: &Value) -> Result<Value, String> {
-        self.follow(root, &self.segments)
+        follow(root, &self.segments)
     }
+}
 
-    fn follow(&self, root: &Value, segments: &[Segment]) -> Result<Value, String> {
-        let mut current = root;
-        for segment in segments {
-            current = match (current, segment) {
-                (Value::Null, _) => return Ok(Value::Null),
-                (Value::Object(map), Segment::Key(k)) => match map.get(k) {
+/// Follow `segments` from `root`. `Err` holds jq's message for a wrong type.
+fn follow(root: &Value, segments: &[Segment]) -> Result<Value, String> {
+    let mut current = root;
+    for segment in segments {
+        current = match (current, segment) {
+            (Value::Null, _) => return Ok(Value::Null),
+            (Value::Object(map), Segment::Key(k)) => match map.get(k) {
+                Some(v) => v,
+                None => return Ok(Value::Null),
+            },
+            // jaq indexes objects by any value: a number finds nothing
+            (Value::Object(_), Segment::Index(_)) => return Ok(Value::Null),
+            (Value::Array(items), Segment::Index(i)) => {
+                let len = i64::try_from(items.len()).unwrap_or(i64::MAX);
+                let at = if *i < 0 { len + i } else { *i };
+                match usize::try_from(at).ok().and_then(|at| items.get(at)) {
                     Some(v) => v,
                     None => return Ok(Value::Null),
-                },
-                // jaq indexes objects by any value: a number finds nothing
-                (Value::Object(_), Segment::Index(_)) => return Ok(Value::Null),
-                (Value::Array(items), Segment::Index(i)) => {
-                    let len = i64::try_from(items.len()).unwrap_or(i64::MAX);
-                    let at = if *i < 0 { len + i } else { *i };
-                    match usize::try_from(at).ok().and_then(|at| items.get(at)) {
-                        Some(v) => v,
-                        None => return Ok(Value::Null),
-                    }
                 }
-                (other, Segment::Key(k)) => {
-                    return Err(format!(
-                        "cannot index {other} with {}",
-                        Value::from(k.as_str())
-                    ));
-                }
-                (other, Segment::Index(i)) => {
-                    return Err(format!("cannot index {other} with {i}"));
-                }
-            };
-        }
-        Ok(current.clone())
+            }
+            (other, Segment::Key(k)) => {
+                return Err(format!(
+                    "cannot index {other} with {}",
+                    Value::from(k.as_str())
+                ));
+            }
+            (other, Segment::Index(i)) => {
+                return Err(format!("cannot index {other} with {i}"));
+            }
+        };
     }
+    Ok(current.clone())
 }
 
 #[cfg(test)]

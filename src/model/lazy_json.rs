@@ -67,11 +67,7 @@ impl LazyJson {
 
     /// The whole value built from the text.
     fn build(&self) -> Value {
-        match &self.text {
-            // checked when it was made
-            Some(text) => serde_json::from_str(text).unwrap_or(Value::Null),
-            None => Value::Null,
-        }
+        self.text.as_deref().map_or(Value::Null, built)
     }
 
     /// The top-level field `key` of an object, built alone when the whole value is not:
@@ -84,10 +80,11 @@ impl LazyJson {
             let Some(field) = fields.iter().rev().find(|f| &*f.key == key) else {
                 return Some(None);
             };
-            return Some(Some(field.value.get_or_init(|| {
-                // checked when it was made
-                serde_json::from_str(&text[field.start..field.end]).unwrap_or(Value::Null)
-            })));
+            return Some(Some(
+                field
+                    .value
+                    .get_or_init(|| built(&text[field.start..field.end])),
+            ));
         }
         self.whole().as_object().map(|map| map.get(key))
     }
@@ -108,13 +105,16 @@ impl LazyJson {
     pub fn into_value(mut self) -> Value {
         self.whole.take().unwrap_or_else(|| self.build())
     }
-}
 
-impl LazyJson {
     /// `value`, to share among records.
     pub fn shared(value: Value) -> std::sync::Arc<LazyJson> {
         std::sync::Arc::new(value.into())
     }
+}
+
+/// The value of JSON text checked when its [`LazyJson`] was made (so it parses).
+fn built(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
 }
 
 impl From<Value> for LazyJson {

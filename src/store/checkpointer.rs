@@ -143,20 +143,25 @@ fn checkpoint(
             // a rewind kept from finishing is tried again soon, not a whole spacing later
             // (the WAL would grow by another spacing's writes meanwhile)
             let retry = now.checked_sub(RESTART_SPACING.saturating_sub(RESTART_RETRY));
-            match run(conn, "RESTART") {
+            let rewound = match run(conn, "RESTART") {
                 Ok((false, _, _)) => {
-                    *last_rewind = Some(now);
                     tracing::debug!(name, frames, "WAL rewound");
+                    true
                 }
                 Ok((true, _, _)) => {
-                    *last_rewind = retry.or(Some(now));
                     tracing::debug!(name, frames, "WAL not rewound: busy");
+                    false
                 }
                 Err(e) => {
-                    *last_rewind = retry.or(Some(now));
                     tracing::debug!(name, error = %e, "WAL not rewound");
+                    false
                 }
-            }
+            };
+            *last_rewind = if rewound {
+                Some(now)
+            } else {
+                retry.or(Some(now))
+            };
         }
         Ok((_, frames, copied)) if frames > 0 => {
             tracing::trace!(name, frames, copied, "checkpoint");
