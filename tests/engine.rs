@@ -396,6 +396,35 @@ async fn params_sent_as_text_read_as_params_sent_as_values() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn params_sent_as_text_that_is_not_json_are_refused_before_anything_is_written() {
+    let f = fixture(
+        "",
+        None,
+        &[workflow(
+            "w",
+            "go",
+            json!([{"id": "a", "action": "return", "value": 1}]),
+        )],
+    );
+    for text in [r#"{"n": 1"#, r#"{"n": 1} trailing"#, "not json"] {
+        let refused = f
+            .engine
+            .emit_and_wait(EmitRequest::with_text("go", text.to_string(), "test"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("event params"), "{text}: {refused}");
+    }
+    let conn = rusqlite::Connection::open(f.sandbox.db()).unwrap();
+    for table in ["events", "runs"] {
+        let n: i64 = conn
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0, "{table}: a refused event left a record");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn if_runs_the_then_or_else_branch_and_records_which() {
     let f = fixture(
         "",

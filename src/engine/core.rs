@@ -411,29 +411,33 @@ impl Core {
         // recorded (and handed to its listeners) with secrets masked: a secret never
         // travels in an event, whoever emits it; a listener reads it from `$env`
         let secrets = &self.settings.secrets;
-        let (params_json, params) = match req.params_text.take() {
-            // text that cannot hold a secret is recorded as it came, never held as values
-            Some(text) if secrets.cannot_be_in(&text) => (text, None),
+        let params = match req.params_text.take() {
+            // text that cannot hold a secret is recorded as it came, never held as values;
+            // checked before anything is written
+            Some(text) if secrets.cannot_be_in(&text) => ParamsToRecord::Text(
+                LazyJson::from_text(text)
+                    .map_err(|e| EngineError::BadInput(format!("event params: {e}")))?,
+            ),
             Some(text) => {
                 let mut params: Value = serde_json::from_str(&text)
                     .map_err(|e| EngineError::BadInput(format!("event params: {e}")))?;
                 drop(text);
                 secrets.mask(&mut params);
-                (json_text(&params), Some(params))
+                ParamsToRecord::masked(params)
             }
             None => {
                 let mut params = std::mem::take(&mut req.params);
                 secrets.mask(&mut params);
-                (json_text(&params), Some(params))
+                ParamsToRecord::masked(params)
             }
         };
         let limit = self.settings.engine.max_params_bytes;
-        if params_json.len() as u64 > limit {
+        let size = params.text().len();
+        if size as u64 > limit {
             return Err(EngineError::BadInput(format!(
-                "the params of {:?} are {} bytes of JSON, over the limit of {limit} bytes; \
+                "the params of {:?} are {size} bytes of JSON, over the limit of {limit} bytes; \
                  send less, or raise [engine] max_params_bytes in flowdeck.toml",
                 req.name,
-                params_json.len()
             )));
         }
         let lease_expires = Timestamp(Timestamp::now().0 + self.lease.as_micros() as i64);
@@ -442,7 +446,7 @@ impl Core {
         // answered this is the only owner, and the strings (a large payload among them) are
         // freed here, on the core that made them, as soon as they are no longer wanted, not
         // whenever the writer's spent job is dropped
-        let input = Arc::new((req, params_json, owner));
+        let input = Arc::new((req, params, owner));
         let lent = Arc::downgrade(&input);
         let recorded = self
             .writer
@@ -450,27 +454,21 @@ impl Core {
                 let Some(shared) = lent.upgrade() else {
                     return Err(StoreError::Abandoned);
                 };
-                let (req, params_json, owner) = &*shared;
+                let (req, params, owner) = &*shared;
                 dispatch::dispatch(
                     s,
                     req,
-                    params_json,
+                    &params.text(),
                     owner.as_deref(),
                     lease_expires,
                     max_depth,
                 )
             })
             .await?;
-        let Some(params) = params else {
-            // the write only borrowed it: the text comes back without a copy, and stays
-            // text: its listeners build only the fields they read
-            let (req, params_json, _) =
-                Arc::try_unwrap(input).unwrap_or_else(|shared| (*shared).clone());
-            let params = LazyJson::from_text(params_json)
-                .map_err(|e| EngineError::BadInput(format!("event params: {e}")))?;
-            return Ok(recorded.dispatched(&req, params));
-        };
-        Ok(recorded.dispatched(&input.0, params.into()))
+        // the write only borrowed them: the params come back without a copy (text stays
+        // text: its listeners build only the fields they read)
+        let (req, params, _) = Arc::try_unwrap(input).unwrap_or_else(|shared| (*shared).clone());
+        Ok(recorded.dispatched(&req, params.into_lazy()))
     }
 
     /// Run a job on the worker pool.
@@ -639,4 +637,36 @@ pub(crate) fn event_value(e: &crate::model::EventRecord) -> Value {
         "depth": e.depth,
         "emitted_at": e.emitted_at,
     })
+}
+
+/// An event's params, ready to be recorded.
+#[derive(Clone)]
+enum ParamsToRecord {
+    /// Text checked as JSON, recorded as it came (it cannot hold a secret).
+    Text(LazyJson),
+    /// Values with any secret masked, and the text they are recorded as.
+    Masked(Value, String),
+}
+
+impl ParamsToRecord {
+    fn masked(params: Value) -> Self {
+        let text = json_text(&params);
+        Self::Masked(params, text)
+    }
+
+    /// The JSON text the event is recorded with.
+    fn text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Self::Text(params) => params.json_text(),
+            Self::Masked(_, text) => text.as_str().into(),
+        }
+    }
+
+    /// The params its listeners read.
+    fn into_lazy(self) -> LazyJson {
+        match self {
+            Self::Text(params) => params,
+            Self::Masked(params, _) => params.into(),
+        }
+    }
 }

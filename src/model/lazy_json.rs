@@ -94,6 +94,15 @@ impl LazyJson {
         self.text.as_deref()
     }
 
+    /// Its compact JSON text: the text it was made from when unchanged, else the value
+    /// written out.
+    pub fn json_text(&self) -> std::borrow::Cow<'_, str> {
+        match &self.text {
+            Some(text) => text.as_str().into(),
+            None => super::json_text(self.whole()).into(),
+        }
+    }
+
     /// Change the whole value (the text it came from is forgotten).
     pub fn change(&mut self, f: impl FnOnce(&mut Value)) {
         let mut value = self.whole.take().unwrap_or_else(|| self.build());

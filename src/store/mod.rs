@@ -309,6 +309,8 @@ fn configure(conn: &mut Connection) -> rusqlite::Result<()> {
          PRAGMA temp_store = MEMORY;",
     )?;
     conn.set_prepared_statement_cache_capacity(128);
+    // `IN rarray(?n)`: a list of ids bound as one parameter, so a statement's text is fixed
+    rusqlite::vtab::array::load_module(conn)?;
     Ok(())
 }
 

@@ -19,8 +19,11 @@
 use super::Store;
 use super::error::Result;
 use crate::model::Timestamp;
+use rusqlite::types::Value;
+use rusqlite::vtab::array::Array;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
+use std::rc::Rc;
 
 /// The most events (or runs without an event) one batch of `flowdeck prune` looks at.
 pub const BATCH: i64 = 200;
@@ -111,12 +114,33 @@ pub struct Batch {
     pub more: bool,
 }
 
-/// A run the batch may remove: finished, not pinned, not its definition's last run (the
-/// same SQL in both rooms).
-pub(crate) const REMOVABLE: &str = "runs.finished_at IS NOT NULL
+/// A run the batch may remove: finished, not pinned, not its definition's last run (a
+/// macro, so that whole statements can be built around it at compile time).
+macro_rules! removable {
+    () => {
+        "runs.finished_at IS NOT NULL
     AND NOT EXISTS (SELECT 1 FROM pins WHERE pins.run_id = runs.id)
     AND runs.id <> (SELECT max(last.id) FROM runs AS last
-                     WHERE last.definition_id = runs.definition_id)";
+                     WHERE last.definition_id = runs.definition_id)"
+    };
+}
+
+/// [`removable!`] as a constant: the same SQL in both rooms.
+pub(crate) const REMOVABLE: &str = removable!();
+
+/// What a batch asks of each run it reaches: id, event, whether it may go, whether an event
+/// it emitted or a rerun of it refers to it, and whether it has shared values.
+macro_rules! run_columns {
+    () => {
+        concat!(
+            "SELECT runs.id, runs.event_id, ",
+            removable!(),
+            ", EXISTS (SELECT 1 FROM events AS emitted WHERE emitted.parent_run = runs.id),
+               EXISTS (SELECT 1 FROM runs AS again WHERE again.rerun_of = runs.id),
+               EXISTS (SELECT 1 FROM step_values WHERE step_values.run_id = runs.id)"
+        )
+    };
+}
 
 impl Store {
     /// Remove one batch by `rules`, from `cursor` on, in its own transaction, and move the
@@ -326,6 +350,11 @@ pub(crate) fn batch(
         pruned.add(room.remove_events(cursor.event, upto)?);
         cursor.event = upto;
     }
+    if events.full {
+        // runs without an event (few: debug runs, requests) are looked at once the events
+        // are done, rather than by every batch
+        return Ok(Batch { pruned, more: true });
+    }
     let runs = window(
         room,
         Walked::LoneRuns,
@@ -343,7 +372,7 @@ pub(crate) fn batch(
     }
     Ok(Batch {
         pruned,
-        more: events.full || runs.full,
+        more: runs.full,
     })
 }
 
@@ -463,90 +492,149 @@ impl PruneRoom for Connection {
 
 /// Remove the events with ids in `(after, upto]` whose runs may all go, with those runs,
 /// their step records and the events' skips.
+///
+/// Every statement has a fixed text (ids are bound as one `rarray` parameter), so that each
+/// is prepared once per connection; and a statement that would find nothing is not run
+/// (a probe within another statement costs less than a statement: a batch's time went
+/// mostly to statements that found nothing).
 fn remove_events(conn: &Connection, after: i64, upto: i64) -> Result<Pruned> {
-    let mut pruned = remove_runs(
-        conn,
-        "runs.event_id > ?1 AND runs.event_id <= ?2",
-        after,
-        upto,
-    )?;
-    let orphaned = "events.id > ?1 AND events.id <= ?2
-        AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.event_id = events.id)";
+    let runs = sort_runs(conn, EVENT_RUNS, after, upto)?;
+    let mut pruned = remove_runs(conn, &runs)?;
+    // an event goes unless one of its runs stays: the range, but for the kept runs' events
+    let staying = id_array(runs.staying_events);
+    let (replayed, skipped): (bool, bool) = conn
+        .prepare_cached(EVENTS_REFERRED_TO)?
+        .query_row(params![after, upto], |r| Ok((r.get(0)?, r.get(1)?)))?;
     // what the foreign keys' actions would do, done here: a background batch runs with
     // them off (they cost two thirds of a prune)
-    exec(
-        conn,
-        &format!(
-            "UPDATE events SET replay_of = NULL
-             WHERE replay_of IN (SELECT id FROM events WHERE {orphaned})"
-        ),
-        after,
-        upto,
-    )?;
-    pruned.skips = exec(
-        conn,
-        &format!("DELETE FROM skips WHERE event_id IN (SELECT id FROM events WHERE {orphaned})"),
-        after,
-        upto,
-    )?;
-    pruned.events = exec(
-        conn,
-        &format!("DELETE FROM events WHERE {orphaned}"),
-        after,
-        upto,
-    )?;
+    if replayed {
+        conn.prepare_cached(CLEAR_REPLAYS)?
+            .execute(params![after, upto, staying])?;
+    }
+    if skipped {
+        pruned.skips = conn
+            .prepare_cached(DELETE_SKIPS)?
+            .execute(params![after, upto, staying])? as u64;
+    }
+    pruned.events = conn
+        .prepare_cached(DELETE_EVENTS)?
+        .execute(params![after, upto, staying])? as u64;
     Ok(pruned)
 }
 
 /// Remove the runs without an event with ids in `(after, upto]` that may go.
 fn remove_lone_runs(conn: &Connection, after: i64, upto: i64) -> Result<Pruned> {
-    remove_runs(
-        conn,
-        "runs.event_id IS NULL AND runs.id > ?1 AND runs.id <= ?2",
-        after,
-        upto,
-    )
+    let runs = sort_runs(conn, LONE_RUNS, after, upto)?;
+    remove_runs(conn, &runs)
 }
 
-/// The runs `in_range` selects (with `?1`, `?2` bound to `after`, `upto`): those that may go
-/// are removed with their step records, the others counted as kept. Whether a run may go is
-/// asked once, and the deletes name the runs.
-fn remove_runs(conn: &Connection, in_range: &str, after: i64, upto: i64) -> Result<Pruned> {
-    let runs: Vec<(i64, bool)> = conn
-        .prepare_cached(&format!(
-            "SELECT runs.id, {REMOVABLE} FROM runs WHERE {in_range}"
-        ))?
-        .query_map(params![after, upto], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    let going: Vec<String> = runs
-        .iter()
-        .filter(|(_, may_go)| *may_go)
-        .map(|(id, _)| id.to_string())
-        .collect();
+/// The runs of the events with ids in `(?1, ?2]`: id, event, whether it may go, and whether
+/// anything refers to it or it has shared values (see [`run_columns!`]).
+const EVENT_RUNS: &str = concat!(
+    run_columns!(),
+    " FROM runs WHERE runs.event_id > ?1 AND runs.event_id <= ?2"
+);
+
+/// The runs without an event with ids in `(?1, ?2]`, in the same shape.
+const LONE_RUNS: &str = concat!(
+    run_columns!(),
+    " FROM runs WHERE runs.event_id IS NULL AND runs.id > ?1 AND runs.id <= ?2"
+);
+
+/// Whether an event refers to one in `(?1, ?2]` as the event it replays, and whether one of
+/// those has skips.
+const EVENTS_REFERRED_TO: &str = "SELECT
+    EXISTS (SELECT 1 FROM events WHERE replay_of > ?1 AND replay_of <= ?2),
+    EXISTS (SELECT 1 FROM skips WHERE event_id > ?1 AND event_id <= ?2)";
+
+/// Events that referred to a replayed event in `(?1, ?2]` but not in `?3` forget it.
+const CLEAR_REPLAYS: &str = "UPDATE events SET replay_of = NULL
+    WHERE replay_of > ?1 AND replay_of <= ?2 AND replay_of NOT IN rarray(?3)";
+
+/// The skips of the events in `(?1, ?2]` but not in `?3`.
+const DELETE_SKIPS: &str =
+    "DELETE FROM skips WHERE event_id > ?1 AND event_id <= ?2 AND event_id NOT IN rarray(?3)";
+
+/// The events in `(?1, ?2]` but not in `?3`.
+const DELETE_EVENTS: &str =
+    "DELETE FROM events WHERE id > ?1 AND id <= ?2 AND id NOT IN rarray(?3)";
+
+/// Events the runs in `?1` emitted forget them.
+const CLEAR_PARENT_RUNS: &str =
+    "UPDATE events SET parent_run = NULL WHERE parent_run IN rarray(?1)";
+
+/// Reruns of the runs in `?1` forget them.
+const CLEAR_RERUNS: &str = "UPDATE runs SET rerun_of = NULL WHERE rerun_of IN rarray(?1)";
+
+/// The values the step records of the runs in `?1` share.
+const DELETE_STEP_VALUES: &str = "DELETE FROM step_values WHERE run_id IN rarray(?1)";
+
+/// The step records of the runs in `?1`.
+const DELETE_STEPS: &str = "DELETE FROM steps WHERE run_id IN rarray(?1)";
+
+/// The runs in `?1`.
+const DELETE_RUNS: &str = "DELETE FROM runs WHERE id IN rarray(?1)";
+
+/// The runs a batch reached, sorted: those that go, and the events of those that stay;
+/// and whether anything refers to one that goes, or it has shared values.
+#[derive(Debug, Default)]
+struct SortedRuns {
+    going: Vec<i64>,
+    staying: u64,
+    staying_events: Vec<i64>,
+    emitted: bool,
+    rerun: bool,
+    shared_values: bool,
+}
+
+/// Ask once, by `sql` (one of [`EVENT_RUNS`], [`LONE_RUNS`]), which runs in range may go.
+fn sort_runs(conn: &Connection, sql: &str, after: i64, upto: i64) -> Result<SortedRuns> {
+    let mut sorted = SortedRuns::default();
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params![after, upto])?;
+    while let Some(row) = rows.next()? {
+        let event: Option<i64> = row.get(1)?;
+        if row.get(2)? {
+            sorted.going.push(row.get(0)?);
+            sorted.emitted |= row.get::<_, bool>(3)?;
+            sorted.rerun |= row.get::<_, bool>(4)?;
+            sorted.shared_values |= row.get::<_, bool>(5)?;
+        } else {
+            sorted.staying += 1;
+            sorted.staying_events.extend(event);
+        }
+    }
+    Ok(sorted)
+}
+
+/// Remove the runs `runs` lets go, with their step records, and count those it keeps. (A
+/// pinned run never goes, so no pin needs removing.)
+fn remove_runs(conn: &Connection, runs: &SortedRuns) -> Result<Pruned> {
     let mut pruned = Pruned {
-        kept: (runs.len() - going.len()) as u64,
+        kept: runs.staying,
         ..Pruned::default()
     };
-    if going.is_empty() {
+    if runs.going.is_empty() {
         return Ok(pruned);
     }
-    // integers only, so written into the statements
-    let list = going.join(",");
-    // the foreign keys' actions (see `remove_events`)
-    conn.execute_batch(&format!(
-        "UPDATE events SET parent_run = NULL WHERE parent_run IN ({list});
-         UPDATE runs SET rerun_of = NULL WHERE rerun_of IN ({list});
-         DELETE FROM pins WHERE run_id IN ({list});
-         DELETE FROM step_values WHERE run_id IN ({list});"
-    ))?;
-    pruned.steps = conn.execute(&format!("DELETE FROM steps WHERE run_id IN ({list})"), [])? as u64;
-    pruned.runs = conn.execute(&format!("DELETE FROM runs WHERE id IN ({list})"), [])? as u64;
+    let going = id_array(runs.going.iter().copied());
+    // the foreign keys' actions (see `remove_events`), where they would find something
+    let needed = [
+        (runs.emitted, CLEAR_PARENT_RUNS),
+        (runs.rerun, CLEAR_RERUNS),
+        (runs.shared_values, DELETE_STEP_VALUES),
+    ];
+    for (_, sql) in needed.into_iter().filter(|(needed, _)| *needed) {
+        conn.prepare_cached(sql)?.execute([&going])?;
+    }
+    pruned.steps = conn.prepare_cached(DELETE_STEPS)?.execute([&going])? as u64;
+    pruned.runs = conn.prepare_cached(DELETE_RUNS)?.execute([&going])? as u64;
     Ok(pruned)
 }
 
-fn exec(conn: &Connection, sql: &str, after: i64, upto: i64) -> Result<u64> {
-    let n = conn.prepare_cached(sql)?.execute(params![after, upto])?;
-    Ok(n as u64)
+/// Ids as one statement parameter, for `IN rarray(?n)`.
+fn id_array(ids: impl IntoIterator<Item = i64>) -> Array {
+    Rc::new(ids.into_iter().map(Value::Integer).collect())
 }
 
 fn bytes_in_use(conn: &Connection) -> Result<u64> {
@@ -636,6 +724,56 @@ mod tests {
             count(store, "SELECT count(*) FROM pragma_foreign_key_check"),
             0
         );
+    }
+
+    #[test]
+    fn every_statement_of_a_batch_finds_its_rows_by_an_index() {
+        let (_dir, store) = temp_store();
+        let ids = id_array([1, 2]);
+        let by_range = [EVENT_RUNS, LONE_RUNS, EVENTS_REFERRED_TO];
+        let by_range_but = [CLEAR_REPLAYS, DELETE_SKIPS, DELETE_EVENTS];
+        let by_list = [
+            CLEAR_PARENT_RUNS,
+            CLEAR_RERUNS,
+            DELETE_STEP_VALUES,
+            DELETE_STEPS,
+            DELETE_RUNS,
+        ];
+        let plan = |sql: &str, args: &[&dyn rusqlite::ToSql]| -> Vec<String> {
+            let conn = store.conn();
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            stmt.query_map(args, |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        let mut plans = Vec::new();
+        for sql in by_range {
+            plans.push((sql, plan(sql, params![1, 2])));
+        }
+        for sql in by_range_but {
+            plans.push((sql, plan(sql, params![1, 2, ids])));
+        }
+        for sql in by_list {
+            plans.push((sql, plan(sql, params![ids])));
+        }
+        assert_eq!(plans.len(), 11);
+        for (sql, plan) in plans {
+            // a table read whole would make every batch cost as much as the store is large
+            let scans: Vec<&String> = plan
+                .iter()
+                .filter(|line| {
+                    line.starts_with("SCAN ")
+                        && !line.starts_with("SCAN rarray")
+                        && !line.starts_with("SCAN CONSTANT ROW")
+                })
+                .collect();
+            assert!(scans.is_empty(), "{sql}\nreads a table whole: {plan:?}");
+            assert!(
+                plan.iter().any(|line| line.starts_with("SEARCH ")),
+                "{sql}: {plan:?}"
+            );
+        }
     }
 
     #[test]
