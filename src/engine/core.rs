@@ -649,6 +649,7 @@ enum ParamsToRecord {
 }
 
 impl ParamsToRecord {
+    /// Masked values, with the text they are recorded as.
     fn masked(params: Value) -> Self {
         let text = json_text(&params);
         Self::Masked(params, text)
