@@ -91,19 +91,6 @@ impl Store {
         }
     }
 
-    /// Turn SQLite's foreign keys off or on for the next transactions (a background batch
-    /// that does their actions itself runs with them off). PostgreSQL keeps them.
-    pub(crate) fn set_foreign_keys(&self, on: bool) -> Result<()> {
-        match self.postgres() {
-            Some(_) => Ok(()),
-            None => self.exec_sqlite(if on {
-                "PRAGMA foreign_keys = ON"
-            } else {
-                "PRAGMA foreign_keys = OFF"
-            }),
-        }
-    }
-
     /// Run one SQLite statement without parameters, prepared once per connection.
     fn exec_sqlite(&self, sql: &str) -> Result<()> {
         self.conn()

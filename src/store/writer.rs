@@ -25,8 +25,11 @@
 //! rest: it runs alone, in its own transaction, at a moment when no other write waits (or
 //! after [`BACKGROUND_PATIENCE`], when there is never such a moment), so a write that a caller
 //! waits on never shares a commit with it and waits for one such job at most. Alone, it runs
-//! with SQLite's foreign keys off (their actions cost two thirds of a prune): a background
-//! job does what their actions would, and is also right with them on.
+//! on a second connection of the thread's, whose SQLite foreign keys are off for good (their
+//! actions cost two thirds of a prune): a background job does what their actions would, and
+//! is also right with them on. Turning them off and on around each job on the writer's own
+//! connection would expire every statement it holds (SQLite does so whenever such a pragma
+//! is set), and each would be compiled again at its next use.
 //!
 //! Over 600 lines only with its tests, which stay beside the code they pin down.
 
@@ -231,10 +234,16 @@ impl Writer {
     /// Open the store at `path` on a new writer thread.
     pub fn spawn(path: &Path) -> Result<Writer> {
         let store = Store::open(path)?;
-        // PostgreSQL has no write-ahead file of the store's to rewind
+        // PostgreSQL has no write-ahead file of the store's to rewind, and keeps its
+        // foreign keys on: its background work runs on the one connection
         let checkpointer = (!store.is_postgres())
             .then(|| checkpointer::hand_off(store.conn(), path))
             .flatten();
+        let background = if store.is_postgres() {
+            None
+        } else {
+            Some(background_connection(path, checkpointer.is_some())?)
+        };
         let (tx, rx) = mpsc::channel::<Job>(QUEUE);
         let (committed, commits) = tokio::sync::watch::channel(0u64);
         let load = Load::default();
@@ -245,7 +254,16 @@ impl Writer {
         let told = let_go.clone();
         let handle = std::thread::Builder::new()
             .name("flowdeck-writer".into())
-            .spawn(move || run(store, rx, committed, meter, &handed_back, &told))
+            .spawn(move || {
+                run(
+                    Stores { store, background },
+                    rx,
+                    committed,
+                    meter,
+                    &handed_back,
+                    &told,
+                )
+            })
             .map_err(|e| StoreError::Commit(format!("cannot start the writer thread: {e}")))?;
         let guard = ThreadGuard {
             _thread: Joined::new(handle),
@@ -463,15 +481,36 @@ impl Outcomes<'_> {
     }
 }
 
-fn run(
+/// The writer thread's connections to a SQLite store: its own, and one for background work.
+struct Stores {
     store: Store,
+    background: Option<Store>,
+}
+
+/// A second connection to the store at `path`, for background work, with SQLite's foreign
+/// keys off for good (a background job does what their actions would). Its checkpoints are
+/// the checkpointer's too when `checkpointed`.
+fn background_connection(path: &Path, checkpointed: bool) -> Result<Store> {
+    let store = Store::open(path)?;
+    store.conn().execute_batch("PRAGMA foreign_keys = OFF")?;
+    if checkpointed {
+        store
+            .conn()
+            .execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+    }
+    Ok(store)
+}
+
+fn run(
+    stores: Stores,
     mut rx: mpsc::Receiver<Job>,
     committed: tokio::sync::watch::Sender<u64>,
     mut meter: LoadMeter,
     spent: &SpentJob,
     let_go: &AtomicBool,
 ) {
-    let store = WriterStore::new(&store);
+    let store = WriterStore::new(&stores.store);
+    let background_store = stores.background.as_ref().map(WriterStore::new);
     let mut batch: Vec<Job> = Vec::with_capacity(BATCH);
     let mut done: Vec<Job> = Vec::with_capacity(BATCH);
     // submissions a full store refused, in the order they came: tried again first
@@ -507,9 +546,10 @@ fn run(
         drain(&mut rx, &mut batch, BATCH);
         background.take_from(&mut batch);
         let alone_in_background = batch.len() == 1 && batch[0].is_background();
-        if alone_in_background {
-            let _ = store.set_foreign_keys(false);
-        }
+        let store = match &background_store {
+            Some(background) if alone_in_background => background,
+            _ => &store,
+        };
         tracing::trace!(jobs = batch.len(), "group commit");
         // the fast path: the whole batch in one transaction, no savepoints (on PostgreSQL,
         // writes pipelined and answered at the commit)
@@ -521,25 +561,22 @@ fn run(
                 // on a full disk): then no job after it runs outside of one
                 if batch
                     .iter_mut()
-                    .all(|job| job.run(&store) && !store.write_lost())
+                    .all(|job| job.run(store) && !store.write_lost())
                 {
-                    let committed = commit(&store);
+                    let committed = commit(store);
                     store.pipeline_writes(false, false);
                     Ended::Commit(committed)
                 } else {
-                    rollback(&store);
+                    rollback(store);
                     store.pipeline_writes(false, false);
-                    run_isolated(&store, &mut batch)
+                    run_isolated(store, &mut batch)
                 }
             }
             Err(_) => {
                 store.pipeline_writes(false, false);
-                run_isolated(&store, &mut batch)
+                run_isolated(store, &mut batch)
             }
         };
-        if alone_in_background && let Err(e) = store.set_foreign_keys(true) {
-            tracing::error!(error = %e, "cannot turn foreign keys back on");
-        }
         let mut out = Outcomes {
             committed: &committed,
             done: &mut done,
@@ -781,6 +818,50 @@ mod tests {
             .await;
         assert!(failed.is_err());
         assert_eq!(writer.call(keys).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn background_work_leaves_the_writers_statements_compiled() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flowdeck.db");
+        let writer = Writer::spawn(&path).unwrap();
+        // a statement the writer's connection keeps prepared, and how often SQLite had to
+        // compile it again (turning a pragma flag such as foreign_keys off or on expires
+        // every prepared statement of the connection)
+        let compiled_again = |s: &WriterStore<'_>| -> Result<i32> {
+            let mut stmt = s.conn().prepare_cached("SELECT count(*) FROM events")?;
+            let _: i64 = stmt.query_row([], |r| r.get(0))?;
+            Ok(stmt.get_status(rusqlite::StatementStatus::RePrepare))
+        };
+        assert_eq!(writer.call(compiled_again).await.unwrap(), 0);
+        for _ in 0..3 {
+            writer
+                .call_in_background(|s| {
+                    s.conn().execute(
+                        "INSERT INTO events (name, params, source, emitted_at) VALUES ('e', '{}', 'cli', 1)",
+                        [],
+                    )?;
+                    Ok(())
+                })
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            writer.call(compiled_again).await.unwrap(),
+            0,
+            "background work made the writer compile its statements again"
+        );
+        let events = writer
+            .call(|s| {
+                Ok(s.conn()
+                    .query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            events, 3,
+            "what the background work wrote is seen by the writer"
+        );
     }
 
     #[tokio::test]
