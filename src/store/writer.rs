@@ -481,7 +481,8 @@ impl Outcomes<'_> {
     }
 }
 
-/// The writer thread's connections to a SQLite store: its own, and one for background work.
+/// The writer thread's stores: its own connection, and on SQLite a second one for
+/// background work.
 struct Stores {
     store: Store,
     background: Option<Store>,
@@ -546,35 +547,33 @@ fn run(
         drain(&mut rx, &mut batch, BATCH);
         background.take_from(&mut batch);
         let alone_in_background = batch.len() == 1 && batch[0].is_background();
-        let store = match &background_store {
+        // the connection this batch runs on
+        let on = match &background_store {
             Some(background) if alone_in_background => background,
             _ => &store,
         };
         tracing::trace!(jobs = batch.len(), "group commit");
         // the fast path: the whole batch in one transaction, no savepoints (on PostgreSQL,
         // writes pipelined and answered at the commit)
-        store.pipeline_writes(true, batch.len() > 1);
-        let began = store.begin_write();
+        on.pipeline_writes(true, batch.len() > 1);
+        let began = on.begin_write();
         let ended = match began {
             Ok(()) => {
                 // a job that failed may have cost the transaction (SQLite rolls it back
                 // on a full disk): then no job after it runs outside of one
-                if batch
-                    .iter_mut()
-                    .all(|job| job.run(store) && !store.write_lost())
-                {
-                    let committed = commit(store);
-                    store.pipeline_writes(false, false);
+                if batch.iter_mut().all(|job| job.run(on) && !on.write_lost()) {
+                    let committed = commit(on);
+                    on.pipeline_writes(false, false);
                     Ended::Commit(committed)
                 } else {
-                    rollback(store);
-                    store.pipeline_writes(false, false);
-                    run_isolated(store, &mut batch)
+                    rollback(on);
+                    on.pipeline_writes(false, false);
+                    run_isolated(on, &mut batch)
                 }
             }
             Err(_) => {
-                store.pipeline_writes(false, false);
-                run_isolated(store, &mut batch)
+                on.pipeline_writes(false, false);
+                run_isolated(on, &mut batch)
             }
         };
         let mut out = Outcomes {
@@ -586,19 +585,19 @@ fn run(
             Ended::Commit(None) => out.batch(&mut batch, None),
             Ended::Commit(Some(e))
                 if batch.len() > 1
-                    && (refused_by_a_check(&e) || pipelined_write_failed(&store, &e)) =>
+                    && (refused_by_a_check(&e) || pipelined_write_failed(on, &e)) =>
             {
                 // a check deferred to the commit (a step record's run) failed: which job
                 // broke it is known only by committing them one by one
                 let jobs = batch.len();
                 tracing::warn!(error = %e, jobs, "group commit refused; committing job by job");
-                out.one_by_one(&store, &mut batch);
+                out.one_by_one(on, &mut batch);
             }
             Ended::Commit(Some(e)) => {
                 tracing::error!(error = %e, "commit failed");
                 out.batch(&mut batch, Some(&e));
             }
-            Ended::Lost => out.one_by_one(&store, &mut batch),
+            Ended::Lost => out.one_by_one(on, &mut batch),
         }
         match (was_waiting, waiting.len()) {
             (0, n @ 1..) => tracing::warn!(
