@@ -110,8 +110,21 @@ const BURSTS: &[&[KeyCode]] = &[
     &[KeyCode::Char('x')],
     // a run's trace
     &[KeyCode::Char('j'), KeyCode::Enter],
-    // the newest event: its cascade as a tree
-    &[KeyCode::Char('g'), KeyCode::Enter],
+    // an event's cascade as a tree: the newest `sku_reorder` (the filter lets only events of
+    // that name through, whatever loose runs came since), the filter cleared with the row
+    // kept selected, then enter
+    &[
+        KeyCode::Char('/'),
+        KeyCode::Char('s'),
+        KeyCode::Char('k'),
+        KeyCode::Char('u'),
+        KeyCode::Char('_'),
+        KeyCode::Enter,
+        KeyCode::Char('g'),
+        KeyCode::Char('/'),
+        KeyCode::Esc,
+        KeyCode::Enter,
+    ],
     // mark a run, another one, compare them
     &[
         KeyCode::Char('j'),
