@@ -723,11 +723,16 @@ mod tests {
     use crate::store::HotWrites;
     use crate::store::runs::NewRun;
 
+    /// A writer on a new store in a temporary folder, which lives as long as the folder.
+    fn spawned() -> (tempfile::TempDir, Writer) {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = Writer::spawn(&dir.path().join("flowdeck.db")).unwrap();
+        (dir, writer)
+    }
+
     #[tokio::test]
     async fn acknowledged_writes_are_committed_and_visible_to_other_connections() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("flowdeck.db");
-        let writer = Writer::spawn(&path).unwrap();
+        let (dir, writer) = spawned();
         let mut tasks = Vec::new();
         for i in 0..200 {
             let w = writer.clone();
@@ -746,7 +751,7 @@ mod tests {
         for t in tasks {
             t.await.unwrap().unwrap();
         }
-        let reader = Store::open(&path).unwrap();
+        let reader = Store::open(&dir.path().join("flowdeck.db")).unwrap();
         let n: i64 = reader
             .conn()
             .query_row("SELECT count(*) FROM project", [], |r| r.get(0))
@@ -757,8 +762,7 @@ mod tests {
 
     #[tokio::test]
     async fn done_jobs_are_dropped_by_the_next_sender_and_let_go_of_waiters_at_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let writer = Writer::spawn(&dir.path().join("flowdeck.db")).unwrap();
+        let (_dir, writer) = spawned();
         // held by a job's closure: dropped with the job, by a later sender
         let held = Arc::new(());
         let h = held.clone();
@@ -795,9 +799,7 @@ mod tests {
 
     #[tokio::test]
     async fn background_work_runs_alone_with_foreign_keys_off_and_they_come_back_on() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("flowdeck.db");
-        let writer = Writer::spawn(&path).unwrap();
+        let (_dir, writer) = spawned();
         let keys = |s: &WriterStore<'_>| -> Result<i64> {
             Ok(s.conn()
                 .query_row("PRAGMA foreign_keys", [], |r| r.get(0))?)
@@ -821,9 +823,7 @@ mod tests {
 
     #[tokio::test]
     async fn background_work_leaves_the_writers_statements_compiled() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("flowdeck.db");
-        let writer = Writer::spawn(&path).unwrap();
+        let (_dir, writer) = spawned();
         // a statement the writer's connection keeps prepared, and how often SQLite had to
         // compile it again (turning a pragma flag such as foreign_keys off or on expires
         // every prepared statement of the connection)
@@ -865,9 +865,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_job_rolls_back_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("flowdeck.db");
-        let writer = Writer::spawn(&path).unwrap();
+        let (_dir, writer) = spawned();
         let bad = writer.call(|s| {
             s.conn().execute(
                 "INSERT INTO project (id, name, config, updated_at) VALUES (1, 'p', '{}', 0)",
@@ -900,9 +898,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_job_refused_at_commit_fails_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("flowdeck.db");
-        let writer = Writer::spawn(&path).unwrap();
+        let (_dir, writer) = spawned();
         // hold the writer busy so that the jobs below are committed as one batch
         let held = writer.clone();
         let busy = tokio::spawn(async move {
@@ -958,9 +954,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_store_refuses_callers_and_keeps_submissions_until_there_is_room() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("flowdeck.db");
-        let writer = Writer::spawn(&path).unwrap();
+        let (_dir, writer) = spawned();
         // cap the writer's connection a few pages above its size, then fill them
         let cap: i64 = writer
             .call(|s| {
