@@ -730,6 +730,17 @@ mod tests {
         (dir, writer)
     }
 
+    /// The rows of `table`, counted through the writer.
+    async fn rows(writer: &Writer, table: &'static str) -> i64 {
+        writer
+            .call(move |s| {
+                let sql = format!("SELECT count(*) FROM {table}");
+                Ok(s.conn().query_row(&sql, [], |r| r.get(0))?)
+            })
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn acknowledged_writes_are_committed_and_visible_to_other_connections() {
         let (dir, writer) = spawned();
@@ -850,13 +861,7 @@ mod tests {
             0,
             "background work made the writer compile its statements again"
         );
-        let events = writer
-            .call(|s| {
-                Ok(s.conn()
-                    .query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))?)
-            })
-            .await
-            .unwrap();
+        let events = rows(&writer, "events").await;
         assert_eq!(
             events, 3,
             "what the background work wrote is seen by the writer"
@@ -886,13 +891,7 @@ mod tests {
             Ok(())
         });
         assert!(bad.await.is_err());
-        let count = writer
-            .call(|s| {
-                Ok(s.conn()
-                    .query_row("SELECT count(*) FROM project", [], |r| r.get::<_, i64>(0))?)
-            })
-            .await
-            .unwrap();
+        let count = rows(&writer, "project").await;
         assert_eq!(count, 0, "the failed job's first insert was rolled back");
     }
 
@@ -942,13 +941,7 @@ mod tests {
             (0..10).map(|i| i != 5).collect::<Vec<_>>(),
             "only the job with the dangling step failed"
         );
-        let keys: i64 = writer
-            .call(|s| {
-                Ok(s.conn()
-                    .query_row("SELECT count(*) FROM ui_state", [], |r| r.get(0))?)
-            })
-            .await
-            .unwrap();
+        let keys = rows(&writer, "ui_state").await;
         assert_eq!(keys, 9);
     }
 
